@@ -1,0 +1,17 @@
+DROP TABLE points_entries;
+DROP TABLE points_lots;
+DROP TABLE points_accounts;
+DROP TABLE producer_managers;
+DROP TABLE memberships;
+DROP TABLE user_roles;
+DROP TABLE users;
+DROP TABLE campaign_prices;
+DROP TABLE campaign_products;
+DROP TABLE campaigns;
+DROP TABLE sku_price_tiers;
+DROP TABLE skus;
+DROP TABLE products;
+DROP TABLE producers;
+DROP TABLE counties;
+DROP TABLE provinces;
+DROP TABLE organisations;

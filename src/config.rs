@@ -1,0 +1,285 @@
+//! Typed settings: defaults < optional `aidmart.toml` < environment variables.
+
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::db::Backend;
+use crate::money::ExchangeRate;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub database_url: String,
+    pub redis_url: Option<String>,
+    /// Prefix for every Redis key, so several instances or tests can share one server.
+    pub redis_prefix: String,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub data_dir: PathBuf,
+    pub seed_dir: PathBuf,
+    pub templates_dir: Option<PathBuf>,
+    /// At least 64 bytes, hex-encoded; signs cookies. Unset: a key kept in `data_dir/secret.key`.
+    pub secret_key: Option<String>,
+    pub public_url: String,
+    pub exchange_rate: ExchangeRate,
+    pub db_pool_size: u32,
+    pub workers: usize,
+    pub cookie_secure: bool,
+    /// Failed logins allowed per account and per IP address within `login_window_secs`.
+    pub login_limit_per_account: i64,
+    pub login_limit_per_ip: i64,
+    pub login_window_secs: u64,
+}
+
+/// A bad setting: start-up stops with one line naming it.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {setting}: {message}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub message: String,
+}
+
+fn bad(setting: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError { setting: setting.to_string(), message: message.into() }
+}
+
+/// The optional file's shape: every key may be left out.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    bind: Option<String>,
+    database_url: Option<String>,
+    redis_url: Option<String>,
+    redis_prefix: Option<String>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    data_dir: Option<String>,
+    seed_dir: Option<String>,
+    templates_dir: Option<String>,
+    secret_key: Option<String>,
+    public_url: Option<String>,
+    points_per_yuan: Option<i64>,
+    db_pool_size: Option<u32>,
+    workers: Option<usize>,
+    cookie_secure: Option<bool>,
+    login_limit_per_account: Option<i64>,
+    login_limit_per_ip: Option<i64>,
+    login_window_secs: Option<u64>,
+}
+
+impl Config {
+    /// Reads `aidmart.toml` (or the file named by `AIDMART_CONFIG`) and the process environment.
+    pub fn load() -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        let path = env.get("AIDMART_CONFIG").cloned();
+        let file = match &path {
+            Some(p) => {
+                Some(std::fs::read_to_string(p).map_err(|e| bad("AIDMART_CONFIG", format!("cannot read {p}: {e}")))?)
+            }
+            None => std::fs::read_to_string("aidmart.toml").ok(),
+        };
+        Config::from_sources(file.as_deref(), &env)
+    }
+
+    /// Builds the settings from the file's text (if any) and an environment map.
+    pub fn from_sources(file: Option<&str>, env: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        let f: FileSettings = match file {
+            Some(text) => toml::from_str(text).map_err(|e| bad("aidmart.toml", e.message().to_string()))?,
+            None => FileSettings::default(),
+        };
+        // The environment wins over the file; an empty variable counts as unset.
+        let pick = |var: &str, from_file: Option<String>| -> Option<(String, String)> {
+            match env.get(var).filter(|v| !v.trim().is_empty()) {
+                Some(v) => Some((var.to_string(), v.trim().to_string())),
+                None => from_file
+                    .map(|v| (format!("aidmart.toml {}", var.trim_start_matches("AIDMART_").to_lowercase()), v)),
+            }
+        };
+        fn parse<T: std::str::FromStr>(v: Option<(String, String)>, default: T, what: &str) -> Result<T, ConfigError> {
+            match v {
+                None => Ok(default),
+                Some((name, raw)) => raw.parse().map_err(|_| bad(&name, format!("'{raw}' is not {what}"))),
+            }
+        }
+
+        let bind = parse(
+            pick("AIDMART_BIND", f.bind),
+            SocketAddr::from(([127, 0, 0, 1], 8080)),
+            "an address like 127.0.0.1:8080",
+        )?;
+
+        let data_dir =
+            PathBuf::from(pick("AIDMART_DATA_DIR", f.data_dir).map(|v| v.1).unwrap_or_else(|| "data".into()));
+        let database_url = match pick("DATABASE_URL", f.database_url) {
+            Some((name, url)) => {
+                Backend::from_url(&url).map_err(|m| bad(&name, m))?;
+                url
+            }
+            None => format!("sqlite://{}", data_dir.join("aidmart.db").display()),
+        };
+        let redis_url = match pick("REDIS_URL", f.redis_url) {
+            Some((name, url)) if !(url.starts_with("redis://") || url.starts_with("unix://")) => {
+                return Err(bad(&name, "must start with redis://"));
+            }
+            other => other.map(|v| v.1),
+        };
+        let smtp_url = match pick("SMTP_URL", f.smtp_url) {
+            Some((name, url)) if !url.starts_with("smtp://") => {
+                return Err(bad(&name, "must start with smtp:// (e.g. smtp://user:pass@host:25)"));
+            }
+            other => other.map(|v| v.1),
+        };
+        let mail_from = pick("AIDMART_MAIL_FROM", f.mail_from)
+            .map(|v| v.1)
+            .unwrap_or_else(|| "Aidmart <noreply@aidmart.local>".into());
+        if mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(bad("AIDMART_MAIL_FROM", format!("'{mail_from}' is not a mailbox like Name <user@host>")));
+        }
+        let secret_key = match pick("AIDMART_SECRET_KEY", f.secret_key) {
+            Some((name, key)) => {
+                let bytes = hex::decode(&key).map_err(|_| bad(&name, "must be hex"))?;
+                if bytes.len() < 64 {
+                    return Err(bad(&name, "must be at least 64 bytes (128 hex characters)"));
+                }
+                Some(key)
+            }
+            None => None,
+        };
+        let points_per_yuan =
+            parse(pick("AIDMART_POINTS_PER_YUAN", f.points_per_yuan.map(|v| v.to_string())), 100i64, "a whole number")?;
+        if !(1..=1_000_000).contains(&points_per_yuan) {
+            return Err(bad("AIDMART_POINTS_PER_YUAN", "must be between 1 and 1000000"));
+        }
+        let db_pool_size =
+            parse(pick("AIDMART_DB_POOL_SIZE", f.db_pool_size.map(|v| v.to_string())), 16u32, "a whole number")?;
+        if db_pool_size == 0 {
+            return Err(bad("AIDMART_DB_POOL_SIZE", "must be at least 1"));
+        }
+        let default_workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let workers =
+            parse(pick("AIDMART_WORKERS", f.workers.map(|v| v.to_string())), default_workers, "a whole number")?;
+        if workers == 0 {
+            return Err(bad("AIDMART_WORKERS", "must be at least 1"));
+        }
+
+        Ok(Config {
+            public_url: pick("AIDMART_PUBLIC_URL", f.public_url)
+                .map(|v| v.1)
+                .unwrap_or_else(|| format!("http://{bind}")),
+            bind,
+            database_url,
+            redis_url,
+            redis_prefix: pick("AIDMART_REDIS_PREFIX", f.redis_prefix).map(|v| v.1).unwrap_or_else(|| "aidmart".into()),
+            smtp_url,
+            mail_from,
+            seed_dir: PathBuf::from(pick("AIDMART_SEED_DIR", f.seed_dir).map(|v| v.1).unwrap_or_else(|| "seed".into())),
+            templates_dir: pick("AIDMART_TEMPLATES_DIR", f.templates_dir).map(|v| PathBuf::from(v.1)),
+            data_dir,
+            secret_key,
+            exchange_rate: ExchangeRate { points_per_yuan },
+            db_pool_size,
+            workers,
+            cookie_secure: parse(
+                pick("AIDMART_COOKIE_SECURE", f.cookie_secure.map(|v| v.to_string())),
+                false,
+                "true or false",
+            )?,
+            login_limit_per_account: parse(
+                pick("AIDMART_LOGIN_LIMIT_PER_ACCOUNT", f.login_limit_per_account.map(|v| v.to_string())),
+                5,
+                "a whole number",
+            )?,
+            login_limit_per_ip: parse(
+                pick("AIDMART_LOGIN_LIMIT_PER_IP", f.login_limit_per_ip.map(|v| v.to_string())),
+                30,
+                "a whole number",
+            )?,
+            login_window_secs: parse(
+                pick("AIDMART_LOGIN_WINDOW_SECS", f.login_window_secs.map(|v| v.to_string())),
+                900,
+                "a number of seconds",
+            )?,
+        })
+    }
+
+    pub fn mail_dir(&self) -> PathBuf {
+        self.data_dir.join("mail")
+    }
+
+    /// The cookie-signing key: configured, or generated once and kept beside the data.
+    pub fn cookie_key(&self) -> Result<Vec<u8>, ConfigError> {
+        if let Some(hex_key) = &self.secret_key {
+            return hex::decode(hex_key).map_err(|_| bad("AIDMART_SECRET_KEY", "must be hex"));
+        }
+        let path = self.data_dir.join("secret.key");
+        read_or_create_key(&path).map_err(|e| bad("AIDMART_SECRET_KEY", format!("unset, and {}: {e}", path.display())))
+    }
+}
+
+fn read_or_create_key(path: &Path) -> std::io::Result<Vec<u8>> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        if let Ok(bytes) = hex::decode(text.trim()) {
+            if bytes.len() >= 64 {
+                return Ok(bytes);
+            }
+        }
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let key: Vec<u8> = (0..64).map(|_| rand::random::<u8>()).collect();
+    std::fs::write(path, hex::encode(&key))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_use_embedded_sqlite() {
+        let c = Config::from_sources(None, &env(&[])).map_err(|e| e.to_string());
+        let c = c.as_ref().map(|c| (c.database_url.clone(), c.bind.to_string(), c.redis_url.clone()));
+        assert_eq!(c, Ok(("sqlite://data/aidmart.db".to_string(), "127.0.0.1:8080".to_string(), None)));
+    }
+
+    #[test]
+    fn environment_beats_file() {
+        let file = "bind = \"0.0.0.0:9000\"\npoints_per_yuan = 50\n";
+        let c = Config::from_sources(Some(file), &env(&[("AIDMART_BIND", "127.0.0.1:9100")]));
+        let c = c.map_err(|e| e.to_string());
+        assert_eq!(c.as_ref().map(|c| c.bind.port()), Ok(9100));
+        assert_eq!(c.as_ref().map(|c| c.exchange_rate.points_per_yuan), Ok(50));
+    }
+
+    #[test]
+    fn bad_settings_name_themselves() {
+        let cases = [
+            (env(&[("DATABASE_URL", "mysql://x")]), "DATABASE_URL"),
+            (env(&[("REDIS_URL", "http://x")]), "REDIS_URL"),
+            (env(&[("SMTP_URL", "mail.example.com")]), "SMTP_URL"),
+            (env(&[("AIDMART_BIND", "nowhere")]), "AIDMART_BIND"),
+            (env(&[("AIDMART_POINTS_PER_YUAN", "0")]), "AIDMART_POINTS_PER_YUAN"),
+            (env(&[("AIDMART_SECRET_KEY", "abcd")]), "AIDMART_SECRET_KEY"),
+        ];
+        for (vars, name) in cases {
+            match Config::from_sources(None, &vars) {
+                Err(e) => assert!(e.to_string().starts_with(&format!("configuration error: {name}:")), "{e}"),
+                Ok(_) => panic!("{name} should have been refused"),
+            }
+        }
+        let file_error = Config::from_sources(Some("bind = 3\n"), &env(&[])).map(|_| ()).map_err(|e| e.setting);
+        assert_eq!(file_error, Err("aidmart.toml".to_string()));
+    }
+}
