@@ -1,0 +1,124 @@
+//! Users, their roles, organisation memberships and managed producers.
+
+use diesel::prelude::*;
+
+use crate::db::schema::{memberships, organisations, producer_managers, producers, provinces, user_roles, users};
+use crate::db::AnyConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: String,
+    pub display_name: String,
+    pub province_id: Option<i64>,
+    pub disabled: bool,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub display_name: &'a str,
+    pub province_id: Option<i64>,
+}
+
+/// An organisation as seen from one of its members.
+#[derive(Debug, Clone, Queryable)]
+pub struct Membership {
+    pub org_id: i64,
+    pub slug: String,
+    pub kind: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub is_admin: bool,
+}
+
+pub fn find_by_email(conn: &mut AnyConnection, email: &str) -> QueryResult<Option<User>> {
+    users::table.filter(users::email.eq(email)).select(User::as_select()).first(conn).optional()
+}
+
+pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<User>> {
+    users::table.find(id).select(User::as_select()).first(conn).optional()
+}
+
+pub fn insert(conn: &mut AnyConnection, user: &NewUser) -> QueryResult<i64> {
+    diesel::insert_into(users::table).values(user).returning(users::id).get_result(conn)
+}
+
+pub fn roles(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Vec<String>> {
+    user_roles::table
+        .filter(user_roles::user_id.eq(user_id))
+        .select(user_roles::role)
+        .order(user_roles::role)
+        .load(conn)
+}
+
+pub fn add_roles(conn: &mut AnyConnection, user_id: i64, roles: &[&str]) -> QueryResult<usize> {
+    let rows: Vec<_> = roles.iter().map(|r| (user_roles::user_id.eq(user_id), user_roles::role.eq(*r))).collect();
+    crate::on_backend!(conn, |c| diesel::insert_into(user_roles::table).values(&rows).execute(c))
+}
+
+pub fn memberships(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Vec<Membership>> {
+    memberships::table
+        .inner_join(organisations::table)
+        .filter(memberships::user_id.eq(user_id))
+        .order(organisations::id)
+        .select((
+            organisations::id,
+            organisations::slug,
+            organisations::kind,
+            organisations::name_zh,
+            organisations::name_en,
+            memberships::is_admin,
+        ))
+        .load(conn)
+}
+
+pub fn add_membership(conn: &mut AnyConnection, user_id: i64, org_id: i64, is_admin: bool) -> QueryResult<usize> {
+    diesel::insert_into(memberships::table)
+        .values((memberships::user_id.eq(user_id), memberships::org_id.eq(org_id), memberships::is_admin.eq(is_admin)))
+        .execute(conn)
+}
+
+pub fn add_producer_manager(conn: &mut AnyConnection, user_id: i64, producer_id: i64) -> QueryResult<usize> {
+    diesel::insert_into(producer_managers::table)
+        .values((producer_managers::user_id.eq(user_id), producer_managers::producer_id.eq(producer_id)))
+        .execute(conn)
+}
+
+/// The producers a cooperative manager manages: (id, name_zh, name_en).
+pub fn managed_producers(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Vec<(i64, String, String)>> {
+    producer_managers::table
+        .inner_join(producers::table)
+        .filter(producer_managers::user_id.eq(user_id))
+        .select((producers::id, producers::name_zh, producers::name_en))
+        .load(conn)
+}
+
+pub fn province_names(conn: &mut AnyConnection, province_id: i64) -> QueryResult<Option<(String, String)>> {
+    provinces::table.find(province_id).select((provinces::name_zh, provinces::name_en)).first(conn).optional()
+}
+
+pub fn province_id_by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<i64>> {
+    provinces::table.filter(provinces::code.eq(code)).select(provinces::id).first(conn).optional()
+}
+
+/// All users with their roles, for the platform admin: (id, email, display_name, roles).
+/// A user as the admin list shows them: id, email, display name, roles.
+pub type UserWithRoles = (i64, String, String, Vec<String>);
+
+pub fn list_with_roles(conn: &mut AnyConnection) -> QueryResult<Vec<UserWithRoles>> {
+    let people: Vec<(i64, String, String)> =
+        users::table.order(users::id).select((users::id, users::email, users::display_name)).load(conn)?;
+    let all_roles: Vec<(i64, String)> = user_roles::table.select((user_roles::user_id, user_roles::role)).load(conn)?;
+    Ok(people
+        .into_iter()
+        .map(|(id, email, name)| {
+            let roles = all_roles.iter().filter(|(uid, _)| *uid == id).map(|(_, r)| r.clone()).collect();
+            (id, email, name, roles)
+        })
+        .collect())
+}

@@ -1,0 +1,73 @@
+//! The JSON API under `/api/v1`, its OpenAPI document, and how malformed input is answered.
+
+use actix_web::{error::JsonPayloadError, get, web, HttpResponse};
+use utoipa::OpenApi;
+
+use crate::error::AppError;
+use crate::{accounts, catalog};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Aidmart API", description = "Consumer-assistance marketplace (消费帮扶). Money is a string in yuan (\"39.90\"); points are integers. Errors are {\"error\":{\"code\",\"message\"}}."),
+    servers((url = "/api/v1")),
+    paths(
+        catalog::routes::list_counties,
+        catalog::routes::list_products,
+        catalog::routes::get_product,
+        catalog::routes::list_campaigns,
+        accounts::routes::api_login,
+        accounts::routes::api_logout,
+        accounts::routes::api_me,
+        accounts::routes::api_admin_users,
+        openapi_json,
+    )
+)]
+pub struct ApiDoc;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .configure(catalog::routes::api)
+            .configure(accounts::routes::api)
+            .service(openapi_json)
+            .default_service(web::to(|| async { Err::<HttpResponse, _>(AppError::NotFound) })),
+    );
+}
+
+/// This document.
+#[utoipa::path(tag = "meta", responses((status = 200, description = "OpenAPI 3.1 document")))]
+#[get("/openapi.json")]
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default().limit(256 * 1024).error_handler(|err, _| {
+        let message = match &err {
+            JsonPayloadError::ContentType => "send the body as application/json / 请求体须为 JSON".to_string(),
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                "the body is too large / 请求体过大".to_string()
+            }
+            other => format!("the body is not valid JSON for this request: {other} / 请求体格式错误"),
+        };
+        AppError::bad_request("invalid_json", message).into()
+    })
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _| {
+        AppError::bad_request("invalid_query", format!("the query string is malformed: {err} / 查询参数错误")).into()
+    })
+}
+
+pub fn form_config() -> web::FormConfig {
+    web::FormConfig::default().limit(64 * 1024).error_handler(|err, _| {
+        AppError::bad_request("invalid_form", format!("the form is incomplete or malformed: {err} / 表单内容有误"))
+            .into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    // /products/abc names nothing that exists.
+    web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into())
+}

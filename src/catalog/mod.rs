@@ -1,0 +1,5 @@
+//! County products: listing, search, campaigns.
+
+pub mod model;
+pub mod routes;
+pub mod service;

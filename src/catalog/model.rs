@@ -1,0 +1,279 @@
+//! Catalog rows and the queries that read them.
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+
+use crate::db::schema::{
+    campaign_products, campaigns, counties, organisations, producers, products, provinces, sku_price_tiers, skus,
+};
+use crate::db::AnyConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = provinces)]
+pub struct Province {
+    pub id: i64,
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = counties)]
+pub struct County {
+    pub id: i64,
+    pub code: String,
+    pub province_id: i64,
+    pub name_zh: String,
+    pub name_en: String,
+    pub aided: bool,
+    pub pairing_org_id: Option<i64>,
+    pub description_zh: String,
+    pub description_en: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = producers)]
+pub struct Producer {
+    pub id: i64,
+    pub code: String,
+    pub county_id: i64,
+    pub kind: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub description_zh: String,
+    pub description_en: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = products)]
+pub struct Product {
+    pub id: i64,
+    pub code: String,
+    pub producer_id: i64,
+    pub name_zh: String,
+    pub name_en: String,
+    pub description_zh: String,
+    pub description_en: String,
+    pub aid_cert_no: Option<String>,
+    pub aid_cert_expires: Option<NaiveDate>,
+    pub listed: bool,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = skus)]
+pub struct Sku {
+    pub id: i64,
+    pub code: String,
+    pub product_id: i64,
+    pub name_zh: String,
+    pub name_en: String,
+    pub unit_zh: String,
+    pub unit_en: String,
+    pub price_fen: i64,
+    pub stock: i64,
+    pub max_points_pct: i32,
+    pub listed: bool,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sku_price_tiers)]
+pub struct PriceTier {
+    pub sku_id: i64,
+    pub min_quantity: i64,
+    pub price_fen: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = campaigns)]
+pub struct Campaign {
+    pub id: i64,
+    pub slug: String,
+    pub organiser_org_id: Option<i64>,
+    pub name_zh: String,
+    pub name_en: String,
+    pub description_zh: String,
+    pub description_en: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: Option<NaiveDate>,
+    pub year_round: bool,
+    pub target_fen: i64,
+}
+
+/// What a product list shows of one product: the product with its producer, county and the
+/// lowest listed SKU price.
+#[derive(Debug, Clone)]
+pub struct ProductSummary {
+    pub product: Product,
+    pub producer: Producer,
+    pub county: County,
+    pub price_from_fen: Option<i64>,
+    pub in_stock: bool,
+}
+
+/// An organisation's names (zh, en), when there is one.
+pub type OrgNames = Option<(String, String)>;
+
+/// A county with what its pages show beside it.
+#[derive(Debug, Clone)]
+pub struct CountyRow {
+    pub county: County,
+    pub province: Province,
+    pub pairing_org: OrgNames,
+    pub product_count: i64,
+}
+
+pub struct ProductFilter<'a> {
+    /// Lower-cased, LIKE-escaped search text.
+    pub text: Option<&'a str>,
+    pub county_id: Option<i64>,
+    pub campaign_id: Option<i64>,
+}
+
+pub fn provinces(conn: &mut AnyConnection) -> QueryResult<Vec<Province>> {
+    provinces::table.order(provinces::code).select(Province::as_select()).load(conn)
+}
+
+pub fn counties(conn: &mut AnyConnection, only_id: Option<i64>) -> QueryResult<Vec<CountyRow>> {
+    let mut query = counties::table
+        .inner_join(provinces::table)
+        .left_join(organisations::table)
+        .select((
+            County::as_select(),
+            Province::as_select(),
+            (organisations::name_zh, organisations::name_en).nullable(),
+        ))
+        .order(counties::code)
+        .into_boxed();
+    if let Some(id) = only_id {
+        query = query.filter(counties::id.eq(id));
+    }
+    let rows: Vec<(County, Province, OrgNames)> = query.load(conn)?;
+    let counts: Vec<(i64, i64)> = products::table
+        .inner_join(producers::table)
+        .filter(products::listed.eq(true))
+        .group_by(producers::county_id)
+        .select((producers::county_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(county, province, pairing_org)| {
+            let product_count = counts.iter().find(|(id, _)| *id == county.id).map_or(0, |(_, n)| *n);
+            CountyRow { county, province, pairing_org, product_count }
+        })
+        .collect())
+}
+
+pub fn producers_in_county(conn: &mut AnyConnection, county_id: i64) -> QueryResult<Vec<Producer>> {
+    producers::table
+        .filter(producers::county_id.eq(county_id))
+        .order(producers::code)
+        .select(Producer::as_select())
+        .load(conn)
+}
+
+/// One page of listed products matching the filter, and how many match in all.
+pub fn search_products(
+    conn: &mut AnyConnection,
+    filter: &ProductFilter,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(Vec<ProductSummary>, i64)> {
+    // Boxed queries cannot be cloned, so the filter is applied by one closure to both queries.
+    let filtered = || {
+        let mut q = products::table
+            .inner_join(producers::table.inner_join(counties::table))
+            .filter(products::listed.eq(true))
+            .into_boxed();
+        if let Some(text) = filter.text {
+            q = q.filter(products::search_text.like(format!("%{text}%")).escape('\\'));
+        }
+        if let Some(county_id) = filter.county_id {
+            q = q.filter(producers::county_id.eq(county_id));
+        }
+        if let Some(campaign_id) = filter.campaign_id {
+            let in_campaign = campaign_products::table
+                .filter(campaign_products::campaign_id.eq(campaign_id))
+                .select(campaign_products::product_id);
+            q = q.filter(products::id.eq_any(in_campaign));
+        }
+        q
+    };
+    let total: i64 = filtered().count().get_result(conn)?;
+    let rows: Vec<(Product, Producer, County)> = filtered()
+        .select((Product::as_select(), Producer::as_select(), County::as_select()))
+        .order(products::id)
+        .offset(offset)
+        .limit(limit)
+        .load(conn)?;
+    let ids: Vec<i64> = rows.iter().map(|(p, _, _)| p.id).collect();
+    let prices: Vec<(i64, i64, i64)> = skus::table
+        .filter(skus::product_id.eq_any(&ids))
+        .filter(skus::listed.eq(true))
+        .select((skus::product_id, skus::price_fen, skus::stock))
+        .load(conn)?;
+    let items = rows
+        .into_iter()
+        .map(|(product, producer, county)| {
+            let own = prices.iter().filter(|(pid, _, _)| *pid == product.id);
+            let price_from_fen = own.clone().map(|(_, price, _)| *price).min();
+            let in_stock = own.clone().any(|(_, _, stock)| *stock > 0);
+            ProductSummary { product, producer, county, price_from_fen, in_stock }
+        })
+        .collect();
+    Ok((items, total))
+}
+
+/// A listed product with everything its page shows, or `None`.
+pub struct ProductDetail {
+    pub summary: ProductSummary,
+    pub skus: Vec<Sku>,
+    pub tiers: Vec<PriceTier>,
+    pub campaigns: Vec<Campaign>,
+}
+
+pub fn product_detail(conn: &mut AnyConnection, product_id: i64) -> QueryResult<Option<ProductDetail>> {
+    let row: Option<(Product, Producer, County)> = products::table
+        .inner_join(producers::table.inner_join(counties::table))
+        .filter(products::id.eq(product_id))
+        .filter(products::listed.eq(true))
+        .select((Product::as_select(), Producer::as_select(), County::as_select()))
+        .first(conn)
+        .optional()?;
+    let Some((product, producer, county)) = row else {
+        return Ok(None);
+    };
+    let skus: Vec<Sku> = skus::table
+        .filter(skus::product_id.eq(product.id))
+        .filter(skus::listed.eq(true))
+        .order(skus::price_fen)
+        .select(Sku::as_select())
+        .load(conn)?;
+    let sku_ids: Vec<i64> = skus.iter().map(|s| s.id).collect();
+    let tiers = sku_price_tiers::table
+        .filter(sku_price_tiers::sku_id.eq_any(&sku_ids))
+        .order((sku_price_tiers::sku_id, sku_price_tiers::min_quantity))
+        .select(PriceTier::as_select())
+        .load(conn)?;
+    let campaigns = campaigns::table
+        .inner_join(campaign_products::table)
+        .filter(campaign_products::product_id.eq(product.id))
+        .order(campaigns::id)
+        .select(Campaign::as_select())
+        .load(conn)?;
+    let price_from_fen = skus.iter().map(|s| s.price_fen).min();
+    let in_stock = skus.iter().any(|s| s.stock > 0);
+    Ok(Some(ProductDetail {
+        summary: ProductSummary { product, producer, county, price_from_fen, in_stock },
+        skus,
+        tiers,
+        campaigns,
+    }))
+}
+
+pub fn campaigns(conn: &mut AnyConnection) -> QueryResult<Vec<(Campaign, OrgNames)>> {
+    campaigns::table
+        .left_join(organisations::table)
+        .order((campaigns::year_round, campaigns::starts_on))
+        .select((Campaign::as_select(), (organisations::name_zh, organisations::name_en).nullable()))
+        .load(conn)
+}

@@ -1,0 +1,226 @@
+//! Catalog pages and `/api/v1` catalog endpoints.
+
+use actix_web::{get, web, HttpResponse};
+use chrono::Utc;
+use serde::Serialize;
+
+use super::model::{self, ProductFilter};
+use super::service::{CampaignView, CountyView, ProductCard, ProductDetailView, ProductPage, ProductQuery, PER_PAGE};
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::web::i18n::Lang;
+use crate::web::page::Page;
+
+pub fn pages(cfg: &mut web::ServiceConfig) {
+    cfg.service(home).service(county_page).service(product_page).service(search_page);
+}
+
+pub fn api(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_counties).service(list_products).service(get_product).service(list_campaigns);
+}
+
+fn today() -> chrono::NaiveDate {
+    Utc::now().date_naive()
+}
+
+async fn product_page_data(state: &AppState, query: &ProductQuery, lang: Lang) -> Result<ProductPage, AppError> {
+    let parsed = query.parse()?;
+    let offset = (parsed.page - 1) * PER_PAGE;
+    let (rows, total) = state
+        .db(move |conn| {
+            let filter = ProductFilter {
+                text: parsed.text.as_deref(),
+                county_id: parsed.county_id,
+                campaign_id: parsed.campaign_id,
+            };
+            Ok(model::search_products(conn, &filter, offset, PER_PAGE)?)
+        })
+        .await?;
+    let today = today();
+    let items = rows.iter().map(|s| ProductCard::new(s, lang, today)).collect();
+    Ok(ProductPage { items, total, page: parsed.page, per_page: PER_PAGE })
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+/// Aided counties and other counties with products.
+#[utoipa::path(tag = "catalog", responses((status = 200, body = Items<CountyView>)))]
+#[get("/counties")]
+async fn list_counties(state: web::Data<AppState>, lang: Lang) -> Result<web::Json<Items<CountyView>>, AppError> {
+    let rows = state.db(|conn| Ok(model::counties(conn, None)?)).await?;
+    Ok(web::Json(Items { items: rows.into_iter().map(|r| CountyView::new(r, lang)).collect() }))
+}
+
+/// Listed products, searchable in Chinese or English, filtered by county or campaign, 20 a page.
+#[utoipa::path(tag = "catalog", params(ProductQuery), responses((status = 200, body = ProductPage), (status = 400, description = "invalid_query")))]
+#[get("/products")]
+async fn list_products(
+    state: web::Data<AppState>,
+    query: web::Query<ProductQuery>,
+    lang: Lang,
+) -> Result<web::Json<ProductPage>, AppError> {
+    Ok(web::Json(product_page_data(&state, &query, lang).await?))
+}
+
+/// One product with its SKUs, price tiers and campaigns.
+#[utoipa::path(tag = "catalog", params(("id" = i64, Path, description = "product id")), responses((status = 200, body = ProductDetailView), (status = 404, description = "not_found")))]
+#[get("/products/{id}")]
+async fn get_product(
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    lang: Lang,
+) -> Result<web::Json<ProductDetailView>, AppError> {
+    let id = path.into_inner();
+    let detail = state.db(move |conn| Ok(model::product_detail(conn, id)?)).await?.ok_or(AppError::NotFound)?;
+    Ok(web::Json(ProductDetailView::new(detail, lang, today())))
+}
+
+/// All campaigns, current ones flagged.
+#[utoipa::path(tag = "catalog", responses((status = 200, body = Items<CampaignView>)))]
+#[get("/campaigns")]
+async fn list_campaigns(state: web::Data<AppState>, lang: Lang) -> Result<web::Json<Items<CampaignView>>, AppError> {
+    let rows = state.db(|conn| Ok(model::campaigns(conn)?)).await?;
+    let today = today();
+    Ok(web::Json(Items { items: rows.into_iter().map(|(c, org)| CampaignView::new(c, org, lang, today)).collect() }))
+}
+
+#[derive(Serialize)]
+struct HomeData {
+    campaigns: Vec<CampaignView>,
+    counties: Vec<CountyView>,
+    featured: Vec<ProductCard>,
+}
+
+#[get("/")]
+async fn home(page: Page) -> Result<HttpResponse, AppError> {
+    let lang = page.lang;
+    let (campaigns, counties, featured) = page
+        .state
+        .db(move |conn| {
+            let filter = ProductFilter { text: None, county_id: None, campaign_id: None };
+            Ok((model::campaigns(conn)?, model::counties(conn, None)?, model::search_products(conn, &filter, 0, 8)?.0))
+        })
+        .await?;
+    let today = today();
+    let data = HomeData {
+        campaigns: campaigns
+            .into_iter()
+            .map(|(c, org)| CampaignView::new(c, org, lang, today))
+            .filter(|c| c.current)
+            .collect(),
+        counties: counties.into_iter().filter(|c| c.county.aided).map(|r| CountyView::new(r, lang)).collect(),
+        featured: featured.iter().map(|s| ProductCard::new(s, lang, today)).collect(),
+    };
+    page.render("pages/home", &page.t("title_home"), false, data)
+}
+
+#[derive(Serialize)]
+struct ProducerItem {
+    id: i64,
+    code: String,
+    name_zh: String,
+    name_en: String,
+    kind_label: String,
+}
+
+#[derive(Serialize)]
+struct CountyData {
+    county: CountyView,
+    producers: Vec<ProducerItem>,
+    products: Vec<ProductCard>,
+}
+
+#[get("/counties/{id}")]
+async fn county_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let lang = page.lang;
+    let (county, producers, products) = page
+        .state
+        .db(move |conn| {
+            let Some(county) = model::counties(conn, Some(id))?.pop() else {
+                return Err(AppError::NotFound);
+            };
+            let filter = ProductFilter { text: None, county_id: Some(id), campaign_id: None };
+            Ok((county, model::producers_in_county(conn, id)?, model::search_products(conn, &filter, 0, 100)?.0))
+        })
+        .await?;
+    let today = today();
+    let data = CountyData {
+        producers: producers
+            .into_iter()
+            .map(|p| ProducerItem {
+                kind_label: page.t(&format!("producer_kind_{}", p.kind)),
+                id: p.id,
+                code: p.code,
+                name_zh: p.name_zh,
+                name_en: p.name_en,
+            })
+            .collect(),
+        products: products.iter().map(|s| ProductCard::new(s, lang, today)).collect(),
+        county: CountyView::new(county, lang),
+    };
+    let title = data.county.name.clone();
+    page.render("pages/county", &title, false, data)
+}
+
+/// The product view plus its producer kind in the page's language.
+#[derive(Serialize)]
+struct LabelledProduct<'a> {
+    #[serde(flatten)]
+    product: &'a super::service::ProductView,
+    producer_kind_label: String,
+}
+
+#[derive(Serialize)]
+struct ProductData<'a> {
+    product: LabelledProduct<'a>,
+    skus: &'a [super::service::SkuView],
+    campaigns: &'a [super::service::CampaignRef],
+}
+
+#[get("/products/{id}")]
+async fn product_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let detail = page.state.db(move |conn| Ok(model::product_detail(conn, id)?)).await?.ok_or(AppError::NotFound)?;
+    let view = ProductDetailView::new(detail, page.lang, today());
+    let title = view.product.card.name.clone();
+    let product = LabelledProduct {
+        product: &view.product,
+        producer_kind_label: page.t(&format!("producer_kind_{}", view.product.producer_kind)),
+    };
+    page.render("pages/product", &title, false, ProductData { product, skus: &view.skus, campaigns: &view.campaigns })
+}
+
+#[derive(Serialize)]
+struct SearchData {
+    q: String,
+    results: Vec<ProductCard>,
+    total: i64,
+    page: i64,
+    prev_url: Option<String>,
+    next_url: Option<String>,
+}
+
+#[get("/search")]
+async fn search_page(page: Page, query: web::Query<ProductQuery>) -> Result<HttpResponse, AppError> {
+    let result = product_page_data(&page.state, &query, page.lang).await?;
+    let q = query.q.clone().unwrap_or_default();
+    let url = |p: i64| {
+        format!(
+            "/search?{}",
+            serde_urlencoded::to_string([("q", q.as_str()), ("page", &p.to_string())]).unwrap_or_default()
+        )
+    };
+    let data = SearchData {
+        prev_url: (result.page > 1).then(|| url(result.page - 1)),
+        next_url: (result.page * PER_PAGE < result.total).then(|| url(result.page + 1)),
+        q: q.clone(),
+        results: result.items,
+        total: result.total,
+        page: result.page,
+    };
+    page.render("pages/search", &page.t("title_search"), false, data)
+}

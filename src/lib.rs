@@ -1,0 +1,16 @@
+//! Aidmart: a marketplace for consumer assistance (消费帮扶).
+
+pub mod accounts;
+pub mod api;
+pub mod cache;
+pub mod catalog;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod money;
+pub mod ops;
+pub mod orgs;
+pub mod points;
+pub mod seed;
+pub mod startup;
+pub mod web;

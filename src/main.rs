@@ -1,0 +1,93 @@
+//! The `aidmart` command: serve, migrate, seed.
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use aidmart::config::Config;
+use aidmart::error::AppError;
+use aidmart::startup::Application;
+use aidmart::{db, seed};
+
+#[derive(Parser)]
+#[command(name = "aidmart", version, about = "Aidmart: a marketplace for consumer assistance (消费帮扶)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the store (migrates the database and loads demo data into an empty one first).
+    Serve {
+        /// Listen address, e.g. 0.0.0.0:8080 (overrides AIDMART_BIND).
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Load the data in seed/ (rows that exist already are left as they are).
+    Seed,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,actix_server=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let mut config = match Config::load() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Serve { bind } => {
+            if let Some(bind) = bind {
+                config.bind = bind;
+                config.public_url = format!("http://{bind}");
+            }
+            serve(config)
+        }
+        Command::Migrate => {
+            with_connection(&config, |conn| db::migrate(conn).map(|n| format!("{n} migrations applied")))
+        }
+        Command::Seed => with_connection(&config, |conn| {
+            db::migrate(conn)?;
+            let report = seed::load(conn, &config.seed_dir)?;
+            Ok(if report.is_nothing() {
+                "seed data already loaded: nothing to add".to_string()
+            } else {
+                report.to_string()
+            })
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.public_message_for_cli());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn with_connection(
+    config: &Config,
+    f: impl FnOnce(&mut db::AnyConnection) -> Result<String, AppError>,
+) -> Result<(), AppError> {
+    let pool = db::connect(&config.database_url, 1)?;
+    let mut conn = pool.get()?;
+    println!("{}", f(&mut conn)?);
+    Ok(())
+}
+
+fn serve(config: Config) -> Result<(), AppError> {
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(config.clone()).await?;
+        tracing::info!("Aidmart is listening on http://{}:{}", config.bind.ip(), app.port());
+        app.run_until_stopped().await.map_err(AppError::internal)
+    })
+}

@@ -1,0 +1,3 @@
+//! Points (积分): whole numbers, granted in lots with an expiry, kept in an append-only ledger.
+
+pub mod model;

@@ -1,0 +1,591 @@
+//! Demo and reference data from the human-editable TOML files in `seed/`. Loading is
+//! idempotent: rows are matched by code, slug or email, and existing rows are left alone.
+
+use chrono::{NaiveDate, NaiveTime};
+use diesel::prelude::*;
+use serde::Deserialize;
+use std::fmt;
+use std::path::Path;
+use toml::value::Datetime;
+
+use crate::catalog::service::search_text;
+use crate::db::schema::{
+    campaign_prices, campaign_products, campaigns, counties, producers, products, provinces, sku_price_tiers, skus,
+};
+use crate::db::{self, AnyConnection};
+use crate::error::AppError;
+use crate::money::Money;
+use crate::{accounts, orgs, points};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Geography {
+    province: Vec<ProvinceSeed>,
+    county: Vec<CountySeed>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProvinceSeed {
+    code: String,
+    name_zh: String,
+    name_en: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CountySeed {
+    code: String,
+    province: String,
+    name_zh: String,
+    name_en: String,
+    aided: bool,
+    pairing_org: Option<String>,
+    #[serde(default)]
+    description_zh: String,
+    #[serde(default)]
+    description_en: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Organisations {
+    organisation: Vec<OrganisationSeed>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrganisationSeed {
+    slug: String,
+    kind: String,
+    parent: Option<String>,
+    name_zh: String,
+    #[serde(default)]
+    name_en: String,
+    invoice_title: String,
+    uscc: String,
+    #[serde(default)]
+    address: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Producers {
+    producer: Vec<ProducerSeed>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProducerSeed {
+    code: String,
+    county: String,
+    kind: String,
+    name_zh: String,
+    name_en: String,
+    #[serde(default)]
+    description_zh: String,
+    #[serde(default)]
+    description_en: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Products {
+    product: Vec<ProductSeed>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProductSeed {
+    code: String,
+    producer: String,
+    name_zh: String,
+    name_en: String,
+    #[serde(default)]
+    description_zh: String,
+    #[serde(default)]
+    description_en: String,
+    aid_cert_no: Option<String>,
+    aid_cert_expires: Option<Datetime>,
+    sku: Vec<SkuSeed>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SkuSeed {
+    code: String,
+    name_zh: String,
+    name_en: String,
+    unit_zh: String,
+    unit_en: String,
+    price: String,
+    stock: i64,
+    max_points_share: i32,
+    #[serde(default)]
+    low_stock_threshold: i64,
+    #[serde(default)]
+    tiers: Vec<TierSeed>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TierSeed {
+    min_quantity: i64,
+    price: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Campaigns {
+    campaign: Vec<CampaignSeed>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CampaignSeed {
+    slug: String,
+    organiser: Option<String>,
+    name_zh: String,
+    name_en: String,
+    #[serde(default)]
+    description_zh: String,
+    #[serde(default)]
+    description_en: String,
+    starts_on: Datetime,
+    ends_on: Option<Datetime>,
+    year_round: bool,
+    target: String,
+    products: Vec<String>,
+    #[serde(default)]
+    prices: Vec<CampaignPriceSeed>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CampaignPriceSeed {
+    sku: String,
+    price: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Users {
+    user: Vec<UserSeed>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserSeed {
+    email: String,
+    display_name: String,
+    password: String,
+    roles: Vec<String>,
+    province: Option<String>,
+    #[serde(default)]
+    organisations: Vec<MembershipSeed>,
+    #[serde(default)]
+    points: i64,
+    points_expire: Option<Datetime>,
+    producer: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MembershipSeed {
+    org: String,
+    admin: bool,
+}
+
+/// What a load added.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub provinces: usize,
+    pub counties: usize,
+    pub organisations: usize,
+    pub producers: usize,
+    pub products: usize,
+    pub skus: usize,
+    pub campaigns: usize,
+    pub users: usize,
+}
+
+impl Report {
+    pub fn is_nothing(&self) -> bool {
+        *self == Report::default()
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "added {} provinces, {} counties, {} organisations, {} producers, {} products, {} SKUs, {} campaigns, {} users",
+            self.provinces, self.counties, self.organisations, self.producers, self.products, self.skus, self.campaigns, self.users
+        )
+    }
+}
+
+fn invalid(file: &str, message: impl fmt::Display) -> AppError {
+    AppError::unprocessable("invalid_seed", format!("seed/{file}: {message}"))
+}
+
+fn read<T: for<'de> Deserialize<'de>>(dir: &Path, file: &str) -> Result<T, AppError> {
+    let path = dir.join(file);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| AppError::unprocessable("invalid_seed", format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| invalid(file, e))
+}
+
+fn date(file: &str, d: &Datetime) -> Result<NaiveDate, AppError> {
+    d.date
+        .and_then(|d| NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day)))
+        .ok_or_else(|| invalid(file, format!("'{d}' is not a date")))
+}
+
+fn fen(file: &str, amount: &str) -> Result<i64, AppError> {
+    amount.parse::<Money>().map(Money::fen).map_err(|e| invalid(file, e))
+}
+
+/// True when no reference data has been loaded yet.
+pub fn is_empty(conn: &mut AnyConnection) -> Result<bool, AppError> {
+    let n: i64 = provinces::table.count().get_result(conn)?;
+    Ok(n == 0)
+}
+
+/// Loads every seed file in one transaction: all of it, or nothing.
+pub fn load(conn: &mut AnyConnection, dir: &Path) -> Result<Report, AppError> {
+    let geography: Geography = read(dir, "geography.toml")?;
+    let organisations: Organisations = read(dir, "organisations.toml")?;
+    let producer_file: Producers = read(dir, "producers.toml")?;
+    let product_file: Products = read(dir, "products.toml")?;
+    let campaign_file: Campaigns = read(dir, "campaigns.toml")?;
+    let user_file: Users = read(dir, "users.toml")?;
+    // Passwords are hashed before the transaction, which then stays short.
+    let hashes =
+        user_file.user.iter().map(|u| accounts::service::hash_password(&u.password)).collect::<Result<Vec<_>, _>>()?;
+
+    db::write_tx(conn, |conn| {
+        let mut report = Report::default();
+        load_geography_and_orgs(conn, &geography, &organisations, &mut report)?;
+        load_catalog(conn, &producer_file, &product_file, &mut report)?;
+        load_campaigns(conn, &campaign_file, &mut report)?;
+        load_users(conn, &user_file, &hashes, &mut report)?;
+        Ok(report)
+    })
+}
+
+fn load_geography_and_orgs(
+    conn: &mut AnyConnection,
+    geo: &Geography,
+    orgs_file: &Organisations,
+    report: &mut Report,
+) -> Result<(), AppError> {
+    for p in &geo.province {
+        let exists: Option<i64> =
+            provinces::table.filter(provinces::code.eq(&p.code)).select(provinces::id).first(conn).optional()?;
+        if exists.is_none() {
+            diesel::insert_into(provinces::table)
+                .values((
+                    provinces::code.eq(&p.code),
+                    provinces::name_zh.eq(&p.name_zh),
+                    provinces::name_en.eq(&p.name_en),
+                ))
+                .execute(conn)?;
+            report.provinces += 1;
+        }
+    }
+    const ORGS: &str = "organisations.toml";
+    for o in &orgs_file.organisation {
+        if orgs::model::id_by_slug(conn, &o.slug)?.is_some() {
+            continue;
+        }
+        if !orgs::service::KINDS.contains(&o.kind.as_str()) {
+            return Err(invalid(
+                ORGS,
+                format!("{}: kind '{}' is not one of {:?}", o.slug, o.kind, orgs::service::KINDS),
+            ));
+        }
+        let uscc = orgs::service::validate_uscc(&o.uscc).map_err(|e| invalid(ORGS, format!("{}: {e}", o.slug)))?;
+        let parent_id = match &o.parent {
+            Some(slug) => Some(
+                orgs::model::id_by_slug(conn, slug)?
+                    .ok_or_else(|| invalid(ORGS, format!("{}: unknown parent '{slug}'", o.slug)))?,
+            ),
+            None => None,
+        };
+        let new = orgs::model::NewOrganisation {
+            slug: &o.slug,
+            kind: &o.kind,
+            parent_id,
+            name_zh: &o.name_zh,
+            name_en: &o.name_en,
+            invoice_title: &o.invoice_title,
+            uscc: &uscc,
+            address: &o.address,
+        };
+        orgs::model::insert(conn, &new)?;
+        report.organisations += 1;
+    }
+    const GEO: &str = "geography.toml";
+    for c in &geo.county {
+        let exists: Option<i64> =
+            counties::table.filter(counties::code.eq(&c.code)).select(counties::id).first(conn).optional()?;
+        if exists.is_some() {
+            continue;
+        }
+        let province_id: i64 = provinces::table
+            .filter(provinces::code.eq(&c.province))
+            .select(provinces::id)
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| invalid(GEO, format!("county {}: unknown province '{}'", c.code, c.province)))?;
+        let pairing_org_id = match &c.pairing_org {
+            Some(slug) => Some(
+                orgs::model::id_by_slug(conn, slug)?
+                    .ok_or_else(|| invalid(GEO, format!("county {}: unknown organisation '{slug}'", c.code)))?,
+            ),
+            None => None,
+        };
+        diesel::insert_into(counties::table)
+            .values((
+                counties::code.eq(&c.code),
+                counties::province_id.eq(province_id),
+                counties::name_zh.eq(&c.name_zh),
+                counties::name_en.eq(&c.name_en),
+                counties::aided.eq(c.aided),
+                counties::pairing_org_id.eq(pairing_org_id),
+                counties::description_zh.eq(&c.description_zh),
+                counties::description_en.eq(&c.description_en),
+            ))
+            .execute(conn)?;
+        report.counties += 1;
+    }
+    Ok(())
+}
+
+fn load_catalog(
+    conn: &mut AnyConnection,
+    producer_file: &Producers,
+    product_file: &Products,
+    report: &mut Report,
+) -> Result<(), AppError> {
+    const PRODUCERS: &str = "producers.toml";
+    for p in &producer_file.producer {
+        let exists: Option<i64> =
+            producers::table.filter(producers::code.eq(&p.code)).select(producers::id).first(conn).optional()?;
+        if exists.is_some() {
+            continue;
+        }
+        if !["cooperative", "leading_enterprise", "assistance_workshop"].contains(&p.kind.as_str()) {
+            return Err(invalid(PRODUCERS, format!("{}: unknown kind '{}'", p.code, p.kind)));
+        }
+        let county_id: i64 = counties::table
+            .filter(counties::code.eq(&p.county))
+            .select(counties::id)
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| invalid(PRODUCERS, format!("{}: unknown county '{}'", p.code, p.county)))?;
+        diesel::insert_into(producers::table)
+            .values((
+                producers::code.eq(&p.code),
+                producers::county_id.eq(county_id),
+                producers::kind.eq(&p.kind),
+                producers::name_zh.eq(&p.name_zh),
+                producers::name_en.eq(&p.name_en),
+                producers::description_zh.eq(&p.description_zh),
+                producers::description_en.eq(&p.description_en),
+            ))
+            .execute(conn)?;
+        report.producers += 1;
+    }
+    const PRODUCTS: &str = "products.toml";
+    for p in &product_file.product {
+        let exists: Option<i64> =
+            products::table.filter(products::code.eq(&p.code)).select(products::id).first(conn).optional()?;
+        if exists.is_some() {
+            continue;
+        }
+        let (producer_id, producer_zh, producer_en, county_zh, county_en): (i64, String, String, String, String) =
+            producers::table
+                .inner_join(counties::table)
+                .filter(producers::code.eq(&p.producer))
+                .select((producers::id, producers::name_zh, producers::name_en, counties::name_zh, counties::name_en))
+                .first(conn)
+                .optional()?
+                .ok_or_else(|| invalid(PRODUCTS, format!("{}: unknown producer '{}'", p.code, p.producer)))?;
+        let mut words =
+            vec![p.name_zh.as_str(), p.name_en.as_str(), &producer_zh, &producer_en, &county_zh, &county_en];
+        words.extend(p.sku.iter().flat_map(|s| [s.name_zh.as_str(), s.name_en.as_str()]));
+        let expires = p.aid_cert_expires.as_ref().map(|d| date(PRODUCTS, d)).transpose()?;
+        let product_id: i64 = diesel::insert_into(products::table)
+            .values((
+                products::code.eq(&p.code),
+                products::producer_id.eq(producer_id),
+                products::name_zh.eq(&p.name_zh),
+                products::name_en.eq(&p.name_en),
+                products::description_zh.eq(&p.description_zh),
+                products::description_en.eq(&p.description_en),
+                products::aid_cert_no.eq(&p.aid_cert_no),
+                products::aid_cert_expires.eq(expires),
+                products::search_text.eq(search_text(&words)),
+            ))
+            .returning(products::id)
+            .get_result(conn)?;
+        report.products += 1;
+        for s in &p.sku {
+            if !(0..=100).contains(&s.max_points_share) || s.stock < 0 {
+                return Err(invalid(PRODUCTS, format!("{}: max_points_share must be 0..=100 and stock >= 0", s.code)));
+            }
+            let sku_id: i64 = diesel::insert_into(skus::table)
+                .values((
+                    skus::code.eq(&s.code),
+                    skus::product_id.eq(product_id),
+                    skus::name_zh.eq(&s.name_zh),
+                    skus::name_en.eq(&s.name_en),
+                    skus::unit_zh.eq(&s.unit_zh),
+                    skus::unit_en.eq(&s.unit_en),
+                    skus::price_fen.eq(fen(PRODUCTS, &s.price)?),
+                    skus::stock.eq(s.stock),
+                    skus::max_points_pct.eq(s.max_points_share),
+                    skus::low_stock_threshold.eq(s.low_stock_threshold),
+                ))
+                .returning(skus::id)
+                .get_result(conn)?;
+            report.skus += 1;
+            let tiers = s
+                .tiers
+                .iter()
+                .map(|t| {
+                    Ok((
+                        sku_price_tiers::sku_id.eq(sku_id),
+                        sku_price_tiers::min_quantity.eq(t.min_quantity),
+                        sku_price_tiers::price_fen.eq(fen(PRODUCTS, &t.price)?),
+                    ))
+                })
+                .collect::<Result<Vec<_>, AppError>>()?;
+            if !tiers.is_empty() {
+                crate::on_backend!(conn, |c| diesel::insert_into(sku_price_tiers::table).values(&tiers).execute(c))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn load_campaigns(conn: &mut AnyConnection, file: &Campaigns, report: &mut Report) -> Result<(), AppError> {
+    const FILE: &str = "campaigns.toml";
+    for c in &file.campaign {
+        let exists: Option<i64> =
+            campaigns::table.filter(campaigns::slug.eq(&c.slug)).select(campaigns::id).first(conn).optional()?;
+        if exists.is_some() {
+            continue;
+        }
+        let organiser = match &c.organiser {
+            Some(slug) => Some(
+                orgs::model::id_by_slug(conn, slug)?
+                    .ok_or_else(|| invalid(FILE, format!("{}: unknown organiser '{slug}'", c.slug)))?,
+            ),
+            None => None,
+        };
+        let ends_on = c.ends_on.as_ref().map(|d| date(FILE, d)).transpose()?;
+        let campaign_id: i64 = diesel::insert_into(campaigns::table)
+            .values((
+                campaigns::slug.eq(&c.slug),
+                campaigns::organiser_org_id.eq(organiser),
+                campaigns::name_zh.eq(&c.name_zh),
+                campaigns::name_en.eq(&c.name_en),
+                campaigns::description_zh.eq(&c.description_zh),
+                campaigns::description_en.eq(&c.description_en),
+                campaigns::starts_on.eq(date(FILE, &c.starts_on)?),
+                campaigns::ends_on.eq(ends_on),
+                campaigns::year_round.eq(c.year_round),
+                campaigns::target_fen.eq(fen(FILE, &c.target)?),
+            ))
+            .returning(campaigns::id)
+            .get_result(conn)?;
+        report.campaigns += 1;
+        let product_ids: Vec<i64> =
+            products::table.filter(products::code.eq_any(&c.products)).select(products::id).load(conn)?;
+        if product_ids.len() != c.products.len() {
+            return Err(invalid(FILE, format!("{}: some products are unknown", c.slug)));
+        }
+        let links: Vec<_> = product_ids
+            .iter()
+            .map(|id| (campaign_products::campaign_id.eq(campaign_id), campaign_products::product_id.eq(*id)))
+            .collect();
+        crate::on_backend!(conn, |c| diesel::insert_into(campaign_products::table).values(&links).execute(c))?;
+        for price in &c.prices {
+            let sku_id: i64 = skus::table
+                .filter(skus::code.eq(&price.sku))
+                .filter(skus::product_id.eq_any(&product_ids))
+                .select(skus::id)
+                .first(conn)
+                .optional()?
+                .ok_or_else(|| {
+                    invalid(FILE, format!("{}: SKU '{}' is not in the campaign's products", c.slug, price.sku))
+                })?;
+            diesel::insert_into(campaign_prices::table)
+                .values((
+                    campaign_prices::campaign_id.eq(campaign_id),
+                    campaign_prices::sku_id.eq(sku_id),
+                    campaign_prices::price_fen.eq(fen(FILE, &price.price)?),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+fn load_users(conn: &mut AnyConnection, file: &Users, hashes: &[String], report: &mut Report) -> Result<(), AppError> {
+    const FILE: &str = "users.toml";
+    for (u, hash) in file.user.iter().zip(hashes) {
+        let email =
+            accounts::service::normalise_email(&u.email).map_err(|e| invalid(FILE, format!("{}: {e}", u.email)))?;
+        if accounts::model::find_by_email(conn, &email)?.is_some() {
+            continue;
+        }
+        if let Some(bad) = u.roles.iter().find(|r| !accounts::service::ROLES.contains(&r.as_str())) {
+            return Err(invalid(FILE, format!("{email}: unknown role '{bad}'")));
+        }
+        let province_id = match &u.province {
+            Some(code) => Some(
+                accounts::model::province_id_by_code(conn, code)?
+                    .ok_or_else(|| invalid(FILE, format!("{email}: unknown province '{code}'")))?,
+            ),
+            None => None,
+        };
+        let new =
+            accounts::model::NewUser { email: &email, password_hash: hash, display_name: &u.display_name, province_id };
+        let user_id = accounts::model::insert(conn, &new)?;
+        let roles: Vec<&str> = u.roles.iter().map(String::as_str).collect();
+        accounts::model::add_roles(conn, user_id, &roles)?;
+        for m in &u.organisations {
+            let org_id = orgs::model::id_by_slug(conn, &m.org)?
+                .ok_or_else(|| invalid(FILE, format!("{email}: unknown organisation '{}'", m.org)))?;
+            accounts::model::add_membership(conn, user_id, org_id, m.admin)?;
+        }
+        if let Some(code) = &u.producer {
+            let producer_id: i64 = producers::table
+                .filter(producers::code.eq(code))
+                .select(producers::id)
+                .first(conn)
+                .optional()?
+                .ok_or_else(|| invalid(FILE, format!("{email}: unknown producer '{code}'")))?;
+            accounts::model::add_producer_manager(conn, user_id, producer_id)?;
+        }
+        if u.points > 0 {
+            let expires =
+                u.points_expire.as_ref().ok_or_else(|| invalid(FILE, format!("{email}: points need points_expire")))?;
+            let account_id = points::model::user_account(conn, user_id)?;
+            let grant = points::model::Grant {
+                account_id,
+                points: u.points,
+                expires_at: date(FILE, expires)?.and_time(NaiveTime::MIN),
+                reason: "demo welfare points / 示例福利积分",
+                granted_by: None,
+            };
+            points::model::grant(conn, &grant)?;
+        }
+        report.users += 1;
+    }
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! Builds the application: pool, migrations, demo data, cache, templates, sessions, routes.
+
+use actix_session::config::{CookieContentSecurity, PersistentSession, TtlExtensionPolicy};
+use actix_session::storage::{CookieSessionStore, RedisSessionStore, SessionKey, SessionStore};
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{time, Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, ErrorHandlers};
+use actix_web::{web, App, HttpServer};
+use handlebars::Handlebars;
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::Arc;
+use tracing_actix_web::TracingLogger;
+
+use crate::cache::Cache;
+use crate::config::Config;
+use crate::db::{self, AnyConnection, Pool};
+use crate::error::AppError;
+use crate::web::i18n::Messages;
+use crate::web::metrics::Metrics;
+use crate::{accounts, api, catalog, ops, seed, web as webparts};
+
+pub struct AppState {
+    pub config: Config,
+    pub pool: Pool,
+    pub cache: Cache,
+    pub templates: Handlebars<'static>,
+    pub messages: Arc<Messages>,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    /// Runs blocking database work on the blocking thread pool with a pooled connection.
+    pub async fn db<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await?
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Prepares the database (migrate, seed when empty) and binds the listener; `config.bind`
+    /// may use port 0, as the tests do.
+    pub async fn build(config: Config) -> Result<Application, AppError> {
+        let pool = db::connect(&config.database_url, config.db_pool_size)?;
+        {
+            let mut conn = pool.get()?;
+            db::migrate(&mut conn)?;
+            if seed::is_empty(&mut conn)? {
+                let report = seed::load(&mut conn, &config.seed_dir)?;
+                tracing::info!(%report, "empty database: demo data loaded");
+            }
+        }
+        let cache = match &config.redis_url {
+            Some(url) => Cache::redis(url, &config.redis_prefix).await?,
+            None => Cache::memory(),
+        };
+        let sessions = match &config.redis_url {
+            Some(url) => {
+                let prefix = format!("{}:session:", config.redis_prefix);
+                let store = RedisSessionStore::builder(url.clone())
+                    .cache_keygen(move |key| format!("{prefix}{key}"))
+                    .build()
+                    .await
+                    .map_err(|e| AppError::internal(format!("REDIS_URL: cannot open the session store: {e}")))?;
+                Sessions::Redis(Box::new(store))
+            }
+            None => Sessions::Cookie,
+        };
+        let messages = Arc::new(Messages::load().map_err(AppError::internal)?);
+        let templates = webparts::templates::registry(messages.clone(), config.templates_dir.as_deref())
+            .map_err(AppError::internal)?;
+        let key =
+            Key::try_from(config.cookie_key().map_err(AppError::internal)?.as_slice()).map_err(AppError::internal)?;
+        let listener = TcpListener::bind(config.bind)
+            .map_err(|e| AppError::internal(format!("cannot listen on {}: {e}", config.bind)))?;
+        let port = listener.local_addr().map_err(AppError::internal)?.port();
+        let workers = config.workers;
+        let cookie_secure = config.cookie_secure;
+        let state = web::Data::new(AppState { config, pool, cache, templates, messages, metrics: Metrics::default() });
+
+        let server = HttpServer::new(move || {
+            let session = SessionMiddleware::builder(sessions.clone(), key.clone())
+                .cookie_name("aidmart_session".into())
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .cookie_secure(cookie_secure)
+                .cookie_content_security(CookieContentSecurity::Private)
+                .session_lifecycle(
+                    PersistentSession::default()
+                        .session_ttl(time::Duration::days(7))
+                        .session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+                )
+                .build();
+            App::new()
+                .app_data(state.clone())
+                .app_data(api::json_config())
+                .app_data(api::query_config())
+                .app_data(api::form_config())
+                .app_data(api::path_config())
+                .wrap(ErrorHandlers::new().default_handler(webparts::errors::render_error_page))
+                .wrap(session)
+                .wrap(from_fn(webparts::metrics::record))
+                .wrap(TracingLogger::default())
+                .configure(ops::routes)
+                .configure(api::routes)
+                .configure(catalog::routes::pages)
+                .configure(accounts::routes::pages)
+                .route("/static/{file}", web::get().to(webparts::templates::static_file))
+                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
+        })
+        .workers(workers)
+        .listen(listener)
+        .map_err(AppError::internal)?
+        .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The session store: Redis when configured, otherwise the session lives in an encrypted,
+/// signed cookie.
+#[derive(Clone)]
+enum Sessions {
+    Cookie,
+    Redis(Box<RedisSessionStore>),
+}
+
+type State = HashMap<String, String>;
+
+impl SessionStore for Sessions {
+    async fn load(&self, key: &SessionKey) -> Result<Option<State>, actix_session::storage::LoadError> {
+        match self {
+            Sessions::Cookie => CookieSessionStore::default().load(key).await,
+            Sessions::Redis(s) => s.load(key).await,
+        }
+    }
+
+    async fn save(&self, state: State, ttl: &time::Duration) -> Result<SessionKey, actix_session::storage::SaveError> {
+        match self {
+            Sessions::Cookie => CookieSessionStore::default().save(state, ttl).await,
+            Sessions::Redis(s) => s.save(state, ttl).await,
+        }
+    }
+
+    async fn update(
+        &self,
+        key: SessionKey,
+        state: State,
+        ttl: &time::Duration,
+    ) -> Result<SessionKey, actix_session::storage::UpdateError> {
+        match self {
+            Sessions::Cookie => CookieSessionStore::default().update(key, state, ttl).await,
+            Sessions::Redis(s) => s.update(key, state, ttl).await,
+        }
+    }
+
+    async fn update_ttl(&self, key: &SessionKey, ttl: &time::Duration) -> Result<(), anyhow::Error> {
+        match self {
+            Sessions::Cookie => CookieSessionStore::default().update_ttl(key, ttl).await,
+            Sessions::Redis(s) => s.update_ttl(key, ttl).await,
+        }
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
+        match self {
+            Sessions::Cookie => CookieSessionStore::default().delete(key).await,
+            Sessions::Redis(s) => s.delete(key).await,
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! What every page needs: its language, its visitor, a CSRF token for its forms, and the
+//! layout's context. Handlers build page-specific data and call `Page::render`.
+
+use actix_session::{Session, SessionExt};
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::Payload;
+use actix_web::{http::header, web, FromRequest, HttpRequest, HttpResponse};
+use serde::Serialize;
+use std::future::{ready, Ready};
+
+use super::i18n::{query_lang, Lang};
+use super::session::{self, SessionUser};
+use crate::error::AppError;
+use crate::startup::AppState;
+
+pub struct Page {
+    pub lang: Lang,
+    pub session: Session,
+    pub user: Option<SessionUser>,
+    pub state: web::Data<AppState>,
+    path: String,
+    query: String,
+}
+
+#[derive(Serialize)]
+struct Layout<'a, T: Serialize> {
+    lang: &'static str,
+    title: &'a str,
+    csrf: String,
+    lang_switch_url: String,
+    user: &'a Option<SessionUser>,
+    #[serde(flatten)]
+    data: T,
+}
+
+impl Page {
+    pub fn from_request(req: &HttpRequest) -> Result<Page, AppError> {
+        let state =
+            req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| AppError::internal("app state missing"))?;
+        let session = req.get_session();
+        Ok(Page {
+            lang: Lang::of_request(req),
+            user: session::current_user(&session),
+            session,
+            state,
+            path: req.path().to_string(),
+            query: req.query_string().to_string(),
+        })
+    }
+
+    pub fn t(&self, key: &str) -> String {
+        self.state.messages.text(self.lang, key)
+    }
+
+    /// The same page in the other language.
+    fn lang_switch_url(&self) -> String {
+        let other = match self.lang {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        };
+        let mut pairs: Vec<(String, String)> = serde_urlencoded::from_str(&self.query).unwrap_or_default();
+        pairs.retain(|(k, _)| k != "lang");
+        pairs.push(("lang".into(), other.tag().into()));
+        format!("{}?{}", self.path, serde_urlencoded::to_string(pairs).unwrap_or_default())
+    }
+
+    /// Renders `template` inside the layout. Forms need a CSRF token, which anonymous
+    /// visitors of plain pages are not given, so that those pages set no cookie.
+    pub fn render<T: Serialize>(
+        &self,
+        template: &str,
+        title: &str,
+        with_form: bool,
+        data: T,
+    ) -> Result<HttpResponse, AppError> {
+        let csrf = if with_form || self.user.is_some() {
+            session::csrf_token(&self.session)?
+        } else {
+            session::existing_csrf_token(&self.session).unwrap_or_default()
+        };
+        let layout = Layout {
+            lang: self.lang.tag(),
+            title,
+            csrf,
+            lang_switch_url: self.lang_switch_url(),
+            user: &self.user,
+            data,
+        };
+        let html = super::templates::render(&self.state.templates, template, &layout)?;
+        let mut response = HttpResponse::Ok();
+        response.insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"));
+        // A language chosen with ?lang= is remembered for the next pages.
+        if let Some(lang) = query_lang(&self.query) {
+            response
+                .cookie(Cookie::build("lang", lang.tag()).path("/").same_site(SameSite::Lax).http_only(true).finish());
+        }
+        Ok(response.body(html))
+    }
+}
+
+impl FromRequest for Page {
+    type Error = AppError;
+    type Future = Ready<Result<Page, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Page::from_request(req))
+    }
+}
+
+/// A redirect after a form post (303, so the browser follows with GET).
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+}
+
+/// Only local paths are followed after login, never another site.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/account".to_string(),
+    }
+}

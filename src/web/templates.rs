@@ -1,0 +1,98 @@
+//! Handlebars in strict mode; templates embedded in the binary, overridable from a directory.
+
+use actix_web::{http::header, web, HttpResponse};
+use handlebars::{Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderErrorReason};
+use rust_embed::RustEmbed;
+use serde::Serialize;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::i18n::{Lang, Messages};
+use crate::error::AppError;
+
+#[derive(RustEmbed)]
+#[folder = "templates/"]
+struct EmbeddedTemplates;
+
+#[derive(RustEmbed)]
+#[folder = "static/"]
+struct EmbeddedStatic;
+
+pub fn registry(messages: Arc<Messages>, override_dir: Option<&Path>) -> Result<Handlebars<'static>, String> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_embed_templates_with_extension::<EmbeddedTemplates>(".hbs").map_err(|e| format!("templates: {e}"))?;
+    if let Some(dir) = override_dir {
+        hb.register_templates_directory(dir, Default::default())
+            .map_err(|e| format!("AIDMART_TEMPLATES_DIR {}: {e}", dir.display()))?;
+    }
+    hb.register_helper("t", Box::new(Translate(messages)));
+    hb.register_helper("l", Box::new(Localize));
+    Ok(hb)
+}
+
+pub fn render<T: Serialize>(hb: &Handlebars<'static>, name: &str, data: &T) -> Result<String, AppError> {
+    Ok(hb.render(name, data)?)
+}
+
+fn context_lang(ctx: &Context) -> Lang {
+    ctx.data().get("lang").and_then(|v| v.as_str()).and_then(Lang::from_tag).unwrap_or(Lang::Zh)
+}
+
+/// `{{t "key"}}`: the message for the page's language; an unknown key is a render error.
+struct Translate(Arc<Messages>);
+
+impl HelperDef for Translate {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        ctx: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn Output,
+    ) -> HelperResult {
+        let key =
+            h.param(0).and_then(|p| p.value().as_str()).ok_or(RenderErrorReason::ParamNotFoundForIndex("t", 0))?;
+        let text = self
+            .0
+            .get(context_lang(ctx), key)
+            .ok_or_else(|| RenderErrorReason::Other(format!("unknown message key '{key}'")))?;
+        out.write(&handlebars::html_escape(text))?;
+        Ok(())
+    }
+}
+
+/// `{{l zh en}}`: picks the text for the page's language (English falls back to Chinese).
+struct Localize;
+
+impl HelperDef for Localize {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        ctx: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn Output,
+    ) -> HelperResult {
+        let text = |i: usize| h.param(i).and_then(|p| p.value().as_str()).unwrap_or_default();
+        out.write(&handlebars::html_escape(context_lang(ctx).pick(text(0), text(1))))?;
+        Ok(())
+    }
+}
+
+/// Serves the embedded stylesheet and images, cached by browsers for a day.
+pub async fn static_file(path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let name = path.into_inner();
+    let file = EmbeddedStatic::get(&name).ok_or(AppError::NotFound)?;
+    let content_type = match name.rsplit('.').next() {
+        Some("css") => "text/css; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        _ => "application/octet-stream",
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(file.data.into_owned()))
+}
