@@ -1,0 +1,163 @@
+use aidmart::config::Config;
+use aidmart::db::{self, AnyConnection, Pool};
+use aidmart::startup::Application;
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use rand::distributions::{Alphanumeric, DistString};
+use std::collections::HashMap;
+
+/// A private database, removed when the test ends.
+pub enum TestDb {
+    /// The folder holding the database file, deleted on drop.
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, name } = self {
+            if let Ok(mut conn) = diesel::PgConnection::establish(admin_url) {
+                let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub pool: Pool,
+    pub config: Config,
+    pub backend: &'static str,
+    _data: tempfile::TempDir,
+    _db: TestDb,
+}
+
+fn random_name(prefix: &str) -> String {
+    format!("{prefix}_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 12).to_lowercase())
+}
+
+/// Replaces the database name in a PostgreSQL URL.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let root = base.rsplit_once('/').map_or(base, |(root, _)| root);
+    match query {
+        Some(q) => format!("{root}/{name}?{q}"),
+        None => format!("{root}/{name}"),
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts the app with extra settings (environment-variable names and values).
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let data = tempfile::tempdir().expect("temp dir");
+    let (database_url, test_db, backend) = match std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        Some(admin_url) => {
+            let name = random_name("aidmart_test");
+            let mut admin =
+                diesel::PgConnection::establish(&admin_url).expect("TEST_DATABASE_URL must reach PostgreSQL");
+            admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).expect("create test database");
+            (with_database(&admin_url, &name), TestDb::Postgres { admin_url, name }, "postgres")
+        }
+        None => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}", dir.path().join("test.db").display());
+            (url, TestDb::Sqlite(dir), "sqlite")
+        }
+    };
+    let mut env: HashMap<String, String> = HashMap::new();
+    env.insert("DATABASE_URL".into(), database_url.clone());
+    if let Ok(redis) = std::env::var("TEST_REDIS_URL") {
+        if !redis.is_empty() {
+            env.insert("REDIS_URL".into(), redis);
+        }
+    }
+    env.insert("AIDMART_BIND".into(), "127.0.0.1:0".into());
+    env.insert("AIDMART_DATA_DIR".into(), data.path().display().to_string());
+    env.insert("AIDMART_SEED_DIR".into(), concat!(env!("CARGO_MANIFEST_DIR"), "/seed").into());
+    env.insert("AIDMART_REDIS_PREFIX".into(), random_name("test"));
+    env.insert("AIDMART_WORKERS".into(), "2".into());
+    env.insert("AIDMART_DB_POOL_SIZE".into(), "8".into());
+    for (k, v) in extra {
+        env.insert(k.to_string(), v.to_string());
+    }
+    let config = Config::from_sources(None, &env).expect("test configuration");
+    let app = Application::build(config.clone()).await.expect("app builds");
+    let port = app.port();
+    actix_web::rt::spawn(app.run_until_stopped());
+    let pool = db::connect(&database_url, 2).expect("test pool");
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        client: client(),
+        pool,
+        config,
+        backend,
+        _data: data,
+        _db: test_db,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let res = self.get(path).await;
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let res = self.client.post(self.url(path)).json(body).send().await.expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Logs in through the API; panics unless it succeeds.
+    pub async fn login(&self, email: &str) -> serde_json::Value {
+        let (status, body) = self
+            .post_json("/api/v1/auth/login", &serde_json::json!({"email": email, "password": "aidmart-demo"}))
+            .await;
+        assert_eq!(status, 200, "login of {email} failed: {body}");
+        body
+    }
+
+    pub fn conn(&self) -> db::PooledConn {
+        self.pool.get().expect("db connection")
+    }
+}
+
+/// Runs raw SQL on the test database.
+pub fn exec(conn: &mut AnyConnection, sql: &str) {
+    conn.batch_execute(sql).expect("sql");
+}
+
+/// The CSRF token embedded in a page's form.
+pub fn csrf_from(html: &str) -> String {
+    let marker = "name=\"_csrf\" value=\"";
+    let start = html.find(marker).expect("page has a CSRF field") + marker.len();
+    html[start..].split('"').next().unwrap_or_default().to_string()
+}
+
+pub fn error_code(body: &serde_json::Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<no error code>")
+}

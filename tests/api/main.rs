@@ -1,0 +1,10 @@
+//! Integration tests: each spawns the real app on port 0 against a private database (SQLite
+//! always; PostgreSQL and Redis when TEST_DATABASE_URL / TEST_REDIS_URL are set).
+
+mod accounts;
+mod catalog;
+mod database;
+mod helpers;
+mod inputs;
+mod ops;
+mod pages;

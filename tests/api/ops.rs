@@ -1,0 +1,48 @@
+use crate::helpers::spawn_app;
+
+#[actix_web::test]
+async fn health_readiness_and_metrics() {
+    let app = spawn_app().await;
+    let (status, body) = app.get_json("/healthz").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    let (status, body) = app.get_json("/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["database"], "ok");
+    let expected_redis = if app.config.redis_url.is_some() { "ok" } else { "not_configured" };
+    assert_eq!(body["redis"], expected_redis);
+
+    app.get("/api/v1/counties").await;
+    let metrics = app.get("/metrics").await.text().await.unwrap_or_default();
+    assert!(
+        metrics.contains("aidmart_http_requests_total{method=\"GET\",route=\"/api/v1/counties\",status=\"200\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("aidmart_http_request_duration_seconds_count"));
+}
+
+#[actix_web::test]
+async fn openapi_describes_every_api_route() {
+    let app = spawn_app().await;
+    let (status, doc) = app.get_json("/api/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+    for (path, method) in [
+        ("/counties", "get"),
+        ("/products", "get"),
+        ("/products/{id}", "get"),
+        ("/campaigns", "get"),
+        ("/auth/login", "post"),
+        ("/auth/logout", "post"),
+        ("/me", "get"),
+        ("/admin/users", "get"),
+        ("/openapi.json", "get"),
+    ] {
+        assert!(
+            paths.get(path).is_some_and(|p| p.get(method).is_some()),
+            "{method} {path} missing from {:?}",
+            paths.keys()
+        );
+    }
+    assert_eq!(paths.len(), 9, "a route was added without documenting it, or the reverse");
+    assert!(doc["components"]["schemas"]["ProductPage"].is_object());
+}
