@@ -31,6 +31,8 @@ pub struct Config {
     pub login_limit_per_account: i64,
     pub login_limit_per_ip: i64,
     pub login_window_secs: u64,
+    /// How long catalog pages may show data before asking the database again (0: never cache).
+    pub catalog_cache_secs: u64,
 }
 
 /// A bad setting: start-up stops with one line naming it.
@@ -67,6 +69,7 @@ struct FileSettings {
     login_limit_per_account: Option<i64>,
     login_limit_per_ip: Option<i64>,
     login_window_secs: Option<u64>,
+    catalog_cache_secs: Option<u64>,
 }
 
 impl Config {
@@ -195,6 +198,11 @@ impl Config {
                 pick("AIDMART_LOGIN_LIMIT_PER_IP", f.login_limit_per_ip.map(|v| v.to_string())),
                 30,
                 "a whole number",
+            )?,
+            catalog_cache_secs: parse(
+                pick("AIDMART_CATALOG_CACHE_SECS", f.catalog_cache_secs.map(|v| v.to_string())),
+                3,
+                "a number of seconds",
             )?,
             login_window_secs: parse(
                 pick("AIDMART_LOGIN_WINDOW_SECS", f.login_window_secs.map(|v| v.to_string())),

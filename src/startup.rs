@@ -13,6 +13,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use tracing_actix_web::TracingLogger;
 
+use crate::cache::local::TtlCache;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::{self, AnyConnection, Pool};
@@ -28,6 +29,8 @@ pub struct AppState {
     pub templates: Handlebars<'static>,
     pub messages: Arc<Messages>,
     pub metrics: Metrics,
+    /// Catalog page data, kept for `catalog_cache_secs`.
+    pub catalog_cache: TtlCache,
 }
 
 impl AppState {
@@ -90,7 +93,16 @@ impl Application {
         let port = listener.local_addr().map_err(AppError::internal)?.port();
         let workers = config.workers;
         let cookie_secure = config.cookie_secure;
-        let state = web::Data::new(AppState { config, pool, cache, templates, messages, metrics: Metrics::default() });
+        let catalog_cache = TtlCache::new(std::time::Duration::from_secs(config.catalog_cache_secs));
+        let state = web::Data::new(AppState {
+            config,
+            pool,
+            cache,
+            templates,
+            messages,
+            metrics: Metrics::default(),
+            catalog_cache,
+        });
 
         let server = HttpServer::new(move || {
             let session = SessionMiddleware::builder(sessions.clone(), key.clone())

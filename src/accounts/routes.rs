@@ -168,7 +168,7 @@ async fn login_submit(req: HttpRequest, page: Page, form: web::Form<LoginForm>) 
             Ok(see_other(&next))
         }
         Err(e) => {
-            let data = LoginData { email: form.email.clone(), error: Some(e.public_message()), next };
+            let data = LoginData { email: form.email.clone(), error: Some(page.error_text(&e)), next };
             form_error(&page, "pages/login", &page.t("title_login"), e, data)
         }
     }
@@ -236,7 +236,7 @@ async fn register_submit(page: Page, form: web::Form<RegisterForm>) -> Result<Ht
             let data = RegisterData {
                 email: form.email,
                 display_name: form.display_name,
-                error: Some(e.public_message()),
+                error: Some(page.error_text(&e)),
                 provinces: province_options(&page.state).await?,
             };
             form_error(&page, "pages/register", &page.t("title_register"), e, data)

@@ -1,5 +1,7 @@
 //! Short-lived shared state (rate-limit counters): Redis when configured, in-process otherwise.
 
+pub mod local;
+
 use redis::aio::ConnectionManager;
 use std::collections::HashMap;
 use std::sync::Mutex;

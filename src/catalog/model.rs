@@ -223,7 +223,8 @@ pub fn search_products(
     Ok((items, total))
 }
 
-/// A listed product with everything its page shows, or `None`.
+/// A listed product with everything its page shows.
+#[derive(Debug, Clone)]
 pub struct ProductDetail {
     pub summary: ProductSummary,
     pub skus: Vec<Sku>,

@@ -97,21 +97,30 @@ struct HomeData {
 #[get("/")]
 async fn home(page: Page) -> Result<HttpResponse, AppError> {
     let lang = page.lang;
-    let (campaigns, counties, featured) = page
+    let state = page.state.clone();
+    let loaded = page
         .state
-        .db(move |conn| {
-            let filter = ProductFilter { text: None, county_id: None, campaign_id: None };
-            Ok((model::campaigns(conn)?, model::counties(conn, None)?, model::search_products(conn, &filter, 0, 8)?.0))
+        .catalog_cache
+        .get_or_load("home", || {
+            state.db(|conn| {
+                let filter = ProductFilter { text: None, county_id: None, campaign_id: None };
+                Ok((
+                    model::campaigns(conn)?,
+                    model::counties(conn, None)?,
+                    model::search_products(conn, &filter, 0, 8)?.0,
+                ))
+            })
         })
         .await?;
+    let (campaigns, counties, featured) = &*loaded;
     let today = today();
     let data = HomeData {
         campaigns: campaigns
-            .into_iter()
-            .map(|(c, org)| CampaignView::new(c, org, lang, today))
+            .iter()
+            .map(|(c, org)| CampaignView::new(c.clone(), org.clone(), lang, today))
             .filter(|c| c.current)
             .collect(),
-        counties: counties.into_iter().filter(|c| c.county.aided).map(|r| CountyView::new(r, lang)).collect(),
+        counties: counties.iter().filter(|c| c.county.aided).map(|r| CountyView::new(r.clone(), lang)).collect(),
         featured: featured.iter().map(|s| ProductCard::new(s, lang, today)).collect(),
     };
     page.render("pages/home", &page.t("title_home"), false, data)
@@ -137,30 +146,35 @@ struct CountyData {
 async fn county_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let lang = page.lang;
-    let (county, producers, products) = page
+    let state = page.state.clone();
+    let loaded = page
         .state
-        .db(move |conn| {
-            let Some(county) = model::counties(conn, Some(id))?.pop() else {
-                return Err(AppError::NotFound);
-            };
-            let filter = ProductFilter { text: None, county_id: Some(id), campaign_id: None };
-            Ok((county, model::producers_in_county(conn, id)?, model::search_products(conn, &filter, 0, 100)?.0))
+        .catalog_cache
+        .get_or_load(&format!("county:{id}"), || {
+            state.db(move |conn| {
+                let Some(county) = model::counties(conn, Some(id))?.pop() else {
+                    return Err(AppError::NotFound);
+                };
+                let filter = ProductFilter { text: None, county_id: Some(id), campaign_id: None };
+                Ok((county, model::producers_in_county(conn, id)?, model::search_products(conn, &filter, 0, 100)?.0))
+            })
         })
         .await?;
+    let (county, producers, products) = &*loaded;
     let today = today();
     let data = CountyData {
         producers: producers
-            .into_iter()
+            .iter()
             .map(|p| ProducerItem {
                 kind_label: page.t(&format!("producer_kind_{}", p.kind)),
                 id: p.id,
-                code: p.code,
-                name_zh: p.name_zh,
-                name_en: p.name_en,
+                code: p.code.clone(),
+                name_zh: p.name_zh.clone(),
+                name_en: p.name_en.clone(),
             })
             .collect(),
         products: products.iter().map(|s| ProductCard::new(s, lang, today)).collect(),
-        county: CountyView::new(county, lang),
+        county: CountyView::new(county.clone(), lang),
     };
     let title = data.county.name.clone();
     page.render("pages/county", &title, false, data)
@@ -184,7 +198,13 @@ struct ProductData<'a> {
 #[get("/products/{id}")]
 async fn product_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let detail = page.state.db(move |conn| Ok(model::product_detail(conn, id)?)).await?.ok_or(AppError::NotFound)?;
+    let state = page.state.clone();
+    let detail = page
+        .state
+        .catalog_cache
+        .get_or_load(&format!("product:{id}"), || state.db(move |conn| Ok(model::product_detail(conn, id)?)))
+        .await?;
+    let detail = detail.as_ref().clone().ok_or(AppError::NotFound)?;
     let view = ProductDetailView::new(detail, page.lang, today());
     let title = view.product.card.name.clone();
     let product = LabelledProduct {

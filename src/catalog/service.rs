@@ -210,17 +210,11 @@ pub struct CampaignView {
     pub target: Money,
     /// Whether today falls within the campaign's period.
     pub current: bool,
-    /// The period as shown on pages, e.g. "2026-10-01 — 2027-06-30".
-    pub period: String,
 }
 
 impl CampaignView {
     pub fn new(c: Campaign, organiser: Option<(String, String)>, lang: Lang, today: NaiveDate) -> CampaignView {
         let current = campaign_is_current(&c, today);
-        let period = match c.ends_on {
-            Some(end) => format!("{} — {}", c.starts_on, end),
-            None => format!("{} —", c.starts_on),
-        };
         let (organiser_zh, organiser_en) = organiser.map_or((None, None), |(zh, en)| (Some(zh), Some(en)));
         CampaignView {
             id: c.id,
@@ -237,7 +231,6 @@ impl CampaignView {
             year_round: c.year_round,
             target: Money::from_fen(c.target_fen),
             current,
-            period,
         }
     }
 }

@@ -35,18 +35,18 @@ pub fn render_error_page<B: MessageBody + 'static>(
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();
-    let (code, message) = match res.response().error().and_then(|e| e.as_error::<AppError>()) {
-        Some(e) => (e.code().to_string(), e.public_message()),
-        None => ("error".to_string(), status.canonical_reason().unwrap_or("error").to_string()),
-    };
+    let error = res.response().error().and_then(|e| e.as_error::<AppError>());
+    let code = error.map_or("error", AppError::code).to_string();
+    let fallback =
+        error.map_or_else(|| status.canonical_reason().unwrap_or("error").to_string(), AppError::public_message);
     let html = Page::from_request(res.request()).and_then(|page| {
-        let title = page.t("title_error");
-        page.render("pages/error", &title, false, ErrorPage { status: status.as_u16(), code, message: message.clone() })
+        let message = error.map_or_else(|| fallback.clone(), |e| page.error_text(e));
+        page.render("pages/error", &page.t("title_error"), false, ErrorPage { status: status.as_u16(), code, message })
     });
     let body: BoxBody = match html {
         Ok(page) => page.into_body(),
         // The error page itself failed: say it plainly rather than fail twice.
-        Err(_) => BoxBody::new(message),
+        Err(_) => BoxBody::new(fallback),
     };
     let (req, _) = res.into_parts();
     let mut response = HttpResponse::with_body(status, body);

@@ -52,6 +52,14 @@ impl Page {
         self.state.messages.text(self.lang, key)
     }
 
+    /// An error's message in the page's language (the API's bilingual text as a fallback).
+    pub fn error_text(&self, error: &AppError) -> String {
+        match self.state.messages.get(self.lang, &format!("error_{}", error.code())) {
+            Some(text) => text.to_string(),
+            None => error.public_message(),
+        }
+    }
+
     /// The same page in the other language.
     fn lang_switch_url(&self) -> String {
         let other = match self.lang {

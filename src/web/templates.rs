@@ -28,6 +28,7 @@ pub fn registry(messages: Arc<Messages>, override_dir: Option<&Path>) -> Result<
     }
     hb.register_helper("t", Box::new(Translate(messages)));
     hb.register_helper("l", Box::new(Localize));
+    hb.register_helper("group", Box::new(group_helper));
     Ok(hb)
 }
 
@@ -80,6 +81,36 @@ impl HelperDef for Localize {
     }
 }
 
+/// `{{group n}}`: a number or an amount with thousands separators, "2000000.00" → "2,000,000.00".
+fn group_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let value = h.param(0).map(|p| p.value()).ok_or(RenderErrorReason::ParamNotFoundForIndex("group", 0))?;
+    let text = match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    out.write(&handlebars::html_escape(&group_digits(&text)))?;
+    Ok(())
+}
+
+pub fn group_digits(number: &str) -> String {
+    let (sign, rest) = number.strip_prefix('-').map_or(("", number), |r| ("-", r));
+    let (whole, fraction) = rest.split_once('.').map_or((rest, None), |(w, f)| (w, Some(f)));
+    if !whole.chars().all(|c| c.is_ascii_digit()) {
+        return number.to_string();
+    }
+    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    match fraction {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
 /// Serves the embedded stylesheet and images, cached by browsers for a day.
 pub async fn static_file(path: web::Path<String>) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
@@ -95,4 +126,18 @@ pub async fn static_file(path: web::Path<String>) -> Result<HttpResponse, AppErr
         .insert_header((header::CONTENT_TYPE, content_type))
         .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
         .body(file.data.into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group_digits;
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(group_digits("2000000.00"), "2,000,000.00");
+        assert_eq!(group_digits("5000"), "5,000");
+        assert_eq!(group_digits("999"), "999");
+        assert_eq!(group_digits("-1234.5"), "-1,234.5");
+        assert_eq!(group_digits("n/a"), "n/a");
+    }
 }

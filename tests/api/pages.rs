@@ -70,6 +70,12 @@ async fn account_page_shows_points_roles_and_organisations() {
     assert_eq!(res.status(), 303);
     let html = app.get("/account").await.text().await.unwrap_or_default();
     assert!(html.contains("工会管理员") && html.contains("联帮集团工会委员会"), "roles and union shown");
+    // Errors on pages speak the page's language only.
+    let res = app.get("/counties/424242?lang=en").await;
+    let html = res.text().await.unwrap_or_default();
+    assert!(html.contains("This page or product does not exist.") && !html.contains("未找到"), "English error page");
+    let home = app.get("/?lang=zh-CN").await.text().await.unwrap_or_default();
+    assert!(home.contains("¥2,000,000.00") && home.contains("2026-01-01 起"), "grouped target, open-ended period");
     let res = app.get("/static/style.css").await;
     assert_eq!(res.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("public, max-age=86400"));
 }

@@ -209,7 +209,7 @@ test('login with the form and see points', async (t) => {
     ]);
     assert.equal(new URL(page.url()).pathname, '/account');
     const points = page.getByRole('region', { name: ZH.points, exact: true });
-    assert.match(await points.innerText(), /5000/);
+    assert.match(await points.innerText(), /5,000/);
     // The header now names the signed-in user.
     await page.getByRole('banner').getByRole('link', { name: /李强/ }).waitFor();
     assert.deepEqual(problems, []);
