@@ -33,6 +33,12 @@ pub struct Config {
     pub login_window_secs: u64,
     /// How long catalog pages may show data before asking the database again (0: never cache).
     pub catalog_cache_secs: u64,
+    /// Unpaid orders are cancelled after this many minutes.
+    pub payment_timeout_mins: i64,
+    /// How often the payment-timeout and points-expiry jobs run.
+    pub job_interval_secs: u64,
+    /// How often the mail worker looks for due mail.
+    pub mail_poll_ms: u64,
 }
 
 /// A bad setting: start-up stops with one line naming it.
@@ -70,6 +76,9 @@ struct FileSettings {
     login_limit_per_ip: Option<i64>,
     login_window_secs: Option<u64>,
     catalog_cache_secs: Option<u64>,
+    payment_timeout_mins: Option<i64>,
+    job_interval_secs: Option<u64>,
+    mail_poll_ms: Option<u64>,
 }
 
 impl Config {
@@ -167,7 +176,32 @@ impl Config {
             return Err(bad("AIDMART_WORKERS", "must be at least 1"));
         }
 
+        let payment_timeout_mins = parse(
+            pick("AIDMART_PAYMENT_TIMEOUT_MINS", f.payment_timeout_mins.map(|v| v.to_string())),
+            30i64,
+            "a number of minutes",
+        )?;
+        if !(1..=7 * 24 * 60).contains(&payment_timeout_mins) {
+            return Err(bad("AIDMART_PAYMENT_TIMEOUT_MINS", "must be between 1 and 10080 minutes"));
+        }
+        let job_interval_secs = parse(
+            pick("AIDMART_JOB_INTERVAL_SECS", f.job_interval_secs.map(|v| v.to_string())),
+            30u64,
+            "a number of seconds",
+        )?;
+        let mail_poll_ms = parse(
+            pick("AIDMART_MAIL_POLL_MS", f.mail_poll_ms.map(|v| v.to_string())),
+            1000u64,
+            "a number of milliseconds",
+        )?;
+        if job_interval_secs == 0 || mail_poll_ms == 0 {
+            return Err(bad("AIDMART_JOB_INTERVAL_SECS", "job intervals must be at least 1"));
+        }
+
         Ok(Config {
+            payment_timeout_mins,
+            job_interval_secs,
+            mail_poll_ms,
             public_url: pick("AIDMART_PUBLIC_URL", f.public_url)
                 .map(|v| v.1)
                 .unwrap_or_else(|| format!("http://{bind}")),

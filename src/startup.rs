@@ -18,9 +18,11 @@ use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::{self, AnyConnection, Pool};
 use crate::error::AppError;
+use crate::mail::Mailer;
+use crate::payments::SandboxGateway;
 use crate::web::i18n::Messages;
 use crate::web::metrics::Metrics;
-use crate::{accounts, api, catalog, ops, seed, web as webparts};
+use crate::{accounts, api, catalog, mail, ops, orders, payments, points, seed, web as webparts};
 
 pub struct AppState {
     pub config: Config,
@@ -31,6 +33,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Catalog page data, kept for `catalog_cache_secs`.
     pub catalog_cache: TtlCache,
+    pub gateway: SandboxGateway,
+    pub mailer: Mailer,
 }
 
 impl AppState {
@@ -86,11 +90,21 @@ impl Application {
         let messages = Arc::new(Messages::load().map_err(AppError::internal)?);
         let templates = webparts::templates::registry(messages.clone(), config.templates_dir.as_deref())
             .map_err(AppError::internal)?;
-        let key =
-            Key::try_from(config.cookie_key().map_err(AppError::internal)?.as_slice()).map_err(AppError::internal)?;
+        let secret = config.cookie_key().map_err(AppError::internal)?;
+        let key = Key::try_from(secret.as_slice()).map_err(AppError::internal)?;
+        let mailer = Mailer::from_config(&config)?;
         let listener = TcpListener::bind(config.bind)
             .map_err(|e| AppError::internal(format!("cannot listen on {}: {e}", config.bind)))?;
         let port = listener.local_addr().map_err(AppError::internal)?.port();
+        let mut config = config;
+        // Bound to port 0 (tests): links and callbacks need the real port.
+        if config.public_url.ends_with(":0") {
+            config.public_url = format!("{}{port}", config.public_url.trim_end_matches('0'));
+        }
+        let ip = config.bind.ip();
+        let local = if ip.is_unspecified() { "127.0.0.1".to_string() } else { ip.to_string() };
+        let host = if ip.is_ipv6() && !ip.is_unspecified() { format!("[{local}]") } else { local };
+        let gateway = SandboxGateway::new(&secret, format!("http://{host}:{port}/api/v1/payments/sandbox/webhook"));
         let workers = config.workers;
         let cookie_secure = config.cookie_secure;
         let catalog_cache = TtlCache::new(std::time::Duration::from_secs(config.catalog_cache_secs));
@@ -102,7 +116,10 @@ impl Application {
             messages,
             metrics: Metrics::default(),
             catalog_cache,
+            gateway,
+            mailer,
         });
+        spawn_jobs(state.clone());
 
         let server = HttpServer::new(move || {
             let session = SessionMiddleware::builder(sessions.clone(), key.clone())
@@ -131,6 +148,9 @@ impl Application {
                 .configure(api::routes)
                 .configure(catalog::routes::pages)
                 .configure(accounts::routes::pages)
+                .configure(orders::routes::pages)
+                .configure(payments::routes::pages)
+                .configure(points::routes::pages)
                 .route("/static/{file}", web::get().to(webparts::templates::static_file))
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
         })
@@ -148,6 +168,43 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Background work: the mail worker, and the payment-timeout and points-expiry jobs. Each
+/// is safe to run in several instances at once.
+fn spawn_jobs(state: web::Data<AppState>) {
+    let mail_state = state.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(std::time::Duration::from_millis(mail_state.config.mail_poll_ms));
+        loop {
+            tick.tick().await;
+            let s = mail_state.clone();
+            let result =
+                web::block(move || mail::deliver_due(&s.pool, &s.templates, &s.mailer, &s.config.mail_from)).await;
+            if let Ok(Err(e)) = result {
+                tracing::warn!(error = %e, "mail worker");
+            }
+        }
+    });
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(state.config.job_interval_secs));
+        loop {
+            tick.tick().await;
+            let result = state
+                .db(|conn| {
+                    let now = chrono::Utc::now().naive_utc();
+                    Ok((orders::service::expire_unpaid(conn, now)?, points::service::expire_due(conn, now)?))
+                })
+                .await;
+            match result {
+                Ok((0, 0)) => {}
+                Ok((orders, points)) => {
+                    tracing::info!(orders, points, "cancelled overdue orders, retired expired points")
+                }
+                Err(e) => tracing::warn!(error = %e, "background jobs"),
+            }
+        }
+    });
 }
 
 /// The session store: Redis when configured, otherwise the session lives in an encrypted,

@@ -4,7 +4,7 @@ use actix_web::{error::JsonPayloadError, get, web, HttpResponse};
 use utoipa::OpenApi;
 
 use crate::error::AppError;
-use crate::{accounts, catalog};
+use crate::{accounts, catalog, orders, payments, points};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +19,14 @@ use crate::{accounts, catalog};
         accounts::routes::api_logout,
         accounts::routes::api_me,
         accounts::routes::api_admin_users,
+        orders::routes::api_place,
+        orders::routes::api_list,
+        orders::routes::api_get,
+        orders::routes::api_cancel,
+        orders::routes::api_refund,
+        payments::routes::webhook,
+        payments::routes::complete,
+        points::routes::api_grant,
         openapi_json,
     )
 )]
@@ -29,6 +37,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             .configure(catalog::routes::api)
             .configure(accounts::routes::api)
+            .configure(orders::routes::api)
+            .configure(payments::routes::api)
+            .configure(points::routes::api)
             .service(openapi_json)
             .default_service(web::to(|| async { Err::<HttpResponse, _>(AppError::NotFound) })),
     );

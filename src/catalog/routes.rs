@@ -211,7 +211,7 @@ async fn product_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, 
         product: &view.product,
         producer_kind_label: page.t(&format!("producer_kind_{}", view.product.producer_kind)),
     };
-    page.render("pages/product", &title, false, ProductData { product, skus: &view.skus, campaigns: &view.campaigns })
+    page.render("pages/product", &title, true, ProductData { product, skus: &view.skus, campaigns: &view.campaigns })
 }
 
 #[derive(Serialize)]

@@ -128,6 +128,11 @@ pub fn migrate(conn: &mut AnyConnection) -> Result<usize, AppError> {
     applied.map_err(|e| AppError::internal(format!("migration failed: {e}")))
 }
 
+fn in_transaction(c: &mut diesel::SqliteConnection) -> bool {
+    type SqliteTm = <diesel::SqliteConnection as Connection>::TransactionManager;
+    SqliteTm::transaction_manager_status_mut(c).transaction_depth().ok().flatten().is_some()
+}
+
 /// Runs `f` in a write transaction. On SQLite it starts with `BEGIN IMMEDIATE` so that
 /// concurrent writers queue on the busy timeout instead of failing with "database is locked"
 /// when a read lock would have to be upgraded.
@@ -136,9 +141,16 @@ where
     E: From<diesel::result::Error>,
 {
     type Tm = <AnyConnection as Connection>::TransactionManager;
+    // Only the outermost SQLite transaction begins IMMEDIATE; a nested one is a savepoint.
+    let sqlite_outermost = match conn {
+        AnyConnection::Sqlite(c) => !in_transaction(c),
+        AnyConnection::Postgresql(_) => false,
+    };
     match conn {
-        AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
-        AnyConnection::Postgresql(_) => Tm::begin_transaction(conn)?,
+        AnyConnection::Sqlite(c) if sqlite_outermost => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
+        _ => Tm::begin_transaction(conn)?,
     }
     match f(conn) {
         Ok(value) => {

@@ -217,6 +217,146 @@ diesel::joinable!(producer_managers -> producers (producer_id));
 diesel::joinable!(points_lots -> points_accounts (account_id));
 diesel::joinable!(points_entries -> points_accounts (account_id));
 
+diesel::table! {
+    orders (id) {
+        id -> BigInt,
+        order_no -> Text,
+        buyer_id -> BigInt,
+        org_id -> Nullable<BigInt>,
+        channel -> Text,
+        category -> Text,
+        campaign_id -> BigInt,
+        status -> Text,
+        total_fen -> BigInt,
+        points_used -> BigInt,
+        points_value_fen -> BigInt,
+        cash_due_fen -> BigInt,
+        refunded_cash_fen -> BigInt,
+        refunded_points -> BigInt,
+        address -> Text,
+        payment_deadline -> Timestamp,
+        created_at -> Timestamp,
+        paid_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    order_lines (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        sku_id -> BigInt,
+        producer_id -> BigInt,
+        quantity -> BigInt,
+        unit_price_fen -> BigInt,
+        line_total_fen -> BigInt,
+        points -> BigInt,
+        points_value_fen -> BigInt,
+        cash_fen -> BigInt,
+        refunded_quantity -> BigInt,
+    }
+}
+
+diesel::table! {
+    order_events (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        note -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payments (id) {
+        id -> BigInt,
+        payment_id -> Text,
+        order_id -> BigInt,
+        gateway -> Text,
+        amount_fen -> BigInt,
+        status -> Text,
+        created_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    payment_events (event_id) {
+        event_id -> Text,
+        payment_id -> Text,
+        outcome -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refunds (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        cash_fen -> BigInt,
+        points -> BigInt,
+        reason -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refund_lines (refund_id, order_line_id) {
+        refund_id -> BigInt,
+        order_line_id -> BigInt,
+        quantity -> BigInt,
+        cash_fen -> BigInt,
+        points -> BigInt,
+    }
+}
+
+diesel::table! {
+    stock_movements (id) {
+        id -> BigInt,
+        sku_id -> BigInt,
+        delta -> BigInt,
+        reason -> Text,
+        order_id -> Nullable<BigInt>,
+        user_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, idem_key) {
+        user_id -> BigInt,
+        idem_key -> Text,
+        request_hash -> Text,
+        response_status -> Integer,
+        response_body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        template -> Text,
+        recipient -> Text,
+        context -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(order_lines -> orders (order_id));
+diesel::joinable!(order_lines -> skus (sku_id));
+diesel::joinable!(order_lines -> producers (producer_id));
+diesel::joinable!(order_events -> orders (order_id));
+diesel::joinable!(payments -> orders (order_id));
+diesel::joinable!(refunds -> orders (order_id));
+diesel::joinable!(orders -> campaigns (campaign_id));
+diesel::joinable!(orders -> users (buyer_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
     provinces,
@@ -235,4 +375,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     points_accounts,
     points_lots,
     points_entries,
+    orders,
+    order_lines,
+    order_events,
+    payments,
+    payment_events,
+    refunds,
+    refund_lines,
+    stock_movements,
+    idempotency_keys,
+    outbox,
 );

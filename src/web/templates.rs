@@ -117,6 +117,7 @@ pub async fn static_file(path: web::Path<String>) -> Result<HttpResponse, AppErr
     let file = EmbeddedStatic::get(&name).ok_or(AppError::NotFound)?;
     let content_type = match name.rsplit('.').next() {
         Some("css") => "text/css; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
         Some("svg") => "image/svg+xml",
         Some("png") => "image/png",
         Some("ico") => "image/x-icon",

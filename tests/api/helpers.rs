@@ -161,3 +161,47 @@ pub fn csrf_from(html: &str) -> String {
 pub fn error_code(body: &serde_json::Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no error code>")
 }
+
+/// One number from SQL (`SELECT … AS n`).
+pub fn scalar(conn: &mut AnyConnection, sql: &str) -> i64 {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(sql).get_result::<N>(conn).map(|r| r.n).unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+impl TestApp {
+    pub fn sku(&self, code: &str) -> i64 {
+        scalar(&mut self.conn(), &format!("SELECT id AS n FROM skus WHERE code = '{code}'"))
+    }
+
+    pub fn stock(&self, code: &str) -> i64 {
+        scalar(&mut self.conn(), &format!("SELECT stock AS n FROM skus WHERE code = '{code}'"))
+    }
+
+    pub fn campaign(&self, slug: &str) -> i64 {
+        scalar(&mut self.conn(), &format!("SELECT id AS n FROM campaigns WHERE slug = '{slug}'"))
+    }
+
+    /// A client logged in as one of the demo accounts.
+    pub async fn client_for(&self, email: &str) -> reqwest::Client {
+        let c = client();
+        let res = c
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": email, "password": "aidmart-demo"}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(res.status(), 200, "login {email}");
+        c
+    }
+}
+
+pub async fn send_json(req: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+    let res = req.send().await.expect("request");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(serde_json::Value::Null))
+}

@@ -7,4 +7,6 @@ mod database;
 mod helpers;
 mod inputs;
 mod ops;
+mod orders;
 mod pages;
+mod smtp;

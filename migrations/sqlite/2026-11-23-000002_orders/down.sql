@@ -1,0 +1,10 @@
+DROP TABLE outbox;
+DROP TABLE idempotency_keys;
+DROP TABLE stock_movements;
+DROP TABLE refund_lines;
+DROP TABLE refunds;
+DROP TABLE payment_events;
+DROP TABLE payments;
+DROP TABLE order_events;
+DROP TABLE order_lines;
+DROP TABLE orders;

@@ -1,0 +1,524 @@
+//! Order rows and the queries behind checkout, payment, cancellation and refunds.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{
+    campaign_prices, campaign_products, campaigns, idempotency_keys, order_events, order_lines, orders, payment_events,
+    payments, producer_managers, products, refund_lines, refunds, sku_price_tiers, skus, stock_movements, users,
+};
+use crate::db::AnyConnection;
+
+/// What checkout needs to know of a SKU.
+#[derive(Debug, Clone, Queryable)]
+pub struct SkuForSale {
+    pub id: i64,
+    pub product_id: i64,
+    pub producer_id: i64,
+    pub price_fen: i64,
+    pub max_points_pct: i32,
+    pub sellable: bool,
+}
+
+pub fn skus_for_sale(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<SkuForSale>> {
+    skus::table
+        .inner_join(products::table)
+        .filter(skus::id.eq_any(ids))
+        .select((
+            skus::id,
+            skus::product_id,
+            products::producer_id,
+            skus::price_fen,
+            skus::max_points_pct,
+            skus::listed.and(products::listed),
+        ))
+        .load(conn)
+}
+
+/// (sku_id, min_quantity, price_fen)
+pub fn tiers(conn: &mut AnyConnection, sku_ids: &[i64]) -> QueryResult<Vec<(i64, i64, i64)>> {
+    sku_price_tiers::table
+        .filter(sku_price_tiers::sku_id.eq_any(sku_ids))
+        .select((sku_price_tiers::sku_id, sku_price_tiers::min_quantity, sku_price_tiers::price_fen))
+        .load(conn)
+}
+
+/// The campaign's period and year-round flag, its products among `product_ids`, and its
+/// prices for `sku_ids`.
+pub struct CampaignTerms {
+    pub starts_on: chrono::NaiveDate,
+    pub ends_on: Option<chrono::NaiveDate>,
+    pub product_ids: Vec<i64>,
+    pub prices: Vec<(i64, i64)>,
+}
+
+pub fn campaign_terms(
+    conn: &mut AnyConnection,
+    campaign_id: i64,
+    product_ids: &[i64],
+    sku_ids: &[i64],
+) -> QueryResult<Option<CampaignTerms>> {
+    let Some((starts_on, ends_on)) =
+        campaigns::table.find(campaign_id).select((campaigns::starts_on, campaigns::ends_on)).first(conn).optional()?
+    else {
+        return Ok(None);
+    };
+    let product_ids = campaign_products::table
+        .filter(campaign_products::campaign_id.eq(campaign_id))
+        .filter(campaign_products::product_id.eq_any(product_ids))
+        .select(campaign_products::product_id)
+        .load(conn)?;
+    let prices = campaign_prices::table
+        .filter(campaign_prices::campaign_id.eq(campaign_id))
+        .filter(campaign_prices::sku_id.eq_any(sku_ids))
+        .select((campaign_prices::sku_id, campaign_prices::price_fen))
+        .load(conn)?;
+    Ok(Some(CampaignTerms { starts_on, ends_on, product_ids, prices }))
+}
+
+pub fn year_round_campaign(conn: &mut AnyConnection) -> QueryResult<Option<i64>> {
+    campaigns::table
+        .filter(campaigns::year_round.eq(true))
+        .order(campaigns::id)
+        .select(campaigns::id)
+        .first(conn)
+        .optional()
+}
+
+/// Takes `quantity` off the shelf only if that many are there: a conditional decrement.
+pub fn take_stock(conn: &mut AnyConnection, sku_id: i64, quantity: i64) -> QueryResult<bool> {
+    let n = diesel::update(skus::table.find(sku_id).filter(skus::stock.ge(quantity)))
+        .set(skus::stock.eq(skus::stock - quantity))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn put_back_stock(conn: &mut AnyConnection, sku_id: i64, quantity: i64) -> QueryResult<usize> {
+    diesel::update(skus::table.find(sku_id)).set(skus::stock.eq(skus::stock + quantity)).execute(conn)
+}
+
+pub struct Movement<'a> {
+    pub sku_id: i64,
+    pub delta: i64,
+    pub reason: &'a str,
+    pub order_id: i64,
+    pub user_id: i64,
+}
+
+pub fn record_movements(conn: &mut AnyConnection, rows: &[Movement], now: NaiveDateTime) -> QueryResult<usize> {
+    let values: Vec<_> = rows
+        .iter()
+        .map(|m| {
+            (
+                stock_movements::sku_id.eq(m.sku_id),
+                stock_movements::delta.eq(m.delta),
+                stock_movements::reason.eq(m.reason),
+                stock_movements::order_id.eq(Some(m.order_id)),
+                stock_movements::user_id.eq(Some(m.user_id)),
+                stock_movements::created_at.eq(now),
+            )
+        })
+        .collect();
+    crate::on_backend!(conn, |c| diesel::insert_into(stock_movements::table).values(&values).execute(c))
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = orders)]
+pub struct OrderRow {
+    #[diesel(skip_insertion)]
+    pub id: i64,
+    pub order_no: String,
+    pub buyer_id: i64,
+    pub org_id: Option<i64>,
+    pub channel: String,
+    pub category: String,
+    pub campaign_id: i64,
+    pub status: String,
+    pub total_fen: i64,
+    pub points_used: i64,
+    pub points_value_fen: i64,
+    pub cash_due_fen: i64,
+    pub refunded_cash_fen: i64,
+    pub refunded_points: i64,
+    pub address: String,
+    pub payment_deadline: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub paid_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = order_lines)]
+pub struct LineRow {
+    #[diesel(skip_insertion)]
+    pub id: i64,
+    pub order_id: i64,
+    pub sku_id: i64,
+    pub producer_id: i64,
+    pub quantity: i64,
+    pub unit_price_fen: i64,
+    pub line_total_fen: i64,
+    pub points: i64,
+    pub points_value_fen: i64,
+    pub cash_fen: i64,
+    pub refunded_quantity: i64,
+}
+
+pub fn insert_order(conn: &mut AnyConnection, order: &OrderRow) -> QueryResult<i64> {
+    diesel::insert_into(orders::table).values(order).returning(orders::id).get_result(conn)
+}
+
+pub fn insert_lines(conn: &mut AnyConnection, lines: &[LineRow]) -> QueryResult<usize> {
+    crate::on_backend!(conn, |c| diesel::insert_into(order_lines::table).values(lines).execute(c))
+}
+
+pub fn add_event(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    from: Option<&str>,
+    to: &str,
+    note: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::insert_into(order_events::table)
+        .values((
+            order_events::order_id.eq(order_id),
+            order_events::from_status.eq(from),
+            order_events::to_status.eq(to),
+            order_events::note.eq(note),
+            order_events::created_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Moves an order from one status to another only if it is still in the first: the one
+/// place where concurrent callers (webhook, timeout job, buyer) are serialised.
+pub fn transition(conn: &mut AnyConnection, order_id: i64, from: &[&str], to: &str) -> QueryResult<bool> {
+    let n = diesel::update(orders::table.find(order_id).filter(orders::status.eq_any(from)))
+        .set(orders::status.eq(to))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn mark_paid(conn: &mut AnyConnection, order_id: i64, now: NaiveDateTime) -> QueryResult<bool> {
+    let n = diesel::update(orders::table.find(order_id).filter(orders::status.eq("pending_payment")))
+        .set((orders::status.eq("paid"), orders::paid_at.eq(Some(now))))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn order_by_no(conn: &mut AnyConnection, order_no: &str) -> QueryResult<Option<OrderRow>> {
+    orders::table.filter(orders::order_no.eq(order_no)).select(OrderRow::as_select()).first(conn).optional()
+}
+
+pub fn order_by_id(conn: &mut AnyConnection, id: i64) -> QueryResult<OrderRow> {
+    orders::table.find(id).select(OrderRow::as_select()).first(conn)
+}
+
+pub fn orders_of(conn: &mut AnyConnection, buyer_id: i64, limit: i64) -> QueryResult<Vec<OrderRow>> {
+    orders::table
+        .filter(orders::buyer_id.eq(buyer_id))
+        .order(orders::id.desc())
+        .limit(limit)
+        .select(OrderRow::as_select())
+        .load(conn)
+}
+
+pub fn lines_of(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<LineRow>> {
+    order_lines::table
+        .filter(order_lines::order_id.eq(order_id))
+        .order(order_lines::id)
+        .select(LineRow::as_select())
+        .load(conn)
+}
+
+/// How many lines each order has, for order lists.
+pub fn line_counts(conn: &mut AnyConnection, order_ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    order_lines::table
+        .filter(order_lines::order_id.eq_any(order_ids))
+        .group_by(order_lines::order_id)
+        .select((order_lines::order_id, diesel::dsl::count(order_lines::id)))
+        .load(conn)
+}
+
+/// Names for lines: (sku_id, product_id, product zh/en, sku zh/en).
+pub type LineNames = (i64, i64, String, String, String, String);
+
+pub fn line_names(conn: &mut AnyConnection, sku_ids: &[i64]) -> QueryResult<Vec<LineNames>> {
+    skus::table
+        .inner_join(products::table)
+        .filter(skus::id.eq_any(sku_ids))
+        .select((skus::id, products::id, products::name_zh, products::name_en, skus::name_zh, skus::name_en))
+        .load(conn)
+}
+
+/// (status reached, note, at)
+pub fn events_of(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<(String, String, NaiveDateTime)>> {
+    order_events::table
+        .filter(order_events::order_id.eq(order_id))
+        .order(order_events::id)
+        .select((order_events::to_status, order_events::note, order_events::created_at))
+        .load(conn)
+}
+
+pub fn insert_payment(
+    conn: &mut AnyConnection,
+    payment_id: &str,
+    order_id: i64,
+    gateway: &str,
+    amount_fen: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::insert_into(payments::table)
+        .values((
+            payments::payment_id.eq(payment_id),
+            payments::order_id.eq(order_id),
+            payments::gateway.eq(gateway),
+            payments::amount_fen.eq(amount_fen),
+            payments::status.eq("pending"),
+            payments::created_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// (payment_id, order_id, amount_fen, status)
+pub fn payment(conn: &mut AnyConnection, payment_id: &str) -> QueryResult<Option<(String, i64, i64, String)>> {
+    payments::table
+        .filter(payments::payment_id.eq(payment_id))
+        .select((payments::payment_id, payments::order_id, payments::amount_fen, payments::status))
+        .first(conn)
+        .optional()
+}
+
+pub fn pending_payment_of(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Option<String>> {
+    payments::table
+        .filter(payments::order_id.eq(order_id))
+        .filter(payments::status.eq("pending"))
+        .select(payments::payment_id)
+        .first(conn)
+        .optional()
+}
+
+pub fn settle_payment(
+    conn: &mut AnyConnection,
+    payment_id: &str,
+    status: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        payments::table.filter(payments::payment_id.eq(payment_id)).filter(payments::status.eq("pending")),
+    )
+    .set((payments::status.eq(status), payments::completed_at.eq(Some(now))))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Records a gateway event; false if it was seen before.
+pub fn record_payment_event(
+    conn: &mut AnyConnection,
+    event_id: &str,
+    payment_id: &str,
+    outcome: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let seen: i64 = payment_events::table.filter(payment_events::event_id.eq(event_id)).count().get_result(conn)?;
+    if seen > 0 {
+        return Ok(false);
+    }
+    diesel::insert_into(payment_events::table)
+        .values((
+            payment_events::event_id.eq(event_id),
+            payment_events::payment_id.eq(payment_id),
+            payment_events::outcome.eq(outcome),
+            payment_events::received_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
+/// Unpaid orders whose payment time is up.
+pub fn overdue_unpaid(conn: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<Vec<i64>> {
+    orders::table
+        .filter(orders::status.eq("pending_payment"))
+        .filter(orders::payment_deadline.le(now))
+        .select(orders::id)
+        .load(conn)
+}
+
+pub fn add_refund(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    cash_fen: i64,
+    points: i64,
+    reason: &str,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
+    diesel::insert_into(refunds::table)
+        .values((
+            refunds::order_id.eq(order_id),
+            refunds::cash_fen.eq(cash_fen),
+            refunds::points.eq(points),
+            refunds::reason.eq(reason),
+            refunds::created_at.eq(now),
+        ))
+        .returning(refunds::id)
+        .get_result(conn)
+}
+
+/// (order_line_id, quantity, cash_fen, points)
+pub fn add_refund_lines(conn: &mut AnyConnection, refund_id: i64, rows: &[(i64, i64, i64, i64)]) -> QueryResult<usize> {
+    let values: Vec<_> = rows
+        .iter()
+        .map(|(line, q, cash, points)| {
+            (
+                refund_lines::refund_id.eq(refund_id),
+                refund_lines::order_line_id.eq(*line),
+                refund_lines::quantity.eq(*q),
+                refund_lines::cash_fen.eq(*cash),
+                refund_lines::points.eq(*points),
+            )
+        })
+        .collect();
+    crate::on_backend!(conn, |c| diesel::insert_into(refund_lines::table).values(&values).execute(c))
+}
+
+/// Adds `quantity` to a line's refunded units unless that would pass what was bought.
+pub fn refund_line_units(conn: &mut AnyConnection, line_id: i64, quantity: i64) -> QueryResult<bool> {
+    let n = diesel::update(
+        order_lines::table.find(line_id).filter(order_lines::refunded_quantity.le(order_lines::quantity - quantity)),
+    )
+    .set(order_lines::refunded_quantity.eq(order_lines::refunded_quantity + quantity))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn add_refunded_totals(conn: &mut AnyConnection, order_id: i64, cash_fen: i64, points: i64) -> QueryResult<usize> {
+    diesel::update(orders::table.find(order_id))
+        .set((
+            orders::refunded_cash_fen.eq(orders::refunded_cash_fen + cash_fen),
+            orders::refunded_points.eq(orders::refunded_points + points),
+        ))
+        .execute(conn)
+}
+
+/// The stored response for a buyer's idempotency key: (request hash, status, body).
+pub fn idempotent_response(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    key: &str,
+) -> QueryResult<Option<(String, i32, String)>> {
+    idempotency_keys::table
+        .filter(idempotency_keys::user_id.eq(user_id))
+        .filter(idempotency_keys::idem_key.eq(key))
+        .select((idempotency_keys::request_hash, idempotency_keys::response_status, idempotency_keys::response_body))
+        .first(conn)
+        .optional()
+}
+
+pub fn save_idempotent_response(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    key: &str,
+    hash: &str,
+    status: i32,
+    body: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::insert_into(idempotency_keys::table)
+        .values((
+            idempotency_keys::user_id.eq(user_id),
+            idempotency_keys::idem_key.eq(key),
+            idempotency_keys::request_hash.eq(hash),
+            idempotency_keys::response_status.eq(status),
+            idempotency_keys::response_body.eq(body),
+            idempotency_keys::created_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+pub fn store_idempotent_body(conn: &mut AnyConnection, user_id: i64, key: &str, body: &str) -> QueryResult<usize> {
+    diesel::update(
+        idempotency_keys::table
+            .filter(idempotency_keys::user_id.eq(user_id))
+            .filter(idempotency_keys::idem_key.eq(key)),
+    )
+    .set(idempotency_keys::response_body.eq(body))
+    .execute(conn)
+}
+
+/// Emails of the managers of a producer.
+pub fn producer_manager_emails(conn: &mut AnyConnection, producer_id: i64) -> QueryResult<Vec<String>> {
+    producer_managers::table
+        .inner_join(users::table)
+        .filter(producer_managers::producer_id.eq(producer_id))
+        .select(users::email)
+        .load(conn)
+}
+
+/// (producer_id, name_zh, name_en)
+pub fn producer_names(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String, String)>> {
+    use crate::db::schema::producers;
+    producers::table
+        .filter(producers::id.eq_any(ids))
+        .select((producers::id, producers::name_zh, producers::name_en))
+        .load(conn)
+}
+
+/// What the cart page shows of a SKU.
+#[derive(Debug, Clone, Queryable)]
+pub struct CartDetail {
+    pub sku_id: i64,
+    pub product_id: i64,
+    pub product_zh: String,
+    pub product_en: String,
+    pub sku_zh: String,
+    pub sku_en: String,
+    pub unit_zh: String,
+    pub unit_en: String,
+    pub price_fen: i64,
+    pub stock: i64,
+}
+
+/// Listed SKUs among `ids`, with their product's names.
+pub fn cart_details(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<CartDetail>> {
+    skus::table
+        .inner_join(products::table)
+        .filter(skus::id.eq_any(ids))
+        .filter(skus::listed.eq(true))
+        .filter(products::listed.eq(true))
+        .select((
+            skus::id,
+            products::id,
+            products::name_zh,
+            products::name_en,
+            skus::name_zh,
+            skus::name_en,
+            skus::unit_zh,
+            skus::unit_en,
+            skus::price_fen,
+            skus::stock,
+        ))
+        .load(conn)
+}
+
+/// Running campaigns that include every one of `product_ids`: (id, name_zh, name_en).
+pub fn campaigns_covering(
+    conn: &mut AnyConnection,
+    product_ids: &[i64],
+    today: chrono::NaiveDate,
+) -> QueryResult<Vec<(i64, String, String)>> {
+    let running: Vec<(i64, String, String)> = campaigns::table
+        .filter(campaigns::starts_on.le(today))
+        .filter(campaigns::ends_on.is_null().or(campaigns::ends_on.ge(today)))
+        .order((campaigns::year_round, campaigns::id))
+        .select((campaigns::id, campaigns::name_zh, campaigns::name_en))
+        .load(conn)?;
+    let links: Vec<(i64, i64)> = campaign_products::table
+        .filter(campaign_products::product_id.eq_any(product_ids))
+        .select((campaign_products::campaign_id, campaign_products::product_id))
+        .load(conn)?;
+    Ok(running.into_iter().filter(|(id, _, _)| product_ids.iter().all(|p| links.contains(&(*id, *p)))).collect())
+}
+
+pub fn campaign_names(conn: &mut AnyConnection, campaign_id: i64) -> QueryResult<(String, String)> {
+    campaigns::table.find(campaign_id).select((campaigns::name_zh, campaigns::name_en)).first(conn)
+}
