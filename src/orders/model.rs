@@ -9,21 +9,44 @@ use crate::db::schema::{
 };
 use crate::db::AnyConnection;
 
-/// What checkout needs to know of a SKU.
+/// One row of what checkout needs to know of a SKU: the SKU, its names, the chosen campaign's
+/// terms for it, and one of its quantity tiers (a SKU with several tiers has several rows).
 #[derive(Debug, Clone, Queryable)]
-pub struct SkuForSale {
-    pub id: i64,
+pub struct SaleRow {
+    pub sku_id: i64,
     pub product_id: i64,
     pub producer_id: i64,
     pub price_fen: i64,
     pub max_points_pct: i32,
     pub sellable: bool,
+    pub product_zh: String,
+    pub product_en: String,
+    pub sku_zh: String,
+    pub sku_en: String,
+    /// Set when the campaign exists: its period.
+    pub campaign_period: Option<(chrono::NaiveDate, Option<chrono::NaiveDate>)>,
+    /// Set when the campaign includes the SKU's product.
+    pub in_campaign: Option<i64>,
+    pub campaign_price_fen: Option<i64>,
+    pub tier: Option<(i64, i64)>,
 }
 
-pub fn skus_for_sale(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<SkuForSale>> {
+/// Everything checkout reads, in one query.
+pub fn sale_rows(conn: &mut AnyConnection, sku_ids: &[i64], campaign_id: i64) -> QueryResult<Vec<SaleRow>> {
     skus::table
         .inner_join(products::table)
-        .filter(skus::id.eq_any(ids))
+        .left_join(campaigns::table.on(campaigns::id.eq(campaign_id)))
+        .left_join(
+            campaign_products::table.on(campaign_products::product_id
+                .eq(skus::product_id)
+                .and(campaign_products::campaign_id.eq(campaign_id))),
+        )
+        .left_join(
+            campaign_prices::table
+                .on(campaign_prices::sku_id.eq(skus::id).and(campaign_prices::campaign_id.eq(campaign_id))),
+        )
+        .left_join(sku_price_tiers::table.on(sku_price_tiers::sku_id.eq(skus::id)))
+        .filter(skus::id.eq_any(sku_ids))
         .select((
             skus::id,
             skus::product_id,
@@ -31,6 +54,14 @@ pub fn skus_for_sale(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<S
             skus::price_fen,
             skus::max_points_pct,
             skus::listed.and(products::listed),
+            products::name_zh,
+            products::name_en,
+            skus::name_zh,
+            skus::name_en,
+            (campaigns::starts_on, campaigns::ends_on).nullable(),
+            campaign_products::product_id.nullable(),
+            campaign_prices::price_fen.nullable(),
+            (sku_price_tiers::min_quantity, sku_price_tiers::price_fen).nullable(),
         ))
         .load(conn)
 }
@@ -41,39 +72,6 @@ pub fn tiers(conn: &mut AnyConnection, sku_ids: &[i64]) -> QueryResult<Vec<(i64,
         .filter(sku_price_tiers::sku_id.eq_any(sku_ids))
         .select((sku_price_tiers::sku_id, sku_price_tiers::min_quantity, sku_price_tiers::price_fen))
         .load(conn)
-}
-
-/// The campaign's period and year-round flag, its products among `product_ids`, and its
-/// prices for `sku_ids`.
-pub struct CampaignTerms {
-    pub starts_on: chrono::NaiveDate,
-    pub ends_on: Option<chrono::NaiveDate>,
-    pub product_ids: Vec<i64>,
-    pub prices: Vec<(i64, i64)>,
-}
-
-pub fn campaign_terms(
-    conn: &mut AnyConnection,
-    campaign_id: i64,
-    product_ids: &[i64],
-    sku_ids: &[i64],
-) -> QueryResult<Option<CampaignTerms>> {
-    let Some((starts_on, ends_on)) =
-        campaigns::table.find(campaign_id).select((campaigns::starts_on, campaigns::ends_on)).first(conn).optional()?
-    else {
-        return Ok(None);
-    };
-    let product_ids = campaign_products::table
-        .filter(campaign_products::campaign_id.eq(campaign_id))
-        .filter(campaign_products::product_id.eq_any(product_ids))
-        .select(campaign_products::product_id)
-        .load(conn)?;
-    let prices = campaign_prices::table
-        .filter(campaign_prices::campaign_id.eq(campaign_id))
-        .filter(campaign_prices::sku_id.eq_any(sku_ids))
-        .select((campaign_prices::sku_id, campaign_prices::price_fen))
-        .load(conn)?;
-    Ok(Some(CampaignTerms { starts_on, ends_on, product_ids, prices }))
 }
 
 pub fn year_round_campaign(conn: &mut AnyConnection) -> QueryResult<Option<i64>> {
@@ -167,8 +165,28 @@ pub fn insert_order(conn: &mut AnyConnection, order: &OrderRow) -> QueryResult<i
     diesel::insert_into(orders::table).values(order).returning(orders::id).get_result(conn)
 }
 
-pub fn insert_lines(conn: &mut AnyConnection, lines: &[LineRow]) -> QueryResult<usize> {
-    crate::on_backend!(conn, |c| diesel::insert_into(order_lines::table).values(lines).execute(c))
+/// Inserts the lines and returns their ids, in order.
+pub fn insert_lines(conn: &mut AnyConnection, lines: &[LineRow]) -> QueryResult<Vec<i64>> {
+    let values: Vec<_> = lines
+        .iter()
+        .map(|l| {
+            (
+                order_lines::order_id.eq(l.order_id),
+                order_lines::sku_id.eq(l.sku_id),
+                order_lines::producer_id.eq(l.producer_id),
+                order_lines::quantity.eq(l.quantity),
+                order_lines::unit_price_fen.eq(l.unit_price_fen),
+                order_lines::line_total_fen.eq(l.line_total_fen),
+                order_lines::points.eq(l.points),
+                order_lines::points_value_fen.eq(l.points_value_fen),
+                order_lines::cash_fen.eq(l.cash_fen),
+            )
+        })
+        .collect();
+    crate::on_backend!(conn, |c| diesel::insert_into(order_lines::table)
+        .values(&values)
+        .returning(order_lines::id)
+        .get_results(c))
 }
 
 pub fn add_event(
@@ -433,16 +451,6 @@ pub fn save_idempotent_response(
             idempotency_keys::created_at.eq(now),
         ))
         .execute(conn)
-}
-
-pub fn store_idempotent_body(conn: &mut AnyConnection, user_id: i64, key: &str, body: &str) -> QueryResult<usize> {
-    diesel::update(
-        idempotency_keys::table
-            .filter(idempotency_keys::user_id.eq(user_id))
-            .filter(idempotency_keys::idem_key.eq(key)),
-    )
-    .set(idempotency_keys::response_body.eq(body))
-    .execute(conn)
 }
 
 /// Emails of the managers of a producer.

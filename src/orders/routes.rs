@@ -659,8 +659,10 @@ async fn order_page(
         Some(key @ ("paid" | "cancelled" | "placed")) => Some(page.t(&format!("notice_{key}"))),
         _ => None,
     };
-    let events = events
-        .into_iter()
+    // Placing an order is not a transition; the history starts with it all the same.
+    let placed = ("pending_payment".to_string(), page.t("notice_placed"), view.created_at);
+    let events = std::iter::once(placed)
+        .chain(events)
         .map(|(to, note, at)| EventItem {
             status_label: page.t(&format!("order_status_{to}")),
             at: at.format("%Y-%m-%d %H:%M:%S").to_string(),

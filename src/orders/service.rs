@@ -171,13 +171,21 @@ pub struct Quote {
     pub max_points: i64,
 }
 
+/// A line checked and priced, with what the order and its mail need to know of it.
+struct PreparedLine {
+    priced: PricedLine,
+    producer_id: i64,
+    max_points_pct: i32,
+    product_id: i64,
+    names: [String; 4],
+}
+
 struct Prepared {
-    lines: Vec<(PricedLine, i64, i64)>, // priced line, product id, producer id
-    pcts: Vec<i32>,
+    lines: Vec<PreparedLine>,
     campaign_id: i64,
 }
 
-/// Checks the lines and the campaign and prices everything; no writes.
+/// Checks the lines and the campaign and prices everything, in one read; no writes.
 fn prepare(
     conn: &mut AnyConnection,
     requested: &[LineRequest],
@@ -201,50 +209,61 @@ fn prepare(
             "each SKU may appear once; add up its quantity / 同一规格请合并数量",
         ));
     }
-    let skus = model::skus_for_sale(conn, &ids)?;
-    let unknown = requested.iter().find(|l| !skus.iter().any(|s| s.id == l.sku_id && s.sellable));
-    if let Some(line) = unknown {
-        return Err(AppError::unprocessable(
-            "unknown_sku",
-            format!("SKU {} does not exist or is not on sale / 商品规格不存在或已下架", line.sku_id),
-        ));
-    }
     let campaign_id = match campaign_id {
         Some(id) => id,
         None => model::year_round_campaign(conn)?
             .ok_or_else(|| AppError::unprocessable("campaign_not_applicable", "choose a campaign / 请选择帮扶活动"))?,
     };
-    let product_ids: Vec<i64> = skus.iter().map(|s| s.product_id).collect();
-    let not_applicable = || {
-        AppError::unprocessable(
-            "campaign_not_applicable",
-            "this campaign is not running or does not include every item / 该帮扶活动未在进行或不包含所选商品",
-        )
-    };
-    let terms = model::campaign_terms(conn, campaign_id, &product_ids, &ids)?.ok_or_else(not_applicable)?;
-    let running = terms.starts_on <= today && terms.ends_on.is_none_or(|end| today <= end);
-    if !running || skus.iter().any(|s| !terms.product_ids.contains(&s.product_id)) {
-        return Err(not_applicable());
+    let rows = model::sale_rows(conn, &ids, campaign_id)?;
+    let first_row = |sku_id: i64| rows.iter().find(|r| r.sku_id == sku_id && r.sellable);
+    if let Some(line) = requested.iter().find(|l| first_row(l.sku_id).is_none()) {
+        return Err(AppError::unprocessable(
+            "unknown_sku",
+            format!("SKU {} does not exist or is not on sale / 商品规格不存在或已下架", line.sku_id),
+        ));
     }
-    let tiers = model::tiers(conn, &ids)?;
+    let mut lines = Vec::with_capacity(requested.len());
     let mut items = Vec::with_capacity(requested.len());
-    let mut meta = Vec::with_capacity(requested.len());
     for line in requested {
-        let sku = skus.iter().find(|s| s.id == line.sku_id).ok_or_else(|| AppError::internal("sku vanished"))?;
-        let price = SkuPrice {
-            sku_id: sku.id,
-            price_fen: sku.price_fen,
-            tiers: tiers.iter().filter(|t| t.0 == sku.id).map(|t| (t.1, t.2)).collect(),
-            campaign_price_fen: terms.prices.iter().find(|p| p.0 == sku.id).map(|p| p.1),
-            max_points_pct: sku.max_points_pct,
-        };
-        items.push((price, line.quantity));
-        meta.push((sku.product_id, sku.producer_id, sku.max_points_pct));
+        let row = first_row(line.sku_id).ok_or_else(|| AppError::internal("checked above"))?;
+        let running = row.campaign_period.is_some_and(|(start, end)| start <= today && end.is_none_or(|e| today <= e));
+        if !running || row.in_campaign.is_none() {
+            return Err(AppError::unprocessable(
+                "campaign_not_applicable",
+                "this campaign is not running or does not include every item / 该帮扶活动未在进行或不包含所选商品",
+            ));
+        }
+        let tiers = rows.iter().filter(|r| r.sku_id == row.sku_id).filter_map(|r| r.tier).collect();
+        items.push((
+            SkuPrice {
+                sku_id: row.sku_id,
+                price_fen: row.price_fen,
+                tiers,
+                campaign_price_fen: row.campaign_price_fen,
+                max_points_pct: row.max_points_pct,
+            },
+            line.quantity,
+        ));
+        lines.push((
+            row.producer_id,
+            row.max_points_pct,
+            row.product_id,
+            [row.product_zh.clone(), row.product_en.clone(), row.sku_zh.clone(), row.sku_en.clone()],
+        ));
     }
     let priced = pricing::price_lines(&items).map_err(pricing_error)?;
-    let pcts = meta.iter().map(|m| m.2).collect();
-    let lines = priced.into_iter().zip(meta).map(|(l, (product, producer, _))| (l, product, producer)).collect();
-    Ok(Prepared { lines, pcts, campaign_id })
+    let lines = priced
+        .into_iter()
+        .zip(lines)
+        .map(|(priced, (producer_id, max_points_pct, product_id, names))| PreparedLine {
+            priced,
+            producer_id,
+            max_points_pct,
+            product_id,
+            names,
+        })
+        .collect();
+    Ok(Prepared { lines, campaign_id })
 }
 
 pub fn quote(
@@ -255,10 +274,11 @@ pub fn quote(
     today: chrono::NaiveDate,
 ) -> Result<Quote, AppError> {
     let p = prepare(conn, requested, campaign_id, today)?;
-    let lines: Vec<PricedLine> = p.lines.into_iter().map(|(l, _, _)| l).collect();
+    let pcts: Vec<i32> = p.lines.iter().map(|l| l.max_points_pct).collect();
+    let lines: Vec<PricedLine> = p.lines.into_iter().map(|l| l.priced).collect();
     Ok(Quote {
         total_fen: lines.iter().map(|l| l.line_total_fen).sum(),
-        max_points: pricing::order_points_cap(&lines, &p.pcts, rate),
+        max_points: pricing::order_points_cap(&lines, &pcts, rate),
         lines,
     })
 }
@@ -270,6 +290,21 @@ pub struct Settings {
     pub public_url: String,
 }
 
+fn check_request(request: &OrderRequest) -> Result<(), AppError> {
+    request.address.validate()?;
+    if request.points < 0 {
+        return Err(pricing_error(PricingError::NegativePoints));
+    }
+    match &request.account {
+        None => Ok(()),
+        Some(serde_json::Value::String(s)) if s == "personal" => Ok(()),
+        Some(_) => Err(AppError::unprocessable(
+            "account_not_supported",
+            "only \"personal\" orders can be placed yet; organisation accounts are not open / 暂仅支持个人账户下单",
+        )),
+    }
+}
+
 /// Places an order in one transaction: stock reserved, points spent, order and lines written,
 /// payment opened (or the order paid at once when no cash is due), mail queued.
 pub fn place(
@@ -278,110 +313,103 @@ pub fn place(
     buyer: &Buyer,
     request: &OrderRequest,
     now: NaiveDateTime,
-) -> Result<OrderRow, AppError> {
-    request.address.validate()?;
-    if request.points < 0 {
-        return Err(pricing_error(PricingError::NegativePoints));
-    }
-    match &request.account {
-        None => {}
-        Some(serde_json::Value::String(s)) if s == "personal" => {}
-        Some(_) => {
-            return Err(AppError::unprocessable(
-                "account_not_supported",
-                "only \"personal\" orders can be placed yet; organisation accounts are not open / 暂仅支持个人账户下单",
-            ))
-        }
-    }
+) -> Result<OrderView, AppError> {
+    check_request(request)?;
     let prepared = prepare(conn, &request.lines, request.campaign_id, now.date())?;
-    let priced: Vec<PricedLine> = prepared.lines.iter().map(|(l, _, _)| l.clone()).collect();
-    let priced = pricing::apply_points(priced, &prepared.pcts, request.points, settings.rate).map_err(pricing_error)?;
-    let total_fen: i64 = priced.iter().map(|l| l.line_total_fen).sum();
-    let points_value_fen: i64 = priced.iter().map(|l| l.points_value_fen).sum();
-    let cash_due_fen: i64 = priced.iter().map(|l| l.cash_fen).sum();
-    let channel = if buyer.is_employee { "employee" } else { "public" };
-    let order_no = new_order_no(now);
+    db::write_tx(conn, |conn| write_order(conn, settings, buyer, request, &prepared, now))
+}
 
-    db::write_tx(conn, |conn| {
-        for line in &priced {
-            if !model::take_stock(conn, line.sku_id, line.quantity)? {
-                return Err(AppError::conflict(
-                    "out_of_stock",
-                    format!("SKU {} does not have {} left / 库存不足", line.sku_id, line.quantity),
-                ));
-            }
+/// The writes of a checkout; the answer is built from what was written, without reading back.
+fn write_order(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    buyer: &Buyer,
+    request: &OrderRequest,
+    prepared: &Prepared,
+    now: NaiveDateTime,
+) -> Result<OrderView, AppError> {
+    let pcts: Vec<i32> = prepared.lines.iter().map(|l| l.max_points_pct).collect();
+    let priced: Vec<PricedLine> = prepared.lines.iter().map(|l| l.priced.clone()).collect();
+    let priced = pricing::apply_points(priced, &pcts, request.points, settings.rate).map_err(pricing_error)?;
+    let order_no = new_order_no(now);
+    for line in &priced {
+        if !model::take_stock(conn, line.sku_id, line.quantity)? {
+            return Err(AppError::conflict(
+                "out_of_stock",
+                format!("SKU {} does not have {} left / 库存不足", line.sku_id, line.quantity),
+            ));
         }
-        points::service::spend(conn, buyer.id, request.points, &order_no, now)?;
-        let address = serde_json::to_string(&request.address).map_err(AppError::internal)?;
-        let mut order = OrderRow {
+    }
+    points::service::spend(conn, buyer.id, request.points, &order_no, now)?;
+    let mut order = OrderRow {
+        id: 0,
+        order_no: order_no.clone(),
+        buyer_id: buyer.id,
+        org_id: None,
+        channel: if buyer.is_employee { "employee" } else { "public" }.to_string(),
+        category: "helped_sales".to_string(),
+        campaign_id: prepared.campaign_id,
+        status: "pending_payment".to_string(),
+        total_fen: priced.iter().map(|l| l.line_total_fen).sum(),
+        points_used: request.points,
+        points_value_fen: priced.iter().map(|l| l.points_value_fen).sum(),
+        cash_due_fen: priced.iter().map(|l| l.cash_fen).sum(),
+        refunded_cash_fen: 0,
+        refunded_points: 0,
+        address: serde_json::to_string(&request.address).map_err(AppError::internal)?,
+        payment_deadline: now + settings.payment_timeout,
+        created_at: now,
+        paid_at: None,
+    };
+    order.id = model::insert_order(conn, &order)?;
+    let mut rows: Vec<LineRow> = priced
+        .iter()
+        .zip(&prepared.lines)
+        .map(|(l, p)| LineRow {
             id: 0,
-            order_no: order_no.clone(),
-            buyer_id: buyer.id,
-            org_id: None,
-            channel: channel.to_string(),
-            category: "helped_sales".to_string(),
-            campaign_id: prepared.campaign_id,
-            status: "pending_payment".to_string(),
-            total_fen,
-            points_used: request.points,
-            points_value_fen,
-            cash_due_fen,
-            refunded_cash_fen: 0,
-            refunded_points: 0,
-            address,
-            payment_deadline: now + settings.payment_timeout,
-            created_at: now,
-            paid_at: None,
-        };
-        order.id = model::insert_order(conn, &order)?;
-        let rows: Vec<LineRow> = priced
-            .iter()
-            .zip(&prepared.lines)
-            .map(|(l, (_, _, producer))| LineRow {
-                id: 0,
-                order_id: order.id,
-                sku_id: l.sku_id,
-                producer_id: *producer,
-                quantity: l.quantity,
-                unit_price_fen: l.unit_price_fen,
-                line_total_fen: l.line_total_fen,
-                points: l.points,
-                points_value_fen: l.points_value_fen,
-                cash_fen: l.cash_fen,
-                refunded_quantity: 0,
-            })
-            .collect();
-        model::insert_lines(conn, &rows)?;
-        let movements: Vec<Movement> = priced
-            .iter()
-            .map(|l| Movement {
-                sku_id: l.sku_id,
-                delta: -l.quantity,
-                reason: "sale",
-                order_id: order.id,
-                user_id: buyer.id,
-            })
-            .collect();
-        model::record_movements(conn, &movements, now)?;
-        model::add_event(conn, order.id, None, "pending_payment", "placed", now)?;
-        let mail = mail_context(conn, &order, buyer, &settings.public_url)?;
-        mail::enqueue(conn, "order_placed", &buyer.email, &mail, now)?;
-        if cash_due_fen > 0 {
-            model::insert_payment(
-                conn,
-                &format!("pay_{}", random_token(24)),
-                order.id,
-                settings.gateway,
-                cash_due_fen,
-                now,
-            )?;
-        } else {
-            complete_payment(conn, &order, buyer, &settings.public_url, "paid entirely with points", now)?;
-            order.status = "paid".to_string();
-            order.paid_at = Some(now);
-        }
-        Ok(order)
-    })
+            order_id: order.id,
+            sku_id: l.sku_id,
+            producer_id: p.producer_id,
+            quantity: l.quantity,
+            unit_price_fen: l.unit_price_fen,
+            line_total_fen: l.line_total_fen,
+            points: l.points,
+            points_value_fen: l.points_value_fen,
+            cash_fen: l.cash_fen,
+            refunded_quantity: 0,
+        })
+        .collect();
+    let ids = model::insert_lines(conn, &rows)?;
+    for (row, id) in rows.iter_mut().zip(ids) {
+        row.id = id;
+    }
+    let movements: Vec<Movement> = rows
+        .iter()
+        .map(|l| Movement {
+            sku_id: l.sku_id,
+            delta: -l.quantity,
+            reason: "sale",
+            order_id: order.id,
+            user_id: buyer.id,
+        })
+        .collect();
+    model::record_movements(conn, &movements, now)?;
+    let names: Vec<(i64, i64, [String; 4])> =
+        prepared.lines.iter().map(|l| (l.priced.sku_id, l.product_id, l.names.clone())).collect();
+    let mail = order_mail(&order, buyer, &settings.public_url, &rows, &names);
+    mail::enqueue(conn, "order_placed", &buyer.email, &mail, now)?;
+    let payment_id = if order.cash_due_fen > 0 {
+        let id = format!("pay_{}", random_token(24));
+        model::insert_payment(conn, &id, order.id, settings.gateway, order.cash_due_fen, now)?;
+        Some(id)
+    } else {
+        complete_payment(conn, &order, buyer, &settings.public_url, "paid entirely with points", now)?;
+        order.status = "paid".to_string();
+        order.paid_at = Some(now);
+        None
+    };
+    let url = |id: &str| format!("{}/pay/sandbox/{id}", settings.public_url);
+    Ok(build_view(order, &rows, &names, payment_id, url)?)
 }
 
 #[derive(Serialize)]
@@ -405,41 +433,49 @@ struct OrderMail {
     lines: Vec<MailLine>,
 }
 
-fn mail_lines(conn: &mut AnyConnection, lines: &[LineRow]) -> Result<Vec<MailLine>, AppError> {
+/// (sku id, product id, [product zh, product en, sku zh, sku en]) for each line's SKU.
+type Names = Vec<(i64, i64, [String; 4])>;
+
+fn names_of(conn: &mut AnyConnection, lines: &[LineRow]) -> Result<Names, AppError> {
     let ids: Vec<i64> = lines.iter().map(|l| l.sku_id).collect();
-    let names = model::line_names(conn, &ids)?;
-    Ok(lines
+    Ok(model::line_names(conn, &ids)?
+        .into_iter()
+        .map(|(sku, product, pzh, pen, szh, sen)| (sku, product, [pzh, pen, szh, sen]))
+        .collect())
+}
+
+fn names_for<'a>(names: &'a Names, sku_id: i64) -> (i64, &'a [String; 4]) {
+    static NONE: [String; 4] = [String::new(), String::new(), String::new(), String::new()];
+    names.iter().find(|n| n.0 == sku_id).map_or((0, &NONE), |n| (n.1, &n.2))
+}
+
+fn mail_lines(lines: &[LineRow], names: &Names) -> Vec<MailLine> {
+    lines
         .iter()
         .map(|l| {
-            let n = names.iter().find(|n| n.0 == l.sku_id);
+            let [product_zh, product_en, sku_zh, sku_en] = names_for(names, l.sku_id).1.clone();
             MailLine {
-                product_zh: n.map(|n| n.2.clone()).unwrap_or_default(),
-                product_en: n.map(|n| n.3.clone()).unwrap_or_default(),
-                sku_zh: n.map(|n| n.4.clone()).unwrap_or_default(),
-                sku_en: n.map(|n| n.5.clone()).unwrap_or_default(),
+                product_zh,
+                product_en,
+                sku_zh,
+                sku_en,
                 quantity: l.quantity,
                 line_total: Money::from_fen(l.line_total_fen),
             }
         })
-        .collect())
+        .collect()
 }
 
-fn mail_context(
-    conn: &mut AnyConnection,
-    order: &OrderRow,
-    buyer: &Buyer,
-    public_url: &str,
-) -> Result<OrderMail, AppError> {
-    let lines = model::lines_of(conn, order.id)?;
-    Ok(OrderMail {
+fn order_mail(order: &OrderRow, buyer: &Buyer, public_url: &str, lines: &[LineRow], names: &Names) -> OrderMail {
+    OrderMail {
         buyer_name: buyer.display_name.clone(),
         order_no: order.order_no.clone(),
         order_url: format!("{public_url}/orders/{}", order.order_no),
         total: Money::from_fen(order.total_fen),
         points_used: order.points_used,
         cash_due: Money::from_fen(order.cash_due_fen),
-        lines: mail_lines(conn, &lines)?,
-    })
+        lines: mail_lines(lines, names),
+    }
 }
 
 #[derive(Serialize)]
@@ -464,21 +500,20 @@ fn complete_payment(
         return Ok(false);
     }
     model::add_event(conn, order.id, Some("pending_payment"), "paid", note, now)?;
-    let receipt = mail_context(conn, order, buyer, public_url)?;
-    mail::enqueue(conn, "payment_received", &buyer.email, &receipt, now)?;
     let lines = model::lines_of(conn, order.id)?;
+    let names = names_of(conn, &lines)?;
+    mail::enqueue(conn, "payment_received", &buyer.email, &order_mail(order, buyer, public_url, &lines, &names), now)?;
     let address: Address = serde_json::from_str(&order.address).map_err(AppError::internal)?;
     let mut producers: Vec<i64> = lines.iter().map(|l| l.producer_id).collect();
     producers.sort_unstable();
     producers.dedup();
-    let names = model::producer_names(conn, &producers)?;
-    for (producer_id, name_zh, name_en) in names {
+    for (producer_id, name_zh, name_en) in model::producer_names(conn, &producers)? {
         let own: Vec<LineRow> = lines.iter().filter(|l| l.producer_id == producer_id).cloned().collect();
         let context = ShipMail {
             producer_zh: name_zh,
             producer_en: name_en,
             order_no: order.order_no.clone(),
-            lines: mail_lines(conn, &own)?,
+            lines: mail_lines(&own, &names),
             address: address.clone(),
         };
         for email in model::producer_manager_emails(conn, producer_id)? {
@@ -744,7 +779,7 @@ pub fn refund(
             order_url: format!("{public_url}/orders/{}", order.order_no),
             refund_cash: Money::from_fen(cash),
             refund_points: pts,
-            lines: mail_lines(conn, &refunded_lines)?,
+            lines: mail_lines(&refunded_lines, &names_of(conn, &refunded_lines)?),
         };
         mail::enqueue(conn, "refund", &buyer.email, &context, now)?;
         Ok((cash, pts))
@@ -768,9 +803,18 @@ pub fn view_of(
     payment_url: impl Fn(&str) -> String,
 ) -> Result<OrderView, AppError> {
     let lines = model::lines_of(conn, order.id)?;
-    let ids: Vec<i64> = lines.iter().map(|l| l.sku_id).collect();
-    let names = model::line_names(conn, &ids)?;
+    let names = names_of(conn, &lines)?;
     let payment_id = if order.status == "pending_payment" { model::pending_payment_of(conn, order.id)? } else { None };
+    build_view(order, &lines, &names, payment_id, payment_url)
+}
+
+fn build_view(
+    order: OrderRow,
+    lines: &[LineRow],
+    names: &Names,
+    payment_id: Option<String>,
+    payment_url: impl Fn(&str) -> String,
+) -> Result<OrderView, AppError> {
     let address: Address = serde_json::from_str(&order.address).map_err(AppError::internal)?;
     Ok(OrderView {
         payment_url: payment_id.as_deref().map(&payment_url),
@@ -793,15 +837,18 @@ pub fn view_of(
         lines: lines
             .iter()
             .map(|l| {
-                let n = names.iter().find(|n| n.0 == l.sku_id);
+                let (product_id, [product_zh, product_en, sku_zh, sku_en]) = {
+                    let (id, n) = names_for(names, l.sku_id);
+                    (id, n.clone())
+                };
                 LineView {
                     id: l.id,
                     sku_id: l.sku_id,
-                    product_id: n.map_or(0, |n| n.1),
-                    product_zh: n.map(|n| n.2.clone()).unwrap_or_default(),
-                    product_en: n.map(|n| n.3.clone()).unwrap_or_default(),
-                    sku_zh: n.map(|n| n.4.clone()).unwrap_or_default(),
-                    sku_en: n.map(|n| n.5.clone()).unwrap_or_default(),
+                    product_id,
+                    product_zh,
+                    product_en,
+                    sku_zh,
+                    sku_en,
                     quantity: l.quantity,
                     unit_price: Money::from_fen(l.unit_price_fen),
                     line_total: Money::from_fen(l.line_total_fen),
@@ -851,31 +898,32 @@ pub fn place_once(
     key: Option<(&str, &str)>,
     now: NaiveDateTime,
 ) -> Result<Placed, AppError> {
-    let url = |id: &str| format!("{}/pay/sandbox/{id}", settings.public_url);
     let Some((key, hash)) = key else {
-        let order = place(conn, settings, buyer, request, now)?;
-        return Ok(Placed::New(Box::new(view_of(conn, order, url)?)));
+        return Ok(Placed::New(Box::new(place(conn, settings, buyer, request, now)?)));
     };
     if let Some(body) = replay(conn, buyer.id, key, hash)? {
         return Ok(Placed::Replayed(body));
     }
+    check_request(request)?;
+    let prepared = prepare(conn, &request.lines, request.campaign_id, now.date())?;
     let placed = db::write_tx(conn, |conn| {
-        model::save_idempotent_response(conn, buyer.id, key, hash, 201, "", now).map_err(|e| match e {
+        let view = write_order(conn, settings, buyer, request, &prepared, now)?;
+        let body = serde_json::to_string(&view).map_err(AppError::internal)?;
+        // Written last: a twin that got here first makes this insert fail, and all of this
+        // transaction is undone.
+        model::save_idempotent_response(conn, buyer.id, key, hash, 201, &body, now).map_err(|e| match e {
             diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => in_flight(),
             other => other.into(),
         })?;
-        let order = place(conn, settings, buyer, request, now)?;
-        let view = view_of(conn, order, url)?;
-        let body = serde_json::to_string(&view).map_err(AppError::internal)?;
-        model::store_idempotent_body(conn, buyer.id, key, &body)?;
         Ok(view)
     });
     match placed {
         Ok(view) => Ok(Placed::New(Box::new(view))),
-        // A twin request holding the same key committed first: answer as it did.
-        Err(AppError::Conflict { code: "idempotency_in_flight", .. }) => {
-            replay(conn, buyer.id, key, hash)?.map(Placed::Replayed).ok_or_else(in_flight)
-        }
-        Err(e) => Err(e),
+        // A twin with the same key may have finished first (and taken the last stock, say):
+        // answer as it did.
+        Err(e) => match replay(conn, buyer.id, key, hash)? {
+            Some(body) => Ok(Placed::Replayed(body)),
+            None => Err(e),
+        },
     }
 }

@@ -24,19 +24,15 @@ pub fn spend(
     if points == 0 {
         return Ok(());
     }
-    let account_id: i64 = points_accounts::table
-        .filter(points_accounts::user_id.eq(user_id))
-        .select(points_accounts::id)
-        .first(conn)
-        .optional()?
-        .ok_or_else(insufficient)?;
     // The balance moves first and only if it covers the spend: concurrent spenders queue here.
-    let moved = diesel::update(points_accounts::table.find(account_id).filter(points_accounts::balance.ge(points)))
-        .set(points_accounts::balance.eq(points_accounts::balance - points))
-        .execute(conn)?;
-    if moved == 0 {
-        return Err(insufficient());
-    }
+    let account_id: i64 = diesel::update(
+        points_accounts::table.filter(points_accounts::user_id.eq(user_id)).filter(points_accounts::balance.ge(points)),
+    )
+    .set(points_accounts::balance.eq(points_accounts::balance - points))
+    .returning(points_accounts::id)
+    .get_result(conn)
+    .optional()?
+    .ok_or_else(insufficient)?;
     let lots: Vec<(i64, i64)> = points_lots::table
         .filter(points_lots::account_id.eq(account_id))
         .filter(points_lots::remaining.gt(0))
