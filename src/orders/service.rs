@@ -409,7 +409,7 @@ fn write_order(
         None
     };
     let url = |id: &str| format!("{}/pay/sandbox/{id}", settings.public_url);
-    Ok(build_view(order, &rows, &names, payment_id, url)?)
+    build_view(order, &rows, &names, payment_id, url)
 }
 
 #[derive(Serialize)]
@@ -444,7 +444,7 @@ fn names_of(conn: &mut AnyConnection, lines: &[LineRow]) -> Result<Names, AppErr
         .collect())
 }
 
-fn names_for<'a>(names: &'a Names, sku_id: i64) -> (i64, &'a [String; 4]) {
+fn names_for(names: &Names, sku_id: i64) -> (i64, &[String; 4]) {
     static NONE: [String; 4] = [String::new(), String::new(), String::new(), String::new()];
     names.iter().find(|n| n.0 == sku_id).map_or((0, &NONE), |n| (n.1, &n.2))
 }
