@@ -52,6 +52,14 @@ async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
 }
 
+/// A JSON body that may be left out: empty means the type's default.
+pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| AppError::bad_request("invalid_json", format!("{e} / 请求格式错误")))
+}
+
 pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default().limit(256 * 1024).error_handler(|err, _| {
         let message = match &err {

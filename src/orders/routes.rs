@@ -170,12 +170,7 @@ async fn api_refund(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let user = session::require_user(&session)?;
-    let request: RefundRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        RefundRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| AppError::bad_request("invalid_json", format!("{e} / 请求格式错误")))?
-    };
+    let request: RefundRequest = crate::api::optional_json(&body)?;
     let url = payment_url(&state);
     let public_url = state.config.public_url.clone();
     let no = path.into_inner();

@@ -83,11 +83,7 @@ async fn complete(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let user = session::require_user(&session)?;
-    let request: CompleteRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        CompleteRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| AppError::bad_request("invalid_json", format!("{e}")))?
-    };
+    let request: CompleteRequest = crate::api::optional_json(&body)?;
     let (payment_id, amount, status, order_no) = own_payment(&state, user.id, path.into_inner()).await?;
     if status != "pending" {
         return Err(AppError::conflict("payment_settled", "this payment is already settled / 该笔支付已完成"));
