@@ -482,3 +482,61 @@ async fn one_checkout_issues_few_statements() {
     assert!(statements > 10, "the counter counts ({statements})");
     assert!(statements <= 15, "target: at most 15 statements, got {statements}");
 }
+
+#[actix_web::test]
+async fn admins_grant_points_in_lots_that_expire() {
+    let app = spawn_app().await;
+    let grant = json!({"email": "buyer@example.com", "points": 300, "reason": "端午福利", "expires_at": "2099-06-30"});
+    let employee = app.client_for("employee@example.com").await;
+    let (status, body) = send_json(employee.post(app.url("/api/v1/admin/points/grants")).json(&grant)).await;
+    assert_eq!((status, error_code(&body)), (403, "forbidden"));
+    let admin = app.client_for("admin@example.com").await;
+    for (bad, code) in [
+        (
+            json!({"email": "buyer@example.com", "points": 0, "reason": "x", "expires_at": "2099-01-01"}),
+            "invalid_points",
+        ),
+        (
+            json!({"email": "buyer@example.com", "points": 5, "reason": "x", "expires_at": "2001-01-01"}),
+            "invalid_expiry",
+        ),
+        (json!({"email": "buyer@example.com", "points": 5, "reason": "x", "expires_at": "soon"}), "invalid_expiry"),
+        (
+            json!({"email": "buyer@example.com", "points": 5, "reason": " ", "expires_at": "2099-01-01"}),
+            "invalid_reason",
+        ),
+    ] {
+        let (status, body) = send_json(admin.post(app.url("/api/v1/admin/points/grants")).json(&bad)).await;
+        assert_eq!((status, error_code(&body)), (400, code), "{bad}");
+    }
+    let (status, body) = send_json(
+        admin
+            .post(app.url("/api/v1/admin/points/grants"))
+            .json(&json!({"email": "nobody@example.com", "points": 5, "reason": "x", "expires_at": "2099-01-01"})),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (422, "unknown_user"));
+    let (status, body) = send_json(admin.post(app.url("/api/v1/admin/points/grants")).json(&grant)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["balance"], 300);
+    // A second lot that expires sooner is spent first.
+    let soon = json!({"email": "buyer@example.com", "points": 100, "reason": "短期", "expires_at": "2098-01-01"});
+    send_json(admin.post(app.url("/api/v1/admin/points/grants")).json(&soon)).await;
+    let buyer = app.client_for("buyer@example.com").await;
+    let body =
+        order_body(json!([{"sku_id": app.sku("GY-QUINOA-GIFT-2KG"), "quantity": 1}]), 150, app.campaign("year-round"));
+    let (status, _) = place(&app, &buyer, &body, None).await;
+    assert_eq!(status, 201);
+    let remaining = |reason: &str| {
+        scalar(&mut app.conn(), &format!("SELECT remaining AS n FROM points_lots WHERE reason = '{reason}'"))
+    };
+    assert_eq!((remaining("短期"), remaining("端午福利")), (0, 250));
+    // The expiry job retires what is left once the date has passed.
+    let later = chrono::NaiveDate::from_ymd_opt(2099, 7, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or_default();
+    // The buyer's 250 and the employee's 5,000 demo points (expiring 2027-12-31).
+    assert_eq!(aidmart::points::service::expire_due(&mut app.conn(), later).ok(), Some(5250));
+    assert_eq!(aidmart::points::service::expire_due(&mut app.conn(), later).ok(), Some(0));
+    assert_eq!(balance(&app, &buyer).await, 0);
+    let ledger = scalar(&mut app.conn(), "SELECT COALESCE(SUM(e.points), 0) AS n FROM points_entries e JOIN points_accounts a ON a.id = e.account_id JOIN users u ON u.id = a.user_id WHERE u.email = 'buyer@example.com'");
+    assert_eq!(ledger, 0, "grants − spends − expiry = balance");
+}
