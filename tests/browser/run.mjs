@@ -5,6 +5,8 @@
 //
 // Env: AIDMART_BIN   the server binary (default ../../target/debug/aidmart)
 //      CHROMIUM_BIN  the browser (default /usr/bin/chromium)
+//      AIDMART_SHOW_SERVER_LOG=1  print everything the server wrote at the end (a failing test
+//                    always shows what the server wrote while it ran)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -33,6 +35,35 @@ const ZH = {
   password: '密码',
   loginButton: '登录',
   points: '积分余额',
+  // Cart, checkout, orders and the sandbox payment page.
+  quantity: '数量',
+  addToCart: '加入购物车',
+  cartHeading: '购物车',
+  cartTotal: '合计：',
+  cartEmpty: '购物车还是空的。',
+  checkout: '去结算',
+  checkoutHeading: '确认订单',
+  addrName: '收货人',
+  addrMobile: '手机号',
+  addrProvince: '省',
+  addrCity: '市',
+  addrDistrict: '区/县',
+  addrDetail: '详细地址',
+  usePoints: '使用积分',
+  campaign: '本单计入的帮扶活动',
+  submitOrder: '提交订单',
+  orderPlaced: '订单已提交，请尽快完成支付。',
+  payNow: '立即支付',
+  cancelOrder: '取消订单',
+  sandboxHeading: '沙箱支付（测试环境）',
+  paySucceed: '确认支付',
+  paidNotice: '支付成功，感谢您的支持！',
+  cancelledNotice: '订单已取消。',
+  pendingPayment: '待支付',
+  paid: '已支付',
+  cancelled: '已取消',
+  badAddress: '收货地址不完整或手机号格式错误。',
+  ordersHeading: '我的订单',
 };
 const EN = { counties: 'Aided counties', signIn: 'Sign in', search: 'Search assistance products' };
 
@@ -58,7 +89,7 @@ async function startServer() {
   if (!existsSync(BIN)) throw new Error(`server binary not found: ${BIN} (build it, or set AIDMART_BIN)`);
   const port = await freePort();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'aidmart-browser-'));
-  const env = { ...process.env, AIDMART_DATA_DIR: dataDir, AIDMART_SEED_DIR: SEED_DIR };
+  const env = { ...process.env, AIDMART_DATA_DIR: dataDir, AIDMART_SEED_DIR: SEED_DIR, NO_COLOR: '1' };
   delete env.DATABASE_URL; // SQLite in the data dir
   delete env.REDIS_URL; // in-process cache and rate limits
   const log = [];
@@ -115,6 +146,7 @@ before(async () => {
 after(async () => {
   try {
     if (browser) await browser.close();
+    if (process.env.AIDMART_SHOW_SERVER_LOG && server) process.stderr.write(`--- server output ---\n${server.log.join('')}`);
   } finally {
     await stopServer();
   }
@@ -136,10 +168,92 @@ async function openPage(t, options = {}) {
     const type = r.request().resourceType();
     if (type !== 'document' && r.status() >= 400 && !r.url().endsWith('/favicon.ico')) {
       problems.push(`${r.status()} ${type} ${r.url()}`);
+    } else if (r.status() >= 500) {
+      problems.push(`${r.status()} ${r.request().method()} ${type} ${r.url()}`);
     }
   });
   return { context, page, problems };
 }
+
+/**
+ * Wraps a test body so that, when it fails, the error carries what the server printed meanwhile
+ * (its request log, warnings and errors): a failure caused by the server is then diagnosable.
+ */
+function withServerLog(fn) {
+  return async (t) => {
+    const mark = server.log.length;
+    try {
+      await fn(t);
+    } catch (e) {
+      const output = server.log.slice(mark).join('').trim();
+      const extra = `\n--- server output during this test ---\n${output || '(nothing)'}\n--- end of server output ---`;
+      if (e && typeof e === 'object' && typeof e.message === 'string') e.message += extra;
+      throw e;
+    }
+  };
+}
+
+/** Signs in with the /login form; the form sends the user to /account. */
+async function logIn(page, email, password = 'aidmart-demo') {
+  await page.goto('/login');
+  const main = page.getByRole('main');
+  await main.getByLabel(ZH.email, { exact: true }).fill(email);
+  await main.getByLabel(ZH.password, { exact: true }).fill(password);
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === '/account'),
+    main.getByRole('button', { name: ZH.loginButton, exact: true }).click(),
+  ]);
+}
+
+/** The SKU table's row for a SKU, by the start of its visible name (the row header). */
+function skuRow(page, skuName) {
+  const escaped = skuName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return page.getByRole('main').getByRole('row').filter({
+    has: page.getByRole('rowheader', { name: new RegExp(`^${escaped}(\\s|$)`) }),
+  });
+}
+
+/** Adds a SKU to the cart with its row's form on the product page; lands on /cart. */
+async function addToCart(page, productPath, skuName, quantity) {
+  const res = await page.goto(productPath);
+  assert.equal(res.status(), 200, `GET ${productPath}`);
+  const row = skuRow(page, skuName);
+  assert.equal(await row.count(), 1, `one SKU row named ${skuName} on ${productPath}`);
+  await row.getByLabel(ZH.quantity, { exact: true }).fill(String(quantity));
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === '/cart'),
+    row.getByRole('button', { name: ZH.addToCart, exact: true }).click(),
+  ]);
+}
+
+/** Fills the checkout form's address fieldset. */
+async function fillAddress(page, a) {
+  const main = page.getByRole('main');
+  await main.getByLabel(ZH.addrName, { exact: true }).fill(a.name);
+  await main.getByLabel(ZH.addrMobile, { exact: true }).fill(a.mobile);
+  await main.getByLabel(ZH.addrProvince, { exact: true }).fill(a.province);
+  await main.getByLabel(ZH.addrCity, { exact: true }).fill(a.city);
+  await main.getByLabel(ZH.addrDistrict, { exact: true }).fill(a.district);
+  await main.getByLabel(ZH.addrDetail, { exact: true }).fill(a.detail);
+}
+
+/** The order page's status badge (the one in its header, not the history's). */
+function orderStatus(page) {
+  return page.getByRole('main').locator('header.page-header .badge-status');
+}
+
+/** Screenshot at a 360 px phone width, then back to the previous viewport; returns the page's scrollWidth. */
+async function phoneShot(page, name) {
+  const before = page.viewportSize();
+  await page.setViewportSize({ width: 360, height: 740 });
+  const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  await page.screenshot({ path: path.join(SHOTS, name), fullPage: true });
+  if (before) await page.setViewportSize(before);
+  return scrollWidth;
+}
+
+const ADDRESS = { name: '李强', mobile: '13800138000', province: '北京市', city: '北京市', district: '西城区', detail: '金融大街1号' };
+const ORDER_PATH = /^\/orders\/AM[0-9A-Z]+$/;
 
 async function htmlLang(page) {
   return page.evaluate(() => document.documentElement.lang);
@@ -280,3 +394,160 @@ test('works on a phone', async (t) => {
     assert.deepEqual(problems, []);
   }
 });
+
+test('checkout with points plus cash, then pay in the sandbox', withServerLog(async (t) => {
+  const { page, problems } = await openPage(t, { viewport: { width: 1280, height: 800 } });
+  const main = page.getByRole('main');
+  await logIn(page, 'employee@example.com');
+
+  // 沽源藜麦, "1kg 袋装" at ¥39.90: two bags.
+  await addToCart(page, '/products/1', '1kg 袋装', 2);
+  await main.getByRole('heading', { level: 1, name: ZH.cartHeading, exact: true }).waitFor();
+  const cartLine = skuRow(page, '沽源藜麦');
+  assert.equal(await cartLine.count(), 1, 'one cart line for 沽源藜麦');
+  assert.match(await cartLine.getByRole('rowheader').innerText(), /1kg 袋装/);
+  assert.equal(await cartLine.getByLabel(ZH.quantity, { exact: true }).inputValue(), '2');
+  assert.match(await cartLine.innerText(), /¥79\.80/, 'line total ¥79.80');
+  assert.match(await main.locator('p', { hasText: ZH.cartTotal }).innerText(), /¥79\.80/, 'cart total ¥79.80');
+
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === '/checkout'),
+    main.getByRole('link', { name: ZH.checkout, exact: true }).click(),
+  ]);
+  await main.getByRole('heading', { level: 1, name: ZH.checkoutHeading, exact: true }).waitFor();
+  await fillAddress(page, ADDRESS);
+
+  // checkout.js: 1000 points at 100 points per yuan take ¥10.00 off ¥79.80.
+  const cashDue = main.locator('#cash-due');
+  assert.equal((await cashDue.textContent()).trim(), '79.80', 'before any points, all of it is cash');
+  const points = main.getByLabel(ZH.usePoints, { exact: true });
+  assert.equal(await points.getAttribute('id'), 'points');
+  await points.fill('1000');
+  await page.waitForFunction(() => document.getElementById('cash-due')?.textContent.trim() === '69.80', null, { timeout: 5000 })
+    .catch(async () => assert.fail(`#cash-due should show 69.80 after 1000 points, shows ${await cashDue.textContent()}`));
+
+  // The campaign: keep the one the page chose.
+  const campaign = main.getByLabel(ZH.campaign, { exact: true });
+  const chosen = await campaign.evaluate((s) => ({ value: s.value, text: s.selectedOptions[0]?.textContent.trim() ?? '' }));
+  assert.ok(chosen.value !== '' && chosen.text !== '', `a campaign is chosen by default: ${JSON.stringify(chosen)}`);
+  await campaign.selectOption(chosen.value);
+
+  const checkoutWidth = await phoneShot(page, 'checkout-phone.png');
+  assert.ok(checkoutWidth <= 360 + 1, `checkout fits a 360 px phone: scrollWidth ${checkoutWidth}`);
+
+  await Promise.all([
+    page.waitForURL((u) => ORDER_PATH.test(u.pathname)),
+    main.getByRole('button', { name: ZH.submitOrder, exact: true }).click(),
+  ]);
+  const orderPath = new URL(page.url()).pathname;
+  const orderNo = orderPath.split('/').pop();
+  assert.equal((await orderStatus(page).innerText()).trim(), ZH.pendingPayment);
+  assert.equal((await page.getByRole('status').innerText()).trim(), ZH.orderPlaced);
+  assert.match(await main.locator('header.page-header').innerText(), new RegExp(chosen.text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
+    'the order names the campaign chosen');
+  const amounts = main.getByRole('region', { name: '金额', exact: true });
+  const amountsText = await amounts.innerText();
+  assert.match(amountsText, /¥79\.80/, 'order total');
+  assert.match(amountsText, /1,000/, 'points used');
+  assert.match(amountsText, /¥69\.80/, 'cash due');
+
+  const pay = main.getByRole('link', { name: new RegExp(`^${ZH.payNow}`) });
+  assert.equal(await pay.count(), 1, 'a pay link');
+  assert.match(await pay.innerText(), /¥69\.80/);
+  await Promise.all([
+    page.waitForURL((u) => u.pathname.startsWith('/pay/sandbox/')),
+    pay.click(),
+  ]);
+  await main.getByRole('heading', { level: 1, name: ZH.sandboxHeading, exact: true }).waitFor();
+  const sandboxText = await main.innerText();
+  assert.ok(sandboxText.includes(orderNo), 'the sandbox page names the order');
+  assert.match(sandboxText, /¥69\.80/, 'the sandbox charges the cash due');
+
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === orderPath),
+    main.getByRole('button', { name: ZH.paySucceed, exact: true }).click(),
+  ]);
+  assert.equal((await orderStatus(page).innerText()).trim(), ZH.paid);
+  assert.equal((await page.getByRole('status').innerText()).trim(), ZH.paidNotice);
+  assert.equal(await main.getByRole('link', { name: new RegExp(`^${ZH.payNow}`) }).count(), 0, 'no pay link once paid');
+  assert.equal(await main.getByRole('button', { name: ZH.cancelOrder, exact: true }).count(), 0, 'no cancel button once paid');
+  const paidWidth = await phoneShot(page, 'order-paid-phone.png');
+  assert.ok(paidWidth <= 360 + 1, `the paid order fits a 360 px phone: scrollWidth ${paidWidth}`);
+
+  // The orders list has it, paid.
+  const res = await page.goto('/orders');
+  assert.equal(res.status(), 200);
+  await main.getByRole('heading', { level: 1, name: ZH.ordersHeading, exact: true }).waitFor();
+  const card = main.getByRole('listitem').filter({ has: page.locator(`a[href="${orderPath}"]`) });
+  assert.equal(await card.count(), 1, `/orders lists ${orderNo}`);
+  assert.match(await card.innerText(), new RegExp(ZH.paid));
+  assert.match(await card.innerText(), /¥69\.80/);
+
+  // The points are spent: 5000 − 1000.
+  const me = await page.request.get('/api/v1/me');
+  assert.equal(me.status(), 200);
+  assert.equal((await me.json()).points_balance, 4000);
+  assert.deepEqual(problems, []);
+}));
+
+test('an order can be cancelled from its page and the cart survives a bad mobile number', withServerLog(async (t) => {
+  const { page, problems } = await openPage(t, { viewport: { width: 1280, height: 800 } });
+  const main = page.getByRole('main');
+  await logIn(page, 'buyer@example.com');
+  await addToCart(page, '/products/1', '1kg 袋装', 1);
+  assert.equal(await skuRow(page, '沽源藜麦').count(), 1, 'the cart has the line');
+
+  await page.goto('/checkout');
+  assert.equal(new URL(page.url()).pathname, '/checkout');
+  await fillAddress(page, { ...ADDRESS, name: '王芳', mobile: '12345' });
+  // Let the browser send what its own checks would stop, so the server's check is what is tested.
+  await main.getByLabel(ZH.addrMobile, { exact: true }).evaluate((el) => {
+    el.removeAttribute('pattern');
+    el.removeAttribute('required');
+    el.removeAttribute('maxlength');
+  });
+  const [refused] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/checkout'),
+    main.getByRole('button', { name: ZH.submitOrder, exact: true }).click(),
+  ]);
+  await page.waitForLoadState('load');
+  assert.equal(refused.status(), 400, 'a bad mobile number is a 400');
+  assert.equal(new URL(page.url()).pathname, '/checkout', 'still on the checkout page');
+  const alert = page.getByRole('alert');
+  await alert.waitFor();
+  assert.equal((await alert.innerText()).trim(), ZH.badAddress);
+  // What was typed is shown again, and the cart is still there.
+  assert.equal(await main.getByLabel(ZH.addrName, { exact: true }).inputValue(), '王芳');
+  assert.equal(await main.getByLabel(ZH.addrMobile, { exact: true }).inputValue(), '12345');
+  assert.equal(await skuRow(page, '沽源藜麦').count(), 1, 'the checkout page still lists the line');
+  {
+    const probe = await page.context().newPage();
+    await probe.goto('/cart');
+    assert.equal(await skuRow(probe, '沽源藜麦').count(), 1, '/cart still has the line after the refusal');
+    await probe.close();
+  }
+
+  await main.getByLabel(ZH.addrMobile, { exact: true }).fill(ADDRESS.mobile);
+  await Promise.all([
+    page.waitForURL((u) => ORDER_PATH.test(u.pathname)),
+    main.getByRole('button', { name: ZH.submitOrder, exact: true }).click(),
+  ]);
+  const orderPath = new URL(page.url()).pathname;
+  assert.equal((await orderStatus(page).innerText()).trim(), ZH.pendingPayment);
+
+  const cancel = main.getByRole('button', { name: ZH.cancelOrder, exact: true });
+  assert.equal(await cancel.count(), 1, 'a cancel button');
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === orderPath && u.searchParams.get('notice') === 'cancelled'),
+    cancel.click(),
+  ]);
+  assert.equal((await orderStatus(page).innerText()).trim(), ZH.cancelled);
+  assert.equal((await page.getByRole('status').innerText()).trim(), ZH.cancelledNotice);
+  assert.equal(await cancel.count(), 0, 'no cancel button once cancelled');
+  assert.equal(await main.getByRole('link', { name: new RegExp(`^${ZH.payNow}`) }).count(), 0, 'no pay link once cancelled');
+
+  // The order emptied the cart.
+  await page.goto('/cart');
+  await main.getByText(ZH.cartEmpty, { exact: true }).waitFor();
+  assert.deepEqual(problems, []);
+}));
