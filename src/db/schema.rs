@@ -253,6 +253,17 @@ diesel::table! {
         points_value_fen -> BigInt,
         cash_fen -> BigInt,
         refunded_quantity -> BigInt,
+        recipient_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    order_recipients (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        name -> Text,
+        mobile -> Text,
+        address -> Text,
     }
 }
 
@@ -351,6 +362,8 @@ diesel::table! {
 diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(order_lines -> skus (sku_id));
 diesel::joinable!(order_lines -> producers (producer_id));
+diesel::joinable!(order_recipients -> orders (order_id));
+diesel::joinable!(order_lines -> order_recipients (recipient_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(payments -> orders (order_id));
 diesel::joinable!(refunds -> orders (order_id));
@@ -377,6 +390,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     points_entries,
     orders,
     order_lines,
+    order_recipients,
     order_events,
     payments,
     payment_events,

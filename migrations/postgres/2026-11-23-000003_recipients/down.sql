@@ -1,0 +1,2 @@
+ALTER TABLE order_lines DROP COLUMN recipient_id;
+DROP TABLE order_recipients;
