@@ -22,6 +22,9 @@ pub struct Config {
     pub templates_dir: Option<PathBuf>,
     /// At least 64 bytes, hex-encoded; signs cookies. Unset: a key kept in `data_dir/secret.key`.
     pub secret_key: Option<String>,
+    /// 32 bytes, hex: the Ed25519 seed that signs ledger checkpoints. Unset: a key kept in
+    /// `data_dir/ledger-signing.key`.
+    pub ledger_signing_key: Option<String>,
     pub public_url: String,
     pub exchange_rate: ExchangeRate,
     pub db_pool_size: u32,
@@ -67,6 +70,7 @@ struct FileSettings {
     seed_dir: Option<String>,
     templates_dir: Option<String>,
     secret_key: Option<String>,
+    ledger_signing_key: Option<String>,
     public_url: Option<String>,
     points_per_yuan: Option<i64>,
     db_pool_size: Option<u32>,
@@ -159,6 +163,13 @@ impl Config {
             }
             None => None,
         };
+        let ledger_signing_key = match pick("AIDMART_LEDGER_SIGNING_KEY", f.ledger_signing_key) {
+            Some((name, key)) => match hex::decode(&key) {
+                Ok(bytes) if bytes.len() == 32 => Some(key),
+                _ => return Err(bad(&name, "must be 32 bytes in hex (64 hex characters)")),
+            },
+            None => None,
+        };
         let points_per_yuan =
             parse(pick("AIDMART_POINTS_PER_YUAN", f.points_per_yuan.map(|v| v.to_string())), 100i64, "a whole number")?;
         if !(1..=1_000_000).contains(&points_per_yuan) {
@@ -215,6 +226,7 @@ impl Config {
             templates_dir: pick("AIDMART_TEMPLATES_DIR", f.templates_dir).map(|v| PathBuf::from(v.1)),
             data_dir,
             secret_key,
+            ledger_signing_key,
             exchange_rate: ExchangeRate { points_per_yuan },
             db_pool_size,
             workers,
@@ -256,14 +268,28 @@ impl Config {
             return hex::decode(hex_key).map_err(|_| bad("AIDMART_SECRET_KEY", "must be hex"));
         }
         let path = self.data_dir.join("secret.key");
-        read_or_create_key(&path).map_err(|e| bad("AIDMART_SECRET_KEY", format!("unset, and {}: {e}", path.display())))
+        read_or_create_key(&path, 64)
+            .map_err(|e| bad("AIDMART_SECRET_KEY", format!("unset, and {}: {e}", path.display())))
+    }
+
+    /// The ledger checkpoint signing seed: configured, or generated once and kept beside the data.
+    pub fn ledger_seed(&self) -> Result<[u8; 32], ConfigError> {
+        let name = "AIDMART_LEDGER_SIGNING_KEY";
+        let bytes = match &self.ledger_signing_key {
+            Some(hex_key) => hex::decode(hex_key).map_err(|_| bad(name, "must be hex"))?,
+            None => {
+                let path = self.data_dir.join("ledger-signing.key");
+                read_or_create_key(&path, 32).map_err(|e| bad(name, format!("unset, and {}: {e}", path.display())))?
+            }
+        };
+        bytes.get(..32).and_then(|b| b.try_into().ok()).ok_or_else(|| bad(name, "must be 32 bytes"))
     }
 }
 
-fn read_or_create_key(path: &Path) -> std::io::Result<Vec<u8>> {
+fn read_or_create_key(path: &Path, len: usize) -> std::io::Result<Vec<u8>> {
     if let Ok(text) = std::fs::read_to_string(path) {
         if let Ok(bytes) = hex::decode(text.trim()) {
-            if bytes.len() >= 64 {
+            if bytes.len() >= len {
                 return Ok(bytes);
             }
         }
@@ -271,7 +297,7 @@ fn read_or_create_key(path: &Path) -> std::io::Result<Vec<u8>> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let key: Vec<u8> = (0..64).map(|_| rand::random::<u8>()).collect();
+    let key: Vec<u8> = (0..len).map(|_| rand::random::<u8>()).collect();
     std::fs::write(path, hex::encode(&key))?;
     #[cfg(unix)]
     {

@@ -1,4 +1,4 @@
-//! The `aidmart` command: serve, migrate, seed.
+//! The `aidmart` command: serve, migrate, seed, ledger verify.
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use aidmart::config::Config;
 use aidmart::error::AppError;
 use aidmart::startup::Application;
-use aidmart::{db, seed};
+use aidmart::{credits, db, seed};
 
 #[derive(Parser)]
 #[command(name = "aidmart", version, about = "Aidmart: a marketplace for consumer assistance (消费帮扶)")]
@@ -28,6 +28,18 @@ enum Command {
     Migrate,
     /// Load the data in seed/ (rows that exist already are left as they are).
     Seed,
+    /// The credit ledger.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Walk the hash chain and the signed checkpoints; exit 1 naming the first entry that
+    /// does not verify.
+    Verify,
 }
 
 fn main() -> ExitCode {
@@ -44,6 +56,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut ledger_ok = true;
     let result = match cli.command {
         Command::Serve { bind } => {
             if let Some(bind) = bind {
@@ -64,9 +77,34 @@ fn main() -> ExitCode {
                 report.to_string()
             })
         }),
+        Command::Ledger { command: LedgerCommand::Verify } => with_connection(&config, |conn| {
+            let key = ed25519_dalek::SigningKey::from_bytes(&config.ledger_seed().map_err(AppError::internal)?);
+            let started = std::time::Instant::now();
+            let v = credits::service::verify(conn, &key.verifying_key())?;
+            let secs = started.elapsed().as_secs_f64();
+            let speed = format!(
+                "{} entries, {:.1} MB of canonical text in {secs:.3} s ({:.0} entries/s, {:.1} MB/s)",
+                v.entries,
+                v.bytes as f64 / 1e6,
+                v.entries as f64 / secs.max(1e-9),
+                v.bytes as f64 / 1e6 / secs.max(1e-9)
+            );
+            if v.ok {
+                Ok(format!("ledger verifies: {speed}, head {}", v.head))
+            } else {
+                ledger_ok = false;
+                Ok(format!(
+                    "ledger does NOT verify at entry {}: {} (the {} entries before it verify)",
+                    v.first_bad.unwrap_or_default(),
+                    v.reason.unwrap_or_default(),
+                    v.entries
+                ))
+            }
+        }),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) if ledger_ok => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {}", e.public_message_for_cli());
             ExitCode::FAILURE

@@ -10,7 +10,8 @@ use toml::value::Datetime;
 
 use crate::catalog::service::search_text;
 use crate::db::schema::{
-    campaign_prices, campaign_products, campaigns, counties, producers, products, provinces, sku_price_tiers, skus,
+    campaign_prices, campaign_products, campaigns, counties, donation_projects, producers, products, provinces,
+    sku_price_tiers, skus,
 };
 use crate::db::{self, AnyConnection};
 use crate::error::AppError;
@@ -158,6 +159,32 @@ struct CampaignSeed {
     products: Vec<String>,
     #[serde(default)]
     prices: Vec<CampaignPriceSeed>,
+    #[serde(default)]
+    donation_project: Vec<ProjectSeed>,
+}
+
+/// A points-donation project of a campaign, and the SKUs whose sales pledge to it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProjectSeed {
+    slug: String,
+    name_zh: String,
+    name_en: String,
+    #[serde(default)]
+    description_zh: String,
+    #[serde(default)]
+    description_en: String,
+    milestone: String,
+    organiser_email: String,
+    #[serde(default)]
+    charity_skus: Vec<CharitySkuSeed>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CharitySkuSeed {
+    sku: String,
+    per_unit: String,
 }
 
 #[derive(Deserialize)]
@@ -269,6 +296,7 @@ pub fn load(conn: &mut AnyConnection, dir: &Path) -> Result<Report, AppError> {
         load_geography_and_orgs(conn, &geography, &organisations, &mut report)?;
         load_catalog(conn, &producer_file, &product_file, &mut report)?;
         load_campaigns(conn, &campaign_file, &mut report)?;
+        load_donation_projects(conn, &campaign_file)?;
         load_users(conn, &user_file, &hashes, &mut report)?;
         Ok(report)
     })
@@ -530,6 +558,53 @@ fn load_campaigns(conn: &mut AnyConnection, file: &Campaigns, report: &mut Repor
                     campaign_prices::price_fen.eq(fen(FILE, &price.price)?),
                 ))
                 .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+fn load_donation_projects(conn: &mut AnyConnection, file: &Campaigns) -> Result<(), AppError> {
+    const FILE: &str = "campaigns.toml";
+    for c in &file.campaign {
+        for p in &c.donation_project {
+            let exists: Option<i64> = donation_projects::table
+                .filter(donation_projects::slug.eq(&p.slug))
+                .select(donation_projects::id)
+                .first(conn)
+                .optional()?;
+            if exists.is_some() {
+                continue;
+            }
+            let milestone_fen = fen(FILE, &p.milestone)?;
+            if milestone_fen <= 0 {
+                return Err(invalid(FILE, format!("{}: the milestone must be more than zero", p.slug)));
+            }
+            let campaign_id: i64 =
+                campaigns::table.filter(campaigns::slug.eq(&c.slug)).select(campaigns::id).first(conn)?;
+            let project_id: i64 = diesel::insert_into(donation_projects::table)
+                .values((
+                    donation_projects::slug.eq(&p.slug),
+                    donation_projects::campaign_id.eq(campaign_id),
+                    donation_projects::name_zh.eq(&p.name_zh),
+                    donation_projects::name_en.eq(&p.name_en),
+                    donation_projects::description_zh.eq(&p.description_zh),
+                    donation_projects::description_en.eq(&p.description_en),
+                    donation_projects::milestone_fen.eq(milestone_fen),
+                    donation_projects::organiser_email.eq(&p.organiser_email),
+                ))
+                .returning(donation_projects::id)
+                .get_result(conn)?;
+            for pledge in &p.charity_skus {
+                let updated = diesel::update(skus::table.filter(skus::code.eq(&pledge.sku)))
+                    .set((
+                        skus::charity_donation_fen.eq(fen(FILE, &pledge.per_unit)?),
+                        skus::charity_project_id.eq(Some(project_id)),
+                    ))
+                    .execute(conn)?;
+                if updated != 1 {
+                    return Err(invalid(FILE, format!("{}: unknown SKU '{}'", p.slug, pledge.sku)));
+                }
+            }
         }
     }
     Ok(())

@@ -22,7 +22,7 @@ use crate::mail::Mailer;
 use crate::payments::SandboxGateway;
 use crate::web::i18n::Messages;
 use crate::web::metrics::Metrics;
-use crate::{accounts, api, catalog, mail, ops, orders, payments, points, seed, web as webparts};
+use crate::{accounts, api, catalog, credits, donations, mail, ops, orders, payments, points, seed, web as webparts};
 
 pub struct AppState {
     pub config: Config,
@@ -35,6 +35,8 @@ pub struct AppState {
     pub catalog_cache: TtlCache,
     pub gateway: SandboxGateway,
     pub mailer: Mailer,
+    /// Signs ledger checkpoints; its public half is published with them.
+    pub ledger_key: ed25519_dalek::SigningKey,
 }
 
 impl AppState {
@@ -93,6 +95,7 @@ impl Application {
         let secret = config.cookie_key().map_err(AppError::internal)?;
         let key = Key::try_from(secret.as_slice()).map_err(AppError::internal)?;
         let mailer = Mailer::from_config(&config)?;
+        let ledger_key = ed25519_dalek::SigningKey::from_bytes(&config.ledger_seed().map_err(AppError::internal)?);
         let listener = TcpListener::bind(config.bind)
             .map_err(|e| AppError::internal(format!("cannot listen on {}: {e}", config.bind)))?;
         let port = listener.local_addr().map_err(AppError::internal)?.port();
@@ -118,6 +121,7 @@ impl Application {
             catalog_cache,
             gateway,
             mailer,
+            ledger_key,
         });
         spawn_jobs(state.clone());
 
@@ -151,6 +155,8 @@ impl Application {
                 .configure(orders::routes::pages)
                 .configure(payments::routes::pages)
                 .configure(points::routes::pages)
+                .configure(credits::routes::pages)
+                .configure(donations::routes::pages)
                 .route("/static/{file}", web::get().to(webparts::templates::static_file))
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
         })
@@ -183,6 +189,19 @@ fn spawn_jobs(state: web::Data<AppState>) {
                 web::block(move || mail::deliver_due(&s.pool, &s.templates, &s.mailer, &s.config.mail_from)).await;
             if let Ok(Err(e)) = result {
                 tracing::warn!(error = %e, "mail worker");
+            }
+        }
+    });
+    let ledger_state = state.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick =
+            actix_web::rt::time::interval(std::time::Duration::from_secs(ledger_state.config.job_interval_secs));
+        loop {
+            tick.tick().await;
+            let key = ledger_state.ledger_key.clone();
+            let now = chrono::Utc::now().naive_utc();
+            if let Err(e) = ledger_state.db(move |conn| credits::service::checkpoint(conn, &key, now)).await {
+                tracing::warn!(error = %e, "ledger checkpoint");
             }
         }
     });

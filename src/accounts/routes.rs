@@ -281,6 +281,7 @@ struct AccountView {
 #[derive(Serialize)]
 struct AccountData {
     account: AccountView,
+    charity: crate::credits::service::CharityHours,
 }
 
 #[get("/account")]
@@ -290,6 +291,8 @@ async fn account_page(page: Page) -> Result<HttpResponse, AppError> {
         Err(AppError::Unauthenticated) => return Ok(see_other("/login?next=/account")),
         Err(e) => return Err(e),
     };
+    let user_id = me.id;
+    let charity = page.state.db(move |conn| crate::credits::service::charity_hours(conn, user_id)).await?;
     let account = AccountView {
         roles: me.roles.iter().map(|r| page.t(&format!("role_{r}"))).collect(),
         organisations: me
@@ -310,5 +313,5 @@ async fn account_page(page: Page) -> Result<HttpResponse, AppError> {
         province_zh: me.province_zh,
         province_en: me.province_en,
     };
-    page.render("pages/account", &page.t("title_account"), true, AccountData { account })
+    page.render("pages/account", &page.t("title_account"), true, AccountData { account, charity })
 }

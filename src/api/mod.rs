@@ -4,7 +4,7 @@ use actix_web::{error::JsonPayloadError, get, web, HttpResponse};
 use utoipa::OpenApi;
 
 use crate::error::AppError;
-use crate::{accounts, catalog, orders, payments, points};
+use crate::{accounts, catalog, credits, donations, orders, payments, points};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,6 +27,14 @@ use crate::{accounts, catalog, orders, payments, points};
         payments::routes::webhook,
         payments::routes::complete,
         points::routes::api_grant,
+        credits::routes::api_ledger,
+        credits::routes::api_ledger_entry,
+        credits::routes::api_verify,
+        credits::routes::api_checkpoints,
+        credits::routes::api_campaign,
+        credits::routes::api_charity_hours,
+        donations::routes::api_projects,
+        donations::routes::api_donate,
         openapi_json,
     )
 )]
@@ -40,6 +48,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(orders::routes::api)
             .configure(payments::routes::api)
             .configure(points::routes::api)
+            .configure(credits::routes::api)
+            .configure(donations::routes::api)
             .service(openapi_json)
             .default_service(web::to(|| async { Err::<HttpResponse, _>(AppError::NotFound) })),
     );

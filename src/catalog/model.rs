@@ -4,7 +4,8 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    campaign_products, campaigns, counties, organisations, producers, products, provinces, sku_price_tiers, skus,
+    campaign_products, campaigns, counties, donation_projects, organisations, producers, products, provinces,
+    sku_price_tiers, skus,
 };
 use crate::db::AnyConnection;
 
@@ -73,6 +74,8 @@ pub struct Sku {
     pub stock: i64,
     pub max_points_pct: i32,
     pub listed: bool,
+    pub charity_donation_fen: i64,
+    pub charity_project_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -230,6 +233,8 @@ pub struct ProductDetail {
     pub skus: Vec<Sku>,
     pub tiers: Vec<PriceTier>,
     pub campaigns: Vec<Campaign>,
+    /// (id, slug, zh, en) of the charity projects the SKUs pledge to.
+    pub charity_projects: Vec<(i64, String, String, String)>,
 }
 
 pub fn product_detail(conn: &mut AnyConnection, product_id: i64) -> QueryResult<Option<ProductDetail>> {
@@ -261,6 +266,16 @@ pub fn product_detail(conn: &mut AnyConnection, product_id: i64) -> QueryResult<
         .order(campaigns::id)
         .select(Campaign::as_select())
         .load(conn)?;
+    let project_ids: Vec<i64> = skus.iter().filter_map(|s| s.charity_project_id).collect();
+    let charity_projects = donation_projects::table
+        .filter(donation_projects::id.eq_any(&project_ids))
+        .select((
+            donation_projects::id,
+            donation_projects::slug,
+            donation_projects::name_zh,
+            donation_projects::name_en,
+        ))
+        .load(conn)?;
     let price_from_fen = skus.iter().map(|s| s.price_fen).min();
     let in_stock = skus.iter().any(|s| s.stock > 0);
     Ok(Some(ProductDetail {
@@ -268,6 +283,7 @@ pub fn product_detail(conn: &mut AnyConnection, product_id: i64) -> QueryResult<
         skus,
         tiers,
         campaigns,
+        charity_projects,
     }))
 }
 

@@ -260,6 +260,17 @@ pub struct SkuView {
     pub max_points_share: f64,
     pub max_points_pct: i32,
     pub tiers: Vec<TierView>,
+    /// A donation per unit sold that the cooperative pledges to a charity project (公益宝贝).
+    pub charity: Option<CharityPledge>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CharityPledge {
+    #[schema(value_type = String)]
+    pub per_unit: Money,
+    pub project_slug: String,
+    pub project_zh: String,
+    pub project_en: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -297,6 +308,16 @@ impl ProductDetailView {
             .skus
             .into_iter()
             .map(|s| SkuView {
+                charity: d
+                    .charity_projects
+                    .iter()
+                    .find(|p| Some(p.0) == s.charity_project_id && s.charity_donation_fen > 0)
+                    .map(|p| CharityPledge {
+                        per_unit: Money::from_fen(s.charity_donation_fen),
+                        project_slug: p.1.clone(),
+                        project_zh: p.2.clone(),
+                        project_en: p.3.clone(),
+                    }),
                 id: s.id,
                 name: lang.pick(&s.name_zh, &s.name_en).to_string(),
                 tiers: d

@@ -85,6 +85,7 @@ diesel::table! {
         low_stock_threshold -> BigInt,
         charity_donation_fen -> BigInt,
         listed -> Bool,
+        charity_project_id -> Nullable<BigInt>,
     }
 }
 
@@ -370,6 +371,106 @@ diesel::joinable!(refunds -> orders (order_id));
 diesel::joinable!(orders -> campaigns (campaign_id));
 diesel::joinable!(orders -> users (buyer_id));
 
+// Credits: the verifiable ledger, donations, charity hours.
+
+diesel::table! {
+    donation_projects (id) {
+        id -> BigInt,
+        slug -> Text,
+        campaign_id -> BigInt,
+        name_zh -> Text,
+        name_en -> Text,
+        description_zh -> Text,
+        description_en -> Text,
+        milestone_fen -> BigInt,
+        organiser_email -> Text,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    donations (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        user_id -> BigInt,
+        points -> BigInt,
+        value_fen -> BigInt,
+        province_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    donation_milestones (project_id, milestone) {
+        project_id -> BigInt,
+        milestone -> BigInt,
+        donation_id -> BigInt,
+        reached_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    credit_entries (seq) {
+        seq -> BigInt,
+        kind -> Text,
+        campaign_id -> BigInt,
+        producer_id -> Nullable<BigInt>,
+        county_id -> Nullable<BigInt>,
+        org_id -> Nullable<BigInt>,
+        project_id -> Nullable<BigInt>,
+        channel -> Text,
+        category -> Text,
+        amount_fen -> BigInt,
+        order_line_id -> Nullable<BigInt>,
+        refund_id -> Nullable<BigInt>,
+        donation_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    ledger_head (id) {
+        id -> BigInt,
+        entries -> BigInt,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    ledger_checkpoints (entries) {
+        entries -> BigInt,
+        head -> Text,
+        signed_at -> Timestamp,
+        public_key -> Text,
+        signature -> Text,
+    }
+}
+
+diesel::table! {
+    charity_hours (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        tenths -> BigInt,
+        order_id -> Nullable<BigInt>,
+        donation_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(donation_projects -> campaigns (campaign_id));
+diesel::joinable!(donations -> donation_projects (project_id));
+diesel::joinable!(donations -> users (user_id));
+diesel::joinable!(donations -> provinces (province_id));
+diesel::joinable!(credit_entries -> campaigns (campaign_id));
+diesel::joinable!(credit_entries -> producers (producer_id));
+diesel::joinable!(credit_entries -> counties (county_id));
+diesel::joinable!(credit_entries -> organisations (org_id));
+diesel::joinable!(credit_entries -> donation_projects (project_id));
+diesel::joinable!(credit_entries -> order_lines (order_line_id));
+diesel::joinable!(charity_hours -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
     provinces,
@@ -399,4 +500,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     stock_movements,
     idempotency_keys,
     outbox,
+    donation_projects,
+    donations,
+    donation_milestones,
+    credit_entries,
+    ledger_head,
+    ledger_checkpoints,
+    charity_hours,
 );

@@ -338,19 +338,18 @@ pub fn record_payment_event(
     outcome: &str,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let seen: i64 = payment_events::table.filter(payment_events::event_id.eq(event_id)).count().get_result(conn)?;
-    if seen > 0 {
-        return Ok(false);
-    }
-    diesel::insert_into(payment_events::table)
-        .values((
-            payment_events::event_id.eq(event_id),
-            payment_events::payment_id.eq(payment_id),
-            payment_events::outcome.eq(outcome),
-            payment_events::received_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(true)
+    // A twin delivered at the same moment waits on the key and then inserts nothing.
+    let row = (
+        payment_events::event_id.eq(event_id),
+        payment_events::payment_id.eq(payment_id),
+        payment_events::outcome.eq(outcome),
+        payment_events::received_at.eq(now),
+    );
+    let inserted = crate::on_backend!(conn, |c| diesel::insert_into(payment_events::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(inserted == 1)
 }
 
 /// Unpaid orders whose payment time is up.

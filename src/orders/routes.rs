@@ -604,6 +604,8 @@ struct OrderData {
     lines: Vec<service::LineView>,
     events: Vec<EventItem>,
     notice: Option<String>,
+    /// Where each line's money was credited in the ledger.
+    credits: Vec<crate::credits::service::LineCredit>,
 }
 
 #[derive(Deserialize)]
@@ -622,16 +624,25 @@ async fn order_page(
     };
     let no = path.into_inner();
     let url = |id: &str| format!("/pay/sandbox/{id}");
-    let (view, events, campaign) = page
+    let (view, events, campaign, credits) = page
         .state
         .db(move |conn| {
             let view = service::view(conn, user.id, &no, url)?;
             let order = super::model::order_by_no(conn, &view.order_no)?.ok_or(AppError::NotFound)?;
             let events = super::model::events_of(conn, order.id)?;
             let campaign = super::model::campaign_names(conn, order.campaign_id)?;
-            Ok((view, events, campaign))
+            let line_ids: Vec<i64> = view.lines.iter().map(|l| l.id).collect();
+            let credits = crate::credits::service::line_credits(conn, &line_ids)?;
+            Ok((view, events, campaign, credits))
         })
         .await?;
+    let mut credits = credits;
+    for c in &mut credits {
+        if let Some(line) = view.lines.iter().find(|l| l.id == c.line_id) {
+            c.product_zh.clone_from(&line.product_zh);
+            c.product_en.clone_from(&line.product_en);
+        }
+    }
     let pending = view.status == "pending_payment";
     let order = OrderPageView {
         status_label: page.t(&format!("order_status_{}", view.status)),
@@ -665,7 +676,7 @@ async fn order_page(
         })
         .collect();
     let title = format!("{} {}", page.t("title_order"), view.order_no);
-    page.render("pages/order", &title, true, OrderData { order, lines: view.lines, events, notice })
+    page.render("pages/order", &title, true, OrderData { order, lines: view.lines, events, notice, credits })
 }
 
 #[derive(Deserialize)]

@@ -332,7 +332,10 @@ fn write_order(
     let priced: Vec<PricedLine> = prepared.lines.iter().map(|l| l.priced.clone()).collect();
     let priced = pricing::apply_points(priced, &pcts, request.points, settings.rate).map_err(pricing_error)?;
     let order_no = new_order_no(now);
-    for line in &priced {
+    // Rows are locked in SKU order, so two orders for the same SKUs cannot deadlock.
+    let mut by_sku: Vec<&PricedLine> = priced.iter().collect();
+    by_sku.sort_by_key(|l| l.sku_id);
+    for line in by_sku {
         if !model::take_stock(conn, line.sku_id, line.quantity)? {
             return Err(AppError::conflict(
                 "out_of_stock",
@@ -501,6 +504,7 @@ fn complete_payment(
     }
     model::add_event(conn, order.id, Some("pending_payment"), "paid", note, now)?;
     let lines = model::lines_of(conn, order.id)?;
+    crate::credits::service::credit_sale(conn, order, &lines, now)?;
     let names = names_of(conn, &lines)?;
     mail::enqueue(conn, "payment_received", &buyer.email, &order_mail(order, buyer, public_url, &lines, &names), now)?;
     let address: Address = serde_json::from_str(&order.address).map_err(AppError::internal)?;
@@ -590,7 +594,8 @@ fn cancel_unpaid(conn: &mut AnyConnection, order: &OrderRow, note: &str, now: Na
     if !model::transition(conn, order.id, &["pending_payment"], "cancelled")? {
         return Ok(false);
     }
-    let lines = model::lines_of(conn, order.id)?;
+    let mut lines = model::lines_of(conn, order.id)?;
+    lines.sort_by_key(|l| l.sku_id);
     for line in &lines {
         model::put_back_stock(conn, line.sku_id, line.quantity)?;
     }
@@ -733,13 +738,18 @@ pub fn refund(
         if wanted.is_empty() {
             return Err(AppError::unprocessable("invalid_refund", "nothing left to refund / 没有可退款的商品"));
         }
+        let mut wanted = wanted;
+        wanted.sort_by_key(|(l, _)| l.sku_id);
         let shipped = matches!(order.status.as_str(), "shipped" | "delivered");
         let (mut cash, mut pts) = (0, 0);
         let mut rows = Vec::new();
         let mut movements = Vec::new();
+        let mut reversed = Vec::new();
         for (line, quantity) in &wanted {
             let line_cash = pricing::refund_share(line.cash_fen, line.quantity, line.refunded_quantity, *quantity);
             let line_points = pricing::refund_share(line.points, line.quantity, line.refunded_quantity, *quantity);
+            let points_value =
+                pricing::refund_share(line.points_value_fen, line.quantity, line.refunded_quantity, *quantity);
             if !model::refund_line_units(conn, line.id, *quantity)? {
                 return Err(invalid_state());
             }
@@ -754,6 +764,7 @@ pub fn refund(
                 });
             }
             rows.push((line.id, *quantity, line_cash, line_points));
+            reversed.push((line.clone(), *quantity, line_cash + points_value));
             cash += line_cash;
             pts += line_points;
         }
@@ -762,6 +773,7 @@ pub fn refund(
         }
         let refund_id = model::add_refund(conn, order.id, cash, pts, &request.reason, now)?;
         model::add_refund_lines(conn, refund_id, &rows)?;
+        crate::credits::service::credit_refund(conn, &order, refund_id, &reversed, now)?;
         model::add_refunded_totals(conn, order.id, cash, pts)?;
         points::service::give_back(conn, buyer_id, pts, &order.order_no, now)?;
         let after = model::lines_of(conn, order.id)?;

@@ -21,6 +21,18 @@ pub fn spend(
     reference: &str,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
+    spend_as(conn, user_id, points, "spend", reference, now)
+}
+
+/// `spend`, with the ledger entries' kind (`spend` or `donation`).
+pub fn spend_as(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    points: i64,
+    kind: &str,
+    reference: &str,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
     if points == 0 {
         return Ok(());
     }
@@ -54,7 +66,7 @@ pub fn spend(
             left -= take;
             entries.push((
                 points_entries::account_id.eq(account_id),
-                points_entries::kind.eq("spend"),
+                points_entries::kind.eq(kind),
                 points_entries::points.eq(-take),
                 points_entries::lot_id.eq(Some(lot_id)),
                 points_entries::reference.eq(reference),

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod catalog;
+mod credits;
 mod database;
 mod helpers;
 mod inputs;
