@@ -5,9 +5,10 @@ use serde::Serialize;
 
 use crate::money::Money;
 
-/// Horizontal bars: the label column, then the bar, then the amount.
-const BAR_MAX: i64 = 300;
-const ROW: i64 = 28;
+/// Horizontal bars, each under its label with the amount at its end; 360 units wide, so the
+/// text stays legible on a phone.
+const BAR_MAX: i64 = 260;
+const ROW: i64 = 44;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Bar {
@@ -16,6 +17,7 @@ pub struct Bar {
     pub amount: Money,
     pub y: i64,
     pub text_y: i64,
+    pub amount_y: i64,
     pub width: i64,
     pub amount_x: i64,
 }
@@ -81,7 +83,7 @@ pub fn columns(points: Vec<(String, i64)>) -> ColumnChart {
             Column { label, amount: Money::from_fen(fen), x, label_x: x + 20, y: 20 + COLUMN_MAX - height, height }
         })
         .collect::<Vec<_>>();
-    ColumnChart { width: (20 + columns.len() as i64 * step).max(200), columns }
+    ColumnChart { width: (20 + columns.len() as i64 * step).max(360), columns }
 }
 
 #[cfg(test)]
@@ -93,9 +95,9 @@ mod tests {
         let chart =
             bars(vec![("乙".into(), "B".into(), 500), ("甲".into(), "A".into(), 1000), ("丙".into(), "C".into(), 1)]);
         let widths: Vec<i64> = chart.bars.iter().map(|b| b.width).collect();
-        assert_eq!(widths, vec![300, 150, 1]);
+        assert_eq!(widths, vec![260, 130, 1]);
         assert_eq!(chart.bars[0].name_en, "A");
-        assert_eq!(chart.height, 84);
+        assert_eq!(chart.height, 132);
     }
 
     #[test]
