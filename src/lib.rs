@@ -5,6 +5,7 @@ pub mod api;
 pub mod cache;
 pub mod catalog;
 pub mod config;
+pub mod coop;
 pub mod db;
 pub mod error;
 pub mod mail;

@@ -151,6 +151,7 @@ impl Application {
                 .configure(orders::routes::pages)
                 .configure(payments::routes::pages)
                 .configure(points::routes::pages)
+                .configure(crate::coop::routes::pages)
                 .route("/static/{file}", web::get().to(webparts::templates::static_file))
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
         })

@@ -4,7 +4,7 @@ use actix_web::{error::JsonPayloadError, get, web, HttpResponse};
 use utoipa::OpenApi;
 
 use crate::error::AppError;
-use crate::{accounts, catalog, orders, payments, points};
+use crate::{accounts, catalog, coop, orders, payments, points};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,6 +27,7 @@ use crate::{accounts, catalog, orders, payments, points};
         payments::routes::webhook,
         payments::routes::complete,
         points::routes::api_grant,
+        coop::routes::api_skus, coop::routes::api_stock, coop::routes::api_history, coop::routes::api_bulk, coop::routes::api_pending, coop::routes::api_pick_list, coop::routes::api_ship, coop::routes::api_sales,
         openapi_json,
     )
 )]
@@ -40,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(orders::routes::api)
             .configure(payments::routes::api)
             .configure(points::routes::api)
+            .configure(coop::routes::api)
             .service(openapi_json)
             .default_service(web::to(|| async { Err::<HttpResponse, _>(AppError::NotFound) })),
     );

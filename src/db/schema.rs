@@ -330,6 +330,8 @@ diesel::table! {
         order_id -> Nullable<BigInt>,
         user_id -> Nullable<BigInt>,
         created_at -> Timestamp,
+        stock_before -> Nullable<BigInt>,
+        stock_after -> Nullable<BigInt>,
     }
 }
 
@@ -356,6 +358,20 @@ diesel::table! {
         last_error -> Nullable<Text>,
         sent_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+    }
+}
+
+// Cooperative portal
+diesel::table! {
+    shipments (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        producer_id -> BigInt,
+        recipient_id -> Nullable<BigInt>,
+        carrier -> Text,
+        tracking_no -> Text,
+        shipped_by -> BigInt,
+        shipped_at -> Timestamp,
     }
 }
 
@@ -399,4 +415,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     stock_movements,
     idempotency_keys,
     outbox,
+    shipments,
 );

@@ -332,12 +332,16 @@ fn write_order(
     let priced: Vec<PricedLine> = prepared.lines.iter().map(|l| l.priced.clone()).collect();
     let priced = pricing::apply_points(priced, &pcts, request.points, settings.rate).map_err(pricing_error)?;
     let order_no = new_order_no(now);
+    let mut taken = Vec::with_capacity(priced.len());
     for line in &priced {
-        if !model::take_stock(conn, line.sku_id, line.quantity)? {
-            return Err(AppError::conflict(
-                "out_of_stock",
-                format!("SKU {} does not have {} left / 库存不足", line.sku_id, line.quantity),
-            ));
+        match model::take_stock(conn, line.sku_id, line.quantity)? {
+            Some(change) => taken.push(change),
+            None => {
+                return Err(AppError::conflict(
+                    "out_of_stock",
+                    format!("SKU {} does not have {} left / 库存不足", line.sku_id, line.quantity),
+                ))
+            }
         }
     }
     points::service::spend(conn, buyer.id, request.points, &order_no, now)?;
@@ -383,17 +387,22 @@ fn write_order(
     for (row, id) in rows.iter_mut().zip(ids) {
         row.id = id;
     }
+    // `taken` is in the order of `priced`, which is the order of `rows`.
     let movements: Vec<Movement> = rows
         .iter()
-        .map(|l| Movement {
+        .zip(&taken)
+        .map(|(l, c)| Movement {
             sku_id: l.sku_id,
             delta: -l.quantity,
             reason: "sale",
-            order_id: order.id,
+            order_id: Some(order.id),
             user_id: buyer.id,
+            before: c.before,
+            after: c.after,
         })
         .collect();
     model::record_movements(conn, &movements, now)?;
+    crate::coop::service::alert_low_stock(conn, &taken, now)?;
     let names: Vec<(i64, i64, [String; 4])> =
         prepared.lines.iter().map(|l| (l.priced.sku_id, l.product_id, l.names.clone())).collect();
     let mail = order_mail(&order, buyer, &settings.public_url, &rows, &names);
@@ -591,19 +600,20 @@ fn cancel_unpaid(conn: &mut AnyConnection, order: &OrderRow, note: &str, now: Na
         return Ok(false);
     }
     let lines = model::lines_of(conn, order.id)?;
-    for line in &lines {
-        model::put_back_stock(conn, line.sku_id, line.quantity)?;
-    }
-    let movements: Vec<Movement> = lines
-        .iter()
-        .map(|l| Movement {
+    let mut movements = Vec::with_capacity(lines.len());
+    for l in &lines {
+        let c = model::put_back_stock(conn, l.sku_id, l.quantity)?
+            .ok_or_else(|| AppError::internal("order line without its SKU"))?;
+        movements.push(Movement {
             sku_id: l.sku_id,
             delta: l.quantity,
             reason: note,
-            order_id: order.id,
+            order_id: Some(order.id),
             user_id: order.buyer_id,
-        })
-        .collect();
+            before: c.before,
+            after: c.after,
+        });
+    }
     model::record_movements(conn, &movements, now)?;
     points::service::give_back(conn, order.buyer_id, order.points_used, &order.order_no, now)?;
     if let Some(payment_id) = model::pending_payment_of(conn, order.id)? {
@@ -743,14 +753,18 @@ pub fn refund(
             if !model::refund_line_units(conn, line.id, *quantity)? {
                 return Err(invalid_state());
             }
-            if !shipped {
-                model::put_back_stock(conn, line.sku_id, *quantity)?;
+            // Units of a part the cooperative has already shipped are not back on its shelf.
+            if !shipped && !crate::coop::model::line_shipped(conn, line.id)? {
+                let c = model::put_back_stock(conn, line.sku_id, *quantity)?
+                    .ok_or_else(|| AppError::internal("order line without its SKU"))?;
                 movements.push(Movement {
                     sku_id: line.sku_id,
                     delta: *quantity,
                     reason: "refund",
-                    order_id: order.id,
+                    order_id: Some(order.id),
                     user_id: buyer_id,
+                    before: c.before,
+                    after: c.after,
                 });
             }
             rows.push((line.id, *quantity, line_cash, line_points));

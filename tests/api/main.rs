@@ -3,6 +3,7 @@
 
 mod accounts;
 mod catalog;
+mod coop;
 mod database;
 mod helpers;
 mod inputs;

@@ -1,0 +1,378 @@
+//! The SQL of the cooperative portal: a manager's SKUs, stock history, parts to ship,
+//! shipments and sales figures. Every query that reads a cooperative's data takes the
+//! producer ids the manager manages, so scope is part of the query itself.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::schema::{
+    campaigns, order_lines, order_recipients, orders, producer_managers, producers, products, shipments, skus,
+    stock_movements, users,
+};
+use crate::db::AnyConnection;
+
+/// Producer ids a user manages.
+pub fn managed_producers(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Vec<i64>> {
+    producer_managers::table
+        .filter(producer_managers::user_id.eq(user_id))
+        .order(producer_managers::producer_id)
+        .select(producer_managers::producer_id)
+        .load(conn)
+}
+
+/// (id, name_zh, name_en)
+pub fn producer_names(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String, String)>> {
+    producers::table
+        .filter(producers::id.eq_any(ids))
+        .order(producers::id)
+        .select((producers::id, producers::name_zh, producers::name_en))
+        .load(conn)
+}
+
+/// What the portal shows of a SKU and its product.
+#[derive(Debug, Clone, Queryable)]
+pub struct SkuRow {
+    pub id: i64,
+    pub code: String,
+    pub product_id: i64,
+    pub producer_id: i64,
+    pub product_zh: String,
+    pub product_en: String,
+    pub sku_zh: String,
+    pub sku_en: String,
+    pub unit_zh: String,
+    pub unit_en: String,
+    pub price_fen: i64,
+    pub stock: i64,
+    pub low_stock_threshold: i64,
+    pub max_points_pct: i32,
+    pub charity_donation_fen: i64,
+    pub listed: bool,
+    pub product_listed: bool,
+    pub aid_cert_no: Option<String>,
+    pub aid_cert_expires: Option<NaiveDate>,
+}
+
+type SkuSelect = (
+    skus::id,
+    skus::code,
+    skus::product_id,
+    products::producer_id,
+    products::name_zh,
+    products::name_en,
+    skus::name_zh,
+    skus::name_en,
+    skus::unit_zh,
+    skus::unit_en,
+    skus::price_fen,
+    skus::stock,
+    skus::low_stock_threshold,
+    skus::max_points_pct,
+    skus::charity_donation_fen,
+    skus::listed,
+    products::listed,
+    products::aid_cert_no,
+    products::aid_cert_expires,
+);
+
+const SKU_SELECT: SkuSelect = (
+    skus::id,
+    skus::code,
+    skus::product_id,
+    products::producer_id,
+    products::name_zh,
+    products::name_en,
+    skus::name_zh,
+    skus::name_en,
+    skus::unit_zh,
+    skus::unit_en,
+    skus::price_fen,
+    skus::stock,
+    skus::low_stock_threshold,
+    skus::max_points_pct,
+    skus::charity_donation_fen,
+    skus::listed,
+    products::listed,
+    products::aid_cert_no,
+    products::aid_cert_expires,
+);
+
+/// The SKUs of the given producers.
+pub fn skus_of(conn: &mut AnyConnection, producer_ids: &[i64]) -> QueryResult<Vec<SkuRow>> {
+    skus::table
+        .inner_join(products::table)
+        .filter(products::producer_id.eq_any(producer_ids))
+        .order((products::id, skus::id))
+        .select(SKU_SELECT)
+        .load(conn)
+}
+
+/// One SKU, only if one of the given producers owns it.
+pub fn sku_in(conn: &mut AnyConnection, sku_id: i64, producer_ids: &[i64]) -> QueryResult<Option<SkuRow>> {
+    skus::table
+        .inner_join(products::table)
+        .filter(skus::id.eq(sku_id))
+        .filter(products::producer_id.eq_any(producer_ids))
+        .select(SKU_SELECT)
+        .first(conn)
+        .optional()
+}
+
+/// (code, id) of the SKUs among `codes` that the given producers own.
+pub fn sku_ids_by_code(
+    conn: &mut AnyConnection,
+    codes: &[String],
+    producer_ids: &[i64],
+) -> QueryResult<Vec<(String, i64)>> {
+    skus::table
+        .inner_join(products::table)
+        .filter(skus::code.eq_any(codes))
+        .filter(products::producer_id.eq_any(producer_ids))
+        .select((skus::code, skus::id))
+        .load(conn)
+}
+
+pub fn stock_of(conn: &mut AnyConnection, sku_id: i64) -> QueryResult<i64> {
+    skus::table.find(sku_id).select(skus::stock).first(conn)
+}
+
+/// One row of a SKU's stock history.
+#[derive(Debug, Clone, Queryable)]
+pub struct HistoryRow {
+    pub id: i64,
+    pub delta: i64,
+    pub reason: String,
+    pub order_no: Option<String>,
+    pub user_email: Option<String>,
+    pub before: Option<i64>,
+    pub after: Option<i64>,
+    pub at: NaiveDateTime,
+}
+
+pub fn history(conn: &mut AnyConnection, sku_id: i64, limit: i64) -> QueryResult<Vec<HistoryRow>> {
+    stock_movements::table
+        .left_join(orders::table.on(orders::id.nullable().eq(stock_movements::order_id)))
+        .left_join(users::table.on(users::id.nullable().eq(stock_movements::user_id)))
+        .filter(stock_movements::sku_id.eq(sku_id))
+        .order(stock_movements::id.desc())
+        .limit(limit)
+        .select((
+            stock_movements::id,
+            stock_movements::delta,
+            stock_movements::reason,
+            orders::order_no.nullable(),
+            users::email.nullable(),
+            stock_movements::stock_before,
+            stock_movements::stock_after,
+            stock_movements::created_at,
+        ))
+        .load(conn)
+}
+
+/// (producer_id, code, product zh/en, sku zh/en) of a SKU, for the low-stock email.
+pub type SkuNames = (i64, String, String, String, String, String);
+
+pub fn sku_names(conn: &mut AnyConnection, sku_id: i64) -> QueryResult<SkuNames> {
+    skus::table
+        .inner_join(products::table)
+        .filter(skus::id.eq(sku_id))
+        .select((products::producer_id, skus::code, products::name_zh, products::name_en, skus::name_zh, skus::name_en))
+        .first(conn)
+}
+
+/// Whether the part (cooperative, recipient) of the order that holds this line was shipped.
+pub fn line_shipped(conn: &mut AnyConnection, line_id: i64) -> QueryResult<bool> {
+    let (order_id, producer_id, recipient_id): (i64, i64, Option<i64>) = order_lines::table
+        .find(line_id)
+        .select((order_lines::order_id, order_lines::producer_id, order_lines::recipient_id))
+        .first(conn)?;
+    Ok(shipment_of(conn, order_id, producer_id, recipient_id)?.is_some())
+}
+
+/// A line of a part still to ship, or of one being shipped.
+#[derive(Debug, Clone, Queryable)]
+pub struct PartLine {
+    pub order_id: i64,
+    pub order_no: String,
+    pub status: String,
+    pub buyer_id: i64,
+    pub paid_at: Option<NaiveDateTime>,
+    pub order_address: String,
+    pub producer_id: i64,
+    pub recipient_id: Option<i64>,
+    /// (name, mobile, address) of the recipient, for distributions.
+    pub recipient: Option<(String, String, String)>,
+    pub line_id: i64,
+    pub sku_id: i64,
+    pub sku_code: String,
+    pub product_zh: String,
+    pub product_en: String,
+    pub sku_zh: String,
+    pub sku_en: String,
+    pub quantity: i64,
+    pub refunded_quantity: i64,
+    pub line_total_fen: i64,
+}
+
+/// Statuses in which goods are owed to the buyer and not yet all on their way.
+pub const SHIPPABLE: [&str; 2] = ["paid", "partially_refunded"];
+
+/// Lines with units left to ship, of shippable orders, for the given producers (and, when
+/// `order_id` is given, of that order only). Shipped parts are filtered by the caller.
+pub fn open_lines(
+    conn: &mut AnyConnection,
+    producer_ids: &[i64],
+    order_id: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<PartLine>> {
+    let mut query = order_lines::table
+        .inner_join(orders::table)
+        .inner_join(skus::table.inner_join(products::table))
+        .left_join(order_recipients::table.on(order_recipients::id.nullable().eq(order_lines::recipient_id)))
+        .filter(order_lines::producer_id.eq_any(producer_ids))
+        .filter(orders::status.eq_any(SHIPPABLE))
+        .filter(order_lines::refunded_quantity.lt(order_lines::quantity))
+        .order((orders::paid_at, orders::id, order_lines::id))
+        .limit(limit)
+        .select((
+            orders::id,
+            orders::order_no,
+            orders::status,
+            orders::buyer_id,
+            orders::paid_at,
+            orders::address,
+            order_lines::producer_id,
+            order_lines::recipient_id,
+            (order_recipients::name, order_recipients::mobile, order_recipients::address).nullable(),
+            order_lines::id,
+            order_lines::sku_id,
+            skus::code,
+            products::name_zh,
+            products::name_en,
+            skus::name_zh,
+            skus::name_en,
+            order_lines::quantity,
+            order_lines::refunded_quantity,
+            order_lines::line_total_fen,
+        ))
+        .into_boxed();
+    if let Some(id) = order_id {
+        query = query.filter(orders::id.eq(id));
+    }
+    query.load(conn)
+}
+
+/// (order_id, producer_id, recipient_id) of the shipments of these orders.
+pub fn shipped_parts(conn: &mut AnyConnection, order_ids: &[i64]) -> QueryResult<Vec<(i64, i64, Option<i64>)>> {
+    shipments::table
+        .filter(shipments::order_id.eq_any(order_ids))
+        .select((shipments::order_id, shipments::producer_id, shipments::recipient_id))
+        .load(conn)
+}
+
+/// (carrier, tracking_no) of a part's shipment.
+pub fn shipment_of(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    producer_id: i64,
+    recipient_id: Option<i64>,
+) -> QueryResult<Option<(String, String)>> {
+    let mut query = shipments::table
+        .filter(shipments::order_id.eq(order_id))
+        .filter(shipments::producer_id.eq(producer_id))
+        .select((shipments::carrier, shipments::tracking_no))
+        .into_boxed();
+    query = match recipient_id {
+        Some(r) => query.filter(shipments::recipient_id.eq(r)),
+        None => query.filter(shipments::recipient_id.is_null()),
+    };
+    query.first(conn).optional()
+}
+
+pub struct NewShipment<'a> {
+    pub order_id: i64,
+    pub producer_id: i64,
+    pub recipient_id: Option<i64>,
+    pub carrier: &'a str,
+    pub tracking_no: &'a str,
+    pub shipped_by: i64,
+}
+
+pub fn insert_shipment(conn: &mut AnyConnection, s: &NewShipment, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::insert_into(shipments::table)
+        .values((
+            shipments::order_id.eq(s.order_id),
+            shipments::producer_id.eq(s.producer_id),
+            shipments::recipient_id.eq(s.recipient_id),
+            shipments::carrier.eq(s.carrier),
+            shipments::tracking_no.eq(s.tracking_no),
+            shipments::shipped_by.eq(s.shipped_by),
+            shipments::shipped_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Takes the order's row lock (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises
+/// writers) if the order is still in one of `statuses`, so that two cooperatives shipping
+/// the last two parts at once see each other's shipment and exactly one completes the order.
+pub fn lock_order_in(conn: &mut AnyConnection, order_id: i64, statuses: &[&str]) -> QueryResult<bool> {
+    let n = diesel::update(orders::table.find(order_id).filter(orders::status.eq_any(statuses)))
+        .set(orders::status.eq(orders::status))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// (order id, producer, recipient, units left) of every line of the order with units left.
+pub fn open_parts_of(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<(i64, Option<i64>)>> {
+    order_lines::table
+        .filter(order_lines::order_id.eq(order_id))
+        .filter(order_lines::refunded_quantity.lt(order_lines::quantity))
+        .select((order_lines::producer_id, order_lines::recipient_id))
+        .load(conn)
+}
+
+/// A paid line of one of the given producers, for sales reports.
+#[derive(Debug, Clone, Queryable)]
+pub struct SaleLine {
+    pub product_id: i64,
+    pub product_code: String,
+    pub product_zh: String,
+    pub product_en: String,
+    pub campaign_id: i64,
+    pub campaign_zh: String,
+    pub campaign_en: String,
+    pub paid_at: Option<NaiveDateTime>,
+    pub quantity: i64,
+    pub refunded_quantity: i64,
+    pub unit_price_fen: i64,
+}
+
+/// Lines of orders paid in [from, to) for the given producers.
+pub fn sale_lines(
+    conn: &mut AnyConnection,
+    producer_ids: &[i64],
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<SaleLine>> {
+    order_lines::table
+        .inner_join(orders::table.inner_join(campaigns::table))
+        .inner_join(skus::table.inner_join(products::table))
+        .filter(order_lines::producer_id.eq_any(producer_ids))
+        .filter(orders::paid_at.ge(from))
+        .filter(orders::paid_at.lt(to))
+        .order(order_lines::id)
+        .select((
+            products::id,
+            products::code,
+            products::name_zh,
+            products::name_en,
+            campaigns::id,
+            campaigns::name_zh,
+            campaigns::name_en,
+            orders::paid_at,
+            order_lines::quantity,
+            order_lines::refunded_quantity,
+            order_lines::unit_price_fen,
+        ))
+        .load(conn)
+}

@@ -1,0 +1,873 @@
+//! The cooperative portal's rules: scope (a manager touches only their cooperatives' data),
+//! stock changes applied atomically with their history, bulk CSV updates that apply all or
+//! nothing, one low-stock email per crossing, shipping by part, and sales reports.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::model::{self, PartLine, SkuRow};
+use crate::db::{self, AnyConnection};
+use crate::error::AppError;
+use crate::mail;
+use crate::money::Money;
+use crate::orders::model::{self as orders_model, Movement, StockChange};
+use crate::orders::service::Address;
+
+/// Stock is kept below this, so no arithmetic on it can overflow.
+pub const MAX_STOCK: i64 = 1_000_000_000;
+
+/// A logged-in cooperative manager and the producers they manage.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    pub user_id: i64,
+    pub producers: Vec<i64>,
+}
+
+/// The producers a user manages; a manager of none may do nothing here.
+pub fn manager(conn: &mut AnyConnection, user_id: i64) -> Result<Manager, AppError> {
+    let producers = model::managed_producers(conn, user_id)?;
+    if producers.is_empty() {
+        return Err(AppError::Forbidden);
+    }
+    Ok(Manager { user_id, producers })
+}
+
+impl Manager {
+    /// One of the manager's SKUs; another cooperative's SKU is "not found", never its data.
+    pub fn sku(&self, conn: &mut AnyConnection, sku_id: i64) -> Result<SkuRow, AppError> {
+        model::sku_in(conn, sku_id, &self.producers)?.ok_or(AppError::NotFound)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SkuView {
+    pub id: i64,
+    pub code: String,
+    pub product_id: i64,
+    pub producer_id: i64,
+    pub product_zh: String,
+    pub product_en: String,
+    pub sku_zh: String,
+    pub sku_en: String,
+    pub unit_zh: String,
+    pub unit_en: String,
+    #[schema(value_type = String)]
+    pub price: Money,
+    pub stock: i64,
+    pub low_stock_threshold: i64,
+    pub low_stock: bool,
+    pub max_points_pct: i32,
+    #[schema(value_type = String)]
+    pub charity_donation: Money,
+    pub listed: bool,
+    pub product_listed: bool,
+    pub aid_cert_no: Option<String>,
+    pub aid_cert_expires: Option<NaiveDate>,
+    /// The certification is out of date: the aid badge is hidden from buyers.
+    pub cert_expired: bool,
+}
+
+pub fn sku_view(row: SkuRow, today: NaiveDate) -> SkuView {
+    let cert_expired = row.aid_cert_no.is_some()
+        && !crate::catalog::service::aid_certified(row.aid_cert_no.as_deref(), row.aid_cert_expires, today);
+    SkuView {
+        low_stock: row.stock < row.low_stock_threshold,
+        id: row.id,
+        code: row.code,
+        product_id: row.product_id,
+        producer_id: row.producer_id,
+        product_zh: row.product_zh,
+        product_en: row.product_en,
+        sku_zh: row.sku_zh,
+        sku_en: row.sku_en,
+        unit_zh: row.unit_zh,
+        unit_en: row.unit_en,
+        price: Money::from_fen(row.price_fen),
+        stock: row.stock,
+        low_stock_threshold: row.low_stock_threshold,
+        max_points_pct: row.max_points_pct,
+        charity_donation: Money::from_fen(row.charity_donation_fen),
+        listed: row.listed,
+        product_listed: row.product_listed,
+        aid_cert_no: row.aid_cert_no,
+        aid_cert_expires: row.aid_cert_expires,
+        cert_expired,
+    }
+}
+
+pub fn skus(conn: &mut AnyConnection, m: &Manager, today: NaiveDate) -> Result<Vec<SkuView>, AppError> {
+    Ok(model::skus_of(conn, &m.producers)?.into_iter().map(|r| sku_view(r, today)).collect())
+}
+
+// ---------------------------------------------------------------------------------------
+// Stock
+
+/// `PATCH /api/v1/coop/skus/{id}/stock`: exactly one of `delta` and `set`, and a reason.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StockRequest {
+    pub delta: Option<i64>,
+    pub set: Option<i64>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Delta(i64),
+    Set(i64),
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StockAnswer {
+    pub sku_id: i64,
+    pub code: String,
+    pub before: i64,
+    pub after: i64,
+    pub delta: i64,
+}
+
+fn invalid_change(why: &str) -> AppError {
+    AppError::bad_request("invalid_stock_change", format!("{why} / 库存调整无效"))
+}
+
+fn check_change(delta: Option<i64>, set: Option<i64>) -> Result<Change, String> {
+    match (delta, set) {
+        (Some(d), None) if d != 0 && d.abs() <= MAX_STOCK => Ok(Change::Delta(d)),
+        (Some(_), None) => Err(format!("delta must be a non-zero whole number within ±{MAX_STOCK}")),
+        (None, Some(s)) if (0..=MAX_STOCK).contains(&s) => Ok(Change::Set(s)),
+        (None, Some(_)) => Err(format!("set must be a whole number from 0 to {MAX_STOCK}")),
+        _ => Err("give exactly one of delta and set".to_string()),
+    }
+}
+
+fn check_reason(reason: &str) -> Result<&str, AppError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 200 || reason.chars().any(char::is_control) {
+        return Err(AppError::bad_request(
+            "invalid_reason",
+            "give a reason of 1 to 200 characters / 请填写 1 至 200 字的调整原因",
+        ));
+    }
+    Ok(reason)
+}
+
+fn below_zero(code: &str, before: i64) -> String {
+    format!("{code} has {before} in stock; the change would take it below zero / 库存不足，调整后将小于零")
+}
+
+/// Applies one change to a SKU's stock inside the caller's write transaction. A delta is one
+/// conditional update; a set is a compare-and-set on the stock just read, retried when a sale
+/// slipped in between, so neither overwrites concurrent sales and before/after are exact.
+/// `Ok(None)` means the stock would go below zero (or above the maximum).
+fn apply_change(conn: &mut AnyConnection, sku_id: i64, change: Change) -> Result<Option<StockChange>, AppError> {
+    match change {
+        Change::Delta(d) => {
+            let Some(c) = orders_model::add_stock(conn, sku_id, d)? else { return Ok(None) };
+            if c.after > MAX_STOCK {
+                // Undone with the transaction by this error.
+                return Err(invalid_change(&format!("stock is limited to {MAX_STOCK}")));
+            }
+            Ok(Some(c))
+        }
+        Change::Set(new) => {
+            for _ in 0..50 {
+                let seen = model::stock_of(conn, sku_id)?;
+                if let Some(c) = orders_model::set_stock_if(conn, sku_id, seen, new)? {
+                    return Ok(Some(c));
+                }
+            }
+            Err(AppError::conflict("stock_busy", "the stock is changing too fast, try again / 库存变动频繁，请重试"))
+        }
+    }
+}
+
+/// Sets or adjusts one SKU's stock, recording who, when, before, after and why.
+pub fn change_stock(
+    conn: &mut AnyConnection,
+    m: &Manager,
+    sku_id: i64,
+    request: &StockRequest,
+    now: NaiveDateTime,
+) -> Result<StockAnswer, AppError> {
+    let change = check_change(request.delta, request.set).map_err(|why| invalid_change(&why))?;
+    let reason = check_reason(&request.reason)?;
+    db::write_tx(conn, |conn| {
+        let sku = m.sku(conn, sku_id)?;
+        let Some(c) = apply_change(conn, sku.id, change)? else {
+            let now_in_stock = model::stock_of(conn, sku.id)?;
+            return Err(AppError::conflict("insufficient_stock", below_zero(&sku.code, now_in_stock)));
+        };
+        record(conn, m.user_id, &[(c, reason)], now)?;
+        Ok(StockAnswer { sku_id: sku.id, code: sku.code, before: c.before, after: c.after, delta: c.after - c.before })
+    })
+}
+
+/// History rows for manager changes, then the low-stock alert for any crossing.
+fn record(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    changes: &[(StockChange, &str)],
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    let movements: Vec<Movement> = changes
+        .iter()
+        .filter(|(c, _)| c.after != c.before)
+        .map(|(c, reason)| Movement {
+            sku_id: c.sku_id,
+            delta: c.after - c.before,
+            reason,
+            order_id: None,
+            user_id,
+            before: c.before,
+            after: c.after,
+        })
+        .collect();
+    if !movements.is_empty() {
+        orders_model::record_movements(conn, &movements, now)?;
+    }
+    let plain: Vec<StockChange> = changes.iter().map(|(c, _)| *c).collect();
+    alert_low_stock(conn, &plain, now)
+}
+
+#[derive(Serialize)]
+struct LowStockMail {
+    producer_zh: String,
+    producer_en: String,
+    sku_code: String,
+    product_zh: String,
+    product_en: String,
+    sku_zh: String,
+    sku_en: String,
+    stock: i64,
+    threshold: i64,
+}
+
+/// Emails the cooperative's managers for each change that took a SKU's stock below its
+/// threshold. Called wherever stock changes, in the same transaction; since each change knows
+/// its exact before and after, a run of sales below the threshold sends nothing more.
+pub fn alert_low_stock(conn: &mut AnyConnection, changes: &[StockChange], now: NaiveDateTime) -> Result<(), AppError> {
+    for c in changes.iter().filter(|c| c.crossed_low()) {
+        let (producer_id, sku_code, product_zh, product_en, sku_zh, sku_en) = model::sku_names(conn, c.sku_id)?;
+        let (producer_zh, producer_en) = model::producer_names(conn, &[producer_id])?
+            .into_iter()
+            .next()
+            .map(|(_, zh, en)| (zh, en))
+            .unwrap_or_default();
+        let context = LowStockMail {
+            producer_zh,
+            producer_en,
+            sku_code,
+            product_zh,
+            product_en,
+            sku_zh,
+            sku_en,
+            stock: c.after,
+            threshold: c.threshold,
+        };
+        for email in orders_model::producer_manager_emails(conn, producer_id)? {
+            mail::enqueue(conn, "low_stock", &email, &context, now)?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HistoryEntry {
+    pub id: i64,
+    pub delta: i64,
+    pub reason: String,
+    pub order_no: Option<String>,
+    pub by: Option<String>,
+    pub before: Option<i64>,
+    pub after: Option<i64>,
+    pub at: NaiveDateTime,
+}
+
+pub fn history(conn: &mut AnyConnection, m: &Manager, sku_id: i64, limit: i64) -> Result<Vec<HistoryEntry>, AppError> {
+    let sku = m.sku(conn, sku_id)?;
+    Ok(model::history(conn, sku.id, limit.clamp(1, 500))?
+        .into_iter()
+        .map(|h| HistoryEntry {
+            id: h.id,
+            delta: h.delta,
+            reason: h.reason,
+            order_no: h.order_no,
+            by: h.user_email,
+            before: h.before,
+            after: h.after,
+            at: h.at,
+        })
+        .collect())
+}
+
+// ---------------------------------------------------------------------------------------
+// Bulk stock from CSV
+
+/// At most this many rows in one upload.
+pub const MAX_CSV_ROWS: usize = 2000;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RowError {
+    /// The line number in the file (the header is line 1).
+    pub row: u64,
+    pub message: String,
+}
+
+#[derive(Debug)]
+pub enum BulkError {
+    /// Nothing was applied; each bad row says why.
+    Rows(Vec<RowError>),
+    Other(AppError),
+}
+
+impl From<AppError> for BulkError {
+    fn from(e: AppError) -> Self {
+        BulkError::Other(e)
+    }
+}
+
+impl From<diesel::result::Error> for BulkError {
+    fn from(e: diesel::result::Error) -> Self {
+        BulkError::Other(e.into())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BulkAnswer {
+    pub applied: usize,
+    pub changes: Vec<StockAnswer>,
+}
+
+struct BulkRow {
+    row: u64,
+    code: String,
+    change: Change,
+    reason: String,
+}
+
+/// Reads `sku_code,stock,delta,reason` (header required; `stock` sets, `delta` adjusts, one
+/// of the two per row; `reason` may be left empty). Every row is checked before any is
+/// applied, and all are applied in one transaction, or none.
+pub fn bulk_stock(
+    conn: &mut AnyConnection,
+    m: &Manager,
+    csv_text: &str,
+    now: NaiveDateTime,
+) -> Result<BulkAnswer, BulkError> {
+    let rows = parse_bulk(csv_text)?;
+    let codes: Vec<String> = rows.iter().map(|r| r.code.clone()).collect();
+    let known = model::sku_ids_by_code(conn, &codes, &m.producers)?;
+    let mut errors = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for r in &rows {
+        if seen.contains(&r.code.as_str()) {
+            errors.push(RowError { row: r.row, message: format!("{} appears twice / SKU 编码重复", r.code) });
+        } else if !known.iter().any(|(c, _)| c == &r.code) {
+            errors.push(RowError {
+                row: r.row,
+                message: format!("{} is not one of your SKUs / 不是本合作社的商品规格", r.code),
+            });
+        }
+        seen.push(&r.code);
+    }
+    if !errors.is_empty() {
+        return Err(BulkError::Rows(errors));
+    }
+    db::write_tx(conn, |conn| {
+        let mut applied = Vec::new();
+        let mut errors = Vec::new();
+        for r in &rows {
+            let id = known.iter().find(|(c, _)| c == &r.code).map(|(_, id)| *id).ok_or(AppError::NotFound)?;
+            match apply_change(conn, id, r.change)? {
+                Some(c) => applied.push((r, c)),
+                None => errors.push(RowError { row: r.row, message: below_zero(&r.code, model::stock_of(conn, id)?) }),
+            }
+        }
+        if !errors.is_empty() {
+            // Returning an error rolls back the rows already applied.
+            return Err(BulkError::Rows(errors));
+        }
+        let changes: Vec<(StockChange, &str)> = applied.iter().map(|(r, c)| (*c, r.reason.as_str())).collect();
+        record(conn, m.user_id, &changes, now)?;
+        Ok(BulkAnswer {
+            applied: applied.len(),
+            changes: applied
+                .iter()
+                .map(|(r, c)| StockAnswer {
+                    sku_id: c.sku_id,
+                    code: r.code.clone(),
+                    before: c.before,
+                    after: c.after,
+                    delta: c.after - c.before,
+                })
+                .collect(),
+        })
+    })
+}
+
+fn parse_bulk(text: &str) -> Result<Vec<BulkRow>, BulkError> {
+    let whole = |message: String| BulkError::Rows(vec![RowError { row: 1, message }]);
+    let text = text.trim_start_matches('\u{feff}'); // Excel's byte-order mark
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|e| whole(format!("cannot read the header: {e} / 表头无法读取")))?.clone();
+    let col = |names: &[&str]| headers.iter().position(|h| names.contains(&h.to_lowercase().as_str()));
+    let (Some(code_col), stock_col, delta_col, reason_col) =
+        (col(&["sku_code", "code"]), col(&["stock", "set"]), col(&["delta"]), col(&["reason"]))
+    else {
+        return Err(whole(
+            "the header needs sku_code and stock or delta columns / 表头须含 sku_code 及 stock 或 delta".into(),
+        ));
+    };
+    if stock_col.is_none() && delta_col.is_none() {
+        return Err(whole("the header needs a stock or a delta column / 表头须含 stock 或 delta 列".into()));
+    }
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let row = e.position().map_or(0, |p| p.line());
+                errors.push(RowError { row, message: format!("unreadable row: {e} / 无法读取该行") });
+                continue;
+            }
+        };
+        let row = record.position().map_or(0, |p| p.line());
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        if rows.len() + errors.len() >= MAX_CSV_ROWS {
+            return Err(whole(format!("at most {MAX_CSV_ROWS} rows per file / 每个文件最多 {MAX_CSV_ROWS} 行")));
+        }
+        let field = |c: Option<usize>| c.and_then(|i| record.get(i)).filter(|v| !v.is_empty());
+        let number = |c: Option<usize>| field(c).map(|v| v.parse::<i64>().map_err(|_| v.to_string())).transpose();
+        let code = field(Some(code_col)).unwrap_or_default().to_string();
+        let reason = field(reason_col).unwrap_or("CSV bulk update / 批量更新").to_string();
+        let parsed = match (number(delta_col), number(stock_col)) {
+            (Err(v), _) | (_, Err(v)) => Err(format!("{v:?} is not a whole number")),
+            (Ok(delta), Ok(set)) => check_change(delta, set),
+        };
+        if code.is_empty() {
+            errors.push(RowError { row, message: "the SKU code is missing / 缺少 SKU 编码".into() });
+        } else if reason.chars().count() > 200 || reason.chars().any(char::is_control) {
+            errors.push(RowError { row, message: "the reason is limited to 200 characters / 原因过长".into() });
+        } else {
+            match parsed {
+                Ok(change) => rows.push(BulkRow { row, code, change, reason }),
+                Err(why) => errors.push(RowError { row, message: format!("{why} / 库存或增减量无效") }),
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(BulkError::Rows(errors));
+    }
+    if rows.is_empty() {
+        return Err(whole("the file has no rows / 文件中没有数据行".into()));
+    }
+    Ok(rows)
+}
+
+// ---------------------------------------------------------------------------------------
+// Shipping
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ShipTo {
+    pub name: String,
+    pub mobile: String,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PartItem {
+    pub sku_code: String,
+    pub product_zh: String,
+    pub product_en: String,
+    pub sku_zh: String,
+    pub sku_en: String,
+    /// Units to ship (bought minus refunded).
+    pub quantity: i64,
+}
+
+/// One cooperative's goods of one order for one recipient: what is shipped in one parcel.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Part {
+    pub order_no: String,
+    pub order_status: String,
+    pub paid_at: Option<NaiveDateTime>,
+    pub producer_id: i64,
+    pub recipient_id: Option<i64>,
+    pub ship_to: ShipTo,
+    pub items: Vec<PartItem>,
+}
+
+fn address_line(a: &Address) -> String {
+    format!("{} {} {} {}", a.province, a.city, a.district, a.detail)
+}
+
+fn ship_to(line: &PartLine) -> ShipTo {
+    match &line.recipient {
+        Some((name, mobile, address)) => ShipTo {
+            name: name.clone(),
+            mobile: mobile.clone(),
+            // Recipients' addresses may be stored as an address object or as plain text.
+            address: serde_json::from_str::<Address>(address).map_or_else(|_| address.clone(), |a| address_line(&a)),
+        },
+        None => match serde_json::from_str::<Address>(&line.order_address) {
+            Ok(a) => ShipTo { name: a.name.clone(), mobile: a.mobile.clone(), address: address_line(&a) },
+            Err(_) => ShipTo { name: String::new(), mobile: String::new(), address: line.order_address.clone() },
+        },
+    }
+}
+
+/// (order, producer, recipient): what identifies a part.
+type PartKey = (i64, i64, Option<i64>);
+
+/// Groups open lines into parts, leaving out parts already shipped.
+fn group_parts(conn: &mut AnyConnection, lines: Vec<PartLine>) -> Result<Vec<Part>, AppError> {
+    let mut order_ids: Vec<i64> = lines.iter().map(|l| l.order_id).collect();
+    order_ids.sort_unstable();
+    order_ids.dedup();
+    let shipped = model::shipped_parts(conn, &order_ids)?;
+    let mut parts: Vec<(PartKey, Part)> = Vec::new();
+    for l in lines {
+        let key = (l.order_id, l.producer_id, l.recipient_id);
+        if shipped.contains(&key) {
+            continue;
+        }
+        let item = PartItem {
+            sku_code: l.sku_code.clone(),
+            product_zh: l.product_zh.clone(),
+            product_en: l.product_en.clone(),
+            sku_zh: l.sku_zh.clone(),
+            sku_en: l.sku_en.clone(),
+            quantity: l.quantity - l.refunded_quantity,
+        };
+        match parts.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, part)) => part.items.push(item),
+            None => parts.push((
+                key,
+                Part {
+                    order_no: l.order_no.clone(),
+                    order_status: l.status.clone(),
+                    paid_at: l.paid_at,
+                    producer_id: l.producer_id,
+                    recipient_id: l.recipient_id,
+                    ship_to: ship_to(&l),
+                    items: vec![item],
+                },
+            )),
+        }
+    }
+    Ok(parts.into_iter().map(|(_, p)| p).collect())
+}
+
+/// Parts of paid orders the manager's cooperatives still have to ship, oldest payment first.
+pub fn parts_to_ship(conn: &mut AnyConnection, m: &Manager) -> Result<Vec<Part>, AppError> {
+    let lines = model::open_lines(conn, &m.producers, None, 5000)?;
+    group_parts(conn, lines)
+}
+
+/// The pick list: one CSV row per item to ship.
+pub fn pick_list_csv(parts: &[Part]) -> Result<Vec<u8>, AppError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["order_no", "recipient_id", "name", "mobile", "address", "sku_code", "product", "sku", "quantity"])
+        .map_err(AppError::internal)?;
+    for p in parts {
+        for i in &p.items {
+            w.write_record([
+                p.order_no.as_str(),
+                &p.recipient_id.map(|r| r.to_string()).unwrap_or_default(),
+                &csv_safe(&p.ship_to.name),
+                &p.ship_to.mobile,
+                &csv_safe(&p.ship_to.address),
+                &i.sku_code,
+                &csv_safe(&i.product_zh),
+                &csv_safe(&i.sku_zh),
+                &i.quantity.to_string(),
+            ])
+            .map_err(AppError::internal)?;
+        }
+    }
+    let mut out = "\u{feff}".as_bytes().to_vec(); // so Excel reads UTF-8
+    out.extend(w.into_inner().map_err(AppError::internal)?);
+    Ok(out)
+}
+
+/// Text a buyer typed, made safe for spreadsheets (no formula injection).
+pub fn csv_safe(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// `POST /api/v1/coop/shipments`: marks one part shipped.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShipRequest {
+    pub order_no: String,
+    /// Needed only by a manager of several cooperatives.
+    pub producer_id: Option<i64>,
+    /// The recipient, for a distribution to many people; absent for ordinary orders.
+    pub recipient_id: Option<i64>,
+    pub carrier: String,
+    pub tracking_no: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ShipAnswer {
+    pub order_no: String,
+    pub producer_id: i64,
+    pub recipient_id: Option<i64>,
+    pub carrier: String,
+    pub tracking_no: String,
+    /// The order's status afterwards: "shipped" once every part is.
+    pub order_status: String,
+}
+
+#[derive(Serialize)]
+struct ShippedMail {
+    buyer_name: String,
+    order_no: String,
+    order_url: String,
+    producer_zh: String,
+    producer_en: String,
+    carrier: String,
+    tracking_no: String,
+    ship_to: ShipTo,
+    items: Vec<PartItem>,
+    all_shipped: bool,
+}
+
+fn check_ship(request: &ShipRequest) -> Result<(String, String), AppError> {
+    let carrier = request.carrier.trim();
+    let tracking = request.tracking_no.trim();
+    if carrier.is_empty() || carrier.chars().count() > 50 || carrier.chars().any(char::is_control) {
+        return Err(AppError::bad_request(
+            "invalid_carrier",
+            "give the carrier's name (1 to 50 characters) / 请填写快递公司",
+        ));
+    }
+    let tracking_ok =
+        (4..=64).contains(&tracking.len()) && tracking.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !tracking_ok {
+        return Err(AppError::bad_request(
+            "invalid_tracking_no",
+            "the tracking number has 4 to 64 letters, digits or dashes / 快递单号须为 4 至 64 位字母、数字或连字符",
+        ));
+    }
+    Ok((carrier.to_string(), tracking.to_string()))
+}
+
+/// Marks a part shipped: one shipment row (unique per part, so a repeat or a race answers
+/// 409 `already_shipped`), the buyer emailed, and the order moved to "shipped" when this was
+/// its last part.
+pub fn ship(
+    conn: &mut AnyConnection,
+    m: &Manager,
+    request: &ShipRequest,
+    public_url: &str,
+    now: NaiveDateTime,
+) -> Result<ShipAnswer, AppError> {
+    let (carrier, tracking_no) = check_ship(request)?;
+    let producer_id = match request.producer_id {
+        Some(p) if m.producers.contains(&p) => p,
+        Some(_) => return Err(AppError::NotFound),
+        None if m.producers.len() == 1 => m.producers[0],
+        None => {
+            return Err(AppError::bad_request(
+                "producer_required",
+                "you manage several cooperatives: say which one ships (producer_id) / 请指定发货的合作社",
+            ))
+        }
+    };
+    db::write_tx(conn, |conn| {
+        let order = orders_model::order_by_no(conn, request.order_no.trim())?.ok_or(AppError::NotFound)?;
+        let lines: Vec<PartLine> = model::open_lines(conn, &[producer_id], Some(order.id), 1000)?
+            .into_iter()
+            .filter(|l| l.recipient_id == request.recipient_id)
+            .collect();
+        if lines.is_empty() {
+            // No such part for this cooperative (or nothing left in it to ship): not theirs to see.
+            return Err(AppError::NotFound);
+        }
+        if !model::lock_order_in(conn, order.id, &model::SHIPPABLE)? {
+            return Err(AppError::conflict("not_shippable", "the order is not awaiting shipment / 订单当前不可发货"));
+        }
+        let already = || AppError::conflict("already_shipped", "this part has already been shipped / 该包裹已发货");
+        if model::shipment_of(conn, order.id, producer_id, request.recipient_id)?.is_some() {
+            return Err(already());
+        }
+        // Grouped before the shipment is written: grouping leaves out shipped parts.
+        let part = group_parts(conn, lines)?.into_iter().next().ok_or_else(already)?;
+        let new = model::NewShipment {
+            order_id: order.id,
+            producer_id,
+            recipient_id: request.recipient_id,
+            carrier: &carrier,
+            tracking_no: &tracking_no,
+            shipped_by: m.user_id,
+        };
+        model::insert_shipment(conn, &new, now).map_err(|e| match e {
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => already(),
+            other => other.into(),
+        })?;
+        let note = format!("part shipped by cooperative {producer_id}: {carrier} {tracking_no}");
+        orders_model::add_event(conn, order.id, Some(&order.status), &order.status, &note, now)?;
+        let open = model::open_parts_of(conn, order.id)?;
+        let shipped = model::shipped_parts(conn, &[order.id])?;
+        let all_shipped = open.iter().all(|(p, r)| shipped.contains(&(order.id, *p, *r)));
+        let mut status = order.status.clone();
+        if all_shipped {
+            if !orders_model::transition(conn, order.id, &model::SHIPPABLE, "shipped")? {
+                return Err(AppError::conflict(
+                    "not_shippable",
+                    "the order is not awaiting shipment / 订单当前不可发货",
+                ));
+            }
+            orders_model::add_event(conn, order.id, Some(&order.status), "shipped", "every part shipped", now)?;
+            status = "shipped".to_string();
+        }
+        let buyer = crate::accounts::model::find(conn, order.buyer_id)?
+            .ok_or_else(|| AppError::internal("order without buyer"))?;
+        let (producer_zh, producer_en) = model::producer_names(conn, &[producer_id])?
+            .into_iter()
+            .next()
+            .map(|(_, zh, en)| (zh, en))
+            .unwrap_or_default();
+        let context = ShippedMail {
+            buyer_name: buyer.display_name,
+            order_no: order.order_no.clone(),
+            order_url: format!("{public_url}/orders/{}", order.order_no),
+            producer_zh,
+            producer_en,
+            carrier: carrier.clone(),
+            tracking_no: tracking_no.clone(),
+            ship_to: part.ship_to,
+            items: part.items,
+            all_shipped,
+        };
+        mail::enqueue(conn, "order_shipped", &buyer.email, &context, now)?;
+        Ok(ShipAnswer {
+            order_no: order.order_no,
+            producer_id,
+            recipient_id: request.recipient_id,
+            carrier,
+            tracking_no,
+            order_status: status,
+        })
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Reports
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupBy {
+    Product,
+    Campaign,
+    Month,
+    Day,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportRow {
+    /// Product code, campaign id, or the period (2027-06 / 2027-06-01).
+    pub key: String,
+    pub name_zh: String,
+    pub name_en: String,
+    /// Units sold, net of refunds.
+    pub units: i64,
+    /// What the cooperative is credited: paid lines minus refunds. Computed from order lines
+    /// for now; to be read from the credit ledger.
+    #[schema(value_type = String)]
+    pub credited: Money,
+}
+
+/// Sales of the manager's cooperatives paid in [from, to], grouped.
+pub fn sales_report(
+    conn: &mut AnyConnection,
+    m: &Manager,
+    by: GroupBy,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<ReportRow>, AppError> {
+    if to < from || (to - from).num_days() > 3660 {
+        return Err(AppError::bad_request(
+            "invalid_period",
+            "the period must run forwards, at most 10 years / 时间段无效",
+        ));
+    }
+    let start = from.and_hms_opt(0, 0, 0).ok_or_else(|| AppError::internal("midnight"))?;
+    let end = (to + chrono::Duration::days(1)).and_hms_opt(0, 0, 0).ok_or_else(|| AppError::internal("midnight"))?;
+    let lines = model::sale_lines(conn, &m.producers, start, end)?;
+    let mut rows: Vec<ReportRow> = Vec::new();
+    for l in lines {
+        let (key, zh, en) = match by {
+            GroupBy::Product => (l.product_code.clone(), l.product_zh.clone(), l.product_en.clone()),
+            GroupBy::Campaign => (l.campaign_id.to_string(), l.campaign_zh.clone(), l.campaign_en.clone()),
+            GroupBy::Month | GroupBy::Day => {
+                let format = if by == GroupBy::Month { "%Y-%m" } else { "%Y-%m-%d" };
+                let period = l.paid_at.map(|t| t.format(format).to_string()).unwrap_or_default();
+                (period.clone(), period.clone(), period)
+            }
+        };
+        let units = l.quantity - l.refunded_quantity;
+        let credited = l.unit_price_fen * units;
+        match rows.iter_mut().find(|r| r.key == key) {
+            Some(r) => {
+                r.units += units;
+                r.credited = Money::from_fen(r.credited.fen() + credited);
+            }
+            None => rows.push(ReportRow { key, name_zh: zh, name_en: en, units, credited: Money::from_fen(credited) }),
+        }
+    }
+    rows.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(rows)
+}
+
+const REPORT_HEADER: [&str; 5] = ["key", "name_zh", "name_en", "units", "credited"];
+
+pub fn report_csv(rows: &[ReportRow]) -> Result<Vec<u8>, AppError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(REPORT_HEADER).map_err(AppError::internal)?;
+    for r in rows {
+        w.write_record([
+            csv_safe(&r.key),
+            csv_safe(&r.name_zh),
+            csv_safe(&r.name_en),
+            r.units.to_string(),
+            r.credited.to_string(),
+        ])
+        .map_err(AppError::internal)?;
+    }
+    let mut out = "\u{feff}".as_bytes().to_vec();
+    out.extend(w.into_inner().map_err(AppError::internal)?);
+    Ok(out)
+}
+
+pub fn report_xlsx(rows: &[ReportRow]) -> Result<Vec<u8>, AppError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    let bold = Format::new().set_bold();
+    let money = Format::new().set_num_format("0.00");
+    let x = |e: rust_xlsxwriter::XlsxError| AppError::internal(format!("xlsx: {e}"));
+    for (c, h) in REPORT_HEADER.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, *h, &bold).map_err(x)?;
+    }
+    for (i, r) in rows.iter().enumerate() {
+        let row = i as u32 + 1;
+        sheet.write_string(row, 0, &r.key).map_err(x)?;
+        sheet.write_string(row, 1, &r.name_zh).map_err(x)?;
+        sheet.write_string(row, 2, &r.name_en).map_err(x)?;
+        sheet.write_number(row, 3, r.units as f64).map_err(x)?;
+        // Money as a number for the spreadsheet's sums: fen / 100 is exact to the fen in f64
+        // for any figure below 2^53 fen.
+        sheet.write_number_with_format(row, 4, r.credited.fen() as f64 / 100.0, &money).map_err(x)?;
+    }
+    book.save_to_buffer().map_err(x)
+}
