@@ -6,8 +6,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    campaigns, order_lines, order_recipients, orders, producer_managers, producers, products, shipments, skus,
-    stock_movements, users,
+    campaigns, counties, order_lines, order_recipients, orders, producer_managers, producers, products, shipments,
+    sku_price_tiers, skus, stock_movements, users,
 };
 use crate::db::AnyConnection;
 
@@ -375,4 +375,204 @@ pub fn sale_lines(
             order_lines::unit_price_fen,
         ))
         .load(conn)
+}
+
+// ---------------------------------------------------------------------------------------
+// Products and SKUs
+
+/// A product as its manager edits it.
+#[derive(Debug, Clone, Queryable)]
+pub struct ProductRow {
+    pub id: i64,
+    pub code: String,
+    pub producer_id: i64,
+    pub name_zh: String,
+    pub name_en: String,
+    pub description_zh: String,
+    pub description_en: String,
+    pub aid_cert_no: Option<String>,
+    pub aid_cert_expires: Option<NaiveDate>,
+    pub listed: bool,
+}
+
+pub fn product_in(conn: &mut AnyConnection, id: i64, producer_ids: &[i64]) -> QueryResult<Option<ProductRow>> {
+    products::table
+        .filter(products::id.eq(id))
+        .filter(products::producer_id.eq_any(producer_ids))
+        .select((
+            products::id,
+            products::code,
+            products::producer_id,
+            products::name_zh,
+            products::name_en,
+            products::description_zh,
+            products::description_en,
+            products::aid_cert_no,
+            products::aid_cert_expires,
+            products::listed,
+        ))
+        .first(conn)
+        .optional()
+}
+
+/// Product fields to change; `None` leaves a field as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = products)]
+pub struct ProductChanges {
+    pub name_zh: Option<String>,
+    pub name_en: Option<String>,
+    pub description_zh: Option<String>,
+    pub description_en: Option<String>,
+    pub aid_cert_no: Option<Option<String>>,
+    pub aid_cert_expires: Option<Option<NaiveDate>>,
+    pub listed: Option<bool>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+pub fn update_product(conn: &mut AnyConnection, id: i64, changes: &ProductChanges) -> QueryResult<usize> {
+    diesel::update(products::table.find(id)).set(changes).execute(conn)
+}
+
+pub struct NewProduct<'a> {
+    pub code: &'a str,
+    pub producer_id: i64,
+    pub name_zh: &'a str,
+    pub name_en: &'a str,
+    pub description_zh: &'a str,
+    pub description_en: &'a str,
+    pub aid_cert_no: Option<&'a str>,
+    pub aid_cert_expires: Option<NaiveDate>,
+}
+
+pub fn insert_product(conn: &mut AnyConnection, p: &NewProduct, now: NaiveDateTime) -> QueryResult<i64> {
+    diesel::insert_into(products::table)
+        .values((
+            products::code.eq(p.code),
+            products::producer_id.eq(p.producer_id),
+            products::name_zh.eq(p.name_zh),
+            products::name_en.eq(p.name_en),
+            products::description_zh.eq(p.description_zh),
+            products::description_en.eq(p.description_en),
+            products::aid_cert_no.eq(p.aid_cert_no),
+            products::aid_cert_expires.eq(p.aid_cert_expires),
+            products::listed.eq(true),
+            products::created_at.eq(now),
+            products::updated_at.eq(now),
+        ))
+        .returning(products::id)
+        .get_result(conn)
+}
+
+/// Rewrites what search matches a product by, after its or its SKUs' names changed.
+pub fn refresh_search_text(conn: &mut AnyConnection, product_id: i64) -> QueryResult<usize> {
+    let (name_zh, name_en, producer_zh, producer_en, county_zh, county_en): (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+    ) = products::table
+        .inner_join(producers::table.inner_join(counties::table))
+        .filter(products::id.eq(product_id))
+        .select((
+            products::name_zh,
+            products::name_en,
+            producers::name_zh,
+            producers::name_en,
+            counties::name_zh,
+            counties::name_en,
+        ))
+        .first(conn)?;
+    let sku_names: Vec<(String, String)> = skus::table
+        .filter(skus::product_id.eq(product_id))
+        .order(skus::id)
+        .select((skus::name_zh, skus::name_en))
+        .load(conn)?;
+    let mut words = vec![name_zh.as_str(), name_en.as_str(), &producer_zh, &producer_en, &county_zh, &county_en];
+    words.extend(sku_names.iter().flat_map(|(zh, en)| [zh.as_str(), en.as_str()]));
+    diesel::update(products::table.find(product_id))
+        .set(products::search_text.eq(crate::catalog::service::search_text(&words)))
+        .execute(conn)
+}
+
+/// SKU fields to change; `None` leaves a field as it is. Stock changes only through
+/// `add_stock`/`set_stock_if`, with history.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = skus)]
+pub struct SkuChanges {
+    pub name_zh: Option<String>,
+    pub name_en: Option<String>,
+    pub unit_zh: Option<String>,
+    pub unit_en: Option<String>,
+    pub price_fen: Option<i64>,
+    pub max_points_pct: Option<i32>,
+    pub low_stock_threshold: Option<i64>,
+    pub charity_donation_fen: Option<i64>,
+    pub listed: Option<bool>,
+}
+
+pub fn update_sku(conn: &mut AnyConnection, id: i64, changes: &SkuChanges) -> QueryResult<usize> {
+    diesel::update(skus::table.find(id)).set(changes).execute(conn)
+}
+
+pub struct NewSku<'a> {
+    pub code: &'a str,
+    pub product_id: i64,
+    pub name_zh: &'a str,
+    pub name_en: &'a str,
+    pub unit_zh: &'a str,
+    pub unit_en: &'a str,
+    pub price_fen: i64,
+    pub max_points_pct: i32,
+    pub low_stock_threshold: i64,
+    pub charity_donation_fen: i64,
+}
+
+/// A new SKU starts with no stock: stock comes in through a recorded change.
+pub fn insert_sku(conn: &mut AnyConnection, s: &NewSku) -> QueryResult<i64> {
+    diesel::insert_into(skus::table)
+        .values((
+            skus::code.eq(s.code),
+            skus::product_id.eq(s.product_id),
+            skus::name_zh.eq(s.name_zh),
+            skus::name_en.eq(s.name_en),
+            skus::unit_zh.eq(s.unit_zh),
+            skus::unit_en.eq(s.unit_en),
+            skus::price_fen.eq(s.price_fen),
+            skus::stock.eq(0),
+            skus::max_points_pct.eq(s.max_points_pct),
+            skus::low_stock_threshold.eq(s.low_stock_threshold),
+            skus::charity_donation_fen.eq(s.charity_donation_fen),
+            skus::listed.eq(true),
+        ))
+        .returning(skus::id)
+        .get_result(conn)
+}
+
+/// (min_quantity, price_fen) of a SKU's quantity tiers.
+pub fn tiers_of(conn: &mut AnyConnection, sku_id: i64) -> QueryResult<Vec<(i64, i64)>> {
+    sku_price_tiers::table
+        .filter(sku_price_tiers::sku_id.eq(sku_id))
+        .order(sku_price_tiers::min_quantity)
+        .select((sku_price_tiers::min_quantity, sku_price_tiers::price_fen))
+        .load(conn)
+}
+
+pub fn replace_tiers(conn: &mut AnyConnection, sku_id: i64, tiers: &[(i64, i64)]) -> QueryResult<usize> {
+    diesel::delete(sku_price_tiers::table.filter(sku_price_tiers::sku_id.eq(sku_id))).execute(conn)?;
+    if tiers.is_empty() {
+        return Ok(0);
+    }
+    let values: Vec<_> = tiers
+        .iter()
+        .map(|(q, p)| {
+            (
+                sku_price_tiers::sku_id.eq(sku_id),
+                sku_price_tiers::min_quantity.eq(*q),
+                sku_price_tiers::price_fen.eq(*p),
+            )
+        })
+        .collect();
+    crate::on_backend!(conn, |c| diesel::insert_into(sku_price_tiers::table).values(&values).execute(c))
 }

@@ -9,7 +9,9 @@ use chrono::{Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::service::{self, BulkError, GroupBy, Manager, ShipRequest, StockRequest};
+use super::service::{
+    self, BulkError, GroupBy, Manager, ProductInput, ProductPatch, ShipRequest, SkuInput, SkuPatch, StockRequest,
+};
 use crate::accounts::routes::require_role;
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -24,7 +26,12 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .service(api_pending)
         .service(api_pick_list)
         .service(api_ship)
-        .service(api_sales);
+        .service(api_sales)
+        .service(api_create_product)
+        .service(api_product)
+        .service(api_update_product)
+        .service(api_create_sku)
+        .service(api_update_sku);
 }
 
 pub fn pages(cfg: &mut web::ServiceConfig) {
@@ -35,7 +42,10 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
         .service(bulk_submit)
         .service(shipping_page)
         .service(shipping_submit)
-        .service(reports_page);
+        .service(reports_page)
+        .service(product_page)
+        .service(product_submit)
+        .service(sku_edit_submit);
 }
 
 /// The logged-in cooperative manager, or 401/403.
@@ -221,6 +231,79 @@ async fn api_sales(
         )),
         _ => Err(AppError::bad_request("invalid_format", "format is json, csv or xlsx / 格式须为 json、csv 或 xlsx")),
     }
+}
+
+/// Creates a product of the manager's cooperative (listed; add SKUs to sell it).
+#[utoipa::path(tag = "coop", request_body = ProductInput, responses((status = 201, body = service::ProductView), (status = 409, description = "code_taken"), (status = 422, description = "invalid_product")))]
+#[post("/coop/products")]
+async fn api_create_product(
+    state: web::Data<AppState>,
+    session: Session,
+    body: web::Json<ProductInput>,
+) -> Result<HttpResponse, AppError> {
+    let m = manager(&state, &session).await?;
+    let input = body.into_inner();
+    let view = state.db(move |conn| service::create_product(conn, &m, &input, now())).await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// One of the manager's products, with its certification state.
+#[utoipa::path(tag = "coop", params(("id" = i64, Path)), responses((status = 200, body = service::ProductView), (status = 404)))]
+#[get("/coop/products/{id}")]
+async fn api_product(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let m = manager(&state, &session).await?;
+    let id = path.into_inner();
+    let view = state.db(move |conn| service::product(conn, &m, id, now().date())).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Edits a product: names, descriptions, certification and its expiry, listed or delisted.
+#[utoipa::path(tag = "coop", request_body = ProductPatch, params(("id" = i64, Path)), responses((status = 200, body = service::ProductView), (status = 404), (status = 422, description = "invalid_product")))]
+#[patch("/coop/products/{id}")]
+async fn api_update_product(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    body: web::Json<ProductPatch>,
+) -> Result<HttpResponse, AppError> {
+    let m = manager(&state, &session).await?;
+    let (id, patch) = (path.into_inner(), body.into_inner());
+    let view = state.db(move |conn| service::update_product(conn, &m, id, &patch, now())).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Adds a SKU (with no stock) to one of the manager's products.
+#[utoipa::path(tag = "coop", request_body = SkuInput, params(("id" = i64, Path)), responses((status = 201, body = service::SkuView), (status = 404), (status = 409, description = "code_taken"), (status = 422, description = "invalid_product")))]
+#[post("/coop/products/{id}/skus")]
+async fn api_create_sku(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    body: web::Json<SkuInput>,
+) -> Result<HttpResponse, AppError> {
+    let m = manager(&state, &session).await?;
+    let (id, input) = (path.into_inner(), body.into_inner());
+    let view = state.db(move |conn| service::create_sku(conn, &m, id, &input, now())).await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Edits a SKU: names, unit, price, quantity tiers, points share, donation, threshold, listed.
+#[utoipa::path(tag = "coop", request_body = SkuPatch, params(("id" = i64, Path)), responses((status = 200, body = service::SkuView), (status = 404), (status = 422, description = "invalid_product")))]
+#[patch("/coop/skus/{id}")]
+async fn api_update_sku(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    body: web::Json<SkuPatch>,
+) -> Result<HttpResponse, AppError> {
+    let m = manager(&state, &session).await?;
+    let (id, patch) = (path.into_inner(), body.into_inner());
+    let view = state.db(move |conn| service::update_sku(conn, &m, id, &patch, now())).await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -501,4 +584,132 @@ async fn reports_page(page: Page, query: web::Query<SalesQuery>) -> Result<HttpR
         false,
         ReportsData { by, from: from.to_string(), to: to.to_string(), rows, query },
     )
+}
+
+#[derive(Serialize)]
+struct ProductPageData {
+    product: service::ProductView,
+    error: Option<String>,
+    notice: bool,
+}
+
+async fn render_product(
+    page: &Page,
+    m: Manager,
+    id: i64,
+    error: Option<String>,
+    notice: bool,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let product = page.state.db(move |conn| service::product(conn, &m, id, now().date())).await?;
+    let mut response = page.render(
+        "pages/coop_product",
+        &page.t("coop_product_title"),
+        true,
+        ProductPageData { product, error, notice },
+    )?;
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+#[get("/coop/products/{id}")]
+async fn product_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let m = match page_manager(&page, &format!("/coop/products/{id}")).await? {
+        Ok(m) => m,
+        Err(redirect) => return Ok(redirect),
+    };
+    render_product(&page, m, id, None, false, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+struct ProductForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    name_zh: String,
+    name_en: String,
+    description_zh: String,
+    description_en: String,
+    aid_cert_no: String,
+    aid_cert_expires: String,
+    /// Present when the box is ticked.
+    listed: Option<String>,
+}
+
+#[post("/coop/products/{id}")]
+async fn product_submit(
+    page: Page,
+    path: web::Path<i64>,
+    form: web::Form<ProductForm>,
+) -> Result<HttpResponse, AppError> {
+    session::verify_csrf(&page.session, &form.csrf)?;
+    let id = path.into_inner();
+    let m = manager(&page.state, &page.session).await?;
+    let f = form.into_inner();
+    let patch = ProductPatch {
+        name_zh: Some(f.name_zh),
+        name_en: Some(f.name_en),
+        description_zh: Some(f.description_zh),
+        description_en: Some(f.description_en),
+        aid_cert_no: Some(f.aid_cert_no),
+        aid_cert_expires: Some(f.aid_cert_expires),
+        listed: Some(f.listed.is_some()),
+    };
+    let m2 = m.clone();
+    match page.state.db(move |conn| service::update_product(conn, &m2, id, &patch, now())).await {
+        Ok(_) => render_product(&page, m, id, None, true, StatusCode::OK).await,
+        Err(e) => {
+            let (text, status) = form_error(&page, e)?;
+            render_product(&page, m, id, Some(text), false, status).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SkuEditForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    price: String,
+    low_stock_threshold: String,
+    max_points_pct: String,
+    charity_donation: String,
+    listed: Option<String>,
+}
+
+#[post("/coop/skus/{id}/edit")]
+async fn sku_edit_submit(
+    page: Page,
+    path: web::Path<i64>,
+    form: web::Form<SkuEditForm>,
+) -> Result<HttpResponse, AppError> {
+    session::verify_csrf(&page.session, &form.csrf)?;
+    let id = path.into_inner();
+    let m = manager(&page.state, &page.session).await?;
+    let f = form.into_inner();
+    let bad = || AppError::unprocessable("invalid_product", "check the numbers / 请检查填写的数字");
+    let parsed = (|| {
+        Ok::<_, AppError>(SkuPatch {
+            price: Some(f.price.trim().parse().map_err(|_| bad())?),
+            low_stock_threshold: Some(f.low_stock_threshold.trim().parse().map_err(|_| bad())?),
+            max_points_pct: Some(f.max_points_pct.trim().parse().map_err(|_| bad())?),
+            charity_donation: Some(f.charity_donation.trim().parse().map_err(|_| bad())?),
+            listed: Some(f.listed.is_some()),
+            ..Default::default()
+        })
+    })();
+    let m2 = m.clone();
+    let result = match parsed {
+        Ok(patch) => page.state.db(move |conn| service::update_sku(conn, &m2, id, &patch, now())).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(s) => {
+            let notice = format!("{} ¥{}", s.code, s.price);
+            render_sku(&page, m, id, None, Some(notice), Default::default(), StatusCode::OK).await
+        }
+        Err(e) => {
+            let (text, status) = form_error(&page, e)?;
+            render_sku(&page, m, id, Some(text), None, Default::default(), status).await
+        }
+    }
 }

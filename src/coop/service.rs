@@ -871,3 +871,384 @@ pub fn report_xlsx(rows: &[ReportRow]) -> Result<Vec<u8>, AppError> {
     }
     book.save_to_buffer().map_err(x)
 }
+
+// ---------------------------------------------------------------------------------------
+// Products and SKUs
+
+/// `POST /api/v1/coop/products`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductInput {
+    pub code: String,
+    /// Needed only by a manager of several cooperatives.
+    pub producer_id: Option<i64>,
+    pub name_zh: String,
+    #[serde(default)]
+    pub name_en: String,
+    #[serde(default)]
+    pub description_zh: String,
+    #[serde(default)]
+    pub description_en: String,
+    pub aid_cert_no: Option<String>,
+    pub aid_cert_expires: Option<NaiveDate>,
+}
+
+/// `PATCH /api/v1/coop/products/{id}`: only the fields given change. An empty
+/// `aid_cert_no` removes the certification; `aid_cert_expires` "" removes the expiry.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductPatch {
+    pub name_zh: Option<String>,
+    pub name_en: Option<String>,
+    pub description_zh: Option<String>,
+    pub description_en: Option<String>,
+    pub aid_cert_no: Option<String>,
+    pub aid_cert_expires: Option<String>,
+    pub listed: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProductView {
+    pub id: i64,
+    pub code: String,
+    pub producer_id: i64,
+    pub name_zh: String,
+    pub name_en: String,
+    pub description_zh: String,
+    pub description_en: String,
+    pub aid_cert_no: Option<String>,
+    pub aid_cert_expires: Option<NaiveDate>,
+    /// Buyers see the aid badge only while this is true.
+    pub aid_certified: bool,
+    pub cert_expired: bool,
+    pub listed: bool,
+}
+
+fn product_view(p: model::ProductRow, today: NaiveDate) -> ProductView {
+    let certified = crate::catalog::service::aid_certified(p.aid_cert_no.as_deref(), p.aid_cert_expires, today);
+    ProductView {
+        cert_expired: p.aid_cert_no.is_some() && !certified,
+        aid_certified: certified,
+        id: p.id,
+        code: p.code,
+        producer_id: p.producer_id,
+        name_zh: p.name_zh,
+        name_en: p.name_en,
+        description_zh: p.description_zh,
+        description_en: p.description_en,
+        aid_cert_no: p.aid_cert_no,
+        aid_cert_expires: p.aid_cert_expires,
+        listed: p.listed,
+    }
+}
+
+fn invalid_product(why: impl std::fmt::Display) -> AppError {
+    AppError::unprocessable("invalid_product", format!("{why} / 商品信息有误"))
+}
+
+fn check_text(field: &str, value: &str, min: usize, max: usize) -> Result<String, AppError> {
+    let v = value.trim();
+    let n = v.chars().count();
+    if n < min || n > max || v.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(invalid_product(format!("{field} must have {min} to {max} characters")));
+    }
+    Ok(v.to_string())
+}
+
+fn check_code(code: &str) -> Result<String, AppError> {
+    let c = code.trim();
+    if !(2..=40).contains(&c.len()) || !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-') {
+        return Err(invalid_product("a code has 2 to 40 letters, digits or dashes"));
+    }
+    Ok(c.to_string())
+}
+
+fn code_taken(e: diesel::result::Error) -> AppError {
+    match e {
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+            AppError::conflict("code_taken", "this code is already used / 该编码已被使用")
+        }
+        other => other.into(),
+    }
+}
+
+impl Manager {
+    fn product(&self, conn: &mut AnyConnection, id: i64) -> Result<model::ProductRow, AppError> {
+        model::product_in(conn, id, &self.producers)?.ok_or(AppError::NotFound)
+    }
+
+    fn producer_for(&self, requested: Option<i64>) -> Result<i64, AppError> {
+        match requested {
+            Some(p) if self.producers.contains(&p) => Ok(p),
+            Some(_) => Err(AppError::NotFound),
+            None if self.producers.len() == 1 => Ok(self.producers[0]),
+            None => Err(AppError::bad_request(
+                "producer_required",
+                "you manage several cooperatives: say which one (producer_id) / 请指定合作社",
+            )),
+        }
+    }
+}
+
+pub fn product(conn: &mut AnyConnection, m: &Manager, id: i64, today: NaiveDate) -> Result<ProductView, AppError> {
+    Ok(product_view(m.product(conn, id)?, today))
+}
+
+pub fn create_product(
+    conn: &mut AnyConnection,
+    m: &Manager,
+    input: &ProductInput,
+    now: NaiveDateTime,
+) -> Result<ProductView, AppError> {
+    let producer_id = m.producer_for(input.producer_id)?;
+    let code = check_code(&input.code)?;
+    let name_zh = check_text("name_zh", &input.name_zh, 1, 100)?;
+    let name_en = check_text("name_en", &input.name_en, 0, 100)?;
+    let description_zh = check_text("description_zh", &input.description_zh, 0, 4000)?;
+    let description_en = check_text("description_en", &input.description_en, 0, 4000)?;
+    let cert = match &input.aid_cert_no {
+        Some(c) if !c.trim().is_empty() => Some(check_text("aid_cert_no", c, 1, 64)?),
+        _ => None,
+    };
+    db::write_tx(conn, |conn| {
+        let new = model::NewProduct {
+            code: &code,
+            producer_id,
+            name_zh: &name_zh,
+            name_en: &name_en,
+            description_zh: &description_zh,
+            description_en: &description_en,
+            aid_cert_no: cert.as_deref(),
+            aid_cert_expires: input.aid_cert_expires,
+        };
+        let id = model::insert_product(conn, &new, now).map_err(code_taken)?;
+        model::refresh_search_text(conn, id)?;
+        product(conn, m, id, now.date())
+    })
+}
+
+pub fn update_product(
+    conn: &mut AnyConnection,
+    m: &Manager,
+    id: i64,
+    patch: &ProductPatch,
+    now: NaiveDateTime,
+) -> Result<ProductView, AppError> {
+    let text = |field: &str, v: &Option<String>, min: usize, max: usize| {
+        v.as_deref().map(|v| check_text(field, v, min, max)).transpose()
+    };
+    let changes = model::ProductChanges {
+        name_zh: text("name_zh", &patch.name_zh, 1, 100)?,
+        name_en: text("name_en", &patch.name_en, 0, 100)?,
+        description_zh: text("description_zh", &patch.description_zh, 0, 4000)?,
+        description_en: text("description_en", &patch.description_en, 0, 4000)?,
+        aid_cert_no: text("aid_cert_no", &patch.aid_cert_no, 0, 64)?.map(|c| Some(c).filter(|c| !c.is_empty())),
+        aid_cert_expires: match patch.aid_cert_expires.as_deref().map(str::trim) {
+            None => None,
+            Some("") => Some(None),
+            Some(d) => Some(Some(
+                NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .map_err(|_| invalid_product("aid_cert_expires is a date like 2027-12-31"))?,
+            )),
+        },
+        listed: patch.listed,
+        updated_at: Some(now),
+    };
+    db::write_tx(conn, |conn| {
+        let p = m.product(conn, id)?;
+        model::update_product(conn, p.id, &changes)?;
+        if changes.name_zh.is_some() || changes.name_en.is_some() {
+            model::refresh_search_text(conn, p.id)?;
+        }
+        product(conn, m, p.id, now.date())
+    })
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TierInput {
+    pub min_quantity: i64,
+    #[schema(value_type = String)]
+    pub price: Money,
+}
+
+/// `POST /api/v1/coop/products/{id}/skus`. A new SKU has no stock; add it with a stock change.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkuInput {
+    pub code: String,
+    pub name_zh: String,
+    #[serde(default)]
+    pub name_en: String,
+    pub unit_zh: String,
+    #[serde(default)]
+    pub unit_en: String,
+    #[schema(value_type = String)]
+    pub price: Money,
+    /// The largest share of the price payable with points, 0–100.
+    #[serde(default)]
+    pub max_points_pct: i32,
+    /// Donated to the charity project per unit sold.
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub charity_donation: Option<Money>,
+    #[serde(default)]
+    pub low_stock_threshold: i64,
+    #[serde(default)]
+    pub tiers: Vec<TierInput>,
+}
+
+/// `PATCH /api/v1/coop/skus/{id}`: only the fields given change; `tiers` replaces them all.
+/// Stock changes through `PATCH …/stock`, never here.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkuPatch {
+    pub name_zh: Option<String>,
+    pub name_en: Option<String>,
+    pub unit_zh: Option<String>,
+    pub unit_en: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub price: Option<Money>,
+    pub max_points_pct: Option<i32>,
+    #[schema(value_type = Option<String>)]
+    pub charity_donation: Option<Money>,
+    pub low_stock_threshold: Option<i64>,
+    pub listed: Option<bool>,
+    pub tiers: Option<Vec<TierInput>>,
+}
+
+const MAX_PRICE_FEN: i64 = 100_000_000; // ¥1,000,000
+
+fn check_terms(
+    price_fen: i64,
+    pct: i32,
+    donation_fen: i64,
+    threshold: i64,
+    tiers: &[(i64, i64)],
+) -> Result<(), AppError> {
+    if !(1..=MAX_PRICE_FEN).contains(&price_fen) {
+        return Err(invalid_product("the price must be from 0.01 to 1000000.00"));
+    }
+    if !(0..=100).contains(&pct) {
+        return Err(invalid_product("max_points_pct must be from 0 to 100"));
+    }
+    if donation_fen < 0 || donation_fen > price_fen {
+        return Err(invalid_product("the charity donation per unit cannot exceed the price"));
+    }
+    if !(0..=MAX_STOCK).contains(&threshold) {
+        return Err(invalid_product("the low-stock threshold must be 0 or more"));
+    }
+    let mut quantities: Vec<i64> = tiers.iter().map(|t| t.0).collect();
+    quantities.sort_unstable();
+    quantities.dedup();
+    if tiers.len() > 10
+        || quantities.len() != tiers.len()
+        || tiers
+            .iter()
+            .any(|(q, p)| !(2..=crate::orders::pricing::MAX_QUANTITY).contains(q) || *p < 1 || *p >= price_fen)
+    {
+        return Err(invalid_product(
+            "quantity tiers need distinct quantities of 2 or more, each with a price below the SKU's (at most 10)",
+        ));
+    }
+    Ok(())
+}
+
+fn tier_fens(tiers: &[TierInput]) -> Vec<(i64, i64)> {
+    tiers.iter().map(|t| (t.min_quantity, t.price.fen())).collect()
+}
+
+pub fn create_sku(
+    conn: &mut AnyConnection,
+    m: &Manager,
+    product_id: i64,
+    input: &SkuInput,
+    now: NaiveDateTime,
+) -> Result<SkuView, AppError> {
+    let code = check_code(&input.code)?;
+    let name_zh = check_text("name_zh", &input.name_zh, 1, 100)?;
+    let name_en = check_text("name_en", &input.name_en, 0, 100)?;
+    let unit_zh = check_text("unit_zh", &input.unit_zh, 1, 20)?;
+    let unit_en = check_text("unit_en", &input.unit_en, 0, 20)?;
+    let donation = input.charity_donation.map_or(0, Money::fen);
+    let tiers = tier_fens(&input.tiers);
+    check_terms(input.price.fen(), input.max_points_pct, donation, input.low_stock_threshold, &tiers)?;
+    db::write_tx(conn, |conn| {
+        let p = m.product(conn, product_id)?;
+        let new = model::NewSku {
+            code: &code,
+            product_id: p.id,
+            name_zh: &name_zh,
+            name_en: &name_en,
+            unit_zh: &unit_zh,
+            unit_en: &unit_en,
+            price_fen: input.price.fen(),
+            max_points_pct: input.max_points_pct,
+            low_stock_threshold: input.low_stock_threshold,
+            charity_donation_fen: donation,
+        };
+        let id = model::insert_sku(conn, &new).map_err(code_taken)?;
+        model::replace_tiers(conn, id, &tiers)?;
+        model::refresh_search_text(conn, p.id)?;
+        Ok(sku_view(m.sku(conn, id)?, now.date()))
+    })
+}
+
+pub fn update_sku(
+    conn: &mut AnyConnection,
+    m: &Manager,
+    id: i64,
+    patch: &SkuPatch,
+    now: NaiveDateTime,
+) -> Result<SkuView, AppError> {
+    let text = |field: &str, v: &Option<String>, min: usize, max: usize| {
+        v.as_deref().map(|v| check_text(field, v, min, max)).transpose()
+    };
+    let mut changes = model::SkuChanges {
+        name_zh: text("name_zh", &patch.name_zh, 1, 100)?,
+        name_en: text("name_en", &patch.name_en, 0, 100)?,
+        unit_zh: text("unit_zh", &patch.unit_zh, 1, 20)?,
+        unit_en: text("unit_en", &patch.unit_en, 0, 20)?,
+        price_fen: patch.price.map(Money::fen),
+        max_points_pct: patch.max_points_pct,
+        low_stock_threshold: patch.low_stock_threshold,
+        charity_donation_fen: patch.charity_donation.map(Money::fen),
+        listed: patch.listed,
+    };
+    db::write_tx(conn, |conn| {
+        let sku = m.sku(conn, id)?;
+        let tiers = match &patch.tiers {
+            Some(t) => tier_fens(t),
+            None => model::tiers_of(conn, sku.id)?,
+        };
+        // The rules apply to the SKU as it will be, not just to the fields sent.
+        check_terms(
+            changes.price_fen.unwrap_or(sku.price_fen),
+            changes.max_points_pct.unwrap_or(sku.max_points_pct),
+            changes.charity_donation_fen.unwrap_or(sku.charity_donation_fen),
+            changes.low_stock_threshold.unwrap_or(sku.low_stock_threshold),
+            &tiers,
+        )?;
+        if changes.name_zh.is_none()
+            && changes.name_en.is_none()
+            && changes.unit_zh.is_none()
+            && changes.unit_en.is_none()
+            && changes.price_fen.is_none()
+            && changes.max_points_pct.is_none()
+            && changes.low_stock_threshold.is_none()
+            && changes.charity_donation_fen.is_none()
+            && changes.listed.is_none()
+        {
+            // Nothing but (maybe) tiers: diesel refuses an empty SET.
+            changes.listed = Some(sku.listed);
+        }
+        model::update_sku(conn, sku.id, &changes)?;
+        if patch.tiers.is_some() {
+            model::replace_tiers(conn, sku.id, &tiers)?;
+        }
+        if changes.name_zh.is_some() || changes.name_en.is_some() {
+            model::refresh_search_text(conn, sku.product_id)?;
+        }
+        Ok(sku_view(m.sku(conn, sku.id)?, now.date()))
+    })
+}

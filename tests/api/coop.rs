@@ -387,3 +387,133 @@ async fn reports_and_portal_pages() {
     let html = coop.get(app.url("/coop")).send().await.expect("page").text().await.unwrap_or_default();
     assert!(html.contains("coop_cert_expired") || html.contains("认证已过期"), "the warning is shown");
 }
+
+#[actix_web::test]
+async fn managers_create_edit_list_and_delist_their_products() {
+    let app = spawn_app().await;
+    let coop = app.client_for(COOP).await;
+    let new_product = json!({"code": "gy-quinoa-flakes", "name_zh": "藜麦片", "name_en": "Quinoa flakes",
+        "description_zh": "即食藜麦片", "aid_cert_no": "XFBF-130724-2026-0099", "aid_cert_expires": "2030-12-31"});
+    let (status, product) = send_json(coop.post(app.url("/api/v1/coop/products")).json(&new_product)).await;
+    assert_eq!(status, 201, "{product}");
+    assert_eq!(product["aid_certified"], true);
+    let pid = product["id"].as_i64().unwrap_or(0);
+    let (status, body) = send_json(coop.post(app.url("/api/v1/coop/products")).json(&new_product)).await;
+    assert_eq!((status, error_code(&body)), (409, "code_taken"));
+    let mut nameless = new_product.clone();
+    nameless["code"] = json!("other-code");
+    nameless["name_zh"] = json!(" ");
+    let (status, body) = send_json(coop.post(app.url("/api/v1/coop/products")).json(&nameless)).await;
+    assert_eq!((status, error_code(&body)), (422, "invalid_product"));
+
+    let sku = json!({"code": "GY-FLAKES-500G", "name_zh": "500克袋装", "name_en": "500 g bag", "unit_zh": "袋",
+        "unit_en": "bag", "price": "25.80", "max_points_pct": 30, "charity_donation": "0.50", "low_stock_threshold": 10,
+        "tiers": [{"min_quantity": 10, "price": "23.80"}]});
+    let (status, created) =
+        send_json(coop.post(app.url(&format!("/api/v1/coop/products/{pid}/skus"))).json(&sku)).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!((created["stock"].as_i64(), created["price"].as_str()), (Some(0), Some("25.80")));
+    let sid = created["id"].as_i64().unwrap_or(0);
+    let mut bad_tier = sku.clone();
+    bad_tier["code"] = json!("GY-FLAKES-1KG");
+    bad_tier["tiers"] = json!([{"min_quantity": 10, "price": "30.00"}]);
+    let (status, body) =
+        send_json(coop.post(app.url(&format!("/api/v1/coop/products/{pid}/skus"))).json(&bad_tier)).await;
+    assert_eq!((status, error_code(&body)), (422, "invalid_product"), "a tier dearer than the SKU");
+
+    // Another cooperative's product and SKU are not found.
+    let zongzi_product = scalar(&mut app.conn(), "SELECT id AS n FROM products WHERE code = 'guyuan-quinoa-zongzi'");
+    let zongzi = app.sku("GY-ZONGZI-8");
+    let mut valid = sku.clone();
+    valid["code"] = json!("GY-ZONGZI-NEW");
+    let (status, _) =
+        send_json(coop.post(app.url(&format!("/api/v1/coop/products/{zongzi_product}/skus"))).json(&valid)).await;
+    assert_eq!(status, 404);
+    let (status, _) = send_json(
+        coop.patch(app.url(&format!("/api/v1/coop/products/{zongzi_product}"))).json(&json!({"listed": false})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) =
+        send_json(coop.patch(app.url(&format!("/api/v1/coop/skus/{zongzi}"))).json(&json!({"price": "0.01"}))).await;
+    assert_eq!(status, 404);
+    assert_eq!(count(&app, &format!("SELECT price_fen AS n FROM skus WHERE id = {zongzi}")), 5990);
+
+    // Edit a SKU: price and tiers checked together; stock is not editable here.
+    let (status, body) =
+        send_json(coop.patch(app.url(&format!("/api/v1/coop/skus/{sid}"))).json(&json!({"price": "20.00"}))).await;
+    assert_eq!((status, error_code(&body)), (422, "invalid_product"), "the tier would be dearer: {body}");
+    let (status, body) = send_json(
+        coop.patch(app.url(&format!("/api/v1/coop/skus/{sid}")))
+            .json(&json!({"price": "20.00", "tiers": [], "low_stock_threshold": 3})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["price"].as_str(), body["low_stock_threshold"].as_i64()), (Some("20.00"), Some(3)));
+    let (status, body) =
+        send_json(coop.patch(app.url(&format!("/api/v1/coop/skus/{sid}"))).json(&json!({"stock": 5}))).await;
+    assert_eq!((status, error_code(&body)), (400, "invalid_json"));
+
+    // Found by search, and gone from the catalog once delisted.
+    let (_, found) = send_json(app.client.get(app.url("/api/v1/products?q=%E8%97%9C%E9%BA%A6%E7%89%87"))).await;
+    assert!(found.to_string().contains("gy-quinoa-flakes") || found.to_string().contains("藜麦片"), "{found}");
+    let (status, _) = send_json(app.client.get(app.url(&format!("/api/v1/products/{pid}")))).await;
+    assert_eq!(status, 200);
+    let (status, body) =
+        send_json(coop.patch(app.url(&format!("/api/v1/coop/products/{pid}"))).json(&json!({"listed": false}))).await;
+    assert_eq!((status, body["listed"].as_bool()), (200, Some(false)), "{body}");
+    let (status, _) = send_json(app.client.get(app.url(&format!("/api/v1/products/{pid}")))).await;
+    assert_eq!(status, 404, "a delisted product is not shown");
+    let (status, _) =
+        send_json(coop.patch(app.url(&format!("/api/v1/coop/products/{pid}"))).json(&json!({"listed": true}))).await;
+    assert_eq!(status, 200);
+
+    // An expired certification hides the aid badge from buyers and warns the manager.
+    let (status, body) = send_json(
+        coop.patch(app.url(&format!("/api/v1/coop/products/{pid}"))).json(&json!({"aid_cert_expires": "2020-01-01"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["aid_certified"].as_bool(), body["cert_expired"].as_bool()), (Some(false), Some(true)));
+    let (_, public) = send_json(app.client.get(app.url(&format!("/api/v1/products/{pid}")))).await;
+    assert!(public.to_string().contains("\"aid_certified\":false"), "{public}");
+    let html = coop
+        .get(app.url(&format!("/coop/products/{pid}")))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(html.contains("role=\"alert\""), "the manager is warned");
+    let html = app
+        .client
+        .get(app.url(&format!("/products/{pid}")))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(!html.contains("badge-aid"), "no aid badge on the product page");
+
+    // The edit pages post through CSRF-checked forms.
+    let csrf = csrf_from(
+        &coop.get(app.url(&format!("/coop/skus/{sid}"))).send().await.expect("page").text().await.unwrap_or_default(),
+    );
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("price", "21.00"),
+        ("low_stock_threshold", "4"),
+        ("max_points_pct", "20"),
+        ("charity_donation", "0.30"),
+    ];
+    let res = coop.post(app.url(&format!("/coop/skus/{sid}/edit"))).form(&form).send().await.expect("post");
+    assert_eq!(res.status(), 200);
+    assert_eq!(count(&app, &format!("SELECT price_fen AS n FROM skus WHERE id = {sid}")), 2100);
+    assert_eq!(
+        count(&app, &format!("SELECT CASE WHEN listed THEN 1 ELSE 0 END AS n FROM skus WHERE id = {sid}")),
+        0,
+        "unticked: delisted"
+    );
+}
