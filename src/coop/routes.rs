@@ -26,6 +26,7 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .service(api_pending)
         .service(api_pick_list)
         .service(api_ship)
+        .service(api_ship_bulk)
         .service(api_sales)
         .service(api_create_product)
         .service(api_product)
@@ -42,6 +43,7 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
         .service(bulk_submit)
         .service(shipping_page)
         .service(shipping_submit)
+        .service(shipping_bulk_submit)
         .service(reports_page)
         .service(product_page)
         .service(product_submit)
@@ -195,6 +197,25 @@ async fn api_ship(
     let public_url = state.config.public_url.clone();
     let answer = state.db(move |conn| service::ship(conn, &m, &request, &public_url, now())).await?;
     Ok(HttpResponse::Created().json(answer))
+}
+
+/// Marks many parts shipped from CSV (`order_no,carrier,tracking_no,recipient_id,producer_id`):
+/// all rows or none (422 `invalid_csv` with `rows`).
+#[utoipa::path(tag = "coop", request_body = BulkRequest, responses((status = 201, body = [service::ShipAnswer]), (status = 422, description = "invalid_csv, with error.rows")))]
+#[post("/coop/shipments/bulk")]
+async fn api_ship_bulk(
+    state: web::Data<AppState>,
+    session: Session,
+    body: web::Json<BulkRequest>,
+) -> Result<HttpResponse, AppError> {
+    let m = manager(&state, &session).await?;
+    let csv = body.into_inner().csv;
+    let public_url = state.config.public_url.clone();
+    match state.db(move |conn| Ok(service::ship_csv(conn, &m, &csv, &public_url, now()))).await? {
+        Ok(answers) => Ok(HttpResponse::Created().json(answers)),
+        Err(BulkError::Rows(rows)) => Ok(bulk_rejected(rows)),
+        Err(BulkError::Other(e)) => Err(e),
+    }
 }
 
 #[derive(Deserialize)]
@@ -480,6 +501,8 @@ struct ShippingData {
     parts: Vec<service::Part>,
     error: Option<String>,
     notice: Option<String>,
+    rows: Vec<service::RowError>,
+    csv: String,
 }
 
 async fn render_shipping(
@@ -489,13 +512,20 @@ async fn render_shipping(
     notice: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
+    render_shipping_csv(page, m, error, notice, (Vec::new(), String::new()), status).await
+}
+
+async fn render_shipping_csv(
+    page: &Page,
+    m: Manager,
+    error: Option<String>,
+    notice: Option<String>,
+    (rows, csv): (Vec<service::RowError>, String),
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let parts = page.state.db(move |conn| service::parts_to_ship(conn, &m)).await?;
-    let mut response = page.render(
-        "pages/coop_shipping",
-        &page.t("coop_shipping_title"),
-        true,
-        ShippingData { parts, error, notice },
-    )?;
+    let data = ShippingData { parts, error, notice, rows, csv };
+    let mut response = page.render("pages/coop_shipping", &page.t("coop_shipping_title"), true, data)?;
     *response.status_mut() = status;
     Ok(response)
 }
@@ -710,6 +740,29 @@ async fn sku_edit_submit(
         Err(e) => {
             let (text, status) = form_error(&page, e)?;
             render_sku(&page, m, id, Some(text), None, Default::default(), status).await
+        }
+    }
+}
+
+#[post("/coop/shipping/bulk")]
+async fn shipping_bulk_submit(page: Page, form: web::Form<BulkForm>) -> Result<HttpResponse, AppError> {
+    session::verify_csrf(&page.session, &form.csrf)?;
+    let m = manager(&page.state, &page.session).await?;
+    let csv = form.into_inner().csv;
+    let (m2, text, public_url) = (m.clone(), csv.clone(), page.state.config.public_url.clone());
+    let result = page.state.db(move |conn| Ok(service::ship_csv(conn, &m2, &text, &public_url, now()))).await?;
+    match result {
+        Ok(answers) => {
+            let notice = format!("{}", answers.len());
+            render_shipping(&page, m, None, Some(notice), StatusCode::OK).await
+        }
+        Err(BulkError::Rows(rows)) => {
+            let error = Some(page.t("coop_bulk_rejected"));
+            render_shipping_csv(&page, m, error, None, (rows, csv), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(BulkError::Other(e)) => {
+            let (text, status) = form_error(&page, e)?;
+            render_shipping_csv(&page, m, Some(text), None, (Vec::new(), csv), status).await
         }
     }
 }

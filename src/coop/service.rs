@@ -761,6 +761,95 @@ pub fn ship(
     })
 }
 
+/// Marks many parts shipped from CSV (`order_no,carrier,tracking_no,recipient_id,producer_id`;
+/// the last two may be left empty). All rows in one transaction: every part is marked, or none.
+pub fn ship_csv(
+    conn: &mut AnyConnection,
+    m: &Manager,
+    csv_text: &str,
+    public_url: &str,
+    now: NaiveDateTime,
+) -> Result<Vec<ShipAnswer>, BulkError> {
+    let whole = |message: String| BulkError::Rows(vec![RowError { row: 1, message }]);
+    let text = csv_text.trim_start_matches('\u{feff}');
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|e| whole(format!("cannot read the header: {e} / 表头无法读取")))?.clone();
+    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let (Some(order_col), Some(carrier_col), Some(tracking_col)) =
+        (col("order_no"), col("carrier"), col("tracking_no"))
+    else {
+        return Err(whole(
+            "the header needs order_no, carrier and tracking_no / 表头须含 order_no、carrier、tracking_no".into(),
+        ));
+    };
+    let (recipient_col, producer_col) = (col("recipient_id"), col("producer_id"));
+    let mut requests = Vec::new();
+    let mut errors = Vec::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let row = e.position().map_or(0, |p| p.line());
+                errors.push(RowError { row, message: format!("unreadable row: {e} / 无法读取该行") });
+                continue;
+            }
+        };
+        let row = record.position().map_or(0, |p| p.line());
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        if requests.len() + errors.len() >= MAX_CSV_ROWS {
+            return Err(whole(format!("at most {MAX_CSV_ROWS} rows per file / 每个文件最多 {MAX_CSV_ROWS} 行")));
+        }
+        let field = |c: Option<usize>| c.and_then(|i| record.get(i)).unwrap_or_default().to_string();
+        let id = |c: Option<usize>| {
+            let v = field(c);
+            if v.is_empty() {
+                Ok(None)
+            } else {
+                v.parse::<i64>().map(Some).map_err(|_| format!("{v:?} is not an id / 编号无效"))
+            }
+        };
+        match (id(recipient_col), id(producer_col)) {
+            (Ok(recipient_id), Ok(producer_id)) => requests.push((
+                row,
+                ShipRequest {
+                    order_no: field(Some(order_col)),
+                    producer_id,
+                    recipient_id,
+                    carrier: field(Some(carrier_col)),
+                    tracking_no: field(Some(tracking_col)),
+                },
+            )),
+            (Err(message), _) | (_, Err(message)) => errors.push(RowError { row, message }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(BulkError::Rows(errors));
+    }
+    if requests.is_empty() {
+        return Err(whole("the file has no rows / 文件中没有数据行".into()));
+    }
+    db::write_tx(conn, |conn| {
+        let mut answers = Vec::new();
+        let mut errors = Vec::new();
+        for (row, request) in &requests {
+            // Each row runs in its own savepoint, so one refused row leaves the others' checks
+            // meaningful; any error then undoes them all.
+            match ship(conn, m, request, public_url, now) {
+                Ok(a) => answers.push(a),
+                Err(e @ (AppError::Internal(_) | AppError::Unavailable)) => return Err(BulkError::Other(e)),
+                Err(e) => errors.push(RowError { row: *row, message: e.public_message() }),
+            }
+        }
+        if errors.is_empty() {
+            Ok(answers)
+        } else {
+            Err(BulkError::Rows(errors))
+        }
+    })
+}
+
 // ---------------------------------------------------------------------------------------
 // Reports
 

@@ -512,8 +512,42 @@ async fn managers_create_edit_list_and_delist_their_products() {
     assert_eq!(res.status(), 200);
     assert_eq!(count(&app, &format!("SELECT price_fen AS n FROM skus WHERE id = {sid}")), 2100);
     assert_eq!(
-        count(&app, &format!("SELECT CASE WHEN listed THEN 1 ELSE 0 END AS n FROM skus WHERE id = {sid}")),
+        count(&app, &format!("SELECT COUNT(*) AS n FROM skus WHERE id = {sid} AND listed")),
         0,
         "unticked: delisted"
     );
+}
+
+#[actix_web::test]
+async fn shipping_by_csv_marks_every_part_or_none() {
+    let app = spawn_app().await;
+    let coop = app.client_for(COOP).await;
+    let buyer = app.client_for("buyer@example.com").await;
+    let quinoa = app.sku("GY-QUINOA-1KG");
+    let mut numbers = Vec::new();
+    for _ in 0..2 {
+        let (status, placed) = order(&app, &buyer, &[(quinoa, 1)]).await;
+        assert_eq!(status, 201);
+        pay(&app, &buyer, &placed).await;
+        numbers.push(placed["order_no"].as_str().unwrap_or_default().to_string());
+    }
+    let (a, b) = (&numbers[0], &numbers[1]);
+    let bulk = |csv: String| send_json(coop.post(app.url("/api/v1/coop/shipments/bulk")).json(&json!({"csv": csv})));
+    let bad =
+        format!("order_no,carrier,tracking_no\n{a},顺丰速运,SF2000000001\nAM-NO-SUCH-ORDER,顺丰速运,SF2000000002\n");
+    let (status, body) = bulk(bad).await;
+    assert_eq!((status, error_code(&body)), (422, "invalid_csv"), "{body}");
+    assert_eq!(body["error"]["rows"][0]["row"], 3);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM shipments"), 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM outbox WHERE template = 'order_shipped'"), 0);
+    let twice = format!("order_no,carrier,tracking_no\n{a},顺丰速运,SF2000000001\n{a},顺丰速运,SF2000000001\n");
+    let (status, body) = bulk(twice).await;
+    assert_eq!((status, body["error"]["rows"][0]["row"].as_i64()), (422, Some(3)), "{body}");
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM shipments"), 0);
+
+    let good = format!("order_no,carrier,tracking_no\n{a},顺丰速运,SF2000000001\n{b},中通快递,ZT2000000002\n");
+    let (status, body) = bulk(good).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body.as_array().map(Vec::len), Some(2));
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM orders WHERE status = 'shipped'"), 2);
 }
