@@ -276,6 +276,8 @@ struct AccountView {
     organisations: Vec<OrgItem>,
     points_balance: i64,
     points_value: Money,
+    /// Cooperative managers get a link to their portal.
+    coop_portal: bool,
 }
 
 #[derive(Serialize)]
@@ -291,6 +293,7 @@ async fn account_page(page: Page) -> Result<HttpResponse, AppError> {
         Err(e) => return Err(e),
     };
     let account = AccountView {
+        coop_portal: me.has_role("coop_manager"),
         roles: me.roles.iter().map(|r| page.t(&format!("role_{r}"))).collect(),
         organisations: me
             .organisations

@@ -374,6 +374,8 @@ async fn reports_and_portal_pages() {
         let res = buyer.get(app.url(path)).send().await.expect("page");
         assert_eq!(res.status(), 403, "{path}");
     }
+    let html = coop.get(app.url("/account")).send().await.expect("page").text().await.unwrap_or_default();
+    assert!(html.contains("href=\"/coop\""), "the account page links to the portal");
     // The expired tea certification is flagged for its manager.
     let tea_manager = scalar(&mut app.conn(), "SELECT id AS n FROM users WHERE email = 'coop@example.com'");
     let workshop = scalar(&mut app.conn(), "SELECT id AS n FROM producers WHERE code = 'guyuan-bashang-workshop'");
