@@ -27,7 +27,7 @@ use crate::{accounts, catalog, coop, orders, payments, points};
         payments::routes::webhook,
         payments::routes::complete,
         points::routes::api_grant,
-        coop::routes::api_skus, coop::routes::api_stock, coop::routes::api_history, coop::routes::api_bulk, coop::routes::api_pending, coop::routes::api_pick_list, coop::routes::api_ship, coop::routes::api_ship_bulk, coop::routes::api_sales, coop::routes::api_create_product, coop::routes::api_product, coop::routes::api_update_product, coop::routes::api_create_sku, coop::routes::api_update_sku,
+        coop::routes::api_skus, coop::routes::api_stock, coop::routes::api_history, coop::routes::api_bulk, coop::routes::api_pending, coop::routes::api_pick_list, coop::routes::api_ship, coop::routes::api_ship_bulk, coop::routes::api_sales, coop::routes::api_create_product, coop::routes::api_product, coop::routes::api_update_product, coop::routes::api_create_sku, coop::routes::api_update_sku, coop::routes::api_upload_image,
         openapi_json,
     )
 )]

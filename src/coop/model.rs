@@ -6,8 +6,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    campaigns, counties, order_lines, order_recipients, orders, producer_managers, producers, products, shipments,
-    sku_price_tiers, skus, stock_movements, users,
+    campaigns, counties, order_lines, order_recipients, orders, producer_managers, producers, product_images, products,
+    shipments, sku_price_tiers, skus, stock_movements, users,
 };
 use crate::db::AnyConnection;
 
@@ -575,4 +575,50 @@ pub fn replace_tiers(conn: &mut AnyConnection, sku_id: i64, tiers: &[(i64, i64)]
         })
         .collect();
     crate::on_backend!(conn, |c| diesel::insert_into(sku_price_tiers::table).values(&values).execute(c))
+}
+
+// ---------------------------------------------------------------------------------------
+// Product images
+
+/// (file_name, content_type, bytes) of a product's images, oldest first.
+pub fn images_of(conn: &mut AnyConnection, product_id: i64) -> QueryResult<Vec<(String, String, i64)>> {
+    product_images::table
+        .filter(product_images::product_id.eq(product_id))
+        .order(product_images::id)
+        .select((product_images::file_name, product_images::content_type, product_images::bytes))
+        .load(conn)
+}
+
+pub fn image_count(conn: &mut AnyConnection, product_id: i64) -> QueryResult<i64> {
+    product_images::table.filter(product_images::product_id.eq(product_id)).count().get_result(conn)
+}
+
+pub struct NewImage<'a> {
+    pub product_id: i64,
+    pub file_name: &'a str,
+    pub content_type: &'a str,
+    pub bytes: i64,
+    pub uploaded_by: i64,
+}
+
+pub fn insert_image(conn: &mut AnyConnection, i: &NewImage, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::insert_into(product_images::table)
+        .values((
+            product_images::product_id.eq(i.product_id),
+            product_images::file_name.eq(i.file_name),
+            product_images::content_type.eq(i.content_type),
+            product_images::bytes.eq(i.bytes),
+            product_images::uploaded_by.eq(i.uploaded_by),
+            product_images::created_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Content type of a stored image file, if some product uses it.
+pub fn image_type(conn: &mut AnyConnection, file_name: &str) -> QueryResult<Option<String>> {
+    product_images::table
+        .filter(product_images::file_name.eq(file_name))
+        .select(product_images::content_type)
+        .first(conn)
+        .optional()
 }

@@ -32,7 +32,8 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .service(api_product)
         .service(api_update_product)
         .service(api_create_sku)
-        .service(api_update_sku);
+        .service(api_update_sku)
+        .service(api_upload_image);
 }
 
 pub fn pages(cfg: &mut web::ServiceConfig) {
@@ -47,7 +48,9 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
         .service(reports_page)
         .service(product_page)
         .service(product_submit)
-        .service(sku_edit_submit);
+        .service(sku_edit_submit)
+        .service(image_upload_submit)
+        .service(image_file);
 }
 
 /// The logged-in cooperative manager, or 401/403.
@@ -619,6 +622,7 @@ async fn reports_page(page: Page, query: web::Query<SalesQuery>) -> Result<HttpR
 #[derive(Serialize)]
 struct ProductPageData {
     product: service::ProductView,
+    images: Vec<service::ImageView>,
     error: Option<String>,
     notice: bool,
 }
@@ -631,12 +635,15 @@ async fn render_product(
     notice: bool,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let product = page.state.db(move |conn| service::product(conn, &m, id, now().date())).await?;
+    let (product, images) = page
+        .state
+        .db(move |conn| Ok((service::product(conn, &m, id, now().date())?, service::images(conn, &m, id)?)))
+        .await?;
     let mut response = page.render(
         "pages/coop_product",
         &page.t("coop_product_title"),
         true,
-        ProductPageData { product, error, notice },
+        ProductPageData { product, images, error, notice },
     )?;
     *response.status_mut() = status;
     Ok(response)
@@ -765,4 +772,106 @@ async fn shipping_bulk_submit(page: Page, form: web::Form<BulkForm>) -> Result<H
             render_shipping_csv(&page, m, Some(text), None, (Vec::new(), csv), status).await
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Images
+
+fn images_dir(state: &AppState) -> std::path::PathBuf {
+    state.config.data_dir.join("images")
+}
+
+/// Reads a body up to the image limit, refusing more without reading it all.
+async fn read_capped(
+    mut stream: impl futures_util::Stream<Item = Result<web::Bytes, impl std::fmt::Display>> + Unpin,
+) -> Result<Vec<u8>, AppError> {
+    use futures_util::StreamExt;
+    let mut data = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk
+            .map_err(|e| AppError::bad_request("invalid_upload", format!("the upload broke off: {e} / 上传中断")))?;
+        if data.len() + chunk.len() > service::MAX_IMAGE_BYTES {
+            return Err(service::too_large());
+        }
+        data.extend_from_slice(&chunk);
+    }
+    Ok(data)
+}
+
+/// Uploads a product image as the raw request body (JPEG, PNG or WebP, at most 2 MiB; the
+/// type is read from the bytes).
+#[utoipa::path(tag = "coop", params(("id" = i64, Path)), request_body(content = Vec<u8>, content_type = "image/jpeg"), responses((status = 201, body = service::ImageView), (status = 404), (status = 422, description = "unsupported_image, image_too_large, too_many_images")))]
+#[post("/coop/products/{id}/images")]
+async fn api_upload_image(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    let m = manager(&state, &session).await?;
+    let id = path.into_inner();
+    let data = read_capped(payload).await?;
+    let dir = images_dir(&state);
+    let view = state.db(move |conn| service::add_image(conn, &m, id, &data, &dir, now())).await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// The product page's upload form (multipart: `_csrf` and `image`).
+#[post("/coop/products/{id}/images")]
+async fn image_upload_submit(
+    page: Page,
+    path: web::Path<i64>,
+    mut form: actix_multipart::Multipart,
+) -> Result<HttpResponse, AppError> {
+    use futures_util::StreamExt;
+    let id = path.into_inner();
+    let (mut csrf, mut image) = (String::new(), None);
+    while let Some(field) = form.next().await {
+        let field = field.map_err(|e| AppError::bad_request("invalid_form", format!("{e} / 表单内容有误")))?;
+        match field.name() {
+            Some("_csrf") => csrf = String::from_utf8_lossy(&read_capped(field).await?).into_owned(),
+            Some("image") => image = Some(read_capped(field).await?),
+            _ => {}
+        }
+    }
+    session::verify_csrf(&page.session, &csrf)?;
+    let m = manager(&page.state, &page.session).await?;
+    let data = image.unwrap_or_default();
+    let (m2, dir) = (m.clone(), images_dir(&page.state));
+    match page.state.db(move |conn| service::add_image(conn, &m2, id, &data, &dir, now())).await {
+        Ok(_) => render_product(&page, m, id, None, true, StatusCode::OK).await,
+        Err(e) => {
+            let (text, status) = form_error(&page, e)?;
+            render_product(&page, m, id, Some(text), false, status).await
+        }
+    }
+}
+
+/// A product image: content-hashed names never change, so caches may keep them for a year.
+#[get("/images/{name}")]
+async fn image_file(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: actix_web::HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let name = path.into_inner();
+    if !service::valid_image_name(&name) {
+        return Err(AppError::NotFound);
+    }
+    let etag = format!("\"{}\"", name.split('.').next().unwrap_or_default());
+    let lookup = name.clone();
+    let content_type =
+        state.db(move |conn| Ok(super::model::image_type(conn, &lookup)?)).await?.ok_or(AppError::NotFound)?;
+    let cache = (header::CACHE_CONTROL, "public, max-age=31536000, immutable");
+    let matches = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v == etag);
+    if matches {
+        return Ok(HttpResponse::NotModified().insert_header(cache).insert_header((header::ETAG, etag)).finish());
+    }
+    let file = images_dir(&state).join(&name);
+    let data = web::block(move || std::fs::read(file)).await?.map_err(|_| AppError::NotFound)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header(cache)
+        .insert_header((header::ETAG, etag))
+        .body(data))
 }

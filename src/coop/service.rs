@@ -1341,3 +1341,103 @@ pub fn update_sku(
         Ok(sku_view(m.sku(conn, sku.id)?, now.date()))
     })
 }
+
+// ---------------------------------------------------------------------------------------
+// Product images
+
+/// Largest image accepted.
+pub const MAX_IMAGE_BYTES: usize = 2 * 1024 * 1024;
+const MAX_IMAGES_PER_PRODUCT: i64 = 10;
+
+/// (extension, content type) from the file's first bytes; the name and the declared type are
+/// not trusted.
+pub fn image_kind(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(("jpg", "image/jpeg"))
+    } else if bytes.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
+        Some(("png", "image/png"))
+    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some(("webp", "image/webp"))
+    } else {
+        None
+    }
+}
+
+/// A stored image's public name: its SHA-256 and extension, so a URL never changes content.
+pub fn valid_image_name(name: &str) -> bool {
+    name.split_once('.').is_some_and(|(hash, ext)| {
+        hash.len() == 64
+            && hash.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+            && matches!(ext, "jpg" | "png" | "webp")
+    })
+}
+
+pub fn too_large() -> AppError {
+    AppError::unprocessable("image_too_large", "images are limited to 2 MiB / 图片不能超过 2 MiB")
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImageView {
+    /// `/images/<sha256>.<ext>`, served with a year's immutable caching.
+    pub url: String,
+    pub content_type: String,
+    pub bytes: i64,
+}
+
+pub fn images(conn: &mut AnyConnection, m: &Manager, product_id: i64) -> Result<Vec<ImageView>, AppError> {
+    let p = m.product(conn, product_id)?;
+    Ok(model::images_of(conn, p.id)?
+        .into_iter()
+        .map(|(name, content_type, bytes)| ImageView { url: format!("/images/{name}"), content_type, bytes })
+        .collect())
+}
+
+/// Checks an upload by size and magic bytes, writes it under `dir` by content hash (to a
+/// temporary name first, then renamed, so a reader never sees half a file) and records it.
+/// Uploading the same picture twice for a product records it once.
+pub fn add_image(
+    conn: &mut AnyConnection,
+    m: &Manager,
+    product_id: i64,
+    data: &[u8],
+    dir: &std::path::Path,
+    now: NaiveDateTime,
+) -> Result<ImageView, AppError> {
+    use sha2::Digest;
+    if data.len() > MAX_IMAGE_BYTES {
+        return Err(too_large());
+    }
+    let (ext, content_type) = image_kind(data).ok_or_else(|| {
+        AppError::unprocessable("unsupported_image", "send a JPEG, PNG or WebP image / 请上传 JPEG、PNG 或 WebP 图片")
+    })?;
+    let name = format!("{}.{ext}", hex::encode(sha2::Sha256::digest(data)));
+    let p = m.product(conn, product_id)?;
+    std::fs::create_dir_all(dir).map_err(|e| AppError::internal(format!("{}: {e}", dir.display())))?;
+    let path = dir.join(&name);
+    if !path.exists() {
+        let tmp = dir.join(format!("{name}.{}.tmp", crate::orders::service::random_token(8)));
+        std::fs::write(&tmp, data).map_err(|e| AppError::internal(format!("{}: {e}", tmp.display())))?;
+        std::fs::rename(&tmp, &path).map_err(|e| AppError::internal(format!("{}: {e}", path.display())))?;
+    }
+    db::write_tx(conn, |conn| {
+        if model::images_of(conn, p.id)?.iter().any(|(n, _, _)| *n == name) {
+            return Ok(());
+        }
+        if model::image_count(conn, p.id)? >= MAX_IMAGES_PER_PRODUCT {
+            return Err(AppError::unprocessable(
+                "too_many_images",
+                "at most 10 images per product / 每个商品最多 10 张图片",
+            ));
+        }
+        let new = model::NewImage {
+            product_id: p.id,
+            file_name: &name,
+            content_type,
+            bytes: data.len() as i64,
+            uploaded_by: m.user_id,
+        };
+        model::insert_image(conn, &new, now)?;
+        Ok(())
+    })?;
+    Ok(ImageView { url: format!("/images/{name}"), content_type: content_type.to_string(), bytes: data.len() as i64 })
+}

@@ -375,6 +375,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    product_images (id) {
+        id -> BigInt,
+        product_id -> BigInt,
+        file_name -> Text,
+        content_type -> Text,
+        bytes -> BigInt,
+        uploaded_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(order_lines -> skus (sku_id));
 diesel::joinable!(order_lines -> producers (producer_id));
@@ -416,4 +428,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     outbox,
     shipments,
+    product_images,
 );

@@ -553,3 +553,76 @@ async fn shipping_by_csv_marks_every_part_or_none() {
     assert_eq!(body.as_array().map(Vec::len), Some(2));
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM orders WHERE status = 'shipped'"), 2);
 }
+
+#[actix_web::test]
+async fn product_images_are_checked_stored_and_cached() {
+    let app = spawn_app().await;
+    let coop = app.client_for(COOP).await;
+    let quinoa = scalar(&mut app.conn(), "SELECT id AS n FROM products WHERE code = 'guyuan-quinoa'");
+    let zongzi = scalar(&mut app.conn(), "SELECT id AS n FROM products WHERE code = 'guyuan-quinoa-zongzi'");
+    let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    png.extend_from_slice(b"not really pixels, but the magic bytes say PNG");
+    let upload = |product: i64, body: Vec<u8>, declared: &str| {
+        coop.post(app.url(&format!("/api/v1/coop/products/{product}/images")))
+            .header("content-type", declared.to_string())
+            .body(body)
+    };
+    let (status, image) = send_json(upload(quinoa, png.clone(), "image/png")).await;
+    assert_eq!(status, 201, "{image}");
+    let url = image["url"].as_str().unwrap_or_default().to_string();
+    assert!(url.starts_with("/images/") && url.ends_with(".png"), "{url}");
+    // The same picture again is kept once.
+    assert_eq!(send_json(upload(quinoa, png.clone(), "image/png")).await.0, 201);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM product_images"), 1);
+    // The declared type is not trusted; size is capped; another cooperative's product is 404.
+    let (status, body) = send_json(upload(quinoa, b"<html>hello</html>".to_vec(), "image/jpeg")).await;
+    assert_eq!((status, error_code(&body)), (422, "unsupported_image"));
+    let mut big = vec![0xFF, 0xD8, 0xFF];
+    big.resize(2 * 1024 * 1024 + 1, 0);
+    let (status, body) = send_json(upload(quinoa, big, "image/jpeg")).await;
+    assert_eq!((status, error_code(&body)), (422, "image_too_large"));
+    assert_eq!(send_json(upload(zongzi, png.clone(), "image/png")).await.0, 404);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM product_images"), 1);
+
+    // Served from the data directory with long-lived caching and an ETag.
+    let res = app.get(&url).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/png");
+    assert!(res.headers()["cache-control"].to_str().unwrap_or_default().contains("immutable"));
+    let etag = res.headers()["etag"].to_str().unwrap_or_default().to_string();
+    assert_eq!(res.bytes().await.map(|b| b.to_vec()).unwrap_or_default(), png);
+    let res = app.client.get(app.url(&url)).header("if-none-match", etag).send().await.expect("request");
+    assert_eq!(res.status(), 304);
+    assert_eq!(app.get(&format!("/images/{}.png", "0".repeat(64))).await.status(), 404);
+    assert_eq!(app.get("/images/..%2Fsecret.key").await.status(), 404);
+
+    // The product page uploads with a multipart form.
+    let html = coop
+        .get(app.url(&format!("/coop/products/{quinoa}")))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(html.contains(&url), "the page shows the image");
+    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    jpeg.extend_from_slice(b"a jpeg from a phone");
+    let boundary = "XyZboundary42";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"p.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n",
+        csrf_from(&html)
+    )
+    .into_bytes();
+    body.extend_from_slice(&jpeg);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let res = coop
+        .post(app.url(&format!("/coop/products/{quinoa}/images")))
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(res.status(), 200);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM product_images WHERE content_type = 'image/jpeg'"), 1);
+}

@@ -23,3 +23,16 @@ CREATE INDEX shipments_producer ON shipments (producer_id, shipped_at);
 
 -- The portal lists a cooperative's order lines.
 CREATE INDEX order_lines_producer ON order_lines (producer_id, order_id);
+
+-- Product photos: stored on disk under the data directory by content hash (so the same file
+-- is kept once and its URL never changes), described here.
+CREATE TABLE product_images (
+    id BIGSERIAL PRIMARY KEY,
+    product_id BIGINT NOT NULL REFERENCES products (id),
+    file_name TEXT NOT NULL,
+    content_type TEXT NOT NULL CHECK (content_type IN ('image/jpeg', 'image/png', 'image/webp')),
+    bytes BIGINT NOT NULL CHECK (bytes > 0 AND bytes <= 2097152),
+    uploaded_by BIGINT NOT NULL REFERENCES users (id),
+    created_at TIMESTAMP NOT NULL,
+    UNIQUE (product_id, file_name)
+);
