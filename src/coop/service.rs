@@ -133,7 +133,7 @@ fn invalid_change(why: &str) -> AppError {
 
 fn check_change(delta: Option<i64>, set: Option<i64>) -> Result<Change, String> {
     match (delta, set) {
-        (Some(d), None) if d != 0 && d.abs() <= MAX_STOCK => Ok(Change::Delta(d)),
+        (Some(d), None) if d != 0 && (-MAX_STOCK..=MAX_STOCK).contains(&d) => Ok(Change::Delta(d)),
         (Some(_), None) => Err(format!("delta must be a non-zero whole number within ±{MAX_STOCK}")),
         (None, Some(s)) if (0..=MAX_STOCK).contains(&s) => Ok(Change::Set(s)),
         (None, Some(_)) => Err(format!("set must be a whole number from 0 to {MAX_STOCK}")),
@@ -339,6 +339,7 @@ pub struct BulkAnswer {
     pub changes: Vec<StockAnswer>,
 }
 
+#[derive(Debug)]
 struct BulkRow {
     row: u64,
     code: String,
@@ -406,6 +407,17 @@ pub fn bulk_stock(
     })
 }
 
+/// The file line of a record starting at `byte`. The csv crate counts a skipped blank line as
+/// the start of the next record, so line breaks there are stepped over first.
+fn line_at(text: &str, byte: u64) -> u64 {
+    let b = text.as_bytes();
+    let mut i = usize::try_from(byte).unwrap_or(usize::MAX).min(b.len());
+    while i < b.len() && (b[i] == b'\n' || b[i] == b'\r') {
+        i += 1;
+    }
+    1 + b[..i].iter().filter(|c| **c == b'\n').count() as u64
+}
+
 fn parse_bulk(text: &str) -> Result<Vec<BulkRow>, BulkError> {
     let whole = |message: String| BulkError::Rows(vec![RowError { row: 1, message }]);
     let text = text.trim_start_matches('\u{feff}'); // Excel's byte-order mark
@@ -428,12 +440,12 @@ fn parse_bulk(text: &str) -> Result<Vec<BulkRow>, BulkError> {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let row = e.position().map_or(0, |p| p.line());
+                let row = e.position().map_or(0, |p| line_at(text, p.byte()));
                 errors.push(RowError { row, message: format!("unreadable row: {e} / 无法读取该行") });
                 continue;
             }
         };
-        let row = record.position().map_or(0, |p| p.line());
+        let row = record.position().map_or(0, |p| line_at(text, p.byte()));
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -789,12 +801,12 @@ pub fn ship_csv(
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let row = e.position().map_or(0, |p| p.line());
+                let row = e.position().map_or(0, |p| line_at(text, p.byte()));
                 errors.push(RowError { row, message: format!("unreadable row: {e} / 无法读取该行") });
                 continue;
             }
         };
-        let row = record.position().map_or(0, |p| p.line());
+        let row = record.position().map_or(0, |p| line_at(text, p.byte()));
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -1440,4 +1452,66 @@ pub fn add_image(
         Ok(())
     })?;
     Ok(ImageView { url: format!("/images/{name}"), content_type: content_type.to_string(), bytes: data.len() as i64 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_is_exactly_one_of_delta_and_set() {
+        assert_eq!(check_change(Some(-3), None), Ok(Change::Delta(-3)));
+        assert_eq!(check_change(None, Some(0)), Ok(Change::Set(0)));
+        assert!(check_change(Some(0), None).is_err());
+        assert!(check_change(None, Some(-1)).is_err());
+        assert!(check_change(Some(1), Some(1)).is_err());
+        assert!(check_change(None, None).is_err());
+        assert!(check_change(Some(i64::MIN), None).is_err());
+    }
+
+    #[test]
+    fn low_stock_is_crossed_only_going_below_the_threshold() {
+        let c = |before, after, threshold| StockChange { sku_id: 1, before, after, threshold };
+        assert!(c(5, 4, 5).crossed_low());
+        assert!(c(40, 0, 5).crossed_low());
+        assert!(!c(6, 5, 5).crossed_low(), "at the threshold is not below it");
+        assert!(!c(4, 3, 5).crossed_low(), "already below: no second email");
+        assert!(!c(3, 9, 5).crossed_low(), "going up");
+        assert!(!c(1, 0, 0).crossed_low(), "a zero threshold never alerts");
+    }
+
+    #[test]
+    fn csv_rows_are_numbered_by_file_line() {
+        let text = "sku_code,stock,delta\nA-1,5,\n\nB-2,,x\nC-3,1,2\n";
+        match parse_bulk(text) {
+            Err(BulkError::Rows(rows)) => {
+                assert_eq!(rows.iter().map(|r| r.row).collect::<Vec<_>>(), vec![4, 5]);
+            }
+            other => panic!("expected row errors, got {other:?}"),
+        }
+        match parse_bulk("sku_code,delta,reason\nA-1,-2,broken\n") {
+            Ok(rows) => assert_eq!((rows[0].change, rows[0].reason.as_str()), (Change::Delta(-2), "broken")),
+            Err(e) => panic!("{e:?}"),
+        }
+        assert!(matches!(parse_bulk("code_of_sku,amount\nA,1\n"), Err(BulkError::Rows(_))));
+    }
+
+    #[test]
+    fn images_are_known_by_their_first_bytes() {
+        assert_eq!(image_kind(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(("jpg", "image/jpeg")));
+        assert_eq!(image_kind(b"\x89PNG\r\n\x1a\n...."), Some(("png", "image/png")));
+        assert_eq!(image_kind(b"RIFF\0\0\0\0WEBPVP8 "), Some(("webp", "image/webp")));
+        assert_eq!(image_kind(b"GIF89a"), None);
+        assert_eq!(image_kind(b"<svg"), None);
+        assert!(valid_image_name(&format!("{}.png", "a".repeat(64))));
+        assert!(!valid_image_name(&format!("{}.png", "A".repeat(64))));
+        assert!(!valid_image_name("../secret.key"));
+        assert!(!valid_image_name(&format!("{}.svg", "a".repeat(64))));
+    }
+
+    #[test]
+    fn spreadsheet_text_cannot_become_a_formula() {
+        assert_eq!(csv_safe("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(csv_safe("李强"), "李强");
+    }
 }

@@ -92,6 +92,8 @@ async fn a_manager_cannot_touch_another_cooperatives_sku() {
         (json!({"reason": "x"}), "invalid_stock_change"),
         (json!({"delta": 0, "reason": "x"}), "invalid_stock_change"),
         (json!({"set": -1, "reason": "x"}), "invalid_stock_change"),
+        (json!({"delta": i64::MIN, "reason": "x"}), "invalid_stock_change"),
+        (json!({"set": i64::MAX, "reason": "x"}), "invalid_stock_change"),
         (json!({"delta": 1, "reason": "  "}), "invalid_reason"),
         (json!({"delta": 1}), "invalid_json"),
         (json!({"delta": 1, "reason": "x", "stock": 3}), "invalid_json"),
@@ -625,4 +627,49 @@ async fn product_images_are_checked_stored_and_cached() {
         .expect("upload");
     assert_eq!(res.status(), 200);
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM product_images WHERE content_type = 'image/jpeg'"), 1);
+}
+
+#[actix_web::test]
+async fn a_distribution_ships_per_recipient_and_a_race_ships_a_part_once() {
+    let app = spawn_app().await;
+    let coop = app.client_for(COOP).await;
+    let buyer = app.client_for("buyer@example.com").await;
+    let (one, gift) = (app.sku("GY-QUINOA-1KG"), app.sku("GY-QUINOA-GIFT-2KG"));
+    let (status, placed) = order(&app, &buyer, &[(one, 1), (gift, 1)]).await;
+    assert_eq!(status, 201, "{placed}");
+    pay(&app, &buyer, &placed).await;
+    let order_no = placed["order_no"].as_str().unwrap_or_default().to_string();
+    // As a union's welfare distribution records them: each line names its recipient.
+    let order_id = scalar(&mut app.conn(), &format!("SELECT id AS n FROM orders WHERE order_no = '{order_no}'"));
+    exec(
+        &mut app.conn(),
+        &format!(
+            "INSERT INTO order_recipients (order_id, name, mobile, address) VALUES \
+             ({order_id}, '王芳', '13900000001', '北京市 西城区 金融大街 2 号'), \
+             ({order_id}, '张伟', '13900000002', '{{\"name\":\"张伟\",\"mobile\":\"13900000002\",\"province\":\"河北省\",\"city\":\"张家口市\",\"district\":\"沽源县\",\"detail\":\"平定堡镇 1 号\"}}')"
+        ),
+    );
+    let first =
+        scalar(&mut app.conn(), &format!("SELECT MIN(id) AS n FROM order_recipients WHERE order_id = {order_id}"));
+    exec(&mut app.conn(), &format!("UPDATE order_lines SET recipient_id = {first} WHERE sku_id = {one}"));
+    exec(&mut app.conn(), &format!("UPDATE order_lines SET recipient_id = {} WHERE sku_id = {gift}", first + 1));
+
+    let (_, pending) = send_json(coop.get(app.url("/api/v1/coop/shipments/pending"))).await;
+    assert_eq!(pending.as_array().map(Vec::len), Some(2), "{pending}");
+    assert_eq!(pending[0]["ship_to"]["name"], "王芳");
+    assert_eq!(pending[0]["ship_to"]["address"], "北京市 西城区 金融大街 2 号");
+    assert_eq!(pending[1]["ship_to"]["address"], "河北省 张家口市 沽源县 平定堡镇 1 号");
+
+    // Two requests race to ship the first recipient's parcel: exactly one wins.
+    let ship = |recipient: i64, tracking: &'static str| {
+        let body = json!({"order_no": order_no, "recipient_id": recipient, "carrier": "EMS", "tracking_no": tracking});
+        send_json(coop.post(app.url("/api/v1/coop/shipments")).json(&body))
+    };
+    let (a, b) = futures_util::join!(ship(first, "EMS0000000001"), ship(first, "EMS0000000002"));
+    let mut statuses = [a.0, b.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409], "{a:?} {b:?}");
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM shipments"), 1);
+    let (status, body) = ship(first + 1, "EMS0000000003").await;
+    assert_eq!((status, body["order_status"].as_str()), (201, Some("shipped")), "{body}");
 }
