@@ -369,7 +369,8 @@ async fn reports_and_portal_pages() {
     let (status, body) = send_json(coop.get(app.url("/api/v1/coop/reports/sales?format=pdf"))).await;
     assert_eq!((status, error_code(&body)), (400, "invalid_format"));
 
-    let html = coop.get(app.url("/coop/reports?by=campaign")).send().await.expect("page").text().await.unwrap_or_default();
+    let html =
+        coop.get(app.url("/coop/reports?by=campaign")).send().await.expect("page").text().await.unwrap_or_default();
     assert!(html.contains("<option value=\"campaign\" selected>"), "the chosen grouping stays selected");
     // Every portal page renders for the manager and is refused to a buyer.
     for path in ["/coop", &format!("/coop/skus/{quinoa}"), "/coop/stock/bulk", "/coop/shipping", "/coop/reports"] {
