@@ -6,6 +6,7 @@ pub mod cache;
 pub mod catalog;
 pub mod config;
 pub mod credits;
+pub mod coop;
 pub mod db;
 pub mod donations;
 pub mod error;

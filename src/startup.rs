@@ -157,6 +157,7 @@ impl Application {
                 .configure(points::routes::pages)
                 .configure(credits::routes::pages)
                 .configure(donations::routes::pages)
+                .configure(crate::coop::routes::pages)
                 .route("/static/{file}", web::get().to(webparts::templates::static_file))
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
         })

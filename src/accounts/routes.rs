@@ -276,6 +276,8 @@ struct AccountView {
     organisations: Vec<OrgItem>,
     points_balance: i64,
     points_value: Money,
+    /// Cooperative managers get a link to their portal.
+    coop_portal: bool,
 }
 
 #[derive(Serialize)]
@@ -294,6 +296,7 @@ async fn account_page(page: Page) -> Result<HttpResponse, AppError> {
     let user_id = me.id;
     let charity = page.state.db(move |conn| crate::credits::service::charity_hours(conn, user_id)).await?;
     let account = AccountView {
+        coop_portal: me.has_role("coop_manager"),
         roles: me.roles.iter().map(|r| page.t(&format!("role_{r}"))).collect(),
         organisations: me
             .organisations

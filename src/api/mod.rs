@@ -4,7 +4,7 @@ use actix_web::{error::JsonPayloadError, get, web, HttpResponse};
 use utoipa::OpenApi;
 
 use crate::error::AppError;
-use crate::{accounts, catalog, credits, donations, orders, payments, points};
+use crate::{accounts, catalog, coop, credits, donations, orders, payments, points};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,6 +35,7 @@ use crate::{accounts, catalog, credits, donations, orders, payments, points};
         credits::routes::api_charity_hours,
         donations::routes::api_projects,
         donations::routes::api_donate,
+        coop::routes::api_skus, coop::routes::api_stock, coop::routes::api_history, coop::routes::api_bulk, coop::routes::api_pending, coop::routes::api_pick_list, coop::routes::api_ship, coop::routes::api_ship_bulk, coop::routes::api_sales, coop::routes::api_create_product, coop::routes::api_product, coop::routes::api_update_product, coop::routes::api_create_sku, coop::routes::api_update_sku, coop::routes::api_upload_image,
         openapi_json,
     )
 )]
@@ -50,6 +51,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(points::routes::api)
             .configure(credits::routes::api)
             .configure(donations::routes::api)
+            .configure(coop::routes::api)
             .service(openapi_json)
             .default_service(web::to(|| async { Err::<HttpResponse, _>(AppError::NotFound) })),
     );

@@ -42,10 +42,11 @@ pub fn bars(mut groups: Vec<(String, String, i64)>) -> BarChart {
                 name_zh,
                 name_en,
                 amount: Money::from_fen(fen),
-                y: y + 6,
-                text_y: y + 20,
+                text_y: y + 14,
+                y: y + 20,
+                amount_y: y + 32,
                 width,
-                amount_x: 170 + width + 6,
+                amount_x: width + 6,
             }
         })
         .collect::<Vec<_>>();

@@ -331,6 +331,8 @@ diesel::table! {
         order_id -> Nullable<BigInt>,
         user_id -> Nullable<BigInt>,
         created_at -> Timestamp,
+        stock_before -> Nullable<BigInt>,
+        stock_after -> Nullable<BigInt>,
     }
 }
 
@@ -356,6 +358,32 @@ diesel::table! {
         locked_until -> Nullable<Timestamp>,
         last_error -> Nullable<Text>,
         sent_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+// Cooperative portal
+diesel::table! {
+    shipments (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        producer_id -> BigInt,
+        recipient_id -> Nullable<BigInt>,
+        carrier -> Text,
+        tracking_no -> Text,
+        shipped_by -> BigInt,
+        shipped_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    product_images (id) {
+        id -> BigInt,
+        product_id -> BigInt,
+        file_name -> Text,
+        content_type -> Text,
+        bytes -> BigInt,
+        uploaded_by -> BigInt,
         created_at -> Timestamp,
     }
 }
@@ -507,4 +535,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledger_head,
     ledger_checkpoints,
     charity_hours,
+    shipments,
+    product_images,
 );

@@ -83,24 +83,65 @@ pub fn year_round_campaign(conn: &mut AnyConnection) -> QueryResult<Option<i64>>
         .optional()
 }
 
-/// Takes `quantity` off the shelf only if that many are there: a conditional decrement.
-pub fn take_stock(conn: &mut AnyConnection, sku_id: i64, quantity: i64) -> QueryResult<bool> {
-    let n = diesel::update(skus::table.find(sku_id).filter(skus::stock.ge(quantity)))
-        .set(skus::stock.eq(skus::stock - quantity))
-        .execute(conn)?;
-    Ok(n == 1)
+/// One change of a SKU's stock: the exact stock before and after it, and the SKU's low-stock
+/// threshold, as the database saw them in the same statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StockChange {
+    pub sku_id: i64,
+    pub before: i64,
+    pub after: i64,
+    pub threshold: i64,
 }
 
-pub fn put_back_stock(conn: &mut AnyConnection, sku_id: i64, quantity: i64) -> QueryResult<usize> {
-    diesel::update(skus::table.find(sku_id)).set(skus::stock.eq(skus::stock + quantity)).execute(conn)
+impl StockChange {
+    /// True when this change took the stock from at or above the threshold to below it: the
+    /// one moment a low-stock alert is due (so one alert per crossing, not one per sale).
+    pub fn crossed_low(&self) -> bool {
+        self.before >= self.threshold && self.threshold > self.after
+    }
+}
+
+/// Takes `quantity` off the shelf only if that many are there: a conditional decrement.
+pub fn take_stock(conn: &mut AnyConnection, sku_id: i64, quantity: i64) -> QueryResult<Option<StockChange>> {
+    add_stock(conn, sku_id, -quantity)
+}
+
+pub fn put_back_stock(conn: &mut AnyConnection, sku_id: i64, quantity: i64) -> QueryResult<Option<StockChange>> {
+    add_stock(conn, sku_id, quantity)
+}
+
+/// Adds `delta` (negative takes) unless the stock would go below zero: one conditional update
+/// that returns the new stock, so before/after are exact whatever runs concurrently. `None`
+/// when refused (or the SKU does not exist).
+pub fn add_stock(conn: &mut AnyConnection, sku_id: i64, delta: i64) -> QueryResult<Option<StockChange>> {
+    let row: Option<(i64, i64)> = diesel::update(skus::table.find(sku_id).filter(skus::stock.ge(-delta)))
+        .set(skus::stock.eq(skus::stock + delta))
+        .returning((skus::stock, skus::low_stock_threshold))
+        .get_result(conn)
+        .optional()?;
+    Ok(row.map(|(after, threshold)| StockChange { sku_id, before: after - delta, after, threshold }))
+}
+
+/// Sets the stock to `new` only if it is still `seen` (compare-and-set): `None` when a sale
+/// or another change came in between, and the caller reads again.
+pub fn set_stock_if(conn: &mut AnyConnection, sku_id: i64, seen: i64, new: i64) -> QueryResult<Option<StockChange>> {
+    let row: Option<(i64, i64)> = diesel::update(skus::table.find(sku_id).filter(skus::stock.eq(seen)))
+        .set(skus::stock.eq(new))
+        .returning((skus::stock, skus::low_stock_threshold))
+        .get_result(conn)
+        .optional()?;
+    Ok(row.map(|(after, threshold)| StockChange { sku_id, before: seen, after, threshold }))
 }
 
 pub struct Movement<'a> {
     pub sku_id: i64,
     pub delta: i64,
     pub reason: &'a str,
-    pub order_id: i64,
+    /// None for a manager's adjustment.
+    pub order_id: Option<i64>,
     pub user_id: i64,
+    pub before: i64,
+    pub after: i64,
 }
 
 pub fn record_movements(conn: &mut AnyConnection, rows: &[Movement], now: NaiveDateTime) -> QueryResult<usize> {
@@ -111,9 +152,11 @@ pub fn record_movements(conn: &mut AnyConnection, rows: &[Movement], now: NaiveD
                 stock_movements::sku_id.eq(m.sku_id),
                 stock_movements::delta.eq(m.delta),
                 stock_movements::reason.eq(m.reason),
-                stock_movements::order_id.eq(Some(m.order_id)),
+                stock_movements::order_id.eq(m.order_id),
                 stock_movements::user_id.eq(Some(m.user_id)),
                 stock_movements::created_at.eq(now),
+                stock_movements::stock_before.eq(Some(m.before)),
+                stock_movements::stock_after.eq(Some(m.after)),
             )
         })
         .collect();

@@ -335,12 +335,16 @@ fn write_order(
     // Rows are locked in SKU order, so two orders for the same SKUs cannot deadlock.
     let mut by_sku: Vec<&PricedLine> = priced.iter().collect();
     by_sku.sort_by_key(|l| l.sku_id);
+    let mut taken = Vec::with_capacity(priced.len());
     for line in by_sku {
-        if !model::take_stock(conn, line.sku_id, line.quantity)? {
-            return Err(AppError::conflict(
-                "out_of_stock",
-                format!("SKU {} does not have {} left / 库存不足", line.sku_id, line.quantity),
-            ));
+        match model::take_stock(conn, line.sku_id, line.quantity)? {
+            Some(change) => taken.push(change),
+            None => {
+                return Err(AppError::conflict(
+                    "out_of_stock",
+                    format!("SKU {} does not have {} left / 库存不足", line.sku_id, line.quantity),
+                ))
+            }
         }
     }
     points::service::spend(conn, buyer.id, request.points, &order_no, now)?;
@@ -386,17 +390,21 @@ fn write_order(
     for (row, id) in rows.iter_mut().zip(ids) {
         row.id = id;
     }
-    let movements: Vec<Movement> = rows
+    // `taken` is in SKU order, one change per line.
+    let movements: Vec<Movement> = taken
         .iter()
-        .map(|l| Movement {
-            sku_id: l.sku_id,
-            delta: -l.quantity,
+        .map(|c| Movement {
+            sku_id: c.sku_id,
+            delta: c.after - c.before,
             reason: "sale",
-            order_id: order.id,
+            order_id: Some(order.id),
             user_id: buyer.id,
+            before: c.before,
+            after: c.after,
         })
         .collect();
     model::record_movements(conn, &movements, now)?;
+    crate::coop::service::alert_low_stock(conn, &taken, now)?;
     let names: Vec<(i64, i64, [String; 4])> =
         prepared.lines.iter().map(|l| (l.priced.sku_id, l.product_id, l.names.clone())).collect();
     let mail = order_mail(&order, buyer, &settings.public_url, &rows, &names);
@@ -596,19 +604,20 @@ fn cancel_unpaid(conn: &mut AnyConnection, order: &OrderRow, note: &str, now: Na
     }
     let mut lines = model::lines_of(conn, order.id)?;
     lines.sort_by_key(|l| l.sku_id);
-    for line in &lines {
-        model::put_back_stock(conn, line.sku_id, line.quantity)?;
-    }
-    let movements: Vec<Movement> = lines
-        .iter()
-        .map(|l| Movement {
+    let mut movements = Vec::with_capacity(lines.len());
+    for l in &lines {
+        let c = model::put_back_stock(conn, l.sku_id, l.quantity)?
+            .ok_or_else(|| AppError::internal("order line without its SKU"))?;
+        movements.push(Movement {
             sku_id: l.sku_id,
             delta: l.quantity,
             reason: note,
-            order_id: order.id,
+            order_id: Some(order.id),
             user_id: order.buyer_id,
-        })
-        .collect();
+            before: c.before,
+            after: c.after,
+        });
+    }
     model::record_movements(conn, &movements, now)?;
     points::service::give_back(conn, order.buyer_id, order.points_used, &order.order_no, now)?;
     if let Some(payment_id) = model::pending_payment_of(conn, order.id)? {
@@ -753,14 +762,18 @@ pub fn refund(
             if !model::refund_line_units(conn, line.id, *quantity)? {
                 return Err(invalid_state());
             }
-            if !shipped {
-                model::put_back_stock(conn, line.sku_id, *quantity)?;
+            // Units of a part the cooperative has already shipped are not back on its shelf.
+            if !shipped && !crate::coop::model::line_shipped(conn, line.id)? {
+                let c = model::put_back_stock(conn, line.sku_id, *quantity)?
+                    .ok_or_else(|| AppError::internal("order line without its SKU"))?;
                 movements.push(Movement {
                     sku_id: line.sku_id,
                     delta: *quantity,
                     reason: "refund",
-                    order_id: order.id,
+                    order_id: Some(order.id),
                     user_id: buyer_id,
+                    before: c.before,
+                    after: c.after,
                 });
             }
             rows.push((line.id, *quantity, line_cash, line_points));

@@ -4,6 +4,7 @@
 mod accounts;
 mod catalog;
 mod credits;
+mod coop;
 mod database;
 mod helpers;
 mod inputs;
