@@ -4,7 +4,7 @@ use actix_web::{error::JsonPayloadError, get, web, HttpResponse};
 use utoipa::OpenApi;
 
 use crate::error::AppError;
-use crate::{accounts, catalog, orders, payments, points};
+use crate::{accounts, catalog, orders, orgs, payments, points};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,6 +27,17 @@ use crate::{accounts, catalog, orders, payments, points};
         payments::routes::webhook,
         payments::routes::complete,
         points::routes::api_grant,
+        orgs::routes::api_org,
+        orgs::routes::api_org_orders,
+        orgs::routes::api_org_order,
+        orgs::routes::api_approvals,
+        orgs::routes::api_approve,
+        orgs::routes::api_reject,
+        orgs::routes::api_distribution_preview,
+        orgs::routes::api_distribution_confirm,
+        orgs::routes::api_schedules,
+        orgs::routes::api_create_schedule,
+        orgs::routes::api_statement,
         openapi_json,
     )
 )]
@@ -40,6 +51,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(orders::routes::api)
             .configure(payments::routes::api)
             .configure(points::routes::api)
+            .configure(orgs::routes::api)
             .service(openapi_json)
             .default_service(web::to(|| async { Err::<HttpResponse, _>(AppError::NotFound) })),
     );

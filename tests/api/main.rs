@@ -8,5 +8,6 @@ mod helpers;
 mod inputs;
 mod ops;
 mod orders;
+mod orgs;
 mod pages;
 mod smtp;

@@ -1,0 +1,419 @@
+//! Organisation buying: orders on a union's or canteen's account, budgets, approvals, welfare
+//! distribution, visibility, recurring canteen orders and statements.
+
+use aidmart::orders::service::{expire_unpaid, Settings};
+use aidmart::orgs::canteen::{run_due, JobReport};
+use chrono::{Duration, NaiveDateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::helpers::{error_code, exec, scalar, send_json, spawn_app, TestApp};
+
+fn address() -> Value {
+    json!({"name": "张敏", "mobile": "13800138000", "province": "北京市", "city": "北京市", "district": "西城区", "detail": "金融大街 1 号"})
+}
+
+fn org_id(app: &TestApp, slug: &str) -> i64 {
+    scalar(&mut app.conn(), &format!("SELECT id AS n FROM organisations WHERE slug = '{slug}'"))
+}
+
+fn on_account(lines: Value, account: Value) -> Value {
+    json!({"lines": lines, "address": address(), "account": account})
+}
+
+async fn place(app: &TestApp, c: &reqwest::Client, body: &Value) -> (u16, Value) {
+    send_json(c.post(app.url("/api/v1/orders")).json(body)).await
+}
+
+fn used_fen(app: &TestApp, org: i64) -> i64 {
+    scalar(&mut app.conn(), &format!("SELECT budget_used_fen AS n FROM org_budgets WHERE org_id = {org}"))
+}
+
+/// A second union (under the demo company) whose admin is buyer@example.com.
+fn second_union(app: &TestApp) -> i64 {
+    let company = org_id(app, "demo-group");
+    let mut conn = app.conn();
+    exec(
+        &mut conn,
+        &format!(
+            "INSERT INTO organisations (slug, kind, parent_id, name_zh, name_en, invoice_title, uscc, address)
+             VALUES ('other-union', 'union', {company}, '另一工会', 'Other union', '另一工会', '81110102MC0Q3H7N5N', '上海');"
+        ),
+    );
+    let other = org_id(app, "other-union");
+    let buyer = scalar(&mut conn, "SELECT id AS n FROM users WHERE email = 'buyer@example.com'");
+    exec(
+        &mut conn,
+        &format!(
+            "INSERT INTO user_roles (user_id, role) VALUES ({buyer}, 'union_admin');
+             INSERT INTO memberships (user_id, org_id, is_admin) VALUES ({buyer}, {other}, TRUE);
+             INSERT INTO org_budgets (org_id, period_start, period_end, budget_total_fen, budget_used_fen)
+             VALUES ({other}, '2026-01-01', '2027-12-31', 10000000, 0);"
+        ),
+    );
+    other
+}
+
+#[actix_web::test]
+async fn the_budget_never_goes_below_zero_under_concurrent_orders() {
+    let app = spawn_app().await;
+    let union = org_id(&app, "demo-group-union");
+    exec(
+        &mut app.conn(),
+        &format!("UPDATE org_budgets SET budget_total_fen = 50000, approval_threshold_fen = NULL WHERE org_id = {union}"),
+    );
+    let admin = app.client_for("union@example.com").await;
+    let before = app.stock("GY-QUINOA-1KG");
+    // 2 × ¥39.90 = ¥79.80 each: six fit in ¥500, the seventh would not.
+    let body = on_account(json!([{"sku_id": app.sku("GY-QUINOA-1KG"), "quantity": 2}]), json!({"org_id": union}));
+    let attempts: Vec<_> = (0..12).map(|_| place(&app, &admin, &body)).collect();
+    let answers = futures_util::future::join_all(attempts).await;
+    let placed: Vec<&Value> = answers.iter().filter(|(s, _)| *s == 201).map(|(_, b)| b).collect();
+    let exceeded = answers.iter().filter(|(s, b)| *s == 409 && error_code(b) == "budget_exceeded").count();
+    assert_eq!(
+        (placed.len(), exceeded),
+        (6, 6),
+        "{:?}",
+        answers.iter().map(|(s, b)| (s, error_code(b).to_string())).collect::<Vec<_>>()
+    );
+    for order in &placed {
+        assert_eq!(order["channel"], "union");
+        assert_eq!(order["category"], "direct_purchase");
+        assert_eq!(order["status"], "paid", "paid on account");
+        assert_eq!(order["points_used"], 0);
+        assert!(order["payment_url"].is_null());
+    }
+    assert_eq!(used_fen(&app, union), 6 * 7980);
+    assert_eq!(app.stock("GY-QUINOA-1KG"), before - 12, "refused orders hold no stock");
+    assert_eq!(scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM payments"), 0, "no gateway payment");
+    let (status, org) = send_json(admin.get(app.url(&format!("/api/v1/orgs/{union}")))).await;
+    assert_eq!(status, 200, "{org}");
+    assert_eq!((org["budget_total"].as_str(), org["budget_used"].as_str()), (Some("500.00"), Some("478.80")));
+    assert!(org["approval_threshold"].is_null());
+    // Cancelling an unpaid order is the only way back; a paid order keeps its budget drawn.
+    let (status, again) = place(&app, &admin, &body).await;
+    assert_eq!((status, error_code(&again)), (409, "budget_exceeded"));
+}
+
+#[actix_web::test]
+async fn only_an_organisations_admin_buys_on_its_account() {
+    let app = spawn_app().await;
+    let (union, canteen) = (org_id(&app, "demo-group-union"), org_id(&app, "demo-group-canteen"));
+    let quinoa = app.sku("GY-QUINOA-1KG");
+    let lines = json!([{"sku_id": quinoa, "quantity": 1}]);
+    let employee = app.client_for("employee@example.com").await;
+    let (status, _) = place(&app, &employee, &on_account(lines.clone(), json!({"org_id": union}))).await;
+    assert_eq!(status, 403, "a member of the company is not the union's admin");
+    let manager = app.client_for("canteen@example.com").await;
+    let (status, _) = place(&app, &manager, &on_account(lines.clone(), json!({"org_id": union}))).await;
+    assert_eq!(status, 403, "a canteen manager cannot spend the union's budget");
+    let (status, body) = place(&app, &manager, &on_account(lines.clone(), json!({"org_id": canteen}))).await;
+    assert_eq!((status, error_code(&body)), (400, "invalid_delivery_date"));
+    let tomorrow = (Utc::now().date_naive() + Duration::days(1)).to_string();
+    let (status, order) =
+        place(&app, &manager, &on_account(lines.clone(), json!({"org_id": canteen, "delivery_date": tomorrow}))).await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!((order["channel"].as_str(), order["category"].as_str()), (Some("canteen"), Some("direct_purchase")));
+    assert_eq!(order["status"], "paid", "invoiced monthly: paid on account");
+    let admin = app.client_for("union@example.com").await;
+    let mut with_points = on_account(lines.clone(), json!({"org_id": union}));
+    with_points["points"] = json!(100);
+    let (status, body) = place(&app, &admin, &with_points).await;
+    assert_eq!((status, error_code(&body)), (422, "points_not_accepted"));
+    let (status, body) = place(&app, &admin, &on_account(lines.clone(), json!({"org_id": union, "x": 1}))).await;
+    assert_eq!((status, error_code(&body)), (400, "invalid_account"));
+    let (status, _) = place(&app, &admin, &on_account(lines.clone(), json!({"org_id": 987_654}))).await;
+    assert_eq!(status, 404);
+    // The same person buying for themselves stays a helped sale.
+    let (status, own) = place(&app, &admin, &on_account(lines, json!("personal"))).await;
+    assert_eq!(status, 201, "{own}");
+    assert_eq!((own["channel"].as_str(), own["category"].as_str()), (Some("employee"), Some("helped_sales")));
+}
+
+#[actix_web::test]
+async fn approval_is_by_another_admin_of_the_same_union_and_rejection_or_expiry_release_everything() {
+    let app = spawn_app().await;
+    let union = org_id(&app, "demo-group-union");
+    let other = second_union(&app);
+    let placer = app.client_for("union@example.com").await;
+    let approver = app.client_for("union2@example.com").await;
+    let stranger = app.client_for("buyer@example.com").await;
+    let quinoa = app.sku("GY-QUINOA-1KG");
+    let stock = app.stock("GY-QUINOA-1KG");
+    // 200 × ¥34.90 (tier) = ¥6,980: above the ¥5,000 threshold.
+    let body = on_account(json!([{"sku_id": quinoa, "quantity": 200}]), json!({"org_id": union}));
+    let (status, order) = place(&app, &placer, &body).await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["total"], "6980.00");
+    assert_eq!(order["status"], "pending_payment");
+    assert!(order["payment_url"].is_null(), "not payable through the gateway");
+    let no = order["order_no"].as_str().unwrap_or_default().to_string();
+    assert_eq!(app.stock("GY-QUINOA-1KG"), stock - 200, "stock held while pending");
+    assert_eq!(used_fen(&app, union), 698_000, "budget held while pending");
+    assert_eq!(scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM payments"), 0);
+    let mailed = |to: &str| {
+        scalar(
+            &mut app.conn(),
+            &format!("SELECT COUNT(*) AS n FROM outbox WHERE template = 'order_approval_needed' AND recipient = '{to}'"),
+        )
+    };
+    assert_eq!((mailed("union2@example.com"), mailed("union@example.com")), (1, 0));
+    let (_, pending) = send_json(approver.get(app.url(&format!("/api/v1/orgs/{union}/approvals")))).await;
+    assert_eq!(pending["items"][0]["order_no"].as_str(), Some(no.as_str()));
+
+    let approve = |c: &reqwest::Client, no: &str| c.post(app.url(&format!("/api/v1/orders/{no}/approve")));
+    let reject = |c: &reqwest::Client, no: &str| c.post(app.url(&format!("/api/v1/orders/{no}/reject")));
+    let (status, _) = send_json(approve(&placer, &no)).await;
+    assert_eq!(status, 403, "the placer cannot approve their own order");
+    let (status, _) = send_json(approve(&stranger, &no)).await;
+    assert_eq!(status, 404, "another union's admin cannot approve (nor see) it");
+    let (status, _) = send_json(reject(&stranger, &no).json(&json!({"reason": "no"}))).await;
+    assert_eq!(status, 404);
+    assert_eq!(scalar(&mut app.conn(), &format!("SELECT budget_used_fen AS n FROM org_budgets WHERE org_id = {other}")), 0);
+    // Twin approvals: one decision counts.
+    let twins = futures_util::future::join_all((0..4).map(|_| send_json(approve(&approver, &no)))).await;
+    assert_eq!(twins.iter().filter(|(s, _)| *s == 200).count(), 1, "{twins:?}");
+    assert!(twins.iter().all(|(s, b)| *s == 200 || (*s == 409 && error_code(b) == "invalid_state")), "{twins:?}");
+    let (_, paid) = send_json(approver.get(app.url(&format!("/api/v1/orgs/{union}/orders/{no}")))).await;
+    assert_eq!((paid["status"].as_str(), paid["approval"].as_str()), (Some("paid"), Some("approved")));
+
+    // Rejection: a reason is required; stock and budget come back.
+    let (_, second) = place(&app, &placer, &body).await;
+    let no2 = second["order_no"].as_str().unwrap_or_default().to_string();
+    assert_eq!(used_fen(&app, union), 2 * 698_000);
+    let (status, b) = send_json(reject(&approver, &no2)).await;
+    assert_eq!((status, error_code(&b)), (400, "invalid_reason"));
+    let (status, rejected) = send_json(reject(&approver, &no2).json(&json!({"reason": "超出本季度计划"}))).await;
+    assert_eq!(status, 200, "{rejected}");
+    assert_eq!((rejected["status"].as_str(), rejected["approval"].as_str()), (Some("cancelled"), Some("rejected")));
+    assert_eq!(app.stock("GY-QUINOA-1KG"), stock - 200);
+    assert_eq!(used_fen(&app, union), 698_000);
+    let (status, _) = send_json(approve(&approver, &no2)).await;
+    assert_eq!(status, 409, "a rejected order cannot be approved");
+
+    // Expiry: the payment-timeout job cancels it and gives everything back.
+    let (_, third) = place(&app, &placer, &body).await;
+    let no3 = third["order_no"].as_str().unwrap_or_default().to_string();
+    let later = Utc::now().naive_utc() + Duration::hours(73);
+    let cancelled = expire_unpaid(&mut app.conn(), later).unwrap_or(0);
+    assert_eq!(cancelled, 1);
+    assert_eq!(app.stock("GY-QUINOA-1KG"), stock - 200);
+    assert_eq!(used_fen(&app, union), 698_000);
+    let (_, expired) = send_json(approver.get(app.url(&format!("/api/v1/orgs/{union}/orders/{no3}")))).await;
+    assert_eq!((expired["status"].as_str(), expired["approval"].as_str()), (Some("cancelled"), Some("expired")));
+    let (status, _) = send_json(approve(&approver, &no3)).await;
+    assert_eq!(status, 409);
+}
+
+fn csv_of(rows: &[&str]) -> String {
+    let mut s = String::from("name,mobile,address,sku,quantity\n");
+    for r in rows {
+        s.push_str(r);
+        s.push('\n');
+    }
+    s
+}
+
+#[actix_web::test]
+async fn a_recipients_file_with_one_bad_row_imports_nothing_and_names_that_row() {
+    let app = spawn_app().await;
+    let union = org_id(&app, "demo-group-union");
+    let admin = app.client_for("union@example.com").await;
+    let stock = app.stock("GY-QUINOA-1KG");
+    let post = |path: &str, body: String| {
+        admin.post(app.url(&format!("/api/v1/orgs/{union}/{path}"))).header("content-type", "text/csv").body(body)
+    };
+    let bad = csv_of(&[
+        "张三,13800138000,北京市西城区金融大街 1 号,GY-QUINOA-1KG,2",
+        "李四,1380013800,北京市海淀区中关村 2 号,GY-QUINOA-1KG,1",
+        "王五,13900139000,上海市浦东新区 3 号,GY-QUINOA-1KG,1",
+    ]);
+    for path in ["distributions/preview", "distributions"] {
+        let (status, body) = send_json(post(path, bad.clone())).await;
+        assert_eq!((status, error_code(&body)), (422, "invalid_rows"), "{body}");
+        let rows = body["error"]["rows"].as_array().cloned().unwrap_or_default();
+        assert_eq!(rows.len(), 1, "{body}");
+        assert_eq!(rows[0]["row"], 2);
+        assert!(rows[0]["reason"].as_str().is_some_and(|r| r.contains("mobile")), "{body}");
+    }
+    let several = csv_of(&[
+        "张三,13800138000,,GY-QUINOA-1KG,2",
+        "李四,13800138001,北京市海淀区 2 号,NO-SUCH-SKU,1",
+        "王五,13900139000,上海市浦东新区 3 号,GY-QUINOA-1KG,0",
+        "赵六,13700137000,广州市天河区 4 号,GY-QUINOA-1KG,1",
+    ]);
+    let (status, body) = send_json(post("distributions", several)).await;
+    assert_eq!((status, error_code(&body)), (422, "invalid_rows"), "{body}");
+    let named: Vec<i64> =
+        body["error"]["rows"].as_array().into_iter().flatten().filter_map(|r| r["row"].as_i64()).collect();
+    assert_eq!(named, vec![1, 2, 3], "every bad row, in order: {body}");
+    let mut conn = app.conn();
+    assert_eq!(scalar(&mut conn, "SELECT COUNT(*) AS n FROM orders"), 0, "nothing imported");
+    assert_eq!(scalar(&mut conn, "SELECT COUNT(*) AS n FROM order_recipients"), 0);
+    assert_eq!(app.stock("GY-QUINOA-1KG"), stock);
+    assert_eq!(used_fen(&app, union), 0);
+
+    let good = csv_of(&[
+        "张三,13800138000,北京市西城区金融大街 1 号,GY-QUINOA-1KG,2",
+        "李四,13800138001,北京市海淀区中关村 2 号,GY-QUINOA-1KG,1",
+        "王五,13900139000,上海市浦东新区 3 号,GY-ZONGZI-8,1",
+    ]);
+    let (status, preview) = send_json(post("distributions/preview", good.clone())).await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!((preview["recipients"].as_i64(), preview["units"].as_i64()), (Some(3), Some(4)));
+    assert_eq!(preview["needs_approval"], false);
+    assert_eq!(scalar(&mut conn, "SELECT COUNT(*) AS n FROM orders"), 0, "a preview writes nothing");
+    let (status, order) = send_json(post("distributions", good)).await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["total"], preview["total"]);
+    assert_eq!((order["channel"].as_str(), order["category"].as_str()), (Some("union"), Some("direct_purchase")));
+    assert_eq!(order["lines"].as_array().map(Vec::len), Some(3), "a line per recipient and SKU");
+    assert_eq!(scalar(&mut conn, "SELECT COUNT(*) AS n FROM order_recipients"), 3);
+    assert_eq!(scalar(&mut conn, "SELECT COUNT(*) AS n FROM order_lines WHERE recipient_id IS NULL"), 0);
+    assert_eq!(app.stock("GY-QUINOA-1KG"), stock - 3);
+    assert!(used_fen(&app, union) > 0);
+    // Only a union admin may upload.
+    let employee = app.client_for("employee@example.com").await;
+    let res = employee
+        .post(app.url(&format!("/api/v1/orgs/{union}/distributions/preview")))
+        .body(csv_of(&["张三,13800138000,北京,GY-QUINOA-1KG,1"]))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 403);
+}
+
+#[actix_web::test]
+async fn union_members_cannot_see_another_unions_orders() {
+    let app = spawn_app().await;
+    let union = org_id(&app, "demo-group-union");
+    let other = second_union(&app);
+    let admin = app.client_for("union@example.com").await;
+    let (_, order) =
+        place(&app, &admin, &on_account(json!([{"sku_id": app.sku("GY-QUINOA-1KG"), "quantity": 1}]), json!({"org_id": union})))
+            .await;
+    let no = order["order_no"].as_str().unwrap_or_default().to_string();
+    let stranger = app.client_for("buyer@example.com").await;
+    let (status, _) = send_json(stranger.get(app.url(&format!("/api/v1/orgs/{union}/orders")))).await;
+    assert_eq!(status, 403);
+    let (status, _) = send_json(stranger.get(app.url(&format!("/api/v1/orgs/{union}/orders/{no}")))).await;
+    assert_eq!(status, 403);
+    let (status, _) = send_json(stranger.get(app.url(&format!("/api/v1/orgs/{other}/orders/{no}")))).await;
+    assert_eq!(status, 404, "not in its own union's orders either");
+    let (status, _) = send_json(stranger.get(app.url(&format!("/api/v1/orders/{no}")))).await;
+    assert_eq!(status, 404);
+    let (status, _) = send_json(stranger.get(app.url(&format!("/api/v1/orgs/{union}")))).await;
+    assert_eq!(status, 404, "not a member");
+    let (_, own) = send_json(stranger.get(app.url(&format!("/api/v1/orgs/{other}/orders")))).await;
+    assert_eq!(own["items"].as_array().map(Vec::len), Some(0));
+    // The other admin of the same union sees it.
+    let colleague = app.client_for("union2@example.com").await;
+    let (status, list) = send_json(colleague.get(app.url(&format!("/api/v1/orgs/{union}/orders")))).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["items"][0]["order_no"].as_str(), Some(no.as_str()));
+    // A plain member sees the organisation but not its budget.
+    let employee_id = scalar(&mut app.conn(), "SELECT id AS n FROM users WHERE email = 'employee@example.com'");
+    exec(&mut app.conn(), &format!("INSERT INTO memberships (user_id, org_id, is_admin) VALUES ({employee_id}, {union}, FALSE)"));
+    let employee = app.client_for("employee@example.com").await;
+    let (status, org) = send_json(employee.get(app.url(&format!("/api/v1/orgs/{union}")))).await;
+    assert_eq!(status, 200);
+    assert!(org.get("budget_total").is_none() && org.get("approval_threshold").is_none(), "{org}");
+    let (status, _) = send_json(employee.get(app.url(&format!("/api/v1/orgs/{union}/orders")))).await;
+    assert_eq!(status, 403);
+    let (_, mine) = send_json(admin.get(app.url(&format!("/api/v1/orgs/{union}")))).await;
+    assert_eq!(mine["approval_threshold"], "5000.00");
+}
+
+fn settings(app: &TestApp) -> Settings {
+    Settings {
+        rate: app.config.exchange_rate,
+        payment_timeout: Duration::minutes(30),
+        gateway: "sandbox",
+        public_url: app.config.public_url.clone(),
+    }
+}
+
+fn run(app: &TestApp, now: NaiveDateTime) -> JobReport {
+    run_due(&mut app.conn(), &settings(app), now).unwrap_or_else(|e| panic!("job: {e}"))
+}
+
+#[actix_web::test]
+async fn a_schedule_places_exactly_one_order_per_due_date() {
+    let app = spawn_app().await;
+    let canteen = org_id(&app, "demo-group-canteen");
+    let manager = app.client_for("canteen@example.com").await;
+    let today = Utc::now().date_naive();
+    let rice = app.sku("RH-RICE-5KG");
+    let body = json!({
+        "cadence": "weekly", "first_delivery": (today + Duration::days(1)).to_string(),
+        "end_date": (today + Duration::days(20)).to_string(), "lead_days": 2,
+        "lines": [{"sku_id": rice, "quantity": 3}], "address": address()
+    });
+    let (status, schedule) = send_json(manager.post(app.url(&format!("/api/v1/orgs/{canteen}/schedules"))).json(&body)).await;
+    assert_eq!(status, 201, "{schedule}");
+    let (status, refused) =
+        send_json(app.client_for("union@example.com").await.post(app.url(&format!("/api/v1/orgs/{canteen}/schedules"))).json(&body))
+            .await;
+    assert_eq!(status, 403, "{refused}");
+    let orders = |app: &TestApp| scalar(&mut app.conn(), &format!("SELECT COUNT(*) AS n FROM orders WHERE org_id = {canteen}"));
+    let now = Utc::now().naive_utc();
+    // The job twice in a row: one order.
+    assert_eq!(run(&app, now), JobReport { placed: 1, failed: 0 });
+    assert_eq!(run(&app, now), JobReport::default());
+    assert_eq!(orders(&app), 1);
+    assert_eq!(scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM outbox WHERE template = 'canteen_order_placed'"), 1);
+    // Two instances at once, a week later: one order between them.
+    let week = now + Duration::days(7);
+    let reports: Vec<JobReport> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2).map(|_| s.spawn(|| run(&app, week))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+    });
+    assert_eq!(reports.iter().map(|r| r.placed).sum::<usize>(), 1, "{reports:?}");
+    assert_eq!(orders(&app), 2);
+    let delivery = scalar(
+        &mut app.conn(),
+        "SELECT COUNT(DISTINCT delivery_date) AS n FROM schedule_runs WHERE status = 'placed'",
+    );
+    assert_eq!(delivery, 2);
+    // Out of stock: recorded and mailed, not silent; and recorded once.
+    exec(&mut app.conn(), "UPDATE skus SET stock = 1 WHERE code = 'RH-RICE-5KG'");
+    let fortnight = now + Duration::days(14);
+    assert_eq!(run(&app, fortnight), JobReport { placed: 0, failed: 1 });
+    assert_eq!(run(&app, fortnight), JobReport::default());
+    assert_eq!(orders(&app), 2);
+    assert_eq!(scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM schedule_runs WHERE status = 'failed'"), 1);
+    assert_eq!(scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM outbox WHERE template = 'canteen_order_failed'"), 1);
+    let (_, view) = send_json(manager.get(app.url(&format!("/api/v1/orgs/{canteen}/schedules")))).await;
+    let runs = view["runs"].as_array().cloned().unwrap_or_default();
+    assert_eq!(runs.len(), 3);
+    assert_eq!(runs[0]["status"], "failed");
+    assert!(runs[0]["reason"].as_str().is_some_and(|r| !r.is_empty()));
+    // The end date ends it.
+    assert_eq!(run(&app, now + Duration::days(40)), JobReport::default());
+    assert_eq!(view["schedules"][0]["cadence"], "weekly");
+
+    // The month's statement: every order, as JSON, CSV and XLSX.
+    let month = (today + Duration::days(1)).format("%Y-%m").to_string();
+    let (status, statement) =
+        send_json(manager.get(app.url(&format!("/api/v1/orgs/{canteen}/statements?month={month}")))).await;
+    assert_eq!(status, 200, "{statement}");
+    let first_no = statement["orders"][0]["order_no"].as_str().unwrap_or_default().to_string();
+    assert!(!first_no.is_empty(), "{statement}");
+    let csv = manager
+        .get(app.url(&format!("/api/v1/orgs/{canteen}/statements?month={month}&format=csv")))
+        .send()
+        .await
+        .expect("csv");
+    assert_eq!(csv.status(), 200);
+    let text = csv.text().await.unwrap_or_default();
+    assert!(text.contains(&first_no) && text.contains("合计"), "{text}");
+    let xlsx = manager
+        .get(app.url(&format!("/api/v1/orgs/{canteen}/statements?month={month}&format=xlsx")))
+        .send()
+        .await
+        .expect("xlsx");
+    assert_eq!(xlsx.status(), 200);
+    let bytes = xlsx.bytes().await.unwrap_or_default();
+    assert!(bytes.starts_with(b"PK"), "an XLSX file is a zip");
+    let (status, _) = send_json(manager.get(app.url(&format!("/api/v1/orgs/{canteen}/statements?month=2026-13")))).await;
+    assert_eq!(status, 400);
+}
