@@ -415,7 +415,7 @@ pub fn reject(
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(char::is_control) {
         return Err(AppError::bad_request(
-            "invalid_reason",
+            "reason_required",
             "give a reason of 1 to 500 characters / 请填写 1 至 500 字的驳回原因",
         ));
     }

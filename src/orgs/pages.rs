@@ -1,5 +1,326 @@
-//! The union and canteen portals.
+//! The union portal (budget, approvals, welfare distribution, orders) and the canteen portal
+//! (schedules, upcoming deliveries, statements). Every action is checked on the server by the
+//! same services the API uses.
 
-use actix_web::web;
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{Datelike, Utc};
+use serde::{Deserialize, Serialize};
 
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+use super::canteen::{self, RunView, ScheduleView};
+use super::distribution::{self, Preview, RowError, UploadError, UploadOptions};
+use super::service::{self, OrgOrderView, OrgView, PendingApproval};
+use super::{account, model};
+use crate::db::AnyConnection;
+use crate::error::AppError;
+use crate::money::Money;
+use crate::orders::service::Buyer;
+use crate::web::page::{see_other, Page};
+use crate::web::session;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(union_page)
+        .service(union_approve)
+        .service(union_reject)
+        .service(union_distribution)
+        .service(canteen_page)
+        .service(canteen_statement);
+}
+
+#[derive(Deserialize)]
+struct OrgQuery {
+    org: Option<i64>,
+    notice: Option<String>,
+}
+
+/// The organisations of `kind` that the user administers: (id, name zh, name en).
+fn admin_orgs(conn: &mut AnyConnection, user_id: i64, kind: &str) -> Result<Vec<(i64, String, String)>, AppError> {
+    let mut out = Vec::new();
+    for m in crate::accounts::model::memberships(conn, user_id)? {
+        if m.kind != kind || !m.is_admin {
+            continue;
+        }
+        if let Some(org) = model::org(conn, m.org_id)? {
+            if account::is_org_admin(conn, user_id, &org)? {
+                out.push((org.id, org.name_zh, org.name_en));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Serialize)]
+struct OrgChoice {
+    id: i64,
+    name_zh: String,
+    name_en: String,
+    selected: bool,
+}
+
+#[derive(Serialize)]
+struct OrderItem {
+    order_no: String,
+    created_at: String,
+    total: Money,
+    status_label: String,
+    approval: Option<String>,
+    recipients: i64,
+    delivery_date: Option<String>,
+}
+
+fn order_items(page: &Page, orders: Vec<OrgOrderView>) -> Vec<OrderItem> {
+    orders
+        .into_iter()
+        .map(|o| OrderItem {
+            status_label: page.t(&format!("order_status_{}", o.order.status)),
+            approval: o.approval.map(|a| page.t(&format!("union_approval_{a}"))),
+            order_no: o.order.order_no,
+            created_at: o.order.created_at.format("%Y-%m-%d %H:%M").to_string(),
+            total: o.order.total,
+            recipients: o.recipients,
+            delivery_date: o.delivery_date.map(|d| d.to_string()),
+        })
+        .collect()
+}
+
+#[derive(Default, Serialize)]
+struct Upload {
+    csv: String,
+    sku: String,
+    quantity: String,
+    preview: Option<Preview>,
+    rows: Vec<RowError>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct UnionData {
+    orgs: Vec<OrgChoice>,
+    org: OrgView,
+    approvals: Vec<PendingApproval>,
+    orders: Vec<OrderItem>,
+    upload: Upload,
+    notice: Option<String>,
+}
+
+fn pick(orgs: &[(i64, String, String)], wanted: Option<i64>) -> Result<i64, AppError> {
+    match wanted {
+        Some(id) if orgs.iter().any(|o| o.0 == id) => Ok(id),
+        Some(_) => Err(AppError::Forbidden),
+        None => orgs.first().map(|o| o.0).ok_or(AppError::Forbidden),
+    }
+}
+
+fn choices(orgs: Vec<(i64, String, String)>, selected: i64) -> Vec<OrgChoice> {
+    orgs.into_iter()
+        .map(|(id, name_zh, name_en)| OrgChoice { id, name_zh, name_en, selected: id == selected })
+        .collect()
+}
+
+async fn render_union(
+    page: &Page,
+    user_id: i64,
+    wanted: Option<i64>,
+    notice: Option<String>,
+    upload: Upload,
+) -> Result<HttpResponse, AppError> {
+    let (orgs, org, approvals, orders) = page
+        .state
+        .db(move |conn| {
+            let orgs = admin_orgs(conn, user_id, "union")?;
+            let id = pick(&orgs, wanted)?;
+            let org = service::view(conn, user_id, id)?;
+            let approvals = service::pending_approvals(conn, user_id, id)?;
+            let orders = service::orders_of(conn, user_id, id)?;
+            Ok((choices(orgs, id), org, approvals, orders))
+        })
+        .await?;
+    let notice = notice.filter(|n| ["approved", "rejected", "placed"].contains(&n.as_str()));
+    let data = UnionData {
+        orders: order_items(page, orders),
+        notice: notice.map(|n| page.t(&format!("union_notice_{n}"))),
+        orgs,
+        org,
+        approvals,
+        upload,
+    };
+    page.render("pages/union_portal", &page.t("union_title"), true, data)
+}
+
+#[get("/union")]
+async fn union_page(page: Page, query: web::Query<OrgQuery>) -> Result<HttpResponse, AppError> {
+    let Some(user) = page.user.clone() else { return Ok(see_other("/login?next=/union")) };
+    let q = query.into_inner();
+    render_union(&page, user.id, q.org, q.notice, Upload::default()).await
+}
+
+#[derive(Deserialize)]
+struct DecisionForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    org: i64,
+    #[serde(default)]
+    reason: String,
+}
+
+#[post("/union/orders/{order_no}/approve")]
+async fn union_approve(
+    page: Page,
+    path: web::Path<String>,
+    form: web::Form<DecisionForm>,
+) -> Result<HttpResponse, AppError> {
+    session::verify_csrf(&page.session, &form.csrf)?;
+    let user = session::require_user(&page.session)?;
+    let no = path.into_inner();
+    let public_url = page.state.config.public_url.clone();
+    page.state.db(move |conn| account::approve(conn, user.id, &no, &public_url, Utc::now().naive_utc())).await?;
+    Ok(see_other(&format!("/union?org={}&notice=approved", form.org)))
+}
+
+#[post("/union/orders/{order_no}/reject")]
+async fn union_reject(
+    page: Page,
+    path: web::Path<String>,
+    form: web::Form<DecisionForm>,
+) -> Result<HttpResponse, AppError> {
+    session::verify_csrf(&page.session, &form.csrf)?;
+    let user = session::require_user(&page.session)?;
+    let no = path.into_inner();
+    let reason = form.reason.clone();
+    page.state.db(move |conn| account::reject(conn, user.id, &no, &reason, Utc::now().naive_utc())).await?;
+    Ok(see_other(&format!("/union?org={}&notice=rejected", form.org)))
+}
+
+#[derive(Deserialize)]
+struct DistributionForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    org: i64,
+    csv: String,
+    #[serde(default)]
+    sku: String,
+    #[serde(default)]
+    quantity: String,
+    action: String,
+}
+
+/// Preview (the totals, or every bad row) or confirm (the order is placed).
+#[post("/union/distribution")]
+async fn union_distribution(page: Page, form: web::Form<DistributionForm>) -> Result<HttpResponse, AppError> {
+    session::verify_csrf(&page.session, &form.csrf)?;
+    let me = crate::accounts::routes::require_me(&page.state, &page.session).await?;
+    let form = form.into_inner();
+    let options = UploadOptions {
+        sku: Some(form.sku.trim().to_string()).filter(|s| !s.is_empty()),
+        quantity: form.quantity.trim().parse().ok(),
+        campaign_id: None,
+    };
+    let org = form.org;
+    let body = form.csv.clone().into_bytes();
+    let confirm = form.action == "confirm";
+    let buyer = Buyer { is_employee: me.has_role("employee"), id: me.id, email: me.email, display_name: me.display_name };
+    let settings = crate::orders::routes::settings(&page.state);
+    let user_id = buyer.id;
+    let result = page
+        .state
+        .db(move |conn| {
+            let now = Utc::now().naive_utc();
+            Ok(if confirm {
+                distribution::confirm(conn, &settings, &buyer, org, &body, &options, now).map(|_| None)
+            } else {
+                distribution::preview(conn, buyer.id, org, &body, &options, now).map(Some)
+            })
+        })
+        .await?;
+    let mut upload = Upload { csv: form.csv, sku: form.sku, quantity: form.quantity, ..Upload::default() };
+    match result {
+        Ok(None) => return Ok(see_other(&format!("/union?org={org}&notice=placed"))),
+        Ok(Some(preview)) => upload.preview = Some(preview),
+        Err(UploadError::Rows(rows)) => upload.rows = rows,
+        Err(UploadError::App(e @ (AppError::Forbidden | AppError::NotFound | AppError::Unauthenticated))) => {
+            return Err(e)
+        }
+        Err(UploadError::App(e)) => upload.error = Some(page.error_text(&e)),
+    }
+    render_union(&page, user_id, Some(org), None, upload).await
+}
+
+#[derive(Serialize)]
+struct MonthLink {
+    month: String,
+}
+
+#[derive(Serialize)]
+struct CanteenData {
+    orgs: Vec<OrgChoice>,
+    org: OrgView,
+    schedules: Vec<ScheduleView>,
+    runs: Vec<RunView>,
+    upcoming: Vec<OrderItem>,
+    months: Vec<MonthLink>,
+}
+
+#[get("/canteen")]
+async fn canteen_page(page: Page, query: web::Query<OrgQuery>) -> Result<HttpResponse, AppError> {
+    let Some(user) = page.user.clone() else { return Ok(see_other("/login?next=/canteen")) };
+    let wanted = query.org;
+    let today = Utc::now().date_naive();
+    let (orgs, org, schedules, orders) = page
+        .state
+        .db(move |conn| {
+            let orgs = admin_orgs(conn, user.id, "canteen")?;
+            let id = pick(&orgs, wanted)?;
+            let org = service::view(conn, user.id, id)?;
+            let schedules = canteen::schedules(conn, user.id, id)?;
+            let orders = service::orders_of(conn, user.id, id)?;
+            Ok((choices(orgs, id), org, schedules, orders))
+        })
+        .await?;
+    let mut upcoming: Vec<OrgOrderView> = orders
+        .into_iter()
+        .filter(|o| o.delivery_date.is_some_and(|d| d >= today) && o.order.status != "cancelled")
+        .collect();
+    upcoming.sort_by_key(|o| o.delivery_date);
+    let mut months = Vec::new();
+    let (mut y, mut m) = (today.year(), today.month());
+    for _ in 0..3 {
+        months.push(MonthLink { month: format!("{y:04}-{m:02}") });
+        (y, m) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
+    }
+    let data = CanteenData {
+        orgs,
+        org,
+        schedules: schedules.schedules,
+        runs: schedules.runs,
+        upcoming: order_items(&page, upcoming),
+        months,
+    };
+    page.render("pages/canteen_portal", &page.t("canteen_title"), true, data)
+}
+
+#[derive(Deserialize)]
+struct StatementQuery {
+    org: i64,
+    month: String,
+    format: Option<String>,
+}
+
+#[derive(Serialize)]
+struct StatementData {
+    statement: canteen::Statement,
+}
+
+/// The statement as a page, or as CSV / XLSX (`format=csv|xlsx`).
+#[get("/canteen/statement")]
+async fn canteen_statement(page: Page, query: web::Query<StatementQuery>) -> Result<HttpResponse, AppError> {
+    let Some(user) = page.user.clone() else { return Ok(see_other("/login?next=/canteen")) };
+    let q = query.into_inner();
+    let month = canteen::parse_month(&q.month)?;
+    let org = q.org;
+    let statement = page.state.db(move |conn| canteen::statement(conn, user.id, org, month)).await?;
+    match q.format.as_deref() {
+        None | Some("html") => {
+            page.render("pages/canteen_statement", &page.t("canteen_statement_title"), false, StatementData { statement })
+        }
+        Some(format) => super::routes::statement_response(&statement, format),
+    }
+}

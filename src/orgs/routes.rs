@@ -120,7 +120,7 @@ pub struct RejectRequest {
 }
 
 /// Rejects an order awaiting approval, with a reason: stock and budget are released.
-#[utoipa::path(tag = "orgs", params(("order_no" = String, Path)), request_body = RejectRequest, responses((status = 200, body = OrgOrderView), (status = 400, description = "invalid_reason"), (status = 403), (status = 404), (status = 409)))]
+#[utoipa::path(tag = "orgs", params(("order_no" = String, Path)), request_body = RejectRequest, responses((status = 200, body = OrgOrderView), (status = 400, description = "reason_required"), (status = 403), (status = 404), (status = 409)))]
 #[post("/orders/{order_no}/reject")]
 async fn api_reject(
     state: web::Data<AppState>,

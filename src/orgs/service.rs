@@ -76,7 +76,7 @@ pub struct OrgView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub approval_threshold: Option<Money>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Admins only (null for other members).
     pub budget: Option<BudgetView>,
 }
 

@@ -181,7 +181,7 @@ async fn approval_is_by_another_admin_of_the_same_union_and_rejection_or_expiry_
     let no2 = second["order_no"].as_str().unwrap_or_default().to_string();
     assert_eq!(used_fen(&app, union), 2 * 698_000);
     let (status, b) = send_json(reject(&approver, &no2)).await;
-    assert_eq!((status, error_code(&b)), (400, "invalid_reason"));
+    assert_eq!((status, error_code(&b)), (400, "reason_required"));
     let (status, rejected) = send_json(reject(&approver, &no2).json(&json!({"reason": "超出本季度计划"}))).await;
     assert_eq!(status, 200, "{rejected}");
     assert_eq!((rejected["status"].as_str(), rejected["approval"].as_str()), (Some("cancelled"), Some("rejected")));
@@ -416,4 +416,75 @@ async fn a_schedule_places_exactly_one_order_per_due_date() {
     assert!(bytes.starts_with(b"PK"), "an XLSX file is a zip");
     let (status, _) = send_json(manager.get(app.url(&format!("/api/v1/orgs/{canteen}/statements?month=2026-13")))).await;
     assert_eq!(status, 400);
+}
+
+#[actix_web::test]
+async fn the_union_and_canteen_portals_show_their_data_and_act_through_forms() {
+    let app = spawn_app().await;
+    let union = org_id(&app, "demo-group-union");
+    let placer = app.client_for("union@example.com").await;
+    let body = on_account(json!([{"sku_id": app.sku("GY-QUINOA-1KG"), "quantity": 200}]), json!({"org_id": union}));
+    let (_, pending) = place(&app, &placer, &body).await;
+    let no = pending["order_no"].as_str().unwrap_or_default().to_string();
+
+    let approver = app.client_for("union2@example.com").await;
+    let html = approver.get(app.url("/union")).send().await.expect("page").text().await.unwrap_or_default();
+    assert!(html.contains("<progress class=\"budget-bar\""), "budget bar");
+    assert!(html.contains("6,980.00") || html.contains("6980.00"), "the pending order and its total");
+    assert!(html.contains(&format!("/union/orders/{no}/approve")), "an approve form");
+    let csrf = crate::helpers::csrf_from(&html);
+    // Preview of a pasted file with a bad row names the row and writes nothing.
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("org", &union.to_string()),
+        ("csv", "name,mobile,address\n张三,13800138000,北京市西城区 1 号\n李四,12345,北京市\n"),
+        ("sku", "GY-QUINOA-1KG"),
+        ("quantity", "1"),
+        ("action", "preview"),
+    ];
+    let res = approver.post(app.url("/union/distribution")).form(&form).send().await.expect("preview");
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap_or_default();
+    assert!(text.contains("2: bad mobile"), "{text}");
+    let res = approver
+        .post(app.url(&format!("/union/orders/{no}/approve")))
+        .form(&[("_csrf", csrf.as_str()), ("org", &union.to_string())])
+        .send()
+        .await
+        .expect("approve");
+    assert_eq!(res.status(), 303);
+    let (_, order) = send_json(approver.get(app.url(&format!("/api/v1/orgs/{union}/orders/{no}")))).await;
+    assert_eq!(order["status"], "paid");
+    // Without the CSRF token nothing happens.
+    let res = approver
+        .post(app.url(&format!("/union/orders/{no}/reject")))
+        .form(&[("_csrf", "forged"), ("org", &union.to_string()), ("reason", "x")])
+        .send()
+        .await
+        .expect("reject");
+    assert_eq!(res.status(), 403);
+    // Someone who administers no union is refused.
+    let buyer = app.client_for("buyer@example.com").await;
+    assert_eq!(buyer.get(app.url("/union")).send().await.expect("page").status(), 403);
+
+    let canteen = org_id(&app, "demo-group-canteen");
+    let manager = app.client_for("canteen@example.com").await;
+    let tomorrow = Utc::now().date_naive() + Duration::days(1);
+    let (status, _) = place(
+        &app,
+        &manager,
+        &on_account(
+            json!([{"sku_id": app.sku("RH-RICE-5KG"), "quantity": 4}]),
+            json!({"org_id": canteen, "delivery_date": tomorrow.to_string()}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let html = manager.get(app.url("/canteen")).send().await.expect("page").text().await.unwrap_or_default();
+    assert!(html.contains(&tomorrow.to_string()), "the upcoming delivery");
+    let month = tomorrow.format("%Y-%m").to_string();
+    let res = manager.get(app.url(&format!("/canteen/statement?org={canteen}&month={month}"))).send().await.expect("page");
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap_or_default().contains(&tomorrow.to_string()));
+    assert_eq!(placer.get(app.url(&format!("/canteen/statement?org={canteen}&month={month}"))).send().await.expect("page").status(), 403);
 }
