@@ -38,6 +38,12 @@ use crate::{accounts, catalog, orders, orgs, payments, points};
         orgs::routes::api_schedules,
         orgs::routes::api_create_schedule,
         orgs::routes::api_statement,
+        orgs::routes::api_members,
+        orgs::routes::api_invite,
+        orgs::routes::api_import_members,
+        orgs::routes::api_remove_member,
+        orgs::routes::api_accept_invite,
+        orgs::routes::api_points_grants,
         openapi_json,
     )
 )]

@@ -333,7 +333,14 @@ pub fn place(
         }
     } else {
         orders_model::add_event(conn, order.id, None, "pending_payment", "placed on account", now)?;
-        orders::complete_payment(conn, &order, p.buyer, &settings.public_url, "paid on the organisation's account", now)?;
+        orders::complete_payment(
+            conn,
+            &order,
+            p.buyer,
+            &settings.public_url,
+            "paid on the organisation's account",
+            now,
+        )?;
         order.status = "paid".to_string();
         order.paid_at = Some(now);
     }
@@ -377,10 +384,7 @@ fn decidable(conn: &mut AnyConnection, user_id: i64, order_no: &str) -> Result<(
 }
 
 fn not_pending() -> AppError {
-    AppError::conflict(
-        "invalid_state",
-        "the approval has already been decided or has expired / 该审批已处理或已过期",
-    )
+    AppError::conflict("invalid_state", "the approval has already been decided or has expired / 该审批已处理或已过期")
 }
 
 /// Approves: the order is paid on account. Race-safe: one decision wins.

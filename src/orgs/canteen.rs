@@ -131,7 +131,8 @@ pub fn create_schedule(
     r.address.validate()?;
     // The lines must be orderable now: SKUs on sale, quantities valid, campaign running.
     orders::prepare(conn, &r.lines, r.campaign_id, today)?;
-    let lines: Vec<StoredLine> = r.lines.iter().map(|l| StoredLine { sku_id: l.sku_id, quantity: l.quantity }).collect();
+    let lines: Vec<StoredLine> =
+        r.lines.iter().map(|l| StoredLine { sku_id: l.sku_id, quantity: l.quantity }).collect();
     let lines = serde_json::to_string(&lines).map_err(AppError::internal)?;
     let address = serde_json::to_string(&r.address).map_err(AppError::internal)?;
     let id = db::write_tx(conn, |conn| -> Result<i64, AppError> {
@@ -295,7 +296,10 @@ pub fn run_due(conn: &mut AnyConnection, settings: &Settings, now: NaiveDateTime
             continue;
         }
         let outcome = if delivery < today {
-            Err(AppError::unprocessable("delivery_missed", "the delivery date passed before the order could be placed / 送达日期已过，未能下单"))
+            Err(AppError::unprocessable(
+                "delivery_missed",
+                "the delivery date passed before the order could be placed / 送达日期已过，未能下单",
+            ))
         } else {
             place_run(conn, settings, &s, delivery, now)
         };

@@ -64,15 +64,20 @@ fn column(headers: &csv::StringRecord, names: &[&str]) -> Option<usize> {
     headers.iter().position(|h| names.iter().any(|n| h.trim().trim_start_matches('\u{feff}').eq_ignore_ascii_case(n)))
 }
 
+/// The good rows with their numbers, and the problems of the others.
+pub type Parsed = (Vec<(usize, Row)>, Vec<RowError>);
+
 /// Parses and checks the rows on their own (no database): the good rows with their numbers,
 /// and every problem, row by row.
-pub fn parse(body: &[u8], options: &UploadOptions) -> Result<(Vec<(usize, Row)>, Vec<RowError>), UploadError> {
+pub fn parse(body: &[u8], options: &UploadOptions) -> Result<Parsed, UploadError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| AppError::bad_request("invalid_csv", "the file must be UTF-8 text / 文件须为 UTF-8 编码的 CSV"))?;
     let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
     let headers = reader
         .headers()
-        .map_err(|e| AppError::bad_request("invalid_csv", format!("the header row cannot be read: {e} / 表头无法读取")))?
+        .map_err(|e| {
+            AppError::bad_request("invalid_csv", format!("the header row cannot be read: {e} / 表头无法读取"))
+        })?
         .clone();
     let (Some(name_at), Some(mobile_at), Some(address_at)) = (
         column(&headers, &["name", "姓名"]),
@@ -295,12 +300,8 @@ pub fn confirm(
 ) -> Result<OrderView, UploadError> {
     let org = require_union(conn, buyer.id, org_id)?;
     let checked = check(conn, org_id, body, options, now)?;
-    let unit: BTreeMap<i64, (i64, i64)> = checked
-        .prepared
-        .lines
-        .iter()
-        .map(|l| (l.priced.sku_id, (l.priced.unit_price_fen, l.producer_id)))
-        .collect();
+    let unit: BTreeMap<i64, (i64, i64)> =
+        checked.prepared.lines.iter().map(|l| (l.priced.sku_id, (l.priced.unit_price_fen, l.producer_id))).collect();
     let mut lines = Vec::with_capacity(checked.rows.len());
     let mut recipients = Vec::with_capacity(checked.rows.len());
     for (i, r) in checked.rows.iter().enumerate() {

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod canteen;
 pub mod distribution;
+pub mod members;
 pub mod model;
 pub mod pages;
 pub mod routes;

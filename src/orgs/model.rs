@@ -5,7 +5,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    canteen_schedules, memberships, order_approvals, org_budgets, org_invites, org_orders, organisations, orders,
+    canteen_schedules, memberships, order_approvals, orders, org_budgets, org_invites, org_orders, organisations,
     schedule_runs, user_roles, users,
 };
 use crate::db::AnyConnection;
@@ -51,19 +51,11 @@ pub fn org(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Org>> {
 
 /// `Some(is_admin)` when the user is a member of the organisation.
 pub fn membership(conn: &mut AnyConnection, user_id: i64, org_id: i64) -> QueryResult<Option<bool>> {
-    memberships::table
-        .find((user_id, org_id))
-        .select(memberships::is_admin)
-        .first(conn)
-        .optional()
+    memberships::table.find((user_id, org_id)).select(memberships::is_admin).first(conn).optional()
 }
 
 /// Admins of an organisation holding `role`: (user id, email, display name).
-pub fn admins_with_role(
-    conn: &mut AnyConnection,
-    org_id: i64,
-    role: &str,
-) -> QueryResult<Vec<(i64, String, String)>> {
+pub fn admins_with_role(conn: &mut AnyConnection, org_id: i64, role: &str) -> QueryResult<Vec<(i64, String, String)>> {
     memberships::table
         .inner_join(users::table.on(users::id.eq(memberships::user_id)))
         .inner_join(user_roles::table.on(user_roles::user_id.eq(memberships::user_id)))
@@ -217,12 +209,11 @@ pub fn recipient_count(conn: &mut AnyConnection, order_id: i64) -> QueryResult<i
     order_recipients::table.filter(order_recipients::order_id.eq(order_id)).count().get_result(conn)
 }
 
+/// An order of an organisation with its delivery date and approval status.
+pub type OrgOrderRow = (crate::orders::model::OrderRow, Option<NaiveDate>, Option<String>);
+
 /// An organisation's orders, newest first, with their delivery date and approval status.
-pub fn orders_of_org(
-    conn: &mut AnyConnection,
-    org_id: i64,
-    limit: i64,
-) -> QueryResult<Vec<(crate::orders::model::OrderRow, Option<NaiveDate>, Option<String>)>> {
+pub fn orders_of_org(conn: &mut AnyConnection, org_id: i64, limit: i64) -> QueryResult<Vec<OrgOrderRow>> {
     orders::table
         .left_join(org_orders::table.on(org_orders::order_id.eq(orders::id)))
         .left_join(order_approvals::table.on(order_approvals::order_id.eq(orders::id)))
@@ -400,11 +391,9 @@ pub fn advance_schedule(
     to: NaiveDate,
     active: bool,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
-        canteen_schedules::table.find(id).filter(canteen_schedules::next_delivery.eq(from)),
-    )
-    .set((canteen_schedules::next_delivery.eq(to), canteen_schedules::active.eq(active)))
-    .execute(conn)?;
+    let n = diesel::update(canteen_schedules::table.find(id).filter(canteen_schedules::next_delivery.eq(from)))
+        .set((canteen_schedules::next_delivery.eq(to), canteen_schedules::active.eq(active)))
+        .execute(conn)?;
     Ok(n == 1)
 }
 

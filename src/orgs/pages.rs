@@ -23,7 +23,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(union_reject)
         .service(union_distribution)
         .service(canteen_page)
-        .service(canteen_statement);
+        .service(canteen_statement)
+        .service(invite_page)
+        .service(invite_accept);
 }
 
 #[derive(Deserialize)]
@@ -217,7 +219,8 @@ async fn union_distribution(page: Page, form: web::Form<DistributionForm>) -> Re
     let org = form.org;
     let body = form.csv.clone().into_bytes();
     let confirm = form.action == "confirm";
-    let buyer = Buyer { is_employee: me.has_role("employee"), id: me.id, email: me.email, display_name: me.display_name };
+    let buyer =
+        Buyer { is_employee: me.has_role("employee"), id: me.id, email: me.email, display_name: me.display_name };
     let settings = crate::orders::routes::settings(&page.state);
     let user_id = buyer.id;
     let result = page
@@ -318,9 +321,56 @@ async fn canteen_statement(page: Page, query: web::Query<StatementQuery>) -> Res
     let org = q.org;
     let statement = page.state.db(move |conn| canteen::statement(conn, user.id, org, month)).await?;
     match q.format.as_deref() {
-        None | Some("html") => {
-            page.render("pages/canteen_statement", &page.t("canteen_statement_title"), false, StatementData { statement })
-        }
+        None | Some("html") => page.render(
+            "pages/canteen_statement",
+            &page.t("canteen_statement_title"),
+            false,
+            StatementData { statement },
+        ),
         Some(format) => super::routes::statement_response(&statement, format),
     }
+}
+
+#[derive(Serialize)]
+struct InviteData {
+    token: String,
+    invite: super::members::InviteInfo,
+    wrong_account: bool,
+}
+
+/// The link in an invite mail: who invites, and a button to join.
+#[get("/invites/{token}")]
+async fn invite_page(page: Page, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let token = path.into_inner();
+    let Some(user) = page.user.clone() else { return Ok(see_other(&format!("/login?next=/invites/{token}"))) };
+    let t = token.clone();
+    let (invite, email) = page
+        .state
+        .db(move |conn| {
+            let invite = super::members::invite_info(conn, &t, Utc::now().naive_utc())?;
+            let email = crate::accounts::model::find(conn, user.id)?.map(|u| u.email).unwrap_or_default();
+            Ok((invite, email))
+        })
+        .await?;
+    let wrong_account = invite.email != email;
+    page.render("pages/org_invite", &page.t("org_invite_title"), true, InviteData { token, invite, wrong_account })
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+}
+
+#[post("/invites/{token}")]
+async fn invite_accept(
+    page: Page,
+    path: web::Path<String>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, AppError> {
+    session::verify_csrf(&page.session, &form.csrf)?;
+    let user = session::require_user(&page.session)?;
+    let token = path.into_inner();
+    page.state.db(move |conn| super::members::accept(conn, user.id, &token, Utc::now().naive_utc())).await?;
+    Ok(see_other("/account"))
 }

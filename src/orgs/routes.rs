@@ -1,12 +1,13 @@
 //! Organisation buying: the `/api/v1/orgs/…` API, approvals, and the union and canteen portals.
 
 use actix_session::Session;
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{delete, get, post, web, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::distribution::{self, Preview, UploadError, UploadOptions};
+use super::members::{self, GrantsAnswer, InviteAnswer, InviteInfo, MemberView};
 use super::service::{self, OrgOrderView, OrgView, PendingApproval};
 use super::{account, canteen};
 use crate::accounts::routes::require_me;
@@ -27,7 +28,13 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .service(api_distribution_confirm)
         .service(api_schedules)
         .service(api_create_schedule)
-        .service(api_statement);
+        .service(api_statement)
+        .service(api_members)
+        .service(api_invite)
+        .service(api_import_members)
+        .service(api_remove_member)
+        .service(api_accept_invite)
+        .service(api_points_grants);
 }
 
 pub fn pages(cfg: &mut web::ServiceConfig) {
@@ -38,7 +45,11 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
 /// `approval_threshold`. Non-members get 404.
 #[utoipa::path(tag = "orgs", params(("id" = i64, Path)), responses((status = 200, body = OrgView), (status = 401), (status = 404)))]
 #[get("/orgs/{id}")]
-async fn api_org(state: web::Data<AppState>, session: Session, path: web::Path<i64>) -> Result<web::Json<OrgView>, AppError> {
+async fn api_org(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+) -> Result<web::Json<OrgView>, AppError> {
     let user = session::require_user(&session)?;
     let id = path.into_inner();
     Ok(web::Json(state.db(move |conn| service::view(conn, user.id, id)).await?))
@@ -202,14 +213,13 @@ async fn api_distribution_confirm(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let me = require_me(&state, &session).await?;
-    let buyer = Buyer { is_employee: me.has_role("employee"), id: me.id, email: me.email, display_name: me.display_name };
+    let buyer =
+        Buyer { is_employee: me.has_role("employee"), id: me.id, email: me.email, display_name: me.display_name };
     let id = path.into_inner();
     let options = query.into_inner();
     let settings = crate::orders::routes::settings(&state);
     let result = state
-        .db(move |conn| {
-            Ok(distribution::confirm(conn, &settings, &buyer, id, &body, &options, Utc::now().naive_utc()))
-        })
+        .db(move |conn| Ok(distribution::confirm(conn, &settings, &buyer, id, &body, &options, Utc::now().naive_utc())))
         .await?;
     match result {
         Ok(view) => Ok(HttpResponse::Created().json(view)),
@@ -301,5 +311,116 @@ pub async fn schedule_job(state: web::Data<AppState>) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "recurring canteen orders"),
         }
+    }
+}
+
+/// The organisation's members (its admins only).
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path)), responses((status = 200, body = Items<MemberView>), (status = 403), (status = 404)))]
+#[get("/orgs/{id}/members")]
+async fn api_members(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+) -> Result<web::Json<Items<MemberView>>, AppError> {
+    let user = session::require_user(&session)?;
+    let id = path.into_inner();
+    let items = state.db(move |conn| members::members(conn, user.id, id)).await?;
+    Ok(web::Json(Items { items }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    pub email: String,
+}
+
+/// Invites someone by email: a single-use link valid for 7 days is mailed to them.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path)), request_body = InviteRequest, responses((status = 201, body = InviteAnswer), (status = 400), (status = 403), (status = 404)))]
+#[post("/orgs/{id}/invites")]
+async fn api_invite(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    body: web::Json<InviteRequest>,
+) -> Result<HttpResponse, AppError> {
+    let user = session::require_user(&session)?;
+    let id = path.into_inner();
+    let email = crate::accounts::service::normalise_email(&body.email)?;
+    let public_url = state.config.public_url.clone();
+    let answer =
+        state.db(move |conn| members::invite(conn, user.id, id, &[email], &public_url, Utc::now().naive_utc())).await?;
+    Ok(HttpResponse::Created().json(answer))
+}
+
+/// Imports employees from a CSV (`text/csv` with an `email` column): every row is checked
+/// first (422 `invalid_rows`), then each is invited.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path)), request_body(content = String, content_type = "text/csv"),
+    responses((status = 201, body = InviteAnswer), (status = 403), (status = 422, description = "invalid_rows")))]
+#[post("/orgs/{id}/members/import")]
+async fn api_import_members(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let user = session::require_user(&session)?;
+    let id = path.into_inner();
+    let public_url = state.config.public_url.clone();
+    let result = state
+        .db(move |conn| Ok(members::import(conn, user.id, id, &body, &public_url, Utc::now().naive_utc())))
+        .await?;
+    match result {
+        Ok(answer) => Ok(HttpResponse::Created().json(answer)),
+        Err(e) => upload_error(e),
+    }
+}
+
+/// Removes a member (not oneself).
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path), ("user_id" = i64, Path)), responses((status = 204), (status = 403), (status = 404), (status = 422, description = "cannot_remove_self")))]
+#[delete("/orgs/{id}/members/{user_id}")]
+async fn api_remove_member(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, AppError> {
+    let user = session::require_user(&session)?;
+    let (id, member) = path.into_inner();
+    state.db(move |conn| members::remove(conn, user.id, id, member)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Accepts an invite: the logged-in user must own the invited address; the link works once.
+#[utoipa::path(tag = "orgs", params(("token" = String, Path)), responses((status = 200, body = InviteInfo), (status = 401), (status = 403), (status = 404)))]
+#[post("/invites/{token}/accept")]
+async fn api_accept_invite(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<String>,
+) -> Result<web::Json<InviteInfo>, AppError> {
+    let user = session::require_user(&session)?;
+    let token = path.into_inner();
+    Ok(web::Json(state.db(move |conn| members::accept(conn, user.id, &token, Utc::now().naive_utc())).await?))
+}
+
+/// Grants welfare points in bulk from a CSV (`email, points, expires, reason`): each row a
+/// ledger lot, each member mailed; nothing is granted unless every row is valid.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path)), request_body(content = String, content_type = "text/csv"),
+    responses((status = 201, body = GrantsAnswer), (status = 403), (status = 422, description = "invalid_rows")))]
+#[post("/orgs/{id}/points-grants")]
+async fn api_points_grants(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let user = session::require_user(&session)?;
+    let id = path.into_inner();
+    let public_url = state.config.public_url.clone();
+    let result = state
+        .db(move |conn| Ok(members::grant_points(conn, user.id, id, &body, &public_url, Utc::now().naive_utc())))
+        .await?;
+    match result {
+        Ok(answer) => Ok(HttpResponse::Created().json(answer)),
+        Err(e) => upload_error(e),
     }
 }

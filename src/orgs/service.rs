@@ -81,7 +81,8 @@ pub struct OrgView {
 }
 
 pub fn budget_view(b: &model::Budget) -> BudgetView {
-    let used_pct = if b.budget_total_fen > 0 { (b.budget_used_fen * 100 / b.budget_total_fen).clamp(0, 100) } else { 0 };
+    let used_pct =
+        if b.budget_total_fen > 0 { (b.budget_used_fen * 100 / b.budget_total_fen).clamp(0, 100) } else { 0 };
     BudgetView {
         period_start: b.period_start,
         period_end: b.period_end,
@@ -146,12 +147,7 @@ pub fn orders_of(conn: &mut AnyConnection, user_id: i64, org_id: i64) -> Result<
 }
 
 /// One of the organisation's orders; 404 unless it is this organisation's.
-pub fn order_of(
-    conn: &mut AnyConnection,
-    user_id: i64,
-    org_id: i64,
-    order_no: &str,
-) -> Result<OrgOrderView, AppError> {
+pub fn order_of(conn: &mut AnyConnection, user_id: i64, org_id: i64, order_no: &str) -> Result<OrgOrderView, AppError> {
     account::require_admin(conn, user_id, org_id)?;
     let order = crate::orders::model::order_by_no(conn, order_no)?
         .filter(|o| o.org_id == Some(org_id))

@@ -59,7 +59,9 @@ async fn the_budget_never_goes_below_zero_under_concurrent_orders() {
     let union = org_id(&app, "demo-group-union");
     exec(
         &mut app.conn(),
-        &format!("UPDATE org_budgets SET budget_total_fen = 50000, approval_threshold_fen = NULL WHERE org_id = {union}"),
+        &format!(
+            "UPDATE org_budgets SET budget_total_fen = 50000, approval_threshold_fen = NULL WHERE org_id = {union}"
+        ),
     );
     let admin = app.client_for("union@example.com").await;
     let before = app.stock("GY-QUINOA-1KG");
@@ -153,7 +155,9 @@ async fn approval_is_by_another_admin_of_the_same_union_and_rejection_or_expiry_
     let mailed = |to: &str| {
         scalar(
             &mut app.conn(),
-            &format!("SELECT COUNT(*) AS n FROM outbox WHERE template = 'order_approval_needed' AND recipient = '{to}'"),
+            &format!(
+                "SELECT COUNT(*) AS n FROM outbox WHERE template = 'order_approval_needed' AND recipient = '{to}'"
+            ),
         )
     };
     assert_eq!((mailed("union2@example.com"), mailed("union@example.com")), (1, 0));
@@ -168,7 +172,10 @@ async fn approval_is_by_another_admin_of_the_same_union_and_rejection_or_expiry_
     assert_eq!(status, 404, "another union's admin cannot approve (nor see) it");
     let (status, _) = send_json(reject(&stranger, &no).json(&json!({"reason": "no"}))).await;
     assert_eq!(status, 404);
-    assert_eq!(scalar(&mut app.conn(), &format!("SELECT budget_used_fen AS n FROM org_budgets WHERE org_id = {other}")), 0);
+    assert_eq!(
+        scalar(&mut app.conn(), &format!("SELECT budget_used_fen AS n FROM org_budgets WHERE org_id = {other}")),
+        0
+    );
     // Twin approvals: one decision counts.
     let twins = futures_util::future::join_all((0..4).map(|_| send_json(approve(&approver, &no)))).await;
     assert_eq!(twins.iter().filter(|(s, _)| *s == 200).count(), 1, "{twins:?}");
@@ -288,9 +295,12 @@ async fn union_members_cannot_see_another_unions_orders() {
     let union = org_id(&app, "demo-group-union");
     let other = second_union(&app);
     let admin = app.client_for("union@example.com").await;
-    let (_, order) =
-        place(&app, &admin, &on_account(json!([{"sku_id": app.sku("GY-QUINOA-1KG"), "quantity": 1}]), json!({"org_id": union})))
-            .await;
+    let (_, order) = place(
+        &app,
+        &admin,
+        &on_account(json!([{"sku_id": app.sku("GY-QUINOA-1KG"), "quantity": 1}]), json!({"org_id": union})),
+    )
+    .await;
     let no = order["order_no"].as_str().unwrap_or_default().to_string();
     let stranger = app.client_for("buyer@example.com").await;
     let (status, _) = send_json(stranger.get(app.url(&format!("/api/v1/orgs/{union}/orders")))).await;
@@ -312,7 +322,10 @@ async fn union_members_cannot_see_another_unions_orders() {
     assert_eq!(list["items"][0]["order_no"].as_str(), Some(no.as_str()));
     // A plain member sees the organisation but not its budget.
     let employee_id = scalar(&mut app.conn(), "SELECT id AS n FROM users WHERE email = 'employee@example.com'");
-    exec(&mut app.conn(), &format!("INSERT INTO memberships (user_id, org_id, is_admin) VALUES ({employee_id}, {union}, FALSE)"));
+    exec(
+        &mut app.conn(),
+        &format!("INSERT INTO memberships (user_id, org_id, is_admin) VALUES ({employee_id}, {union}, FALSE)"),
+    );
     let employee = app.client_for("employee@example.com").await;
     let (status, org) = send_json(employee.get(app.url(&format!("/api/v1/orgs/{union}")))).await;
     assert_eq!(status, 200);
@@ -348,13 +361,19 @@ async fn a_schedule_places_exactly_one_order_per_due_date() {
         "end_date": (today + Duration::days(20)).to_string(), "lead_days": 2,
         "lines": [{"sku_id": rice, "quantity": 3}], "address": address()
     });
-    let (status, schedule) = send_json(manager.post(app.url(&format!("/api/v1/orgs/{canteen}/schedules"))).json(&body)).await;
+    let (status, schedule) =
+        send_json(manager.post(app.url(&format!("/api/v1/orgs/{canteen}/schedules"))).json(&body)).await;
     assert_eq!(status, 201, "{schedule}");
-    let (status, refused) =
-        send_json(app.client_for("union@example.com").await.post(app.url(&format!("/api/v1/orgs/{canteen}/schedules"))).json(&body))
-            .await;
+    let (status, refused) = send_json(
+        app.client_for("union@example.com")
+            .await
+            .post(app.url(&format!("/api/v1/orgs/{canteen}/schedules")))
+            .json(&body),
+    )
+    .await;
     assert_eq!(status, 403, "{refused}");
-    let orders = |app: &TestApp| scalar(&mut app.conn(), &format!("SELECT COUNT(*) AS n FROM orders WHERE org_id = {canteen}"));
+    let orders =
+        |app: &TestApp| scalar(&mut app.conn(), &format!("SELECT COUNT(*) AS n FROM orders WHERE org_id = {canteen}"));
     let now = Utc::now().naive_utc();
     // The job twice in a row: one order.
     assert_eq!(run(&app, now), JobReport { placed: 1, failed: 0 });
@@ -369,10 +388,8 @@ async fn a_schedule_places_exactly_one_order_per_due_date() {
     });
     assert_eq!(reports.iter().map(|r| r.placed).sum::<usize>(), 1, "{reports:?}");
     assert_eq!(orders(&app), 2);
-    let delivery = scalar(
-        &mut app.conn(),
-        "SELECT COUNT(DISTINCT delivery_date) AS n FROM schedule_runs WHERE status = 'placed'",
-    );
+    let delivery =
+        scalar(&mut app.conn(), "SELECT COUNT(DISTINCT delivery_date) AS n FROM schedule_runs WHERE status = 'placed'");
     assert_eq!(delivery, 2);
     // Out of stock: recorded and mailed, not silent; and recorded once.
     exec(&mut app.conn(), "UPDATE skus SET stock = 1 WHERE code = 'RH-RICE-5KG'");
@@ -414,7 +431,8 @@ async fn a_schedule_places_exactly_one_order_per_due_date() {
     assert_eq!(xlsx.status(), 200);
     let bytes = xlsx.bytes().await.unwrap_or_default();
     assert!(bytes.starts_with(b"PK"), "an XLSX file is a zip");
-    let (status, _) = send_json(manager.get(app.url(&format!("/api/v1/orgs/{canteen}/statements?month=2026-13")))).await;
+    let (status, _) =
+        send_json(manager.get(app.url(&format!("/api/v1/orgs/{canteen}/statements?month=2026-13")))).await;
     assert_eq!(status, 400);
 }
 
@@ -483,8 +501,179 @@ async fn the_union_and_canteen_portals_show_their_data_and_act_through_forms() {
     let html = manager.get(app.url("/canteen")).send().await.expect("page").text().await.unwrap_or_default();
     assert!(html.contains(&tomorrow.to_string()), "the upcoming delivery");
     let month = tomorrow.format("%Y-%m").to_string();
-    let res = manager.get(app.url(&format!("/canteen/statement?org={canteen}&month={month}"))).send().await.expect("page");
+    let res =
+        manager.get(app.url(&format!("/canteen/statement?org={canteen}&month={month}"))).send().await.expect("page");
     assert_eq!(res.status(), 200);
     assert!(res.text().await.unwrap_or_default().contains(&tomorrow.to_string()));
-    assert_eq!(placer.get(app.url(&format!("/canteen/statement?org={canteen}&month={month}"))).send().await.expect("page").status(), 403);
+    assert_eq!(
+        placer
+            .get(app.url(&format!("/canteen/statement?org={canteen}&month={month}")))
+            .send()
+            .await
+            .expect("page")
+            .status(),
+        403
+    );
+}
+
+/// Waits for the mail worker to send every queued mail; fails on any rendering error.
+async fn all_mail_sent(app: &TestApp) {
+    // Jobs run with a future clock in these tests queue their mail for then.
+    exec(&mut app.conn(), "UPDATE outbox SET next_attempt_at = '2000-01-01 00:00:00' WHERE sent_at IS NULL");
+    for _ in 0..100 {
+        let left = scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL");
+        if left == 0 {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL"), 0, "mail sent");
+    assert_eq!(scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM outbox WHERE last_error IS NOT NULL"), 0);
+}
+
+fn invite_token(app: &TestApp, email: &str) -> String {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct C {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        context: String,
+    }
+    let row: C = diesel::sql_query(format!(
+        "SELECT context FROM outbox WHERE template = 'org_invite' AND recipient = '{email}' ORDER BY id DESC LIMIT 1"
+    ))
+    .get_result(&mut *app.conn())
+    .expect("an invite mail");
+    let context: Value = serde_json::from_str(&row.context).unwrap_or_default();
+    let url = context["accept_url"].as_str().unwrap_or_default();
+    url.rsplit('/').next().unwrap_or_default().to_string()
+}
+
+#[actix_web::test]
+async fn members_are_invited_imported_and_removed_and_granted_welfare_points() {
+    let app = spawn_app().await;
+    let union = org_id(&app, "demo-group-union");
+    let admin = app.client_for("union@example.com").await;
+    let employee = app.client_for("employee@example.com").await;
+    let buyer = app.client_for("buyer@example.com").await;
+    let invites = |app: &TestApp| scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM org_invites");
+
+    let (status, _) = send_json(
+        employee.post(app.url(&format!("/api/v1/orgs/{union}/invites"))).json(&json!({"email": "x@example.com"})),
+    )
+    .await;
+    assert_eq!(status, 403, "only the union's admins invite");
+    let (status, answer) = send_json(
+        admin.post(app.url(&format!("/api/v1/orgs/{union}/invites"))).json(&json!({"email": "Buyer@Example.com"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    let token = invite_token(&app, "buyer@example.com");
+    assert_eq!(token.len(), 40);
+    let accept = |c: &reqwest::Client, t: &str| c.post(app.url(&format!("/api/v1/invites/{t}/accept")));
+    let (status, _) = send_json(accept(&employee, &token)).await;
+    assert_eq!(status, 403, "the link is for the invited address only");
+    let (status, _) = send_json(accept(&buyer, "not-a-token")).await;
+    assert_eq!(status, 404);
+    let (status, joined) = send_json(accept(&buyer, &token)).await;
+    assert_eq!(status, 200, "{joined}");
+    let (status, _) = send_json(accept(&buyer, &token)).await;
+    assert_eq!(status, 404, "single use");
+    let (status, _) = send_json(buyer.get(app.url(&format!("/api/v1/orgs/{union}")))).await;
+    assert_eq!(status, 200, "now a member");
+    // The invite page works too (and asks the right person).
+    let html = employee.get(app.url(&format!("/invites/{token}"))).send().await.expect("page").status();
+    assert_eq!(html, 404, "a used link is gone");
+
+    // Import: one bad address and nobody is invited.
+    let import = |body: &str| {
+        admin
+            .post(app.url(&format!("/api/v1/orgs/{union}/members/import")))
+            .header("content-type", "text/csv")
+            .body(body.to_string())
+    };
+    let before = invites(&app);
+    let (status, bad) = send_json(import("email,name\na@example.com,甲\nnot-an-email,乙\n")).await;
+    assert_eq!((status, error_code(&bad)), (422, "invalid_rows"), "{bad}");
+    assert_eq!(bad["error"]["rows"][0]["row"], 2);
+    assert_eq!(invites(&app), before);
+    let (status, ok) = send_json(import("email,name\na@example.com,甲\nb@example.com,乙\n")).await;
+    assert_eq!(status, 201, "{ok}");
+    assert_eq!(invites(&app), before + 2);
+
+    // Removal.
+    let buyer_id = scalar(&mut app.conn(), "SELECT id AS n FROM users WHERE email = 'buyer@example.com'");
+    let admin_id = scalar(&mut app.conn(), "SELECT id AS n FROM users WHERE email = 'union@example.com'");
+    let (status, _) = send_json(employee.delete(app.url(&format!("/api/v1/orgs/{union}/members/{buyer_id}")))).await;
+    assert_eq!(status, 403);
+    let (status, b) = send_json(admin.delete(app.url(&format!("/api/v1/orgs/{union}/members/{admin_id}")))).await;
+    assert_eq!((status, error_code(&b)), (422, "cannot_remove_self"));
+    let res = admin.delete(app.url(&format!("/api/v1/orgs/{union}/members/{buyer_id}"))).send().await.expect("delete");
+    assert_eq!(res.status(), 204);
+    let (status, _) = send_json(buyer.get(app.url(&format!("/api/v1/orgs/{union}")))).await;
+    assert_eq!(status, 404, "removed");
+    let (_, list) = send_json(admin.get(app.url(&format!("/api/v1/orgs/{union}/members")))).await;
+    assert!(list["items"].as_array().is_some_and(|m| m.iter().all(|m| m["email"] != "buyer@example.com")));
+
+    // Welfare points: a non-member in the file and nothing is granted.
+    let grant = |body: &str| {
+        admin
+            .post(app.url(&format!("/api/v1/orgs/{union}/points-grants")))
+            .header("content-type", "text/csv")
+            .body(body.to_string())
+    };
+    let entries = |app: &TestApp| scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM points_entries");
+    let ledger = entries(&app);
+    let (status, bad) = send_json(grant(
+        "email,points,expires,reason\nemployee@example.com,100,2030-12-31,端午慰问\nbuyer@example.com,50,2030-12-31,端午慰问\nemployee@example.com,-1,2020-01-01,\n",
+    ))
+    .await;
+    assert_eq!((status, error_code(&bad)), (422, "invalid_rows"), "{bad}");
+    let rows: Vec<i64> =
+        bad["error"]["rows"].as_array().into_iter().flatten().filter_map(|r| r["row"].as_i64()).collect();
+    assert_eq!(rows, vec![2, 3]);
+    assert_eq!(entries(&app), ledger);
+    let (status, granted) = send_json(grant(
+        "email,points,expires,reason\nemployee@example.com,100,2030-12-31,端午慰问\nunion2@example.com,300,2030-12-31,端午慰问\n",
+    ))
+    .await;
+    assert_eq!(status, 201, "{granted}");
+    assert_eq!((granted["members"].as_i64(), granted["points"].as_i64()), (Some(2), Some(400)));
+    assert_eq!(entries(&app), ledger + 2, "a ledger lot each");
+    let (_, me) = send_json(employee.get(app.url("/api/v1/me"))).await;
+    assert_eq!(me["points_balance"], 5100);
+    assert_eq!(
+        scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM outbox WHERE template = 'welfare_points_granted'"),
+        2
+    );
+    all_mail_sent(&app).await;
+}
+
+#[actix_web::test]
+async fn every_organisation_mail_renders() {
+    let app = spawn_app().await;
+    let union = org_id(&app, "demo-group-union");
+    let placer = app.client_for("union@example.com").await;
+    let body = on_account(json!([{"sku_id": app.sku("GY-QUINOA-1KG"), "quantity": 200}]), json!({"org_id": union}));
+    let (status, _) = place(&app, &placer, &body).await;
+    assert_eq!(status, 201);
+    let canteen = org_id(&app, "demo-group-canteen");
+    let manager = app.client_for("canteen@example.com").await;
+    let today = Utc::now().date_naive();
+    let schedule = json!({
+        "cadence": "fortnightly", "first_delivery": (today + Duration::days(1)).to_string(),
+        "end_date": (today + Duration::days(30)).to_string(), "lead_days": 3,
+        "lines": [{"sku_id": app.sku("RH-RICE-5KG"), "quantity": 2}], "address": address()
+    });
+    let (status, _) =
+        send_json(manager.post(app.url(&format!("/api/v1/orgs/{canteen}/schedules"))).json(&schedule)).await;
+    assert_eq!(status, 201);
+    let now = Utc::now().naive_utc();
+    assert_eq!(run(&app, now).placed, 1);
+    exec(&mut app.conn(), "UPDATE skus SET stock = 0 WHERE code = 'RH-RICE-5KG'");
+    assert_eq!(run(&app, now + Duration::days(14)).failed, 1);
+    for template in ["order_approval_needed", "canteen_order_placed", "canteen_order_failed"] {
+        let n = scalar(&mut app.conn(), &format!("SELECT COUNT(*) AS n FROM outbox WHERE template = '{template}'"));
+        assert_eq!(n, 1, "{template}");
+    }
+    all_mail_sent(&app).await;
 }
