@@ -44,6 +44,7 @@ use crate::{accounts, catalog, orders, orgs, payments, points};
         orgs::routes::api_remove_member,
         orgs::routes::api_accept_invite,
         orgs::routes::api_points_grants,
+        orgs::routes::api_set_budget,
         openapi_json,
     )
 )]

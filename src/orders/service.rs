@@ -437,7 +437,7 @@ struct OrderMail {
 /// (sku id, product id, [product zh, product en, sku zh, sku en]) for each line's SKU.
 pub(crate) type Names = Vec<(i64, i64, [String; 4])>;
 
-pub(crate) fn names_of(conn: &mut AnyConnection, lines: &[LineRow]) -> Result<Names, AppError> {
+fn names_of(conn: &mut AnyConnection, lines: &[LineRow]) -> Result<Names, AppError> {
     let ids: Vec<i64> = lines.iter().map(|l| l.sku_id).collect();
     Ok(model::line_names(conn, &ids)?
         .into_iter()

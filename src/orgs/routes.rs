@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::distribution::{self, Preview, UploadError, UploadOptions};
 use super::members::{self, GrantsAnswer, InviteAnswer, InviteInfo, MemberView};
-use super::service::{self, OrgOrderView, OrgView, PendingApproval};
+use super::service::{self, BudgetRequest, BudgetView, OrgOrderView, OrgView, PendingApproval};
 use super::{account, canteen};
 use crate::accounts::routes::require_me;
 use crate::catalog::routes::Items;
@@ -34,7 +34,8 @@ pub fn api(cfg: &mut web::ServiceConfig) {
         .service(api_import_members)
         .service(api_remove_member)
         .service(api_accept_invite)
-        .service(api_points_grants);
+        .service(api_points_grants)
+        .service(api_set_budget);
 }
 
 pub fn pages(cfg: &mut web::ServiceConfig) {
@@ -423,4 +424,22 @@ async fn api_points_grants(
         Ok(answer) => Ok(HttpResponse::Created().json(answer)),
         Err(e) => upload_error(e),
     }
+}
+
+/// Sets a union's or canteen's welfare budget for a period (platform admins, or admins of its
+/// company). The total may not go below what is already used (409 `budget_below_used`).
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path)), request_body = BudgetRequest,
+    responses((status = 200, body = BudgetView), (status = 400, description = "invalid_budget"), (status = 403), (status = 404), (status = 409, description = "budget_below_used")))]
+#[post("/orgs/{id}/budget")]
+async fn api_set_budget(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    body: web::Json<BudgetRequest>,
+) -> Result<web::Json<BudgetView>, AppError> {
+    let me = require_me(&state, &session).await?;
+    let admin = me.has_role("platform_admin");
+    let id = path.into_inner();
+    let request = body.into_inner();
+    Ok(web::Json(state.db(move |conn| service::set_budget(conn, me.id, admin, id, &request)).await?))
 }

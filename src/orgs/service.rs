@@ -193,6 +193,64 @@ pub fn pending_approvals(
         .collect())
 }
 
+#[derive(Debug, Clone, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetRequest {
+    /// Yuan, as a string: "200000.00".
+    #[schema(value_type = String)]
+    pub budget_total: Money,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    /// Orders above this need a second admin's approval; leave out for none.
+    #[schema(value_type = Option<String>)]
+    pub approval_threshold: Option<Money>,
+}
+
+/// Sets the welfare budget of a union or canteen: by a platform admin or an admin member of
+/// its company. What was already used stays; the total may not go below it.
+pub fn set_budget(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    is_platform_admin: bool,
+    org_id: i64,
+    r: &BudgetRequest,
+) -> Result<BudgetView, AppError> {
+    let org = model::org(conn, org_id)?.ok_or(AppError::NotFound)?;
+    let company_admin = match org.parent_id {
+        Some(parent) => model::membership(conn, user_id, parent)? == Some(true),
+        None => false,
+    };
+    if !is_platform_admin && !company_admin {
+        return Err(AppError::Forbidden);
+    }
+    if org.kind == "company" {
+        return Err(AppError::unprocessable(
+            "account_not_supported",
+            "budgets are for unions and canteens / 预算仅适用于工会和食堂",
+        ));
+    }
+    let total = r.budget_total.fen();
+    let threshold = r.approval_threshold.map(|m| m.fen());
+    if total < 0 || threshold.is_some_and(|t| t < 0) || r.period_end < r.period_start {
+        return Err(AppError::bad_request(
+            "invalid_budget",
+            "amounts cannot be negative and the period must end after it starts / 金额不能为负，预算期须先始后终",
+        ));
+    }
+    crate::db::write_tx(conn, |conn| {
+        let used = model::budget(conn, org_id)?.map_or(0, |b| b.budget_used_fen);
+        if total < used {
+            return Err(AppError::conflict(
+                "budget_below_used",
+                format!("{} is already used / 已使用 {}", Money::from_fen(used), Money::from_fen(used)),
+            ));
+        }
+        model::set_budget(conn, org_id, (r.period_start, r.period_end), total, threshold)?;
+        let b = model::budget(conn, org_id)?.ok_or(AppError::NotFound)?;
+        Ok(budget_view(&b))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

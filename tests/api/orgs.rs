@@ -677,3 +677,34 @@ async fn every_organisation_mail_renders() {
     }
     all_mail_sent(&app).await;
 }
+
+#[actix_web::test]
+async fn a_platform_admin_sets_the_budget_but_not_below_what_is_used() {
+    let app = spawn_app().await;
+    let union = org_id(&app, "demo-group-union");
+    let admin = app.client_for("union@example.com").await;
+    let (status, _) = place(
+        &app,
+        &admin,
+        &on_account(json!([{"sku_id": app.sku("GY-QUINOA-1KG"), "quantity": 2}]), json!({"org_id": union})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let body = |total: &str| json!({"budget_total": total, "period_start": "2026-01-01", "period_end": "2027-12-31", "approval_threshold": "1000.00"});
+    let (status, _) =
+        send_json(admin.post(app.url(&format!("/api/v1/orgs/{union}/budget"))).json(&body("999999.00"))).await;
+    assert_eq!(status, 403, "a union admin does not set their own budget");
+    let platform = app.client_for("admin@example.com").await;
+    let (status, b) =
+        send_json(platform.post(app.url(&format!("/api/v1/orgs/{union}/budget"))).json(&body("50.00"))).await;
+    assert_eq!((status, error_code(&b)), (409, "budget_below_used"));
+    let (status, b) =
+        send_json(platform.post(app.url(&format!("/api/v1/orgs/{union}/budget"))).json(&body("1000.00"))).await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(
+        (b["budget_total"].as_str(), b["budget_used"].as_str(), b["budget_left"].as_str()),
+        (Some("1000.00"), Some("79.80"), Some("920.20"))
+    );
+    let (_, org) = send_json(admin.get(app.url(&format!("/api/v1/orgs/{union}")))).await;
+    assert_eq!(org["approval_threshold"], "1000.00");
+}
