@@ -387,6 +387,15 @@ fn not_pending() -> AppError {
     AppError::conflict("invalid_state", "the approval has already been decided or has expired / 该审批已处理或已过期")
 }
 
+/// Locks the order row before the approval row, in the order the payment-timeout job takes
+/// them (order, then approval), so a decision racing the expiry cannot deadlock on PostgreSQL.
+fn lock_pending(conn: &mut AnyConnection, order: &OrderRow) -> Result<(), AppError> {
+    if !orders_model::transition(conn, order.id, &["pending_payment"], "pending_payment")? {
+        return Err(not_pending());
+    }
+    Ok(())
+}
+
 /// Approves: the order is paid on account. Race-safe: one decision wins.
 pub fn approve(
     conn: &mut AnyConnection,
@@ -397,6 +406,7 @@ pub fn approve(
 ) -> Result<OrderRow, AppError> {
     db::write_tx(conn, |conn| {
         let (order, _) = decidable(conn, user_id, order_no)?;
+        lock_pending(conn, &order)?;
         if !model::decide(conn, order.id, "approved", user_id, "", now)? {
             return Err(not_pending());
         }
@@ -425,6 +435,7 @@ pub fn reject(
     }
     db::write_tx(conn, |conn| {
         let (order, _) = decidable(conn, user_id, order_no)?;
+        lock_pending(conn, &order)?;
         if !model::decide(conn, order.id, "rejected", user_id, reason, now)? {
             return Err(not_pending());
         }
