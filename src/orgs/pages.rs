@@ -13,7 +13,7 @@ use super::{account, model};
 use crate::db::AnyConnection;
 use crate::error::AppError;
 use crate::money::Money;
-use crate::orders::service::Buyer;
+use crate::orders::service::{Address, Buyer, LineRequest, OrderRequest};
 use crate::web::page::{see_other, Page};
 use crate::web::session;
 
@@ -23,6 +23,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(union_reject)
         .service(union_distribution)
         .service(canteen_page)
+        .service(canteen_order)
+        .service(canteen_schedule)
         .service(canteen_statement)
         .service(invite_page)
         .service(invite_accept);
@@ -260,21 +262,35 @@ struct CanteenData {
     runs: Vec<RunView>,
     upcoming: Vec<OrderItem>,
     months: Vec<MonthLink>,
+    tomorrow: String,
+    notice: Option<String>,
+    error: Option<String>,
 }
 
 #[get("/canteen")]
 async fn canteen_page(page: Page, query: web::Query<OrgQuery>) -> Result<HttpResponse, AppError> {
     let Some(user) = page.user.clone() else { return Ok(see_other("/login?next=/canteen")) };
-    let wanted = query.org;
+    let q = query.into_inner();
+    let notice = q.notice.filter(|n| ["ordered", "scheduled"].contains(&n.as_str()));
+    render_canteen(&page, user.id, q.org, notice.map(|n| page.t(&format!("canteen_notice_{n}"))), None).await
+}
+
+async fn render_canteen(
+    page: &Page,
+    user_id: i64,
+    wanted: Option<i64>,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<HttpResponse, AppError> {
     let today = Utc::now().date_naive();
     let (orgs, org, schedules, orders) = page
         .state
         .db(move |conn| {
-            let orgs = admin_orgs(conn, user.id, "canteen")?;
+            let orgs = admin_orgs(conn, user_id, "canteen")?;
             let id = pick(&orgs, wanted)?;
-            let org = service::view(conn, user.id, id)?;
-            let schedules = canteen::schedules(conn, user.id, id)?;
-            let orders = service::orders_of(conn, user.id, id)?;
+            let org = service::view(conn, user_id, id)?;
+            let schedules = canteen::schedules(conn, user_id, id)?;
+            let orders = service::orders_of(conn, user_id, id)?;
             Ok((choices(orgs, id), org, schedules, orders))
         })
         .await?;
@@ -294,10 +310,151 @@ async fn canteen_page(page: Page, query: web::Query<OrgQuery>) -> Result<HttpRes
         org,
         schedules: schedules.schedules,
         runs: schedules.runs,
-        upcoming: order_items(&page, upcoming),
+        upcoming: order_items(page, upcoming),
         months,
+        tomorrow: (today + chrono::Duration::days(1)).to_string(),
+        notice,
+        error,
     };
     page.render("pages/canteen_portal", &page.t("canteen_title"), true, data)
+}
+
+/// The canteen's order or schedule form: one SKU (by code), a quantity, and where to deliver.
+#[derive(Deserialize)]
+struct CanteenForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    org: i64,
+    sku: String,
+    quantity: String,
+    delivery_date: String,
+    #[serde(default)]
+    cadence: String,
+    #[serde(default)]
+    end_date: String,
+    #[serde(default)]
+    lead_days: String,
+    name: String,
+    mobile: String,
+    province: String,
+    city: String,
+    district: String,
+    detail: String,
+}
+
+fn form_error(what: &str) -> AppError {
+    AppError::bad_request("invalid_form", format!("{what} / 表单内容有误"))
+}
+
+impl CanteenForm {
+    fn address(&self) -> Address {
+        Address {
+            name: self.name.trim().to_string(),
+            mobile: self.mobile.trim().to_string(),
+            province: self.province.trim().to_string(),
+            city: self.city.trim().to_string(),
+            district: self.district.trim().to_string(),
+            detail: self.detail.trim().to_string(),
+        }
+    }
+
+    fn date(raw: &str) -> Result<chrono::NaiveDate, AppError> {
+        chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| form_error("give dates as 2026-12-01"))
+    }
+
+    fn line(&self, conn: &mut AnyConnection) -> Result<LineRequest, AppError> {
+        let code = self.sku.trim().to_string();
+        let sku_id =
+            model::skus_by_code(conn, std::slice::from_ref(&code))?.into_iter().find(|s| s.3).map(|s| s.0).ok_or_else(
+                || {
+                    AppError::unprocessable(
+                        "unknown_sku",
+                        format!("SKU {code} does not exist or is not on sale / 商品编码不存在或已下架"),
+                    )
+                },
+            )?;
+        let quantity = self.quantity.trim().parse().map_err(|_| form_error("the quantity is a whole number"))?;
+        Ok(LineRequest { sku_id, quantity })
+    }
+}
+
+/// Shows a failed form's reason on the portal; authorisation failures stay errors.
+async fn canteen_outcome(
+    page: &Page,
+    user_id: i64,
+    org: i64,
+    result: Result<(), AppError>,
+    notice: &str,
+) -> Result<HttpResponse, AppError> {
+    match result {
+        Ok(()) => Ok(see_other(&format!("/canteen?org={org}&notice={notice}"))),
+        Err(e @ (AppError::Forbidden | AppError::NotFound | AppError::Unauthenticated | AppError::Internal(_))) => {
+            Err(e)
+        }
+        Err(e) => render_canteen(page, user_id, Some(org), None, Some(page.error_text(&e))).await,
+    }
+}
+
+/// A one-off bulk order for a delivery date, paid on the canteen's account.
+#[post("/canteen/orders")]
+async fn canteen_order(page: Page, form: web::Form<CanteenForm>) -> Result<HttpResponse, AppError> {
+    session::verify_csrf(&page.session, &form.csrf)?;
+    let me = crate::accounts::routes::require_me(&page.state, &page.session).await?;
+    let buyer =
+        Buyer { is_employee: me.has_role("employee"), id: me.id, email: me.email, display_name: me.display_name };
+    let settings = crate::orders::routes::settings(&page.state);
+    let form = form.into_inner();
+    let org = form.org;
+    let user_id = buyer.id;
+    let result = page
+        .state
+        .db(move |conn| {
+            let attempt = (|| {
+                let request = OrderRequest {
+                    lines: vec![form.line(conn)?],
+                    points: 0,
+                    campaign_id: None,
+                    address: form.address(),
+                    account: Some(
+                        serde_json::json!({"org_id": org, "delivery_date": CanteenForm::date(&form.delivery_date)?}),
+                    ),
+                    _ignored_channel: None,
+                    _ignored_total: None,
+                };
+                crate::orders::service::place(conn, &settings, &buyer, &request, Utc::now().naive_utc()).map(|_| ())
+            })();
+            Ok(attempt)
+        })
+        .await?;
+    canteen_outcome(&page, user_id, org, result, "ordered").await
+}
+
+/// A weekly or fortnightly schedule from the portal.
+#[post("/canteen/schedules")]
+async fn canteen_schedule(page: Page, form: web::Form<CanteenForm>) -> Result<HttpResponse, AppError> {
+    session::verify_csrf(&page.session, &form.csrf)?;
+    let user = session::require_user(&page.session)?;
+    let form = form.into_inner();
+    let org = form.org;
+    let result = page
+        .state
+        .db(move |conn| {
+            let attempt = (|| {
+                let request = canteen::ScheduleRequest {
+                    cadence: form.cadence.clone(),
+                    first_delivery: CanteenForm::date(&form.delivery_date)?,
+                    end_date: CanteenForm::date(&form.end_date)?,
+                    lead_days: form.lead_days.trim().parse().map_err(|_| form_error("lead days is a whole number"))?,
+                    lines: vec![form.line(conn)?],
+                    address: form.address(),
+                    campaign_id: None,
+                };
+                canteen::create_schedule(conn, user.id, org, &request, Utc::now().naive_utc()).map(|_| ())
+            })();
+            Ok(attempt)
+        })
+        .await?;
+    canteen_outcome(&page, user.id, org, result, "scheduled").await
 }
 
 #[derive(Deserialize)]

@@ -708,3 +708,52 @@ async fn a_platform_admin_sets_the_budget_but_not_below_what_is_used() {
     let (_, org) = send_json(admin.get(app.url(&format!("/api/v1/orgs/{union}")))).await;
     assert_eq!(org["approval_threshold"], "1000.00");
 }
+
+#[actix_web::test]
+async fn a_canteen_manager_orders_and_schedules_from_the_portal() {
+    let app = spawn_app().await;
+    let canteen = org_id(&app, "demo-group-canteen");
+    let manager = app.client_for("canteen@example.com").await;
+    let html = manager.get(app.url("/canteen")).send().await.expect("page").text().await.unwrap_or_default();
+    let csrf = crate::helpers::csrf_from(&html);
+    let org = canteen.to_string();
+    let tomorrow = (Utc::now().date_naive() + Duration::days(1)).to_string();
+    let end = (Utc::now().date_naive() + Duration::days(30)).to_string();
+    let mut form = vec![
+        ("_csrf", csrf.as_str()),
+        ("org", org.as_str()),
+        ("sku", "RH-RICE-5KG"),
+        ("quantity", "6"),
+        ("delivery_date", tomorrow.as_str()),
+        ("name", "刘军"),
+        ("mobile", "13800138000"),
+        ("province", "北京市"),
+        ("city", "北京市"),
+        ("district", "西城区"),
+        ("detail", "金融大街 1 号 B1 层"),
+    ];
+    let res = manager.post(app.url("/canteen/orders")).form(&form).send().await.expect("order");
+    assert_eq!(res.status(), 303);
+    let (_, list) = send_json(manager.get(app.url(&format!("/api/v1/orgs/{canteen}/orders")))).await;
+    assert_eq!(list["items"][0]["delivery_date"].as_str(), Some(tomorrow.as_str()));
+    assert_eq!(list["items"][0]["channel"], "canteen");
+    // A bad SKU is shown on the page, and nothing is ordered.
+    form[2] = ("sku", "NO-SUCH-SKU");
+    let res = manager.post(app.url("/canteen/orders")).form(&form).send().await.expect("order");
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap_or_default().contains("role=\"alert\""));
+    assert_eq!(scalar(&mut app.conn(), &format!("SELECT COUNT(*) AS n FROM orders WHERE org_id = {canteen}")), 1);
+    form[2] = ("sku", "RH-RICE-5KG");
+    form.extend([("cadence", "weekly"), ("end_date", end.as_str()), ("lead_days", "2")]);
+    let res = manager.post(app.url("/canteen/schedules")).form(&form).send().await.expect("schedule");
+    assert_eq!(res.status(), 303);
+    assert_eq!(scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM canteen_schedules"), 1);
+    // A union admin cannot act for the canteen.
+    let union = app.client_for("union@example.com").await;
+    let union_html = union.get(app.url("/union")).send().await.expect("page").text().await.unwrap_or_default();
+    let union_csrf = crate::helpers::csrf_from(&union_html);
+    form[0] = ("_csrf", union_csrf.as_str());
+    let res = union.post(app.url("/canteen/schedules")).form(&form).send().await.expect("schedule");
+    assert_eq!(res.status(), 403, "with a valid token of its own: refused for not being the canteen's admin");
+    assert_eq!(scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM canteen_schedules"), 1);
+}
