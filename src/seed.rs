@@ -67,6 +67,10 @@ struct OrganisationSeed {
     uscc: String,
     #[serde(default)]
     address: String,
+    /// Welfare budget of the current period (unions; canteens optionally), e.g. "200000.00".
+    budget: Option<String>,
+    budget_period: Option<[Datetime; 2]>,
+    approval_threshold: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -351,7 +355,12 @@ fn load_geography_and_orgs(
             uscc: &uscc,
             address: &o.address,
         };
-        orgs::model::insert(conn, &new)?;
+        let org_id = orgs::model::insert(conn, &new)?;
+        if let (Some(budget), Some([start, end])) = (&o.budget, &o.budget_period) {
+            let threshold = o.approval_threshold.as_deref().map(|t| fen(ORGS, t)).transpose()?;
+            let period = (date(ORGS, start)?, date(ORGS, end)?);
+            orgs::model::set_budget(conn, org_id, period, fen(ORGS, budget)?, threshold)?;
+        }
         report.organisations += 1;
     }
     const GEO: &str = "geography.toml";

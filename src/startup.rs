@@ -22,7 +22,9 @@ use crate::mail::Mailer;
 use crate::payments::SandboxGateway;
 use crate::web::i18n::Messages;
 use crate::web::metrics::Metrics;
-use crate::{accounts, api, catalog, credits, donations, mail, ops, orders, payments, points, seed, web as webparts};
+use crate::{
+    accounts, api, catalog, credits, donations, mail, ops, orders, orgs, payments, points, seed, web as webparts,
+};
 
 pub struct AppState {
     pub config: Config,
@@ -158,6 +160,7 @@ impl Application {
                 .configure(credits::routes::pages)
                 .configure(donations::routes::pages)
                 .configure(crate::coop::routes::pages)
+                .configure(orgs::routes::pages)
                 .route("/static/{file}", web::get().to(webparts::templates::static_file))
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
         })
@@ -206,6 +209,7 @@ fn spawn_jobs(state: web::Data<AppState>) {
             }
         }
     });
+    actix_web::rt::spawn(orgs::routes::schedule_job(state.clone()));
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(state.config.job_interval_secs));
         loop {

@@ -264,6 +264,8 @@ struct OrgItem {
     name_en: String,
     kind_label: String,
     is_admin: bool,
+    /// The union or canteen portal, for its admins.
+    portal: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -303,6 +305,10 @@ async fn account_page(page: Page) -> Result<HttpResponse, AppError> {
             .into_iter()
             .map(|o| OrgItem {
                 kind_label: page.t(&format!("org_kind_{}", o.kind)),
+                portal: match o.kind.as_str() {
+                    "union" | "canteen" if o.is_admin => Some(format!("/{}?org={}", o.kind, o.id)),
+                    _ => None,
+                },
                 id: o.id,
                 name_zh: o.name_zh,
                 name_en: o.name_en,

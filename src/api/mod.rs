@@ -4,7 +4,7 @@ use actix_web::{error::JsonPayloadError, get, web, HttpResponse};
 use utoipa::OpenApi;
 
 use crate::error::AppError;
-use crate::{accounts, catalog, coop, credits, donations, orders, payments, points};
+use crate::{accounts, catalog, coop, credits, donations, orders, orgs, payments, points};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,6 +36,24 @@ use crate::{accounts, catalog, coop, credits, donations, orders, payments, point
         donations::routes::api_projects,
         donations::routes::api_donate,
         coop::routes::api_skus, coop::routes::api_stock, coop::routes::api_history, coop::routes::api_bulk, coop::routes::api_pending, coop::routes::api_pick_list, coop::routes::api_ship, coop::routes::api_ship_bulk, coop::routes::api_sales, coop::routes::api_create_product, coop::routes::api_product, coop::routes::api_update_product, coop::routes::api_create_sku, coop::routes::api_update_sku, coop::routes::api_upload_image,
+        orgs::routes::api_org,
+        orgs::routes::api_org_orders,
+        orgs::routes::api_org_order,
+        orgs::routes::api_approvals,
+        orgs::routes::api_approve,
+        orgs::routes::api_reject,
+        orgs::routes::api_distribution_preview,
+        orgs::routes::api_distribution_confirm,
+        orgs::routes::api_schedules,
+        orgs::routes::api_create_schedule,
+        orgs::routes::api_statement,
+        orgs::routes::api_members,
+        orgs::routes::api_invite,
+        orgs::routes::api_import_members,
+        orgs::routes::api_remove_member,
+        orgs::routes::api_accept_invite,
+        orgs::routes::api_points_grants,
+        orgs::routes::api_set_budget,
         openapi_json,
     )
 )]
@@ -52,6 +70,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(credits::routes::api)
             .configure(donations::routes::api)
             .configure(coop::routes::api)
+            .configure(orgs::routes::api)
             .service(openapi_json)
             .default_service(web::to(|| async { Err::<HttpResponse, _>(AppError::NotFound) })),
     );

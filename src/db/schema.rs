@@ -499,6 +499,88 @@ diesel::joinable!(credit_entries -> donation_projects (project_id));
 diesel::joinable!(credit_entries -> order_lines (order_line_id));
 diesel::joinable!(charity_hours -> users (user_id));
 
+// ---- organisation buying (orgs) ----
+
+diesel::table! {
+    org_budgets (org_id) {
+        org_id -> BigInt,
+        period_start -> Date,
+        period_end -> Date,
+        budget_total_fen -> BigInt,
+        budget_used_fen -> BigInt,
+        approval_threshold_fen -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    org_orders (order_id) {
+        order_id -> BigInt,
+        org_id -> BigInt,
+        placed_by -> BigInt,
+        delivery_date -> Nullable<Date>,
+        budget_fen -> BigInt,
+        budget_released -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_approvals (order_id) {
+        order_id -> BigInt,
+        org_id -> BigInt,
+        status -> Text,
+        placed_by -> BigInt,
+        decided_by -> Nullable<BigInt>,
+        reason -> Text,
+        expires_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    canteen_schedules (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        created_by -> BigInt,
+        cadence -> Text,
+        next_delivery -> Date,
+        end_date -> Date,
+        lead_days -> Integer,
+        lines -> Text,
+        address -> Text,
+        campaign_id -> Nullable<BigInt>,
+        active -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    schedule_runs (id) {
+        id -> BigInt,
+        schedule_id -> BigInt,
+        delivery_date -> Date,
+        status -> Text,
+        order_id -> Nullable<BigInt>,
+        reason -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    org_invites (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        email -> Text,
+        token_hash -> Text,
+        invited_by -> BigInt,
+        expires_at -> Timestamp,
+        accepted_at -> Nullable<Timestamp>,
+        revoked -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
     provinces,
@@ -537,4 +619,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     charity_hours,
     shipments,
     product_images,
+    org_budgets,
+    org_orders,
+    order_approvals,
+    canteen_schedules,
+    schedule_runs,
+    org_invites,
 );

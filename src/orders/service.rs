@@ -20,7 +20,7 @@ pub fn random_token(len: usize) -> String {
 }
 
 /// Order numbers carry the date for people and 12 random characters against guessing.
-fn new_order_no(now: NaiveDateTime) -> String {
+pub(crate) fn new_order_no(now: NaiveDateTime) -> String {
     format!("AM{}{}", now.format("%Y%m%d"), random_token(12).to_uppercase())
 }
 
@@ -172,21 +172,21 @@ pub struct Quote {
 }
 
 /// A line checked and priced, with what the order and its mail need to know of it.
-struct PreparedLine {
-    priced: PricedLine,
-    producer_id: i64,
+pub(crate) struct PreparedLine {
+    pub(crate) priced: PricedLine,
+    pub(crate) producer_id: i64,
     max_points_pct: i32,
-    product_id: i64,
-    names: [String; 4],
+    pub(crate) product_id: i64,
+    pub(crate) names: [String; 4],
 }
 
-struct Prepared {
-    lines: Vec<PreparedLine>,
-    campaign_id: i64,
+pub(crate) struct Prepared {
+    pub(crate) lines: Vec<PreparedLine>,
+    pub(crate) campaign_id: i64,
 }
 
 /// Checks the lines and the campaign and prices everything, in one read; no writes.
-fn prepare(
+pub(crate) fn prepare(
     conn: &mut AnyConnection,
     requested: &[LineRequest],
     campaign_id: Option<i64>,
@@ -298,10 +298,8 @@ fn check_request(request: &OrderRequest) -> Result<(), AppError> {
     match &request.account {
         None => Ok(()),
         Some(serde_json::Value::String(s)) if s == "personal" => Ok(()),
-        Some(_) => Err(AppError::unprocessable(
-            "account_not_supported",
-            "only \"personal\" orders can be placed yet; organisation accounts are not open / 暂仅支持个人账户下单",
-        )),
+        // {"org_id": …}: an order on an organisation's account (orgs::account).
+        Some(other) => crate::orgs::account::parse(other).map(|_| ()),
     }
 }
 
@@ -328,6 +326,9 @@ fn write_order(
     prepared: &Prepared,
     now: NaiveDateTime,
 ) -> Result<OrderView, AppError> {
+    if let Some(account) = request.account.as_ref().map(crate::orgs::account::parse).transpose()?.flatten() {
+        return crate::orgs::account::write_order(conn, settings, buyer, request, &account, prepared, now);
+    }
     let pcts: Vec<i32> = prepared.lines.iter().map(|l| l.max_points_pct).collect();
     let priced: Vec<PricedLine> = prepared.lines.iter().map(|l| l.priced.clone()).collect();
     let priced = pricing::apply_points(priced, &pcts, request.points, settings.rate).map_err(pricing_error)?;
@@ -445,7 +446,7 @@ struct OrderMail {
 }
 
 /// (sku id, product id, [product zh, product en, sku zh, sku en]) for each line's SKU.
-type Names = Vec<(i64, i64, [String; 4])>;
+pub(crate) type Names = Vec<(i64, i64, [String; 4])>;
 
 fn names_of(conn: &mut AnyConnection, lines: &[LineRow]) -> Result<Names, AppError> {
     let ids: Vec<i64> = lines.iter().map(|l| l.sku_id).collect();
@@ -499,7 +500,7 @@ struct ShipMail {
 }
 
 /// Marks the order paid and queues the buyer's receipt and each cooperative's shipping note.
-fn complete_payment(
+pub(crate) fn complete_payment(
     conn: &mut AnyConnection,
     order: &OrderRow,
     buyer: &Buyer,
@@ -535,7 +536,7 @@ fn complete_payment(
     Ok(true)
 }
 
-fn buyer_of(conn: &mut AnyConnection, user_id: i64) -> Result<Buyer, AppError> {
+pub(crate) fn buyer_of(conn: &mut AnyConnection, user_id: i64) -> Result<Buyer, AppError> {
     let user = crate::accounts::model::find(conn, user_id)?.ok_or_else(|| AppError::internal("order without buyer"))?;
     let roles = crate::accounts::model::roles(conn, user_id)?;
     Ok(Buyer {
@@ -598,7 +599,12 @@ pub fn apply_payment_event(
 }
 
 /// Cancels an unpaid order: stock back on the shelf, points back to their lots.
-fn cancel_unpaid(conn: &mut AnyConnection, order: &OrderRow, note: &str, now: NaiveDateTime) -> Result<bool, AppError> {
+pub(crate) fn cancel_unpaid(
+    conn: &mut AnyConnection,
+    order: &OrderRow,
+    note: &str,
+    now: NaiveDateTime,
+) -> Result<bool, AppError> {
     if !model::transition(conn, order.id, &["pending_payment"], "cancelled")? {
         return Ok(false);
     }
@@ -620,6 +626,8 @@ fn cancel_unpaid(conn: &mut AnyConnection, order: &OrderRow, note: &str, now: Na
     }
     model::record_movements(conn, &movements, now)?;
     points::service::give_back(conn, order.buyer_id, order.points_used, &order.order_no, now)?;
+    // An order on an organisation's account: its budget back, its approval closed.
+    crate::orgs::account::on_cancel(conn, order, now)?;
     if let Some(payment_id) = model::pending_payment_of(conn, order.id)? {
         model::settle_payment(conn, &payment_id, "failed", now)?;
     }
@@ -788,6 +796,7 @@ pub fn refund(
         model::add_refund_lines(conn, refund_id, &rows)?;
         crate::credits::service::credit_refund(conn, &order, refund_id, &reversed, now)?;
         model::add_refunded_totals(conn, order.id, cash, pts)?;
+        crate::orgs::account::on_refund(conn, &order, cash)?;
         points::service::give_back(conn, buyer_id, pts, &order.order_no, now)?;
         let after = model::lines_of(conn, order.id)?;
         let to =
@@ -833,7 +842,7 @@ pub fn view_of(
     build_view(order, &lines, &names, payment_id, payment_url)
 }
 
-fn build_view(
+pub(crate) fn build_view(
     order: OrderRow,
     lines: &[LineRow],
     names: &Names,

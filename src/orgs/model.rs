@@ -1,8 +1,13 @@
-//! Organisations: companies, their trade unions and canteens.
+//! Organisations: companies, their trade unions and canteens; budgets, orders on account,
+//! approvals, canteen schedules and member invites.
 
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use crate::db::schema::organisations;
+use crate::db::schema::{
+    canteen_schedules, memberships, order_approvals, orders, org_budgets, org_invites, org_orders, organisations,
+    schedule_runs, user_roles, users,
+};
 use crate::db::AnyConnection;
 
 #[derive(Insertable)]
@@ -24,4 +29,488 @@ pub fn id_by_slug(conn: &mut AnyConnection, slug: &str) -> QueryResult<Option<i6
 
 pub fn insert(conn: &mut AnyConnection, org: &NewOrganisation) -> QueryResult<i64> {
     diesel::insert_into(organisations::table).values(org).returning(organisations::id).get_result(conn)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = organisations)]
+pub struct Org {
+    pub id: i64,
+    pub slug: String,
+    pub kind: String,
+    pub parent_id: Option<i64>,
+    pub name_zh: String,
+    pub name_en: String,
+    pub invoice_title: String,
+    pub uscc: String,
+    pub address: String,
+}
+
+pub fn org(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Org>> {
+    organisations::table.find(id).select(Org::as_select()).first(conn).optional()
+}
+
+/// `Some(is_admin)` when the user is a member of the organisation.
+pub fn membership(conn: &mut AnyConnection, user_id: i64, org_id: i64) -> QueryResult<Option<bool>> {
+    memberships::table.find((user_id, org_id)).select(memberships::is_admin).first(conn).optional()
+}
+
+/// Admins of an organisation holding `role`: (user id, email, display name).
+pub fn admins_with_role(conn: &mut AnyConnection, org_id: i64, role: &str) -> QueryResult<Vec<(i64, String, String)>> {
+    memberships::table
+        .inner_join(users::table.on(users::id.eq(memberships::user_id)))
+        .inner_join(user_roles::table.on(user_roles::user_id.eq(memberships::user_id)))
+        .filter(memberships::org_id.eq(org_id))
+        .filter(memberships::is_admin.eq(true))
+        .filter(user_roles::role.eq(role))
+        .filter(users::disabled.eq(false))
+        .order(users::id)
+        .select((users::id, users::email, users::display_name))
+        .load(conn)
+}
+
+/// Members of an organisation: (user id, email, display name, is admin).
+pub fn members(conn: &mut AnyConnection, org_id: i64) -> QueryResult<Vec<(i64, String, String, bool)>> {
+    memberships::table
+        .inner_join(users::table.on(users::id.eq(memberships::user_id)))
+        .filter(memberships::org_id.eq(org_id))
+        .order(users::email)
+        .select((users::id, users::email, users::display_name, memberships::is_admin))
+        .load(conn)
+}
+
+pub fn remove_member(conn: &mut AnyConnection, org_id: i64, user_id: i64) -> QueryResult<usize> {
+    diesel::delete(memberships::table.find((user_id, org_id))).execute(conn)
+}
+
+// ---- budgets ----
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = org_budgets)]
+pub struct Budget {
+    pub org_id: i64,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    pub budget_total_fen: i64,
+    pub budget_used_fen: i64,
+    pub approval_threshold_fen: Option<i64>,
+}
+
+pub fn budget(conn: &mut AnyConnection, org_id: i64) -> QueryResult<Option<Budget>> {
+    org_budgets::table.find(org_id).select(Budget::as_select()).first(conn).optional()
+}
+
+/// Sets (or replaces) the budget of the current period; what was used is kept.
+pub fn set_budget(
+    conn: &mut AnyConnection,
+    org_id: i64,
+    period: (NaiveDate, NaiveDate),
+    total_fen: i64,
+    threshold_fen: Option<i64>,
+) -> QueryResult<usize> {
+    let n = diesel::update(org_budgets::table.find(org_id))
+        .set((
+            org_budgets::period_start.eq(period.0),
+            org_budgets::period_end.eq(period.1),
+            org_budgets::budget_total_fen.eq(total_fen),
+            org_budgets::approval_threshold_fen.eq(threshold_fen),
+        ))
+        .execute(conn)?;
+    if n == 1 {
+        return Ok(n);
+    }
+    diesel::insert_into(org_budgets::table)
+        .values((
+            org_budgets::org_id.eq(org_id),
+            org_budgets::period_start.eq(period.0),
+            org_budgets::period_end.eq(period.1),
+            org_budgets::budget_total_fen.eq(total_fen),
+            org_budgets::approval_threshold_fen.eq(threshold_fen),
+        ))
+        .execute(conn)
+}
+
+/// Draws `fen` from the budget only if it stays within the total and the period is open: a
+/// conditional update, so concurrent orders can never overspend it.
+pub fn draw_budget(conn: &mut AnyConnection, org_id: i64, fen: i64, today: NaiveDate) -> QueryResult<bool> {
+    let n = diesel::update(
+        org_budgets::table
+            .find(org_id)
+            .filter((org_budgets::budget_used_fen + fen).le(org_budgets::budget_total_fen))
+            .filter(org_budgets::period_start.le(today))
+            .filter(org_budgets::period_end.ge(today)),
+    )
+    .set(org_budgets::budget_used_fen.eq(org_budgets::budget_used_fen + fen))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn give_back_budget(conn: &mut AnyConnection, org_id: i64, fen: i64) -> QueryResult<usize> {
+    diesel::update(org_budgets::table.find(org_id).filter(org_budgets::budget_used_fen.ge(fen)))
+        .set(org_budgets::budget_used_fen.eq(org_budgets::budget_used_fen - fen))
+        .execute(conn)
+}
+
+// ---- orders on account ----
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = org_orders)]
+pub struct OrgOrder {
+    pub order_id: i64,
+    pub org_id: i64,
+    pub placed_by: i64,
+    pub delivery_date: Option<NaiveDate>,
+    pub budget_fen: i64,
+    pub budget_released: bool,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert_org_order(conn: &mut AnyConnection, row: &OrgOrder) -> QueryResult<usize> {
+    diesel::insert_into(org_orders::table).values(row).execute(conn)
+}
+
+pub fn org_order(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Option<OrgOrder>> {
+    org_orders::table.find(order_id).select(OrgOrder::as_select()).first(conn).optional()
+}
+
+/// Marks the order's budget as given back, once: true for the one caller that did it.
+pub fn mark_budget_released(conn: &mut AnyConnection, order_id: i64) -> QueryResult<bool> {
+    let n = diesel::update(org_orders::table.find(order_id).filter(org_orders::budget_released.eq(false)))
+        .set(org_orders::budget_released.eq(true))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn insert_recipient(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    name: &str,
+    mobile: &str,
+    address: &str,
+) -> QueryResult<i64> {
+    use crate::db::schema::order_recipients;
+    diesel::insert_into(order_recipients::table)
+        .values((
+            order_recipients::order_id.eq(order_id),
+            order_recipients::name.eq(name),
+            order_recipients::mobile.eq(mobile),
+            order_recipients::address.eq(address),
+        ))
+        .returning(order_recipients::id)
+        .get_result(conn)
+}
+
+pub fn set_line_recipient(conn: &mut AnyConnection, line_id: i64, recipient_id: i64) -> QueryResult<usize> {
+    use crate::db::schema::order_lines;
+    diesel::update(order_lines::table.find(line_id)).set(order_lines::recipient_id.eq(Some(recipient_id))).execute(conn)
+}
+
+pub fn recipient_count(conn: &mut AnyConnection, order_id: i64) -> QueryResult<i64> {
+    use crate::db::schema::order_recipients;
+    order_recipients::table.filter(order_recipients::order_id.eq(order_id)).count().get_result(conn)
+}
+
+/// An order of an organisation with its delivery date and approval status.
+pub type OrgOrderRow = (crate::orders::model::OrderRow, Option<NaiveDate>, Option<String>);
+
+/// An organisation's orders, newest first, with their delivery date and approval status.
+pub fn orders_of_org(conn: &mut AnyConnection, org_id: i64, limit: i64) -> QueryResult<Vec<OrgOrderRow>> {
+    orders::table
+        .left_join(org_orders::table.on(org_orders::order_id.eq(orders::id)))
+        .left_join(order_approvals::table.on(order_approvals::order_id.eq(orders::id)))
+        .filter(orders::org_id.eq(org_id))
+        .order(orders::id.desc())
+        .limit(limit)
+        .select((
+            crate::orders::model::OrderRow::as_select(),
+            org_orders::delivery_date.nullable(),
+            order_approvals::status.nullable(),
+        ))
+        .load(conn)
+}
+
+/// A canteen's orders delivered (or, without a date, placed) within [from, to).
+pub fn statement_orders(
+    conn: &mut AnyConnection,
+    org_id: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<(crate::orders::model::OrderRow, Option<NaiveDate>)>> {
+    let rows: Vec<(crate::orders::model::OrderRow, Option<NaiveDate>)> = orders::table
+        .left_join(org_orders::table.on(org_orders::order_id.eq(orders::id)))
+        .filter(orders::org_id.eq(org_id))
+        .filter(orders::status.ne_all(["cancelled", "pending_payment"]))
+        .order(orders::id)
+        .select((crate::orders::model::OrderRow::as_select(), org_orders::delivery_date.nullable()))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter(|(o, d)| {
+            let day = d.unwrap_or(o.created_at.date());
+            from <= day && day < to
+        })
+        .collect())
+}
+
+// ---- approvals ----
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = order_approvals)]
+pub struct Approval {
+    pub order_id: i64,
+    pub org_id: i64,
+    pub status: String,
+    pub placed_by: i64,
+    pub decided_by: Option<i64>,
+    pub reason: String,
+    pub expires_at: NaiveDateTime,
+    pub decided_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert_approval(conn: &mut AnyConnection, row: &Approval) -> QueryResult<usize> {
+    diesel::insert_into(order_approvals::table).values(row).execute(conn)
+}
+
+pub fn approval(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Option<Approval>> {
+    order_approvals::table.find(order_id).select(Approval::as_select()).first(conn).optional()
+}
+
+/// Decides a pending, unexpired approval: true for the one caller whose decision counts.
+pub fn decide(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    status: &str,
+    user_id: i64,
+    reason: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        order_approvals::table
+            .find(order_id)
+            .filter(order_approvals::status.eq("pending"))
+            .filter(order_approvals::expires_at.gt(now))
+            .filter(order_approvals::placed_by.ne(user_id)),
+    )
+    .set((
+        order_approvals::status.eq(status),
+        order_approvals::decided_by.eq(Some(user_id)),
+        order_approvals::reason.eq(reason),
+        order_approvals::decided_at.eq(Some(now)),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Closes a still-pending approval when its order is cancelled.
+pub fn close_approval(conn: &mut AnyConnection, order_id: i64, status: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(order_approvals::table.find(order_id).filter(order_approvals::status.eq("pending")))
+        .set((order_approvals::status.eq(status), order_approvals::decided_at.eq(Some(now))))
+        .execute(conn)
+}
+
+/// Pending approvals of an organisation: (order, approval).
+pub fn pending_approvals(
+    conn: &mut AnyConnection,
+    org_id: i64,
+) -> QueryResult<Vec<(crate::orders::model::OrderRow, Approval)>> {
+    orders::table
+        .inner_join(order_approvals::table.on(order_approvals::order_id.eq(orders::id)))
+        .filter(order_approvals::org_id.eq(org_id))
+        .filter(order_approvals::status.eq("pending"))
+        .filter(orders::status.eq("pending_payment"))
+        .order(orders::id.desc())
+        .select((crate::orders::model::OrderRow::as_select(), Approval::as_select()))
+        .load(conn)
+}
+
+// ---- canteen schedules ----
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = canteen_schedules)]
+pub struct Schedule {
+    pub id: i64,
+    pub org_id: i64,
+    pub created_by: i64,
+    pub cadence: String,
+    pub next_delivery: NaiveDate,
+    pub end_date: NaiveDate,
+    pub lead_days: i32,
+    pub lines: String,
+    pub address: String,
+    pub campaign_id: Option<i64>,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = canteen_schedules)]
+pub struct NewSchedule<'a> {
+    pub org_id: i64,
+    pub created_by: i64,
+    pub cadence: &'a str,
+    pub next_delivery: NaiveDate,
+    pub end_date: NaiveDate,
+    pub lead_days: i32,
+    pub lines: &'a str,
+    pub address: &'a str,
+    pub campaign_id: Option<i64>,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert_schedule(conn: &mut AnyConnection, row: &NewSchedule) -> QueryResult<i64> {
+    diesel::insert_into(canteen_schedules::table).values(row).returning(canteen_schedules::id).get_result(conn)
+}
+
+pub fn schedules_of(conn: &mut AnyConnection, org_id: i64) -> QueryResult<Vec<Schedule>> {
+    canteen_schedules::table
+        .filter(canteen_schedules::org_id.eq(org_id))
+        .order(canteen_schedules::id.desc())
+        .select(Schedule::as_select())
+        .load(conn)
+}
+
+pub fn schedule(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Schedule>> {
+    canteen_schedules::table.find(id).select(Schedule::as_select()).first(conn).optional()
+}
+
+/// Active schedules whose next delivery is on or before `horizon` (today + the largest lead).
+pub fn due_schedules(conn: &mut AnyConnection, horizon: NaiveDate) -> QueryResult<Vec<Schedule>> {
+    canteen_schedules::table
+        .filter(canteen_schedules::active.eq(true))
+        .filter(canteen_schedules::next_delivery.le(horizon))
+        .order(canteen_schedules::id)
+        .select(Schedule::as_select())
+        .load(conn)
+}
+
+/// Moves the schedule past `from`, only if no one else did.
+pub fn advance_schedule(
+    conn: &mut AnyConnection,
+    id: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+    active: bool,
+) -> QueryResult<bool> {
+    let n = diesel::update(canteen_schedules::table.find(id).filter(canteen_schedules::next_delivery.eq(from)))
+        .set((canteen_schedules::next_delivery.eq(to), canteen_schedules::active.eq(active)))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn stop_schedule(conn: &mut AnyConnection, id: i64) -> QueryResult<usize> {
+    diesel::update(canteen_schedules::table.find(id)).set(canteen_schedules::active.eq(false)).execute(conn)
+}
+
+/// Claims (schedule, delivery date): fails on the unique key when a twin got there first.
+pub fn insert_run(
+    conn: &mut AnyConnection,
+    schedule_id: i64,
+    delivery_date: NaiveDate,
+    status: &str,
+    order_id: Option<i64>,
+    reason: &str,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
+    diesel::insert_into(schedule_runs::table)
+        .values((
+            schedule_runs::schedule_id.eq(schedule_id),
+            schedule_runs::delivery_date.eq(delivery_date),
+            schedule_runs::status.eq(status),
+            schedule_runs::order_id.eq(order_id),
+            schedule_runs::reason.eq(reason),
+            schedule_runs::created_at.eq(now),
+        ))
+        .returning(schedule_runs::id)
+        .get_result(conn)
+}
+
+pub fn set_run_order(conn: &mut AnyConnection, run_id: i64, order_id: i64) -> QueryResult<usize> {
+    diesel::update(schedule_runs::table.find(run_id)).set(schedule_runs::order_id.eq(Some(order_id))).execute(conn)
+}
+
+pub fn run_exists(conn: &mut AnyConnection, schedule_id: i64, delivery_date: NaiveDate) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        schedule_runs::table
+            .filter(schedule_runs::schedule_id.eq(schedule_id))
+            .filter(schedule_runs::delivery_date.eq(delivery_date)),
+    ))
+    .get_result(conn)
+}
+
+/// (schedule id, delivery date, status, order no, reason), newest first.
+pub type RunRow = (i64, NaiveDate, String, Option<String>, String);
+
+pub fn runs_of_org(conn: &mut AnyConnection, org_id: i64, limit: i64) -> QueryResult<Vec<RunRow>> {
+    schedule_runs::table
+        .inner_join(canteen_schedules::table.on(canteen_schedules::id.eq(schedule_runs::schedule_id)))
+        .left_join(orders::table.on(orders::id.nullable().eq(schedule_runs::order_id)))
+        .filter(canteen_schedules::org_id.eq(org_id))
+        .order(schedule_runs::id.desc())
+        .limit(limit)
+        .select((
+            schedule_runs::schedule_id,
+            schedule_runs::delivery_date,
+            schedule_runs::status,
+            orders::order_no.nullable(),
+            schedule_runs::reason,
+        ))
+        .load(conn)
+}
+
+// ---- invites ----
+
+pub fn insert_invite(
+    conn: &mut AnyConnection,
+    org_id: i64,
+    email: &str,
+    token_hash: &str,
+    invited_by: i64,
+    expires_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
+    diesel::insert_into(org_invites::table)
+        .values((
+            org_invites::org_id.eq(org_id),
+            org_invites::email.eq(email),
+            org_invites::token_hash.eq(token_hash),
+            org_invites::invited_by.eq(invited_by),
+            org_invites::expires_at.eq(expires_at),
+            org_invites::created_at.eq(now),
+        ))
+        .returning(org_invites::id)
+        .get_result(conn)
+}
+
+/// (invite id, org id, email) of a live invite with this token hash.
+pub fn live_invite(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<(i64, i64, String)>> {
+    org_invites::table
+        .filter(org_invites::token_hash.eq(token_hash))
+        .filter(org_invites::accepted_at.is_null())
+        .filter(org_invites::revoked.eq(false))
+        .filter(org_invites::expires_at.gt(now))
+        .select((org_invites::id, org_invites::org_id, org_invites::email))
+        .first(conn)
+        .optional()
+}
+
+/// Uses the invite once: true for the one caller that did.
+pub fn accept_invite(conn: &mut AnyConnection, invite_id: i64, now: NaiveDateTime) -> QueryResult<bool> {
+    let n = diesel::update(org_invites::table.find(invite_id).filter(org_invites::accepted_at.is_null()))
+        .set(org_invites::accepted_at.eq(Some(now)))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// (sku id, code, stock, on sale) for SKU codes: on sale when the SKU and its product are listed.
+pub fn skus_by_code(conn: &mut AnyConnection, codes: &[String]) -> QueryResult<Vec<(i64, String, i64, bool)>> {
+    use crate::db::schema::{products, skus};
+    skus::table
+        .inner_join(products::table.on(products::id.eq(skus::product_id)))
+        .filter(skus::code.eq_any(codes))
+        .select((skus::id, skus::code, skus::stock, skus::listed.and(products::listed)))
+        .load(conn)
 }

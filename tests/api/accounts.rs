@@ -107,7 +107,7 @@ async fn admin_routes_check_the_role_on_the_server() {
     let res = admin.get(app.url("/api/v1/admin/users")).send().await.expect("users");
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.unwrap_or_default();
-    assert_eq!(body["items"].as_array().map(Vec::len), Some(6));
+    assert_eq!(body["items"].as_array().map(Vec::len), Some(7), "the demo users, union2@ included");
 }
 
 #[actix_web::test]

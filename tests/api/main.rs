@@ -3,12 +3,13 @@
 
 mod accounts;
 mod catalog;
-mod credits;
 mod coop;
+mod credits;
 mod database;
 mod helpers;
 mod inputs;
 mod ops;
 mod orders;
+mod orgs;
 mod pages;
 mod smtp;

@@ -1,0 +1,466 @@
+//! Staff canteens: recurring orders placed by a background job, and monthly statements.
+//!
+//! Exactly one order per (schedule, delivery date): the job claims the pair in
+//! `schedule_runs` (unique key) in the same transaction as the order, so a second run of the
+//! job, here or on another instance, fails on the key and writes nothing. A placement that
+//! fails (out of stock, say) is recorded as a failed run and mailed to the manager.
+
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::account::{self, AccountLine, Placement};
+use super::model::{self, Schedule};
+use crate::db::{self, AnyConnection};
+use crate::error::AppError;
+use crate::mail;
+use crate::money::Money;
+use crate::orders::service::{self as orders, Address, LineRequest, Names, Settings};
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleRequest {
+    /// weekly or fortnightly
+    pub cadence: String,
+    pub first_delivery: NaiveDate,
+    pub end_date: NaiveDate,
+    /// How many days before each delivery the order is placed (0 to 30; 2 if left out).
+    #[serde(default = "default_lead")]
+    pub lead_days: i32,
+    pub lines: Vec<LineRequest>,
+    pub address: Address,
+    pub campaign_id: Option<i64>,
+}
+
+fn default_lead() -> i32 {
+    2
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+struct StoredLine {
+    sku_id: i64,
+    quantity: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ScheduleView {
+    pub id: i64,
+    pub cadence: String,
+    pub next_delivery: NaiveDate,
+    pub end_date: NaiveDate,
+    pub lead_days: i32,
+    pub active: bool,
+    pub lines: Vec<ScheduleLineView>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ScheduleLineView {
+    pub sku_id: i64,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RunView {
+    pub schedule_id: i64,
+    pub delivery_date: NaiveDate,
+    /// placed or failed
+    pub status: String,
+    pub order_no: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SchedulesView {
+    pub schedules: Vec<ScheduleView>,
+    pub runs: Vec<RunView>,
+}
+
+fn invalid(message: &str) -> AppError {
+    AppError::bad_request("invalid_schedule", message.to_string())
+}
+
+fn step(cadence: &str) -> Duration {
+    if cadence == "fortnightly" {
+        Duration::days(14)
+    } else {
+        Duration::days(7)
+    }
+}
+
+fn schedule_view(s: &Schedule) -> ScheduleView {
+    let lines: Vec<StoredLine> = serde_json::from_str(&s.lines).unwrap_or_default();
+    ScheduleView {
+        id: s.id,
+        cadence: s.cadence.clone(),
+        next_delivery: s.next_delivery,
+        end_date: s.end_date,
+        lead_days: s.lead_days,
+        active: s.active,
+        lines: lines.into_iter().map(|l| ScheduleLineView { sku_id: l.sku_id, quantity: l.quantity }).collect(),
+    }
+}
+
+fn require_canteen(conn: &mut AnyConnection, user_id: i64, org_id: i64) -> Result<model::Org, AppError> {
+    let org = account::require_admin(conn, user_id, org_id)?;
+    if org.kind != "canteen" {
+        return Err(AppError::unprocessable("account_not_supported", "schedules are for canteens / 定期订单仅限食堂"));
+    }
+    Ok(org)
+}
+
+pub fn create_schedule(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    org_id: i64,
+    r: &ScheduleRequest,
+    now: NaiveDateTime,
+) -> Result<ScheduleView, AppError> {
+    require_canteen(conn, user_id, org_id)?;
+    let today = now.date();
+    if !["weekly", "fortnightly"].contains(&r.cadence.as_str()) {
+        return Err(invalid("cadence is weekly or fortnightly / 周期须为每周或每两周"));
+    }
+    if r.first_delivery < today || r.end_date < r.first_delivery || r.end_date > today + Duration::days(366) {
+        return Err(invalid(
+            "the first delivery is today or later and the end date within a year after it / 首次送达日期不能早于今天，结束日期须在一年内",
+        ));
+    }
+    if !(0..=30).contains(&r.lead_days) {
+        return Err(invalid("lead_days is from 0 to 30 / 提前天数须为 0 至 30"));
+    }
+    r.address.validate()?;
+    // The lines must be orderable now: SKUs on sale, quantities valid, campaign running.
+    orders::prepare(conn, &r.lines, r.campaign_id, today)?;
+    let lines: Vec<StoredLine> =
+        r.lines.iter().map(|l| StoredLine { sku_id: l.sku_id, quantity: l.quantity }).collect();
+    let lines = serde_json::to_string(&lines).map_err(AppError::internal)?;
+    let address = serde_json::to_string(&r.address).map_err(AppError::internal)?;
+    let id = db::write_tx(conn, |conn| -> Result<i64, AppError> {
+        Ok(model::insert_schedule(
+            conn,
+            &model::NewSchedule {
+                org_id,
+                created_by: user_id,
+                cadence: &r.cadence,
+                next_delivery: r.first_delivery,
+                end_date: r.end_date,
+                lead_days: r.lead_days,
+                lines: &lines,
+                address: &address,
+                campaign_id: r.campaign_id,
+                created_at: now,
+            },
+        )?)
+    })?;
+    let s = model::schedule(conn, id)?.ok_or(AppError::NotFound)?;
+    Ok(schedule_view(&s))
+}
+
+pub fn schedules(conn: &mut AnyConnection, user_id: i64, org_id: i64) -> Result<SchedulesView, AppError> {
+    require_canteen(conn, user_id, org_id)?;
+    let schedules = model::schedules_of(conn, org_id)?.iter().map(schedule_view).collect();
+    let runs = model::runs_of_org(conn, org_id, 50)?
+        .into_iter()
+        .map(|(schedule_id, delivery_date, status, order_no, reason)| RunView {
+            schedule_id,
+            delivery_date,
+            status,
+            order_no,
+            reason,
+        })
+        .collect();
+    Ok(SchedulesView { schedules, runs })
+}
+
+#[derive(Serialize)]
+struct PlacedMail {
+    manager_name: String,
+    org_zh: String,
+    order_no: String,
+    delivery_date: String,
+    total: Money,
+    portal_url: String,
+}
+
+#[derive(Serialize)]
+struct FailedMail {
+    manager_name: String,
+    org_zh: String,
+    delivery_date: String,
+    reason: String,
+    portal_url: String,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct JobReport {
+    pub placed: usize,
+    pub failed: usize,
+}
+
+/// Places the order of one (schedule, delivery date), all or nothing.
+fn place_run(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    s: &Schedule,
+    delivery: NaiveDate,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    db::write_tx(conn, |conn| {
+        // First: a twin that claimed this pair makes this insert fail (or wait, then fail).
+        let run_id = model::insert_run(conn, s.id, delivery, "placed", None, "", now)?;
+        let org = account::require_admin(conn, s.created_by, s.org_id)?;
+        let buyer = orders::buyer_of(conn, s.created_by)?;
+        let stored: Vec<StoredLine> = serde_json::from_str(&s.lines).map_err(AppError::internal)?;
+        let requested: Vec<LineRequest> =
+            stored.iter().map(|l| LineRequest { sku_id: l.sku_id, quantity: l.quantity }).collect();
+        let address: Address = serde_json::from_str(&s.address).map_err(AppError::internal)?;
+        let prepared = orders::prepare(conn, &requested, s.campaign_id, now.date())?;
+        let lines: Vec<AccountLine> = prepared
+            .lines
+            .iter()
+            .map(|l| AccountLine {
+                sku_id: l.priced.sku_id,
+                producer_id: l.producer_id,
+                quantity: l.priced.quantity,
+                unit_price_fen: l.priced.unit_price_fen,
+                recipient: None,
+            })
+            .collect();
+        let names: Names = prepared.lines.iter().map(|l| (l.priced.sku_id, l.product_id, l.names.clone())).collect();
+        let placement = Placement {
+            org: &org,
+            buyer: &buyer,
+            address: &address,
+            lines: &lines,
+            recipients: &[],
+            campaign_id: prepared.campaign_id,
+            delivery_date: Some(delivery),
+        };
+        let view = account::place(conn, settings, &placement, &names, now)?;
+        let order = crate::orders::model::order_by_no(conn, &view.order_no)?.ok_or(AppError::NotFound)?;
+        model::set_run_order(conn, run_id, order.id)?;
+        let next = delivery + step(&s.cadence);
+        model::advance_schedule(conn, s.id, delivery, next, next <= s.end_date)?;
+        let context = PlacedMail {
+            manager_name: buyer.display_name.clone(),
+            org_zh: org.name_zh.clone(),
+            order_no: view.order_no.clone(),
+            delivery_date: delivery.to_string(),
+            total: view.total,
+            portal_url: format!("{}/canteen?org={}", settings.public_url, org.id),
+        };
+        mail::enqueue(conn, "canteen_order_placed", &buyer.email, &context, now)?;
+        Ok(())
+    })
+}
+
+/// Records a failed placement once, moves the schedule on, and tells the manager.
+fn record_failure(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    s: &Schedule,
+    delivery: NaiveDate,
+    reason: &str,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    db::write_tx(conn, |conn| {
+        model::insert_run(conn, s.id, delivery, "failed", None, reason, now)?;
+        let next = delivery + step(&s.cadence);
+        model::advance_schedule(conn, s.id, delivery, next, next <= s.end_date)?;
+        if let Some(user) = crate::accounts::model::find(conn, s.created_by)? {
+            let org_zh = model::org(conn, s.org_id)?.map(|o| o.name_zh).unwrap_or_default();
+            let context = FailedMail {
+                manager_name: user.display_name,
+                org_zh,
+                delivery_date: delivery.to_string(),
+                reason: reason.to_string(),
+                portal_url: format!("{}/canteen?org={}", settings.public_url, s.org_id),
+            };
+            mail::enqueue(conn, "canteen_order_failed", &user.email, &context, now)?;
+        }
+        Ok(())
+    })
+}
+
+/// The job: places every order whose time has come. Safe to run twice or on two instances.
+pub fn run_due(conn: &mut AnyConnection, settings: &Settings, now: NaiveDateTime) -> Result<JobReport, AppError> {
+    let today = now.date();
+    let mut report = JobReport::default();
+    for s in model::due_schedules(conn, today + Duration::days(30))? {
+        let delivery = s.next_delivery;
+        if delivery > s.end_date {
+            model::advance_schedule(conn, s.id, delivery, delivery, false)?;
+            continue;
+        }
+        if today < delivery - Duration::days(i64::from(s.lead_days)) {
+            continue;
+        }
+        let outcome = if delivery < today {
+            Err(AppError::unprocessable(
+                "delivery_missed",
+                "the delivery date passed before the order could be placed / 送达日期已过，未能下单",
+            ))
+        } else {
+            place_run(conn, settings, &s, delivery, now)
+        };
+        match outcome {
+            Ok(()) => report.placed += 1,
+            Err(e) => {
+                if model::run_exists(conn, s.id, delivery)? {
+                    // A twin run placed (or recorded) it.
+                    continue;
+                }
+                tracing::warn!(schedule = s.id, %delivery, error = %e, "scheduled canteen order failed");
+                if record_failure(conn, settings, &s, delivery, &e.public_message(), now).is_ok() {
+                    report.failed += 1;
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+// ---- statements ----
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StatementLine {
+    pub order_no: String,
+    pub placed_at: NaiveDateTime,
+    pub delivery_date: Option<NaiveDate>,
+    pub status: String,
+    #[schema(value_type = String)]
+    pub total: Money,
+    #[schema(value_type = String)]
+    pub refunded: Money,
+    #[schema(value_type = String)]
+    pub net: Money,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Statement {
+    pub org_id: i64,
+    pub org_slug: String,
+    pub org_zh: String,
+    pub invoice_title: String,
+    pub uscc: String,
+    /// YYYY-MM
+    pub month: String,
+    pub orders: Vec<StatementLine>,
+    #[schema(value_type = String)]
+    pub total: Money,
+    #[schema(value_type = String)]
+    pub refunded: Money,
+    #[schema(value_type = String)]
+    pub net: Money,
+}
+
+/// `2026-11` → the first day of that month.
+pub fn parse_month(raw: &str) -> Result<NaiveDate, AppError> {
+    NaiveDate::parse_from_str(&format!("{}-01", raw.trim()), "%Y-%m-%d")
+        .map_err(|_| AppError::bad_request("invalid_month", "month must look like 2026-11 / 月份格式须为 2026-11"))
+}
+
+fn next_month(first: NaiveDate) -> NaiveDate {
+    let (y, m) = if first.month() == 12 { (first.year() + 1, 1) } else { (first.year(), first.month() + 1) };
+    NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(first)
+}
+
+/// Every paid (or later) order of the month, by delivery date (placing date when none).
+pub fn statement(conn: &mut AnyConnection, user_id: i64, org_id: i64, month: NaiveDate) -> Result<Statement, AppError> {
+    let org = account::require_admin(conn, user_id, org_id)?;
+    let rows = model::statement_orders(conn, org_id, month, next_month(month))?;
+    let orders: Vec<StatementLine> = rows
+        .into_iter()
+        .map(|(o, delivery_date)| StatementLine {
+            order_no: o.order_no,
+            placed_at: o.created_at,
+            delivery_date,
+            status: o.status,
+            total: Money::from_fen(o.total_fen),
+            refunded: Money::from_fen(o.refunded_cash_fen),
+            net: Money::from_fen(o.total_fen - o.refunded_cash_fen),
+        })
+        .collect();
+    let sum = |f: fn(&StatementLine) -> i64| orders.iter().map(f).sum::<i64>();
+    let total = sum(|l| l.total.fen());
+    let refunded = sum(|l| l.refunded.fen());
+    Ok(Statement {
+        org_id: org.id,
+        org_slug: org.slug,
+        org_zh: org.name_zh,
+        invoice_title: org.invoice_title,
+        uscc: org.uscc,
+        month: month.format("%Y-%m").to_string(),
+        orders,
+        total: Money::from_fen(total),
+        refunded: Money::from_fen(refunded),
+        net: Money::from_fen(total - refunded),
+    })
+}
+
+const HEADER: [&str; 7] = [
+    "订单号 order_no",
+    "下单时间 placed_at (UTC)",
+    "送达日期 delivery_date",
+    "状态 status",
+    "金额 total (¥)",
+    "已退款 refunded (¥)",
+    "净额 net (¥)",
+];
+
+fn cells(l: &StatementLine) -> [String; 7] {
+    [
+        l.order_no.clone(),
+        l.placed_at.format("%Y-%m-%d %H:%M").to_string(),
+        l.delivery_date.map(|d| d.to_string()).unwrap_or_default(),
+        l.status.clone(),
+        l.total.to_string(),
+        l.refunded.to_string(),
+        l.net.to_string(),
+    ]
+}
+
+pub fn statement_csv(s: &Statement) -> Result<Vec<u8>, AppError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(HEADER).map_err(AppError::internal)?;
+    for l in &s.orders {
+        w.write_record(cells(l)).map_err(AppError::internal)?;
+    }
+    let (total, refunded, net) = (s.total.to_string(), s.refunded.to_string(), s.net.to_string());
+    w.write_record(["合计 total", "", "", "", total.as_str(), refunded.as_str(), net.as_str()])
+        .map_err(AppError::internal)?;
+    w.into_inner().map_err(AppError::internal)
+}
+
+pub fn statement_xlsx(s: &Statement) -> Result<Vec<u8>, AppError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let e = AppError::internal;
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    let bold = Format::new().set_bold();
+    let amount = Format::new().set_num_format("0.00");
+    sheet.write_string_with_format(0, 0, format!("{} 对账单 statement {}", s.org_zh, s.month), &bold).map_err(e)?;
+    sheet.write_string(1, 0, format!("{} · {}", s.invoice_title, s.uscc)).map_err(e)?;
+    for (c, h) in HEADER.iter().enumerate() {
+        sheet.write_string_with_format(3, c as u16, *h, &bold).map_err(e)?;
+    }
+    // Amounts as numbers (to the fen) so the sheet can add them up.
+    let yuan = |m: &Money| m.fen() as f64 / 100.0;
+    let mut row = 4u32;
+    for l in &s.orders {
+        let c = cells(l);
+        for (i, text) in c.iter().enumerate().take(4) {
+            sheet.write_string(row, i as u16, text).map_err(e)?;
+        }
+        sheet.write_number_with_format(row, 4, yuan(&l.total), &amount).map_err(e)?;
+        sheet.write_number_with_format(row, 5, yuan(&l.refunded), &amount).map_err(e)?;
+        sheet.write_number_with_format(row, 6, yuan(&l.net), &amount).map_err(e)?;
+        row += 1;
+    }
+    sheet.write_string_with_format(row, 0, "合计 total", &bold).map_err(e)?;
+    sheet.write_number_with_format(row, 4, yuan(&s.total), &amount).map_err(e)?;
+    sheet.write_number_with_format(row, 5, yuan(&s.refunded), &amount).map_err(e)?;
+    sheet.write_number_with_format(row, 6, yuan(&s.net), &amount).map_err(e)?;
+    sheet.set_column_width(0, 28).map_err(e)?;
+    book.save_to_buffer().map_err(e)
+}

@@ -1,0 +1,533 @@
+//! The union portal (budget, approvals, welfare distribution, orders) and the canteen portal
+//! (schedules, upcoming deliveries, statements). Every action is checked on the server by the
+//! same services the API uses.
+
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{Datelike, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::canteen::{self, RunView, ScheduleView};
+use super::distribution::{self, Preview, RowError, UploadError, UploadOptions};
+use super::service::{self, OrgOrderView, OrgView, PendingApproval};
+use super::{account, model};
+use crate::db::AnyConnection;
+use crate::error::AppError;
+use crate::money::Money;
+use crate::orders::service::{Address, Buyer, LineRequest, OrderRequest};
+use crate::web::page::{see_other, Page};
+use crate::web::session;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(union_page)
+        .service(union_approve)
+        .service(union_reject)
+        .service(union_distribution)
+        .service(canteen_page)
+        .service(canteen_order)
+        .service(canteen_schedule)
+        .service(canteen_statement)
+        .service(invite_page)
+        .service(invite_accept);
+}
+
+#[derive(Deserialize)]
+struct OrgQuery {
+    org: Option<i64>,
+    notice: Option<String>,
+}
+
+/// The organisations of `kind` that the user administers: (id, name zh, name en).
+fn admin_orgs(conn: &mut AnyConnection, user_id: i64, kind: &str) -> Result<Vec<(i64, String, String)>, AppError> {
+    let mut out = Vec::new();
+    for m in crate::accounts::model::memberships(conn, user_id)? {
+        if m.kind != kind || !m.is_admin {
+            continue;
+        }
+        if let Some(org) = model::org(conn, m.org_id)? {
+            if account::is_org_admin(conn, user_id, &org)? {
+                out.push((org.id, org.name_zh, org.name_en));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Serialize)]
+struct OrgChoice {
+    id: i64,
+    name_zh: String,
+    name_en: String,
+    selected: bool,
+}
+
+#[derive(Serialize)]
+struct OrderItem {
+    order_no: String,
+    created_at: String,
+    total: Money,
+    status_label: String,
+    approval: Option<String>,
+    recipients: i64,
+    delivery_date: Option<String>,
+}
+
+fn order_items(page: &Page, orders: Vec<OrgOrderView>) -> Vec<OrderItem> {
+    orders
+        .into_iter()
+        .map(|o| OrderItem {
+            status_label: page.t(&format!("order_status_{}", o.order.status)),
+            approval: o.approval.map(|a| page.t(&format!("union_approval_{a}"))),
+            order_no: o.order.order_no,
+            created_at: o.order.created_at.format("%Y-%m-%d %H:%M").to_string(),
+            total: o.order.total,
+            recipients: o.recipients,
+            delivery_date: o.delivery_date.map(|d| d.to_string()),
+        })
+        .collect()
+}
+
+#[derive(Default, Serialize)]
+struct Upload {
+    csv: String,
+    sku: String,
+    quantity: String,
+    preview: Option<Preview>,
+    rows: Vec<RowError>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct UnionData {
+    orgs: Vec<OrgChoice>,
+    org: OrgView,
+    approvals: Vec<PendingApproval>,
+    orders: Vec<OrderItem>,
+    upload: Upload,
+    notice: Option<String>,
+}
+
+fn pick(orgs: &[(i64, String, String)], wanted: Option<i64>) -> Result<i64, AppError> {
+    match wanted {
+        Some(id) if orgs.iter().any(|o| o.0 == id) => Ok(id),
+        Some(_) => Err(AppError::Forbidden),
+        None => orgs.first().map(|o| o.0).ok_or(AppError::Forbidden),
+    }
+}
+
+fn choices(orgs: Vec<(i64, String, String)>, selected: i64) -> Vec<OrgChoice> {
+    orgs.into_iter()
+        .map(|(id, name_zh, name_en)| OrgChoice { id, name_zh, name_en, selected: id == selected })
+        .collect()
+}
+
+async fn render_union(
+    page: &Page,
+    user_id: i64,
+    wanted: Option<i64>,
+    notice: Option<String>,
+    upload: Upload,
+) -> Result<HttpResponse, AppError> {
+    let (orgs, org, approvals, orders) = page
+        .state
+        .db(move |conn| {
+            let orgs = admin_orgs(conn, user_id, "union")?;
+            let id = pick(&orgs, wanted)?;
+            let org = service::view(conn, user_id, id)?;
+            let approvals = service::pending_approvals(conn, user_id, id)?;
+            let orders = service::orders_of(conn, user_id, id)?;
+            Ok((choices(orgs, id), org, approvals, orders))
+        })
+        .await?;
+    let notice = notice.filter(|n| ["approved", "rejected", "placed"].contains(&n.as_str()));
+    let data = UnionData {
+        orders: order_items(page, orders),
+        notice: notice.map(|n| page.t(&format!("union_notice_{n}"))),
+        orgs,
+        org,
+        approvals,
+        upload,
+    };
+    page.render("pages/union_portal", &page.t("union_title"), true, data)
+}
+
+#[get("/union")]
+async fn union_page(page: Page, query: web::Query<OrgQuery>) -> Result<HttpResponse, AppError> {
+    let Some(user) = page.user.clone() else { return Ok(see_other("/login?next=/union")) };
+    let q = query.into_inner();
+    render_union(&page, user.id, q.org, q.notice, Upload::default()).await
+}
+
+#[derive(Deserialize)]
+struct DecisionForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    org: i64,
+    #[serde(default)]
+    reason: String,
+}
+
+#[post("/union/orders/{order_no}/approve")]
+async fn union_approve(
+    page: Page,
+    path: web::Path<String>,
+    form: web::Form<DecisionForm>,
+) -> Result<HttpResponse, AppError> {
+    session::verify_csrf(&page.session, &form.csrf)?;
+    let user = session::require_user(&page.session)?;
+    let no = path.into_inner();
+    let public_url = page.state.config.public_url.clone();
+    page.state.db(move |conn| account::approve(conn, user.id, &no, &public_url, Utc::now().naive_utc())).await?;
+    Ok(see_other(&format!("/union?org={}&notice=approved", form.org)))
+}
+
+#[post("/union/orders/{order_no}/reject")]
+async fn union_reject(
+    page: Page,
+    path: web::Path<String>,
+    form: web::Form<DecisionForm>,
+) -> Result<HttpResponse, AppError> {
+    session::verify_csrf(&page.session, &form.csrf)?;
+    let user = session::require_user(&page.session)?;
+    let no = path.into_inner();
+    let reason = form.reason.clone();
+    page.state.db(move |conn| account::reject(conn, user.id, &no, &reason, Utc::now().naive_utc())).await?;
+    Ok(see_other(&format!("/union?org={}&notice=rejected", form.org)))
+}
+
+#[derive(Deserialize)]
+struct DistributionForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    org: i64,
+    csv: String,
+    #[serde(default)]
+    sku: String,
+    #[serde(default)]
+    quantity: String,
+    action: String,
+}
+
+/// Preview (the totals, or every bad row) or confirm (the order is placed).
+#[post("/union/distribution")]
+async fn union_distribution(page: Page, form: web::Form<DistributionForm>) -> Result<HttpResponse, AppError> {
+    session::verify_csrf(&page.session, &form.csrf)?;
+    let me = crate::accounts::routes::require_me(&page.state, &page.session).await?;
+    let form = form.into_inner();
+    let options = UploadOptions {
+        sku: Some(form.sku.trim().to_string()).filter(|s| !s.is_empty()),
+        quantity: form.quantity.trim().parse().ok(),
+        campaign_id: None,
+    };
+    let org = form.org;
+    let body = form.csv.clone().into_bytes();
+    let confirm = form.action == "confirm";
+    let buyer =
+        Buyer { is_employee: me.has_role("employee"), id: me.id, email: me.email, display_name: me.display_name };
+    let settings = crate::orders::routes::settings(&page.state);
+    let user_id = buyer.id;
+    let result = page
+        .state
+        .db(move |conn| {
+            let now = Utc::now().naive_utc();
+            Ok(if confirm {
+                distribution::confirm(conn, &settings, &buyer, org, &body, &options, now).map(|_| None)
+            } else {
+                distribution::preview(conn, buyer.id, org, &body, &options, now).map(Some)
+            })
+        })
+        .await?;
+    let mut upload = Upload { csv: form.csv, sku: form.sku, quantity: form.quantity, ..Upload::default() };
+    match result {
+        Ok(None) => return Ok(see_other(&format!("/union?org={org}&notice=placed"))),
+        Ok(Some(preview)) => upload.preview = Some(preview),
+        Err(UploadError::Rows(rows)) => upload.rows = rows,
+        Err(UploadError::App(e @ (AppError::Forbidden | AppError::NotFound | AppError::Unauthenticated))) => {
+            return Err(e)
+        }
+        Err(UploadError::App(e)) => upload.error = Some(page.error_text(&e)),
+    }
+    render_union(&page, user_id, Some(org), None, upload).await
+}
+
+#[derive(Serialize)]
+struct MonthLink {
+    month: String,
+}
+
+#[derive(Serialize)]
+struct CanteenData {
+    orgs: Vec<OrgChoice>,
+    org: OrgView,
+    schedules: Vec<ScheduleView>,
+    runs: Vec<RunView>,
+    upcoming: Vec<OrderItem>,
+    months: Vec<MonthLink>,
+    tomorrow: String,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+#[get("/canteen")]
+async fn canteen_page(page: Page, query: web::Query<OrgQuery>) -> Result<HttpResponse, AppError> {
+    let Some(user) = page.user.clone() else { return Ok(see_other("/login?next=/canteen")) };
+    let q = query.into_inner();
+    let notice = q.notice.filter(|n| ["ordered", "scheduled"].contains(&n.as_str()));
+    render_canteen(&page, user.id, q.org, notice.map(|n| page.t(&format!("canteen_notice_{n}"))), None).await
+}
+
+async fn render_canteen(
+    page: &Page,
+    user_id: i64,
+    wanted: Option<i64>,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let today = Utc::now().date_naive();
+    let (orgs, org, schedules, orders) = page
+        .state
+        .db(move |conn| {
+            let orgs = admin_orgs(conn, user_id, "canteen")?;
+            let id = pick(&orgs, wanted)?;
+            let org = service::view(conn, user_id, id)?;
+            let schedules = canteen::schedules(conn, user_id, id)?;
+            let orders = service::orders_of(conn, user_id, id)?;
+            Ok((choices(orgs, id), org, schedules, orders))
+        })
+        .await?;
+    let mut upcoming: Vec<OrgOrderView> = orders
+        .into_iter()
+        .filter(|o| o.delivery_date.is_some_and(|d| d >= today) && o.order.status != "cancelled")
+        .collect();
+    upcoming.sort_by_key(|o| o.delivery_date);
+    let mut months = Vec::new();
+    let (mut y, mut m) = (today.year(), today.month());
+    for _ in 0..3 {
+        months.push(MonthLink { month: format!("{y:04}-{m:02}") });
+        (y, m) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
+    }
+    let data = CanteenData {
+        orgs,
+        org,
+        schedules: schedules.schedules,
+        runs: schedules.runs,
+        upcoming: order_items(page, upcoming),
+        months,
+        tomorrow: (today + chrono::Duration::days(1)).to_string(),
+        notice,
+        error,
+    };
+    page.render("pages/canteen_portal", &page.t("canteen_title"), true, data)
+}
+
+/// The canteen's order or schedule form: one SKU (by code), a quantity, and where to deliver.
+#[derive(Deserialize)]
+struct CanteenForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    org: i64,
+    sku: String,
+    quantity: String,
+    delivery_date: String,
+    #[serde(default)]
+    cadence: String,
+    #[serde(default)]
+    end_date: String,
+    #[serde(default)]
+    lead_days: String,
+    name: String,
+    mobile: String,
+    province: String,
+    city: String,
+    district: String,
+    detail: String,
+}
+
+fn form_error(what: &str) -> AppError {
+    AppError::bad_request("invalid_form", format!("{what} / 表单内容有误"))
+}
+
+impl CanteenForm {
+    fn address(&self) -> Address {
+        Address {
+            name: self.name.trim().to_string(),
+            mobile: self.mobile.trim().to_string(),
+            province: self.province.trim().to_string(),
+            city: self.city.trim().to_string(),
+            district: self.district.trim().to_string(),
+            detail: self.detail.trim().to_string(),
+        }
+    }
+
+    fn date(raw: &str) -> Result<chrono::NaiveDate, AppError> {
+        chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| form_error("give dates as 2026-12-01"))
+    }
+
+    fn line(&self, conn: &mut AnyConnection) -> Result<LineRequest, AppError> {
+        let code = self.sku.trim().to_string();
+        let sku_id =
+            model::skus_by_code(conn, std::slice::from_ref(&code))?.into_iter().find(|s| s.3).map(|s| s.0).ok_or_else(
+                || {
+                    AppError::unprocessable(
+                        "unknown_sku",
+                        format!("SKU {code} does not exist or is not on sale / 商品编码不存在或已下架"),
+                    )
+                },
+            )?;
+        let quantity = self.quantity.trim().parse().map_err(|_| form_error("the quantity is a whole number"))?;
+        Ok(LineRequest { sku_id, quantity })
+    }
+}
+
+/// Shows a failed form's reason on the portal; authorisation failures stay errors.
+async fn canteen_outcome(
+    page: &Page,
+    user_id: i64,
+    org: i64,
+    result: Result<(), AppError>,
+    notice: &str,
+) -> Result<HttpResponse, AppError> {
+    match result {
+        Ok(()) => Ok(see_other(&format!("/canteen?org={org}&notice={notice}"))),
+        Err(e @ (AppError::Forbidden | AppError::NotFound | AppError::Unauthenticated | AppError::Internal(_))) => {
+            Err(e)
+        }
+        Err(e) => render_canteen(page, user_id, Some(org), None, Some(page.error_text(&e))).await,
+    }
+}
+
+/// A one-off bulk order for a delivery date, paid on the canteen's account.
+#[post("/canteen/orders")]
+async fn canteen_order(page: Page, form: web::Form<CanteenForm>) -> Result<HttpResponse, AppError> {
+    session::verify_csrf(&page.session, &form.csrf)?;
+    let me = crate::accounts::routes::require_me(&page.state, &page.session).await?;
+    let buyer =
+        Buyer { is_employee: me.has_role("employee"), id: me.id, email: me.email, display_name: me.display_name };
+    let settings = crate::orders::routes::settings(&page.state);
+    let form = form.into_inner();
+    let org = form.org;
+    let user_id = buyer.id;
+    let result = page
+        .state
+        .db(move |conn| {
+            let attempt = (|| {
+                let request = OrderRequest {
+                    lines: vec![form.line(conn)?],
+                    points: 0,
+                    campaign_id: None,
+                    address: form.address(),
+                    account: Some(
+                        serde_json::json!({"org_id": org, "delivery_date": CanteenForm::date(&form.delivery_date)?}),
+                    ),
+                    _ignored_channel: None,
+                    _ignored_total: None,
+                };
+                crate::orders::service::place(conn, &settings, &buyer, &request, Utc::now().naive_utc()).map(|_| ())
+            })();
+            Ok(attempt)
+        })
+        .await?;
+    canteen_outcome(&page, user_id, org, result, "ordered").await
+}
+
+/// A weekly or fortnightly schedule from the portal.
+#[post("/canteen/schedules")]
+async fn canteen_schedule(page: Page, form: web::Form<CanteenForm>) -> Result<HttpResponse, AppError> {
+    session::verify_csrf(&page.session, &form.csrf)?;
+    let user = session::require_user(&page.session)?;
+    let form = form.into_inner();
+    let org = form.org;
+    let result = page
+        .state
+        .db(move |conn| {
+            let attempt = (|| {
+                let request = canteen::ScheduleRequest {
+                    cadence: form.cadence.clone(),
+                    first_delivery: CanteenForm::date(&form.delivery_date)?,
+                    end_date: CanteenForm::date(&form.end_date)?,
+                    lead_days: form.lead_days.trim().parse().map_err(|_| form_error("lead days is a whole number"))?,
+                    lines: vec![form.line(conn)?],
+                    address: form.address(),
+                    campaign_id: None,
+                };
+                canteen::create_schedule(conn, user.id, org, &request, Utc::now().naive_utc()).map(|_| ())
+            })();
+            Ok(attempt)
+        })
+        .await?;
+    canteen_outcome(&page, user.id, org, result, "scheduled").await
+}
+
+#[derive(Deserialize)]
+struct StatementQuery {
+    org: i64,
+    month: String,
+    format: Option<String>,
+}
+
+#[derive(Serialize)]
+struct StatementData {
+    statement: canteen::Statement,
+}
+
+/// The statement as a page, or as CSV / XLSX (`format=csv|xlsx`).
+#[get("/canteen/statement")]
+async fn canteen_statement(page: Page, query: web::Query<StatementQuery>) -> Result<HttpResponse, AppError> {
+    let Some(user) = page.user.clone() else { return Ok(see_other("/login?next=/canteen")) };
+    let q = query.into_inner();
+    let month = canteen::parse_month(&q.month)?;
+    let org = q.org;
+    let statement = page.state.db(move |conn| canteen::statement(conn, user.id, org, month)).await?;
+    match q.format.as_deref() {
+        None | Some("html") => page.render(
+            "pages/canteen_statement",
+            &page.t("canteen_statement_title"),
+            false,
+            StatementData { statement },
+        ),
+        Some(format) => super::routes::statement_response(&statement, format),
+    }
+}
+
+#[derive(Serialize)]
+struct InviteData {
+    token: String,
+    invite: super::members::InviteInfo,
+    wrong_account: bool,
+}
+
+/// The link in an invite mail: who invites, and a button to join.
+#[get("/invites/{token}")]
+async fn invite_page(page: Page, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let token = path.into_inner();
+    let Some(user) = page.user.clone() else { return Ok(see_other(&format!("/login?next=/invites/{token}"))) };
+    let t = token.clone();
+    let (invite, email) = page
+        .state
+        .db(move |conn| {
+            let invite = super::members::invite_info(conn, &t, Utc::now().naive_utc())?;
+            let email = crate::accounts::model::find(conn, user.id)?.map(|u| u.email).unwrap_or_default();
+            Ok((invite, email))
+        })
+        .await?;
+    let wrong_account = invite.email != email;
+    page.render("pages/org_invite", &page.t("org_invite_title"), true, InviteData { token, invite, wrong_account })
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+}
+
+#[post("/invites/{token}")]
+async fn invite_accept(
+    page: Page,
+    path: web::Path<String>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, AppError> {
+    session::verify_csrf(&page.session, &form.csrf)?;
+    let user = session::require_user(&page.session)?;
+    let token = path.into_inner();
+    page.state.db(move |conn| super::members::accept(conn, user.id, &token, Utc::now().naive_utc())).await?;
+    Ok(see_other("/account"))
+}

@@ -1,0 +1,445 @@
+//! Organisation buying: the `/api/v1/orgs/…` API, approvals, and the union and canteen portals.
+
+use actix_session::Session;
+use actix_web::{delete, get, post, web, HttpResponse};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::distribution::{self, Preview, UploadError, UploadOptions};
+use super::members::{self, GrantsAnswer, InviteAnswer, InviteInfo, MemberView};
+use super::service::{self, BudgetRequest, BudgetView, OrgOrderView, OrgView, PendingApproval};
+use super::{account, canteen};
+use crate::accounts::routes::require_me;
+use crate::catalog::routes::Items;
+use crate::error::AppError;
+use crate::orders::service::{Buyer, OrderView};
+use crate::startup::AppState;
+use crate::web::session;
+
+pub fn api(cfg: &mut web::ServiceConfig) {
+    cfg.service(api_org)
+        .service(api_org_orders)
+        .service(api_org_order)
+        .service(api_approvals)
+        .service(api_approve)
+        .service(api_reject)
+        .service(api_distribution_preview)
+        .service(api_distribution_confirm)
+        .service(api_schedules)
+        .service(api_create_schedule)
+        .service(api_statement)
+        .service(api_members)
+        .service(api_invite)
+        .service(api_import_members)
+        .service(api_remove_member)
+        .service(api_accept_invite)
+        .service(api_points_grants)
+        .service(api_set_budget);
+}
+
+pub fn pages(cfg: &mut web::ServiceConfig) {
+    super::pages::configure(cfg);
+}
+
+/// An organisation: members see it; its admins also see `budget_total`, `budget_used`,
+/// `approval_threshold`. Non-members get 404.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path)), responses((status = 200, body = OrgView), (status = 401), (status = 404)))]
+#[get("/orgs/{id}")]
+async fn api_org(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+) -> Result<web::Json<OrgView>, AppError> {
+    let user = session::require_user(&session)?;
+    let id = path.into_inner();
+    Ok(web::Json(state.db(move |conn| service::view(conn, user.id, id)).await?))
+}
+
+/// The organisation's orders (its admins only; others 403), newest first.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path)), responses((status = 200, body = Items<OrgOrderView>), (status = 401), (status = 403), (status = 404)))]
+#[get("/orgs/{id}/orders")]
+async fn api_org_orders(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+) -> Result<web::Json<Items<OrgOrderView>>, AppError> {
+    let user = session::require_user(&session)?;
+    let id = path.into_inner();
+    let items = state.db(move |conn| service::orders_of(conn, user.id, id)).await?;
+    Ok(web::Json(Items { items }))
+}
+
+/// One of the organisation's orders; 404 when it belongs to another organisation.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path), ("order_no" = String, Path)), responses((status = 200, body = OrgOrderView), (status = 403), (status = 404)))]
+#[get("/orgs/{id}/orders/{order_no}")]
+async fn api_org_order(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<(i64, String)>,
+) -> Result<web::Json<OrgOrderView>, AppError> {
+    let user = session::require_user(&session)?;
+    let (id, no) = path.into_inner();
+    Ok(web::Json(state.db(move |conn| service::order_of(conn, user.id, id, &no)).await?))
+}
+
+/// Orders of the union waiting for approval.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path)), responses((status = 200, body = Items<PendingApproval>), (status = 403), (status = 404)))]
+#[get("/orgs/{id}/approvals")]
+async fn api_approvals(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+) -> Result<web::Json<Items<PendingApproval>>, AppError> {
+    let user = session::require_user(&session)?;
+    let id = path.into_inner();
+    let items = state.db(move |conn| service::pending_approvals(conn, user.id, id)).await?;
+    Ok(web::Json(Items { items }))
+}
+
+fn org_view_of(
+    user_id: i64,
+    order: crate::orders::model::OrderRow,
+) -> impl FnOnce(&mut crate::db::AnyConnection) -> Result<OrgOrderView, AppError> {
+    move |conn| {
+        let org_id = order.org_id.ok_or(AppError::NotFound)?;
+        service::order_of(conn, user_id, org_id, &order.order_no)
+    }
+}
+
+/// Approves an order awaiting approval: another admin of the same union; it is then paid on
+/// account. The placer gets 403; anyone not an admin of that union 404.
+#[utoipa::path(tag = "orgs", params(("order_no" = String, Path)), responses((status = 200, body = OrgOrderView), (status = 403), (status = 404), (status = 409, description = "invalid_state, no_approval_pending")))]
+#[post("/orders/{order_no}/approve")]
+async fn api_approve(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<String>,
+) -> Result<web::Json<OrgOrderView>, AppError> {
+    let user = session::require_user(&session)?;
+    let no = path.into_inner();
+    let public_url = state.config.public_url.clone();
+    let order = state.db(move |conn| account::approve(conn, user.id, &no, &public_url, Utc::now().naive_utc())).await?;
+    let view = org_view_of(user.id, order);
+    Ok(web::Json(state.db(view).await?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRequest {
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Rejects an order awaiting approval, with a reason: stock and budget are released.
+#[utoipa::path(tag = "orgs", params(("order_no" = String, Path)), request_body = RejectRequest, responses((status = 200, body = OrgOrderView), (status = 400, description = "reason_required"), (status = 403), (status = 404), (status = 409)))]
+#[post("/orders/{order_no}/reject")]
+async fn api_reject(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<web::Json<OrgOrderView>, AppError> {
+    let user = session::require_user(&session)?;
+    let request: RejectRequest = crate::api::optional_json(&body)?;
+    let no = path.into_inner();
+    let order =
+        state.db(move |conn| account::reject(conn, user.id, &no, &request.reason, Utc::now().naive_utc())).await?;
+    let view = org_view_of(user.id, order);
+    Ok(web::Json(state.db(view).await?))
+}
+
+#[derive(Serialize)]
+struct RowsBody<'a> {
+    error: RowsDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct RowsDetail<'a> {
+    code: &'static str,
+    message: &'static str,
+    rows: &'a [distribution::RowError],
+}
+
+/// 422 `invalid_rows` with every bad row inside the error object.
+pub fn upload_error(e: UploadError) -> Result<HttpResponse, AppError> {
+    match e {
+        UploadError::App(e) => Err(e),
+        UploadError::Rows(rows) => Ok(HttpResponse::UnprocessableEntity().json(RowsBody {
+            error: RowsDetail {
+                code: "invalid_rows",
+                message: "some rows are invalid; nothing was imported / 部分行有误，未导入任何数据",
+                rows: &rows,
+            },
+        })),
+    }
+}
+
+/// Checks a recipients CSV (`text/csv`: name, mobile, address[, sku, quantity]) and returns the
+/// totals; 422 `invalid_rows` lists every bad row (numbered from 1 after the header).
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path), ("sku" = Option<String>, Query), ("quantity" = Option<i64>, Query), ("campaign_id" = Option<i64>, Query)),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 200, body = Preview), (status = 400, description = "invalid_csv"), (status = 403), (status = 422, description = "invalid_rows")))]
+#[post("/orgs/{id}/distributions/preview")]
+async fn api_distribution_preview(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    query: web::Query<UploadOptions>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let user = session::require_user(&session)?;
+    let id = path.into_inner();
+    let options = query.into_inner();
+    let result = state
+        .db(move |conn| Ok(distribution::preview(conn, user.id, id, &body, &options, Utc::now().naive_utc())))
+        .await?;
+    match result {
+        Ok(preview) => Ok(HttpResponse::Ok().json(preview)),
+        Err(e) => upload_error(e),
+    }
+}
+
+/// Checks the same CSV again and places one order on the union's account, a line per
+/// recipient and SKU (201). Nothing is written unless the whole file is valid.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path), ("sku" = Option<String>, Query), ("quantity" = Option<i64>, Query), ("campaign_id" = Option<i64>, Query)),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 201, body = OrderView), (status = 403), (status = 409, description = "budget_exceeded, out_of_stock"), (status = 422, description = "invalid_rows")))]
+#[post("/orgs/{id}/distributions")]
+async fn api_distribution_confirm(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    query: web::Query<UploadOptions>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let me = require_me(&state, &session).await?;
+    let buyer =
+        Buyer { is_employee: me.has_role("employee"), id: me.id, email: me.email, display_name: me.display_name };
+    let id = path.into_inner();
+    let options = query.into_inner();
+    let settings = crate::orders::routes::settings(&state);
+    let result = state
+        .db(move |conn| Ok(distribution::confirm(conn, &settings, &buyer, id, &body, &options, Utc::now().naive_utc())))
+        .await?;
+    match result {
+        Ok(view) => Ok(HttpResponse::Created().json(view)),
+        Err(e) => upload_error(e),
+    }
+}
+
+/// The canteen's recurring orders and their recent runs (placed or failed).
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path)), responses((status = 200, body = canteen::SchedulesView), (status = 403), (status = 404)))]
+#[get("/orgs/{id}/schedules")]
+async fn api_schedules(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+) -> Result<web::Json<canteen::SchedulesView>, AppError> {
+    let user = session::require_user(&session)?;
+    let id = path.into_inner();
+    Ok(web::Json(state.db(move |conn| canteen::schedules(conn, user.id, id)).await?))
+}
+
+/// Creates a weekly or fortnightly schedule: the job places each order `lead_days` before its
+/// delivery date until `end_date`.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path)), request_body = canteen::ScheduleRequest,
+    responses((status = 201, body = canteen::ScheduleView), (status = 400, description = "invalid_schedule"), (status = 403), (status = 422, description = "unknown_sku")))]
+#[post("/orgs/{id}/schedules")]
+async fn api_create_schedule(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    body: web::Json<canteen::ScheduleRequest>,
+) -> Result<HttpResponse, AppError> {
+    let user = session::require_user(&session)?;
+    let id = path.into_inner();
+    let request = body.into_inner();
+    let view =
+        state.db(move |conn| canteen::create_schedule(conn, user.id, id, &request, Utc::now().naive_utc())).await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StatementQuery {
+    pub month: String,
+    pub format: Option<String>,
+}
+
+/// A canteen's monthly statement (对账单): `?month=2026-11&format=json|csv|xlsx`.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path), ("month" = String, Query), ("format" = Option<String>, Query)),
+    responses((status = 200, body = canteen::Statement), (status = 400, description = "invalid_month"), (status = 403), (status = 404)))]
+#[get("/orgs/{id}/statements")]
+async fn api_statement(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    query: web::Query<StatementQuery>,
+) -> Result<HttpResponse, AppError> {
+    let user = session::require_user(&session)?;
+    let id = path.into_inner();
+    let month = canteen::parse_month(&query.month)?;
+    let statement = state.db(move |conn| canteen::statement(conn, user.id, id, month)).await?;
+    statement_response(&statement, query.format.as_deref().unwrap_or("json"))
+}
+
+pub fn statement_response(statement: &canteen::Statement, format: &str) -> Result<HttpResponse, AppError> {
+    let name = format!("statement-{}-{}", statement.org_slug, statement.month);
+    match format {
+        "json" => Ok(HttpResponse::Ok().json(statement)),
+        "csv" => Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header(("content-disposition", format!("attachment; filename=\"{name}.csv\"")))
+            .body(canteen::statement_csv(statement)?)),
+        "xlsx" => Ok(HttpResponse::Ok()
+            .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            .insert_header(("content-disposition", format!("attachment; filename=\"{name}.xlsx\"")))
+            .body(canteen::statement_xlsx(statement)?)),
+        _ => Err(AppError::bad_request("invalid_format", "format is json, csv or xlsx / 格式须为 json、csv 或 xlsx")),
+    }
+}
+
+/// The recurring canteen orders job, every `job_interval_secs`; safe on several instances.
+pub async fn schedule_job(state: web::Data<AppState>) {
+    let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(state.config.job_interval_secs));
+    loop {
+        tick.tick().await;
+        let settings = crate::orders::routes::settings(&state);
+        match state.db(move |conn| canteen::run_due(conn, &settings, Utc::now().naive_utc())).await {
+            Ok(r) if r.placed + r.failed > 0 => {
+                tracing::info!(placed = r.placed, failed = r.failed, "recurring canteen orders")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "recurring canteen orders"),
+        }
+    }
+}
+
+/// The organisation's members (its admins only).
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path)), responses((status = 200, body = Items<MemberView>), (status = 403), (status = 404)))]
+#[get("/orgs/{id}/members")]
+async fn api_members(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+) -> Result<web::Json<Items<MemberView>>, AppError> {
+    let user = session::require_user(&session)?;
+    let id = path.into_inner();
+    let items = state.db(move |conn| members::members(conn, user.id, id)).await?;
+    Ok(web::Json(Items { items }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    pub email: String,
+}
+
+/// Invites someone by email: a single-use link valid for 7 days is mailed to them.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path)), request_body = InviteRequest, responses((status = 201, body = InviteAnswer), (status = 400), (status = 403), (status = 404)))]
+#[post("/orgs/{id}/invites")]
+async fn api_invite(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    body: web::Json<InviteRequest>,
+) -> Result<HttpResponse, AppError> {
+    let user = session::require_user(&session)?;
+    let id = path.into_inner();
+    let email = crate::accounts::service::normalise_email(&body.email)?;
+    let public_url = state.config.public_url.clone();
+    let answer =
+        state.db(move |conn| members::invite(conn, user.id, id, &[email], &public_url, Utc::now().naive_utc())).await?;
+    Ok(HttpResponse::Created().json(answer))
+}
+
+/// Imports employees from a CSV (`text/csv` with an `email` column): every row is checked
+/// first (422 `invalid_rows`), then each is invited.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path)), request_body(content = String, content_type = "text/csv"),
+    responses((status = 201, body = InviteAnswer), (status = 403), (status = 422, description = "invalid_rows")))]
+#[post("/orgs/{id}/members/import")]
+async fn api_import_members(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let user = session::require_user(&session)?;
+    let id = path.into_inner();
+    let public_url = state.config.public_url.clone();
+    let result = state
+        .db(move |conn| Ok(members::import(conn, user.id, id, &body, &public_url, Utc::now().naive_utc())))
+        .await?;
+    match result {
+        Ok(answer) => Ok(HttpResponse::Created().json(answer)),
+        Err(e) => upload_error(e),
+    }
+}
+
+/// Removes a member (not oneself).
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path), ("user_id" = i64, Path)), responses((status = 204), (status = 403), (status = 404), (status = 422, description = "cannot_remove_self")))]
+#[delete("/orgs/{id}/members/{user_id}")]
+async fn api_remove_member(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, AppError> {
+    let user = session::require_user(&session)?;
+    let (id, member) = path.into_inner();
+    state.db(move |conn| members::remove(conn, user.id, id, member)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Accepts an invite: the logged-in user must own the invited address; the link works once.
+#[utoipa::path(tag = "orgs", params(("token" = String, Path)), responses((status = 200, body = InviteInfo), (status = 401), (status = 403), (status = 404)))]
+#[post("/invites/{token}/accept")]
+async fn api_accept_invite(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<String>,
+) -> Result<web::Json<InviteInfo>, AppError> {
+    let user = session::require_user(&session)?;
+    let token = path.into_inner();
+    Ok(web::Json(state.db(move |conn| members::accept(conn, user.id, &token, Utc::now().naive_utc())).await?))
+}
+
+/// Grants welfare points in bulk from a CSV (`email, points, expires, reason`): each row a
+/// ledger lot, each member mailed; nothing is granted unless every row is valid.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path)), request_body(content = String, content_type = "text/csv"),
+    responses((status = 201, body = GrantsAnswer), (status = 403), (status = 422, description = "invalid_rows")))]
+#[post("/orgs/{id}/points-grants")]
+async fn api_points_grants(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let user = session::require_user(&session)?;
+    let id = path.into_inner();
+    let public_url = state.config.public_url.clone();
+    let result = state
+        .db(move |conn| Ok(members::grant_points(conn, user.id, id, &body, &public_url, Utc::now().naive_utc())))
+        .await?;
+    match result {
+        Ok(answer) => Ok(HttpResponse::Created().json(answer)),
+        Err(e) => upload_error(e),
+    }
+}
+
+/// Sets a union's or canteen's welfare budget for a period (platform admins, or admins of its
+/// company). The total may not go below what is already used (409 `budget_below_used`).
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path)), request_body = BudgetRequest,
+    responses((status = 200, body = BudgetView), (status = 400, description = "invalid_budget"), (status = 403), (status = 404), (status = 409, description = "budget_below_used")))]
+#[post("/orgs/{id}/budget")]
+async fn api_set_budget(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    body: web::Json<BudgetRequest>,
+) -> Result<web::Json<BudgetView>, AppError> {
+    let me = require_me(&state, &session).await?;
+    let admin = me.has_role("platform_admin");
+    let id = path.into_inner();
+    let request = body.into_inner();
+    Ok(web::Json(state.db(move |conn| service::set_budget(conn, me.id, admin, id, &request)).await?))
+}
