@@ -334,6 +334,7 @@ pub fn open_parts_of(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec
 /// A paid line of one of the given producers, for sales reports.
 #[derive(Debug, Clone, Queryable)]
 pub struct SaleLine {
+    pub line_id: i64,
     pub product_id: i64,
     pub product_code: String,
     pub product_zh: String,
@@ -362,6 +363,7 @@ pub fn sale_lines(
         .filter(orders::paid_at.lt(to))
         .order(order_lines::id)
         .select((
+            order_lines::id,
             products::id,
             products::code,
             products::name_zh,

@@ -882,8 +882,7 @@ pub struct ReportRow {
     pub name_en: String,
     /// Units sold, net of refunds.
     pub units: i64,
-    /// What the cooperative is credited: paid lines minus refunds. Computed from order lines
-    /// for now; to be read from the credit ledger.
+    /// What the credit ledger credits the cooperative: sales less refund reversals.
     #[schema(value_type = String)]
     pub credited: Money,
 }
@@ -905,6 +904,8 @@ pub fn sales_report(
     let start = from.and_hms_opt(0, 0, 0).ok_or_else(|| AppError::internal("midnight"))?;
     let end = (to + chrono::Duration::days(1)).and_hms_opt(0, 0, 0).ok_or_else(|| AppError::internal("midnight"))?;
     let lines = model::sale_lines(conn, &m.producers, start, end)?;
+    let line_ids: Vec<i64> = lines.iter().map(|l| l.line_id).collect();
+    let ledger = crate::credits::model::credited_by_line(conn, &line_ids)?;
     let mut rows: Vec<ReportRow> = Vec::new();
     for l in lines {
         let (key, zh, en) = match by {
@@ -917,7 +918,7 @@ pub fn sales_report(
             }
         };
         let units = l.quantity - l.refunded_quantity;
-        let credited = l.unit_price_fen * units;
+        let credited = ledger.get(&l.line_id).copied().unwrap_or(0);
         match rows.iter_mut().find(|r| r.key == key) {
             Some(r) => {
                 r.units += units;

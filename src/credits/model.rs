@@ -99,6 +99,27 @@ pub fn charity_pledges(conn: &mut AnyConnection, sku_ids: &[i64]) -> QueryResult
     Ok(rows.into_iter().filter_map(|(sku, fen, project)| project.map(|p| (sku, fen, p))).collect())
 }
 
+/// What the ledger credits each of these order lines: its sale less its reversals, in fen.
+pub fn credited_by_line(
+    conn: &mut AnyConnection,
+    line_ids: &[i64],
+) -> QueryResult<std::collections::HashMap<i64, i64>> {
+    let mut credited = std::collections::HashMap::new();
+    for chunk in line_ids.chunks(5000) {
+        let rows: Vec<(Option<i64>, i64)> = credit_entries::table
+            .filter(credit_entries::order_line_id.eq_any(chunk))
+            .filter(credit_entries::kind.eq_any(SALE_KINDS))
+            .select((credit_entries::order_line_id, credit_entries::amount_fen))
+            .load(conn)?;
+        for (line, fen) in rows {
+            if let Some(line) = line {
+                *credited.entry(line).or_insert(0) += fen;
+            }
+        }
+    }
+    Ok(credited)
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
 #[diesel(table_name = ledger_checkpoints)]
 pub struct Checkpoint {

@@ -358,6 +358,17 @@ async fn reports_and_portal_pages() {
     assert_eq!(rows[0]["credited"], format!("{}.{:02}", expected / 100, expected % 100));
     let (_, by_campaign) = send_json(coop.get(app.url(&format!("/api/v1/coop/reports/sales?by=campaign&{q}")))).await;
     assert_eq!(by_campaign[0]["units"], 3);
+    // A refunded unit leaves the credited amount, which comes from the ledger's reversals.
+    let order_no = placed["order_no"].as_str().unwrap_or_default();
+    let refund = json!({"lines": [{"line_id": placed["lines"][0]["id"], "quantity": 1}]});
+    let (status, _) = send_json(buyer.post(app.url(&format!("/api/v1/orders/{order_no}/refunds"))).json(&refund)).await;
+    assert_eq!(status, 201);
+    let (_, after) = send_json(coop.get(app.url(&format!("/api/v1/coop/reports/sales?by=product&{q}")))).await;
+    let two = expected / 3 * 2;
+    assert_eq!(
+        (after[0]["units"].as_i64(), after[0]["credited"].as_str()),
+        (Some(2), Some(format!("{}.{:02}", two / 100, two % 100).as_str()))
+    );
     let csv =
         coop.get(app.url(&format!("/api/v1/coop/reports/sales?by=month&{q}&format=csv"))).send().await.expect("csv");
     assert_eq!(csv.status(), 200);
