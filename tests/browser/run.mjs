@@ -551,3 +551,44 @@ test('an order can be cancelled from its page and the cart survives a bad mobile
   await main.getByText(ZH.cartEmpty, { exact: true }).waitFor();
   assert.deepEqual(problems, []);
 }));
+
+test('a points donation is credited in the ledger, which the entry page verifies', withServerLog(async (t) => {
+  const { page, problems } = await openPage(t, { viewport: { width: 1280, height: 800 } });
+  const main = page.getByRole('main');
+  await logIn(page, 'employee@example.com');
+
+  const res = await page.goto('/donate/love-library');
+  assert.equal(res.status(), 200);
+  await main.getByRole('heading', { level: 1, name: '爱心图书角', exact: true }).waitFor();
+  const raisedBefore = (await main.getByTestId('raised').innerText()).trim();
+  await main.getByLabel('捐赠积分（50 的整数倍）', { exact: true }).fill('150');
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === '/donate/love-library' && u.searchParams.get('donated') === '150'),
+    main.getByRole('button', { name: '确认捐赠', exact: true }).click(),
+  ]);
+  assert.match(await page.getByRole('status').innerText(), /150/);
+  const raised = (await main.getByTestId('raised').innerText()).trim();
+  assert.notEqual(raised, raisedBefore);
+  assert.match(raised, /¥1\.50$/, `the project shows the 150 points as ¥1.50, after ${raisedBefore}`);
+  const donateWidth = await phoneShot(page, 'donate-phone.png');
+  assert.ok(donateWidth <= 360 + 1, `the project page fits a 360 px phone: scrollWidth ${donateWidth}`);
+
+  // The newest ledger entry is the donation; its page recomputes the hash and finds it matches.
+  await page.goto('/ledger');
+  const newest = main.locator('table tbody tr').first();
+  assert.match(await newest.innerText(), /积分捐赠/);
+  assert.match(await newest.innerText(), /¥1\.50/);
+  await Promise.all([
+    page.waitForURL((u) => /^\/ledger\/\d+$/.test(u.pathname)),
+    newest.getByRole('link').first().click(),
+  ]);
+  await main.getByTestId('hash-ok').waitFor();
+  assert.match(await main.innerText(), /与上一条相连/);
+
+  // The campaign dashboard draws its charts and fits a phone.
+  await page.goto('/campaigns/dragon-boat-2027');
+  assert.ok(await main.locator('svg.chart').count() >= 6, 'server-rendered SVG charts');
+  const dashWidth = await phoneShot(page, 'campaign-phone.png');
+  assert.ok(dashWidth <= 360 + 1, `the dashboard fits a 360 px phone: scrollWidth ${dashWidth}`);
+  assert.deepEqual(problems, []);
+}));
