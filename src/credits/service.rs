@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use chrono::{NaiveDateTime, Timelike};
+use chrono::{Datelike, NaiveDateTime, Timelike};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -34,34 +34,53 @@ pub struct Draft {
     pub donation_id: Option<i64>,
 }
 
-fn opt(v: Option<i64>) -> String {
-    v.map(|v| v.to_string()).unwrap_or_default()
-}
-
 /// The canonical encoding an entry's hash covers: every field, `|`-separated, absent ones
 /// empty, the time in whole seconds UTC, ending with the previous entry's hash. Documented in
-/// docs/ARCHITECTURE.md so anyone can recompute it.
+/// docs/ARCHITECTURE.md so anyone can recompute it. Written field by field without
+/// allocating: verification runs it once per entry.
 pub fn canonical_into(e: &Entry, out: &mut String) {
+    fn field(out: &mut String, v: impl std::fmt::Display) {
+        let _ = write!(out, "|{v}");
+    }
+    fn optional(out: &mut String, v: Option<i64>) {
+        out.push('|');
+        if let Some(v) = v {
+            let _ = write!(out, "{v}");
+        }
+    }
     out.clear();
+    out.push_str("aidmart-credit-v1");
+    field(out, e.seq);
+    field(out, &e.kind);
+    field(out, e.campaign_id);
+    optional(out, e.producer_id);
+    optional(out, e.county_id);
+    optional(out, e.org_id);
+    optional(out, e.project_id);
+    field(out, &e.channel);
+    field(out, &e.category);
+    field(out, e.amount_fen);
+    optional(out, e.order_line_id);
+    optional(out, e.refund_id);
+    optional(out, e.donation_id);
+    let t = e.created_at;
     let _ = write!(
         out,
-        "aidmart-credit-v1|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
-        e.seq,
-        e.kind,
-        e.campaign_id,
-        opt(e.producer_id),
-        opt(e.county_id),
-        opt(e.org_id),
-        opt(e.project_id),
-        e.channel,
-        e.category,
-        e.amount_fen,
-        opt(e.order_line_id),
-        opt(e.refund_id),
-        opt(e.donation_id),
-        e.created_at.format("%Y-%m-%dT%H:%M:%SZ"),
-        e.prev_hash,
+        "|{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
     );
+    field(out, &e.prev_hash);
+}
+
+/// Whether `canonical` hashes to the hex digest `hash`, without allocating.
+fn hashes_to(canonical: &str, hash: &str) -> bool {
+    let mut stored = [0u8; 32];
+    hex::decode_to_slice(hash, &mut stored).is_ok() && Sha256::digest(canonical.as_bytes()).as_slice() == stored
 }
 
 pub fn canonical(e: &Entry) -> String {
@@ -331,6 +350,9 @@ pub struct Verification {
     /// Bytes of canonical encoding hashed.
     #[serde(skip)]
     pub bytes: u64,
+    /// Time spent reading entries from the database, as opposed to checking them.
+    #[serde(skip)]
+    pub read_time: std::time::Duration,
 }
 
 const PAGE: i64 = 20_000;
@@ -341,50 +363,77 @@ fn fail(v: &mut Verification, seq: i64, why: String) {
     v.reason = Some(why);
 }
 
-/// Walks the whole chain in order: numbering without gaps, each entry linked to the previous
-/// hash and hashing to its stored hash; then the head row and every signed checkpoint must
-/// agree with the chain.
-pub fn verify(conn: &mut AnyConnection, public_key: &VerifyingKey) -> Result<Verification, AppError> {
-    let mut v =
-        Verification { ok: true, entries: 0, head: GENESIS.to_string(), first_bad: None, reason: None, bytes: 0 };
-    let checkpoints = model::all_checkpoints(conn)?;
+/// Checks pages of entries in chain order until one fails.
+fn check_pages(pages: std::sync::mpsc::Receiver<Vec<Entry>>, checkpoints: &[Checkpoint]) -> Verification {
+    let mut v = Verification {
+        ok: true,
+        entries: 0,
+        head: GENESIS.to_string(),
+        first_bad: None,
+        reason: None,
+        bytes: 0,
+        read_time: std::time::Duration::ZERO,
+    };
     let mut checkpoint_at: HashMap<i64, &Checkpoint> = checkpoints.iter().map(|c| (c.entries, c)).collect();
     let mut buf = String::with_capacity(192);
-    'pages: loop {
-        let page = model::entries_after(conn, v.entries, PAGE)?;
-        if page.is_empty() {
-            break;
-        }
+    for page in pages {
         for e in &page {
             let expected = v.entries + 1;
             if e.seq != expected {
                 fail(&mut v, expected, format!("entry {expected} is missing"));
-                break 'pages;
+                return v;
             }
             if e.prev_hash != v.head {
                 fail(&mut v, e.seq, format!("entry {} does not link to the hash of entry {}", e.seq, e.seq - 1));
-                break 'pages;
+                return v;
             }
             canonical_into(e, &mut buf);
             v.bytes += buf.len() as u64;
-            if hash_hex(&buf) != e.hash {
+            if !hashes_to(&buf, &e.hash) {
                 fail(&mut v, e.seq, format!("entry {} does not match its hash", e.seq));
-                break 'pages;
+                return v;
             }
             if let Some(c) = checkpoint_at.remove(&e.seq) {
                 if c.head != e.hash {
-                    fail(
-                        &mut v,
-                        e.seq,
-                        format!("entry {} differs from the checkpoint signed at {}", e.seq, c.signed_at),
-                    );
-                    break 'pages;
+                    let why = format!("entry {} differs from the checkpoint signed at {}", e.seq, c.signed_at);
+                    fail(&mut v, e.seq, why);
+                    return v;
                 }
             }
             v.entries = e.seq;
             v.head.clone_from(&e.hash);
         }
     }
+    v
+}
+
+/// Walks the whole chain in order: numbering without gaps, each entry linked to the previous
+/// hash and hashing to its stored hash; then the head row and every signed checkpoint must
+/// agree with the chain.
+pub fn verify(conn: &mut AnyConnection, public_key: &VerifyingKey) -> Result<Verification, AppError> {
+    let checkpoints = model::all_checkpoints(conn)?;
+    // Reading rows is the slow part: one thread reads pages while another checks them.
+    let mut v = std::thread::scope(|scope| -> Result<Verification, AppError> {
+        let (pages, received) = std::sync::mpsc::sync_channel::<Vec<Entry>>(2);
+        let checker = scope.spawn(|| check_pages(received, &checkpoints));
+        let mut read_time = std::time::Duration::ZERO;
+        let mut after = 0;
+        loop {
+            let started = std::time::Instant::now();
+            let page = model::entries_after(conn, after, PAGE)?;
+            read_time += started.elapsed();
+            let Some(last) = page.last().map(|e| e.seq) else { break };
+            after = last;
+            // The checker hangs up when it finds a bad entry: nothing more to read.
+            if pages.send(page).is_err() {
+                break;
+            }
+        }
+        drop(pages);
+        let mut v = checker.join().map_err(|_| AppError::internal("the ledger checker failed"))?;
+        v.read_time = read_time;
+        Ok(v)
+    })?;
     if !v.ok {
         return Ok(v);
     }
