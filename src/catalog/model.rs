@@ -4,8 +4,8 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    campaign_products, campaigns, counties, donation_projects, organisations, producers, products, provinces,
-    sku_price_tiers, skus,
+    campaign_products, campaigns, counties, donation_projects, organisations, producers, product_images, products,
+    provinces, sku_price_tiers, skus,
 };
 use crate::db::AnyConnection;
 
@@ -235,6 +235,8 @@ pub struct ProductDetail {
     pub campaigns: Vec<Campaign>,
     /// (id, slug, zh, en) of the charity projects the SKUs pledge to.
     pub charity_projects: Vec<(i64, String, String, String)>,
+    /// File names of the product's images, first uploaded first.
+    pub images: Vec<String>,
 }
 
 pub fn product_detail(conn: &mut AnyConnection, product_id: i64) -> QueryResult<Option<ProductDetail>> {
@@ -276,6 +278,11 @@ pub fn product_detail(conn: &mut AnyConnection, product_id: i64) -> QueryResult<
             donation_projects::name_en,
         ))
         .load(conn)?;
+    let images = product_images::table
+        .filter(product_images::product_id.eq(product.id))
+        .order(product_images::id)
+        .select(product_images::file_name)
+        .load(conn)?;
     let price_from_fen = skus.iter().map(|s| s.price_fen).min();
     let in_stock = skus.iter().any(|s| s.stock > 0);
     Ok(Some(ProductDetail {
@@ -284,6 +291,7 @@ pub fn product_detail(conn: &mut AnyConnection, product_id: i64) -> QueryResult<
         tiers,
         campaigns,
         charity_projects,
+        images,
     }))
 }
 

@@ -193,6 +193,7 @@ struct ProductData<'a> {
     product: LabelledProduct<'a>,
     skus: &'a [super::service::SkuView],
     campaigns: &'a [super::service::CampaignRef],
+    images: &'a [String],
 }
 
 #[get("/products/{id}")]
@@ -211,7 +212,12 @@ async fn product_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, 
         product: &view.product,
         producer_kind_label: page.t(&format!("producer_kind_{}", view.product.producer_kind)),
     };
-    page.render("pages/product", &title, true, ProductData { product, skus: &view.skus, campaigns: &view.campaigns })
+    page.render(
+        "pages/product",
+        &title,
+        true,
+        ProductData { product, skus: &view.skus, campaigns: &view.campaigns, images: &view.images },
+    )
 }
 
 #[derive(Serialize)]

@@ -298,6 +298,8 @@ pub struct ProductDetailView {
     pub product: ProductView,
     pub skus: Vec<SkuView>,
     pub campaigns: Vec<CampaignRef>,
+    /// Image URLs, e.g. "/images/3f…9a.jpg".
+    pub images: Vec<String>,
 }
 
 impl ProductDetailView {
@@ -354,6 +356,7 @@ impl ProductDetailView {
             },
             skus,
             campaigns,
+            images: d.images.iter().map(|name| format!("/images/{name}")).collect(),
         }
     }
 }

@@ -579,6 +579,27 @@ struct EventItem {
     note: String,
 }
 
+/// An order event's note in the page's language. Notes are stored as short English phrases,
+/// some followed by details (a refund number, a reason, a tracking number) kept as they are.
+fn note_text(page: &Page, note: &str) -> String {
+    let (key, detail) = if let Some(n) = note.strip_prefix("refund ") {
+        ("refund", n)
+    } else if let Some(reason) = note.strip_prefix("rejected: ") {
+        ("rejected", reason)
+    } else if note.starts_with("part shipped by cooperative ") {
+        ("part_shipped", note.split_once(": ").map_or("", |(_, t)| t))
+    } else if note.starts_with("late payment refunded") {
+        ("late_payment_refunded", "")
+    } else {
+        (note, "")
+    };
+    match page.state.messages.get(page.lang, &format!("order_note_{}", key.replace(' ', "_"))) {
+        Some(text) if detail.is_empty() => text.to_string(),
+        Some(text) => format!("{text} {detail}"),
+        None => note.to_string(),
+    }
+}
+
 #[derive(Serialize)]
 struct OrderPageView {
     order_no: String,
@@ -672,7 +693,7 @@ async fn order_page(
         .map(|(to, note, at)| EventItem {
             status_label: page.t(&format!("order_status_{to}")),
             at: at.format("%Y-%m-%d %H:%M:%S").to_string(),
-            note,
+            note: note_text(&page, &note),
         })
         .collect();
     let title = format!("{} {}", page.t("title_order"), view.order_no);

@@ -609,6 +609,11 @@ async fn product_images_are_checked_stored_and_cached() {
     assert_eq!(res.bytes().await.map(|b| b.to_vec()).unwrap_or_default(), png);
     let res = app.client.get(app.url(&url)).header("if-none-match", etag).send().await.expect("request");
     assert_eq!(res.status(), 304);
+    // Buyers see it on the product page and in the API.
+    let product_page = app.get(&format!("/products/{quinoa}")).await.text().await.unwrap_or_default();
+    assert!(product_page.contains(&format!("src=\"{url}\"")), "{product_page}");
+    let (_, detail) = send_json(app.client.get(app.url(&format!("/api/v1/products/{quinoa}")))).await;
+    assert_eq!(detail["images"][0].as_str(), Some(url.as_str()));
     assert_eq!(app.get(&format!("/images/{}.png", "0".repeat(64))).await.status(), 404);
     assert_eq!(app.get("/images/..%2Fsecret.key").await.status(), 404);
 

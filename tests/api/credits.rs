@@ -142,6 +142,7 @@ async fn each_paid_line_is_credited_once_even_when_the_callback_comes_twice_or_a
     let html = page.text().await.unwrap_or_default();
     assert_eq!(html.matches("data-testid=\"line-credit\"").count(), 2, "{html}");
     assert!(html.contains("沽源县") && html.contains("/ledger/1"), "{html}");
+    assert!(html.contains("已收到付款"), "the history's notes are in the page's language: {html}");
     let entry = app.client.get(app.url("/ledger/1")).send().await.expect("entry page");
     assert_eq!(entry.status(), 200);
     assert!(entry.text().await.unwrap_or_default().contains("data-testid=\"hash-ok\""));
