@@ -20,7 +20,7 @@ pub struct CampaignCredits {
     pub helped_sales_fen: i64,
     pub by_county: Vec<Group>,
     pub by_producer: Vec<Group>,
-    pub by_channel: Vec<(String, i64)>,
+    pub by_channel: Vec<Group>,
     pub by_org: Vec<Group>,
     /// ("2026-11", fen), in order.
     pub by_month: Vec<(String, i64)>,
@@ -38,6 +38,15 @@ fn named(sums: HashMap<Option<i64>, i64>, names: &[(i64, String, String)], none:
         .collect();
     out.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
     out
+}
+
+fn channel_name(channel: &str) -> (&'static str, &'static str) {
+    match channel {
+        "employee" => ("员工", "Employees"),
+        "union" => ("工会", "Unions"),
+        "canteen" => ("食堂", "Canteens"),
+        _ => ("公众", "Public"),
+    }
 }
 
 pub fn month_of(day: NaiveDate) -> String {
@@ -64,9 +73,16 @@ pub fn campaign_credits(conn: &mut AnyConnection, campaign_id: i64) -> Result<Ca
     }
     let ids = |m: &HashMap<Option<i64>, i64>| m.keys().flatten().copied().collect::<Vec<i64>>();
     c.by_county = named(county.clone(), &model::county_names(conn, &ids(&county))?, ("其他", "Other"));
-    c.by_producer = named(producer.clone(), &model::producer_names(conn, &ids(&producer))?, ("其他", "Other"));
+    c.by_producer =
+        named(producer.clone(), &crate::orders::model::producer_names(conn, &ids(&producer))?, ("其他", "Other"));
     c.by_org = named(org.clone(), &model::org_names(conn, &ids(&org))?, ("个人买家", "Individual buyers"));
-    c.by_channel = channel.into_iter().collect();
+    c.by_channel = channel
+        .into_iter()
+        .map(|(ch, fen)| {
+            let (zh, en) = channel_name(&ch);
+            (zh.to_string(), en.to_string(), fen)
+        })
+        .collect();
     c.by_month = month.into_iter().collect();
     Ok(c)
 }

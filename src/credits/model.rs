@@ -256,13 +256,6 @@ pub fn county_names(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<(i
         .load(conn)
 }
 
-pub fn producer_names(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String, String)>> {
-    producers::table
-        .filter(producers::id.eq_any(ids))
-        .select((producers::id, producers::name_zh, producers::name_en))
-        .load(conn)
-}
-
 pub fn org_names(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String, String)>> {
     organisations::table
         .filter(organisations::id.eq_any(ids))

@@ -255,15 +255,6 @@ fn progress(credited_fen: i64, target_fen: i64) -> f64 {
     (credited_fen as f64 * 1000.0 / target_fen as f64).round() / 10.0
 }
 
-fn channel_name(channel: &str) -> (&'static str, &'static str) {
-    match channel {
-        "employee" => ("员工", "Employees"),
-        "union" => ("工会", "Unions"),
-        "canteen" => ("食堂", "Canteens"),
-        _ => ("公众", "Public"),
-    }
-}
-
 async fn load_campaign(
     state: &AppState,
     find: impl Fn(&crate::catalog::model::Campaign) -> bool + Send + 'static,
@@ -281,14 +272,6 @@ async fn load_campaign(
 }
 
 fn detail(campaign: CampaignView, c: &CampaignCredits) -> CampaignDetail {
-    let channels: Vec<dashboard::Group> = c
-        .by_channel
-        .iter()
-        .map(|(ch, fen)| {
-            let (zh, en) = channel_name(ch);
-            (zh.to_string(), en.to_string(), *fen)
-        })
-        .collect();
     let months: Vec<dashboard::Group> = c.by_month.iter().map(|(m, fen)| (m.clone(), m.clone(), *fen)).collect();
     CampaignDetail {
         credited_total: Money::from_fen(c.credited_fen),
@@ -300,7 +283,7 @@ fn detail(campaign: CampaignView, c: &CampaignCredits) -> CampaignDetail {
         by_county: groups(&c.by_county),
         by_cooperative: groups(&c.by_producer),
         by_organisation: groups(&c.by_org),
-        by_channel: groups(&channels),
+        by_channel: groups(&c.by_channel),
         by_month: groups(&months),
         campaign,
     }
@@ -340,14 +323,6 @@ async fn campaign_page(page: Page, path: web::Path<String>) -> Result<HttpRespon
     let (campaign, c) = load_campaign(&page.state, move |c| c.slug == slug, page.lang).await?;
     let title = campaign.name.clone();
     let detail = detail(campaign, &c);
-    let channels = c
-        .by_channel
-        .iter()
-        .map(|(ch, fen)| {
-            let (zh, en) = channel_name(ch);
-            (zh.to_string(), en.to_string(), *fen)
-        })
-        .collect();
     let (zh_direct, en_direct) = ("直接采购", "Direct purchase");
     let (zh_helped, en_helped) = ("帮助销售", "Helped sales");
     let today = Utc::now().date_naive();
@@ -361,7 +336,7 @@ async fn campaign_page(page: Page, path: web::Path<String>) -> Result<HttpRespon
         county_chart: charts::bars(c.by_county.clone()),
         producer_chart: charts::bars(c.by_producer.clone()),
         org_chart: charts::bars(c.by_org.clone()),
-        channel_chart: charts::bars(channels),
+        channel_chart: charts::bars(c.by_channel.clone()),
         month_chart: charts::columns(c.by_month.clone()),
         report_from: format!("{}-01-01", today.year()),
         report_to: today.to_string(),
@@ -447,7 +422,8 @@ async fn entry_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, Ap
             let prev =
                 if seq > 1 { model::entry(conn, seq - 1)?.map(|p| p.hash) } else { Some(service::GENESIS.into()) };
             let campaign = model::campaign_names(conn, &[entry.campaign_id])?.pop();
-            let producer = model::producer_names(conn, &entry.producer_id.into_iter().collect::<Vec<_>>())?.pop();
+            let producer =
+                crate::orders::model::producer_names(conn, &entry.producer_id.into_iter().collect::<Vec<_>>())?.pop();
             let county = model::county_names(conn, &entry.county_id.into_iter().collect::<Vec<_>>())?.pop();
             Ok((entry, prev, [campaign, producer, county]))
         })

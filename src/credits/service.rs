@@ -138,6 +138,31 @@ fn counties_of(conn: &mut AnyConnection, lines: &[&LineRow]) -> Result<HashMap<i
     Ok(model::producer_counties(conn, &producers)?.into_iter().collect())
 }
 
+/// A sale or its reversal for one line of an order.
+fn line_draft(
+    kind: &'static str,
+    order: &OrderRow,
+    line: &LineRow,
+    county: &HashMap<i64, i64>,
+    amount_fen: i64,
+    refund_id: Option<i64>,
+) -> Draft {
+    Draft {
+        kind,
+        campaign_id: order.campaign_id,
+        producer_id: Some(line.producer_id),
+        county_id: county.get(&line.producer_id).copied(),
+        org_id: order.org_id,
+        project_id: None,
+        channel: order.channel.clone(),
+        category: order.category.clone(),
+        amount_fen,
+        order_line_id: Some(line.id),
+        refund_id,
+        donation_id: None,
+    }
+}
+
 /// Credits a just-paid order: one sale entry per line (its whole total, whatever the tender:
 /// points are settled by their issuer), one charity entry per line whose SKU pledges a
 /// donation, and 0.1 charity hour to the buyer. Called once, where the order becomes paid.
@@ -154,20 +179,7 @@ pub fn credit_sale(
         model::charity_pledges(conn, &sku_ids)?.into_iter().map(|(sku, fen, project)| (sku, (fen, project))).collect();
     let mut drafts = Vec::with_capacity(lines.len());
     for line in lines {
-        let base = Draft {
-            kind: "sale",
-            campaign_id: order.campaign_id,
-            producer_id: Some(line.producer_id),
-            county_id: county.get(&line.producer_id).copied(),
-            org_id: order.org_id,
-            project_id: None,
-            channel: order.channel.clone(),
-            category: order.category.clone(),
-            amount_fen: line.line_total_fen,
-            order_line_id: Some(line.id),
-            refund_id: None,
-            donation_id: None,
-        };
+        let base = line_draft("sale", order, line, &county, line.line_total_fen, None);
         if let Some(&(per_unit, project)) = pledges.get(&line.sku_id) {
             drafts.push(Draft {
                 kind: "charity",
@@ -205,37 +217,15 @@ pub fn credit_refund(
     let mut drafts = Vec::new();
     for (line, quantity, value_fen) in refunded {
         if *value_fen > 0 {
-            drafts.push(Draft {
-                kind: "sale_reversal",
-                campaign_id: order.campaign_id,
-                producer_id: Some(line.producer_id),
-                county_id: county.get(&line.producer_id).copied(),
-                org_id: order.org_id,
-                project_id: None,
-                channel: order.channel.clone(),
-                category: order.category.clone(),
-                amount_fen: -value_fen,
-                order_line_id: Some(line.id),
-                refund_id: Some(refund_id),
-                donation_id: None,
-            });
+            drafts.push(line_draft("sale_reversal", order, line, &county, -value_fen, Some(refund_id)));
         }
         if let Some(pledge) = pledges.get(&line.id) {
             let back = pledge.amount_fen / line.quantity.max(1) * quantity;
             if back > 0 {
                 drafts.push(Draft {
-                    kind: "charity_reversal",
-                    campaign_id: pledge.campaign_id,
-                    producer_id: pledge.producer_id,
-                    county_id: pledge.county_id,
-                    org_id: pledge.org_id,
                     project_id: pledge.project_id,
-                    channel: pledge.channel.clone(),
                     category: pledge.category.clone(),
-                    amount_fen: -back,
-                    order_line_id: Some(line.id),
-                    refund_id: Some(refund_id),
-                    donation_id: None,
+                    ..line_draft("charity_reversal", order, line, &county, -back, Some(refund_id))
                 });
             }
         }
@@ -268,7 +258,7 @@ pub fn line_credits(conn: &mut AnyConnection, line_ids: &[i64]) -> Result<Vec<Li
         rows.into_iter().map(|(id, zh, en)| (id, (zh, en))).collect()
     };
     let campaigns = names(model::campaign_names(conn, &ids(|e| Some(e.campaign_id)))?);
-    let producers = names(model::producer_names(conn, &ids(|e| e.producer_id))?);
+    let producers = names(crate::orders::model::producer_names(conn, &ids(|e| e.producer_id))?);
     let counties = names(model::county_names(conn, &ids(|e| e.county_id))?);
     let pick =
         |m: &HashMap<i64, (String, String)>, id: Option<i64>| id.and_then(|id| m.get(&id).cloned()).unwrap_or_default();
