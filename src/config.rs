@@ -42,6 +42,8 @@ pub struct Config {
     pub job_interval_secs: u64,
     /// How often the mail worker looks for due mail.
     pub mail_poll_ms: u64,
+    /// The zone times are shown in (`AIDMART_TIMEZONE`, an IANA name; default Asia/Shanghai).
+    pub timezone: chrono_tz::Tz,
 }
 
 /// A bad setting: start-up stops with one line naming it.
@@ -83,6 +85,7 @@ struct FileSettings {
     payment_timeout_mins: Option<i64>,
     job_interval_secs: Option<u64>,
     mail_poll_ms: Option<u64>,
+    timezone: Option<String>,
 }
 
 impl Config {
@@ -209,7 +212,15 @@ impl Config {
             return Err(bad("AIDMART_JOB_INTERVAL_SECS", "job intervals must be at least 1"));
         }
 
+        let timezone = match pick("AIDMART_TIMEZONE", f.timezone) {
+            None => crate::web::time::DEFAULT_ZONE,
+            Some((name, raw)) => raw
+                .parse::<chrono_tz::Tz>()
+                .map_err(|_| bad(&name, format!("'{raw}' is not a time zone name like Asia/Shanghai")))?,
+        };
+
         Ok(Config {
+            timezone,
             payment_timeout_mins,
             job_interval_secs,
             mail_poll_ms,
@@ -340,6 +351,7 @@ mod tests {
             (env(&[("AIDMART_BIND", "nowhere")]), "AIDMART_BIND"),
             (env(&[("AIDMART_POINTS_PER_YUAN", "0")]), "AIDMART_POINTS_PER_YUAN"),
             (env(&[("AIDMART_SECRET_KEY", "abcd")]), "AIDMART_SECRET_KEY"),
+            (env(&[("AIDMART_TIMEZONE", "Beijing")]), "AIDMART_TIMEZONE"),
         ];
         for (vars, name) in cases {
             match Config::from_sources(None, &vars) {

@@ -92,8 +92,9 @@ impl Application {
             None => Sessions::Cookie,
         };
         let messages = Arc::new(Messages::load().map_err(AppError::internal)?);
-        let templates = webparts::templates::registry(messages.clone(), config.templates_dir.as_deref())
-            .map_err(AppError::internal)?;
+        let templates =
+            webparts::templates::registry(messages.clone(), config.templates_dir.as_deref(), config.timezone)
+                .map_err(AppError::internal)?;
         let secret = config.cookie_key().map_err(AppError::internal)?;
         let key = Key::try_from(secret.as_slice()).map_err(AppError::internal)?;
         let mailer = Mailer::from_config(&config)?;
@@ -155,6 +156,8 @@ impl Application {
                 .configure(catalog::routes::pages)
                 .configure(accounts::routes::pages)
                 .configure(orders::routes::pages)
+                .configure(crate::cart::routes::pages)
+                .configure(crate::addresses::routes::pages)
                 .configure(payments::routes::pages)
                 .configure(points::routes::pages)
                 .configure(credits::routes::pages)

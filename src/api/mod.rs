@@ -24,6 +24,10 @@ use crate::{accounts, catalog, coop, credits, donations, orders, orgs, payments,
         orders::routes::api_get,
         orders::routes::api_cancel,
         orders::routes::api_refund,
+        crate::cart::routes::api_cart,
+        crate::cart::routes::api_add,
+        crate::cart::routes::api_set,
+        crate::cart::routes::api_remove,
         payments::routes::webhook,
         payments::routes::complete,
         points::routes::api_grant,
@@ -65,6 +69,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(catalog::routes::api)
             .configure(accounts::routes::api)
             .configure(orders::routes::api)
+            .configure(crate::cart::routes::api)
             .configure(payments::routes::api)
             .configure(points::routes::api)
             .configure(credits::routes::api)

@@ -4,8 +4,8 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    campaign_products, campaigns, counties, donation_projects, organisations, producers, product_images, products,
-    provinces, sku_price_tiers, skus,
+    campaign_prices, campaign_products, campaigns, counties, donation_projects, organisations, producers,
+    product_images, products, provinces, sku_price_tiers, skus,
 };
 use crate::db::AnyConnection;
 
@@ -237,6 +237,8 @@ pub struct ProductDetail {
     pub charity_projects: Vec<(i64, String, String, String)>,
     /// File names of the product's images, first uploaded first.
     pub images: Vec<String>,
+    /// (campaign_id, sku_id, price_fen): the campaign prices of the SKUs.
+    pub campaign_prices: Vec<(i64, i64, i64)>,
 }
 
 pub fn product_detail(conn: &mut AnyConnection, product_id: i64) -> QueryResult<Option<ProductDetail>> {
@@ -283,9 +285,14 @@ pub fn product_detail(conn: &mut AnyConnection, product_id: i64) -> QueryResult<
         .order(product_images::id)
         .select(product_images::file_name)
         .load(conn)?;
+    let campaign_prices = campaign_prices::table
+        .filter(campaign_prices::sku_id.eq_any(&sku_ids))
+        .select((campaign_prices::campaign_id, campaign_prices::sku_id, campaign_prices::price_fen))
+        .load(conn)?;
     let price_from_fen = skus.iter().map(|s| s.price_fen).min();
     let in_stock = skus.iter().any(|s| s.stock > 0);
     Ok(Some(ProductDetail {
+        campaign_prices,
         summary: ProductSummary { product, producer, county, price_from_fen, in_stock },
         skus,
         tiers,
@@ -301,4 +308,20 @@ pub fn campaigns(conn: &mut AnyConnection) -> QueryResult<Vec<(Campaign, OrgName
         .order((campaigns::year_round, campaigns::starts_on))
         .select((Campaign::as_select(), (organisations::name_zh, organisations::name_en).nullable()))
         .load(conn)
+}
+
+/// (product_id, file name) of each product's first image, for cards, carts and orders.
+pub fn first_images(conn: &mut AnyConnection, product_ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
+    let rows: Vec<(i64, String)> = product_images::table
+        .filter(product_images::product_id.eq_any(product_ids))
+        .order((product_images::product_id, product_images::id))
+        .select((product_images::product_id, product_images::file_name))
+        .load(conn)?;
+    let mut out: Vec<(i64, String)> = Vec::new();
+    for (product_id, name) in rows {
+        if out.last().is_none_or(|l| l.0 != product_id) {
+            out.push((product_id, name));
+        }
+    }
+    Ok(out)
 }

@@ -626,3 +626,28 @@ diesel::allow_tables_to_appear_in_same_query!(
     schedule_runs,
     org_invites,
 );
+
+// The storefront's own tables: read on their own, never joined, so not in the list above.
+diesel::table! {
+    cart_items (user_id, sku_id) {
+        user_id -> BigInt,
+        sku_id -> BigInt,
+        quantity -> BigInt,
+        position -> BigInt,
+    }
+}
+
+diesel::table! {
+    addresses (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        mobile -> Text,
+        province -> Text,
+        city -> Text,
+        district -> Text,
+        detail -> Text,
+        division_code -> Text,
+        is_default -> Bool,
+    }
+}

@@ -78,7 +78,7 @@ fn order_items(page: &Page, orders: Vec<OrgOrderView>) -> Vec<OrderItem> {
             status_label: page.t(&format!("order_status_{}", o.order.status)),
             approval: o.approval.map(|a| page.t(&format!("union_approval_{a}"))),
             order_no: o.order.order_no,
-            created_at: o.order.created_at.format("%Y-%m-%d %H:%M").to_string(),
+            created_at: page.time(o.order.created_at),
             total: o.order.total,
             recipients: o.recipients,
             delivery_date: o.delivery_date.map(|d| d.to_string()),

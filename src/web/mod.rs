@@ -6,3 +6,4 @@ pub mod metrics;
 pub mod page;
 pub mod session;
 pub mod templates;
+pub mod time;

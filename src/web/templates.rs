@@ -18,7 +18,11 @@ struct EmbeddedTemplates;
 #[folder = "static/"]
 struct EmbeddedStatic;
 
-pub fn registry(messages: Arc<Messages>, override_dir: Option<&Path>) -> Result<Handlebars<'static>, String> {
+pub fn registry(
+    messages: Arc<Messages>,
+    override_dir: Option<&Path>,
+    zone: chrono_tz::Tz,
+) -> Result<Handlebars<'static>, String> {
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
     hb.register_embed_templates_with_extension::<EmbeddedTemplates>(".hbs").map_err(|e| format!("templates: {e}"))?;
@@ -29,6 +33,7 @@ pub fn registry(messages: Arc<Messages>, override_dir: Option<&Path>) -> Result<
     hb.register_helper("t", Box::new(Translate(messages)));
     hb.register_helper("l", Box::new(Localize));
     hb.register_helper("group", Box::new(group_helper));
+    hb.register_helper("time", Box::new(super::time::TimeHelper(zone)));
     Ok(hb)
 }
 

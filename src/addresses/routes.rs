@@ -1,0 +1,5 @@
+//! The address book page.
+
+use actix_web::web;
+
+pub fn pages(_cfg: &mut web::ServiceConfig) {}
