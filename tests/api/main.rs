@@ -13,3 +13,4 @@ mod orders;
 mod orgs;
 mod pages;
 mod smtp;
+mod storefront;

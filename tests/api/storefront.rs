@@ -1,0 +1,247 @@
+//! The storefront as shoppers meet it: prices as the order charges them, the cart that follows
+//! the account, local times, search as people type.
+
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::helpers::{client, error_code, send_json, spawn_app, spawn_app_with, TestApp};
+
+#[derive(QueryableByName)]
+struct Pair {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    a: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    b: i64,
+}
+
+fn pairs(app: &TestApp, sql: &str) -> Vec<(i64, i64)> {
+    diesel::sql_query(sql)
+        .load::<Pair>(&mut app.conn())
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .map(|p| (p.a, p.b))
+        .collect()
+}
+
+/// The number in `attr="…"` after `marker` in a page.
+fn attr_after(html: &str, marker: &str, attr: &str) -> Option<String> {
+    let at = html.find(marker)?;
+    let rest = &html[at..];
+    let start = rest.find(&format!("{attr}=\""))? + attr.len() + 2;
+    rest[start..].split('"').next().map(str::to_string)
+}
+
+fn fen(yuan: &str) -> i64 {
+    let (whole, frac) = yuan.split_once('.').unwrap_or((yuan, "0"));
+    let whole: i64 = whole.replace(',', "").parse().unwrap_or(-1);
+    let frac: i64 = format!("{frac:0<2}")[..2].parse().unwrap_or(-1);
+    whole * 100 + frac
+}
+
+async fn empty_cart(app: &TestApp, c: &reqwest::Client) {
+    let (status, cart) = send_json(c.get(app.url("/api/v1/cart"))).await;
+    assert_eq!(status, 200, "{cart}");
+    for item in cart["items"].as_array().cloned().unwrap_or_default() {
+        let sku = item["sku_id"].as_i64().unwrap_or_default();
+        let (status, _) = send_json(c.delete(app.url(&format!("/api/v1/cart/items/{sku}")))).await;
+        assert_eq!(status, 200);
+    }
+}
+
+const ADDRESS: &str = r#"{"name":"李强","mobile":"13800138000","province":"北京市","city":"北京市","district":"西城区","detail":"金融大街1号"}"#;
+
+#[actix_web::test]
+async fn checkout_total_equals_the_order_total_for_every_sku_in_every_campaign() {
+    let app = spawn_app().await;
+    let buyer = app.client_for("employee@example.com").await;
+    // Every listed SKU of every campaign's products, at 1 and at each of its tier thresholds.
+    let skus = pairs(
+        &app,
+        "SELECT cp.campaign_id AS a, s.id AS b FROM campaign_products cp JOIN skus s ON s.product_id = cp.product_id \
+         WHERE s.listed ORDER BY cp.campaign_id, s.id",
+    );
+    let tiers = pairs(&app, "SELECT sku_id AS a, min_quantity AS b FROM sku_price_tiers");
+    assert!(skus.len() >= 20, "the demo campaigns cover many SKUs: {}", skus.len());
+    let address: serde_json::Value = serde_json::from_str(ADDRESS).unwrap_or_default();
+    let (mut checked, mut below_list) = (0, 0);
+    for (campaign, sku) in &skus {
+        let mut quantities = vec![1];
+        quantities.extend(tiers.iter().filter(|t| t.0 == *sku).map(|t| t.1));
+        let stock = crate::helpers::scalar(&mut app.conn(), &format!("SELECT stock AS n FROM skus WHERE id = {sku}"));
+        quantities.retain(|q| *q <= stock);
+        for quantity in quantities {
+            empty_cart(&app, &buyer).await;
+            let (status, cart) = send_json(
+                buyer.post(app.url("/api/v1/cart/items")).json(&json!({"sku_id": sku, "quantity": quantity})),
+            )
+            .await;
+            assert_eq!(status, 200, "{cart}");
+            let res = buyer.get(app.url(&format!("/checkout?campaign_id={campaign}"))).send().await.expect("checkout");
+            assert_eq!(res.status(), 200);
+            let html = res.text().await.unwrap_or_default();
+            // The campaign is offered when it is running; its option is then the selected one.
+            let option = format!("<option value=\"{campaign}\"");
+            let Some(at) = html.find(&option) else { continue };
+            let tag = html[at..].split('>').next().unwrap_or_default();
+            assert!(tag.contains(" selected"), "campaign {campaign} is chosen: {tag}");
+            let shown: i64 =
+                attr_after(&html, "id=\"cash-due\"", "data-total-fen").and_then(|v| v.parse().ok()).unwrap_or(-1);
+            let goods = html.split("id=\"goods-total\">").nth(1).and_then(|r| r.split('<').next()).map(fen);
+            assert_eq!(goods, Some(shown), "the goods total and the amount due agree");
+            let (status, order) = send_json(buyer.post(app.url("/api/v1/orders")).json(&json!({
+                "lines": [{"sku_id": sku, "quantity": quantity}], "campaign_id": campaign, "points": 0, "address": address,
+            })))
+            .await;
+            assert_eq!(status, 201, "sku {sku} × {quantity} in campaign {campaign}: {order}");
+            let total = fen(order["total"].as_str().unwrap_or(""));
+            assert_eq!(
+                shown, total,
+                "checkout shows what the order charges: sku {sku} × {quantity}, campaign {campaign}"
+            );
+            let list: i64 =
+                crate::helpers::scalar(&mut app.conn(), &format!("SELECT price_fen AS n FROM skus WHERE id = {sku}"));
+            if total < list * quantity {
+                below_list += 1;
+            }
+            // Cancel, so the stock is there for the next SKU.
+            let no = order["order_no"].as_str().unwrap_or_default().to_string();
+            let (status, _) = send_json(buyer.post(app.url(&format!("/api/v1/orders/{no}/cancel")))).await;
+            assert_eq!(status, 200);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "SKU × campaign × quantity combinations checked: {checked}");
+    assert!(below_list >= 5, "campaign and tier prices were among them: {below_list}");
+}
+
+#[actix_web::test]
+async fn product_cart_and_checkout_show_the_campaign_price() {
+    let app = spawn_app().await;
+    let zongzi = app.sku("GY-ZONGZI-8");
+    let product: i64 =
+        crate::helpers::scalar(&mut app.conn(), &format!("SELECT product_id AS n FROM skus WHERE id = {zongzi}"));
+    let html = app.get(&format!("/products/{product}")).await.text().await.unwrap_or_default();
+    assert!(html.contains("活动价"), "the campaign price is named");
+    assert!(html.contains("55.00") && html.contains("<del class=\"price-list\">"), "¥55.00 beside the struck ¥59.90");
+    assert!(html.contains("59.90"));
+    let buyer = app.client_for("employee@example.com").await;
+    send_json(buyer.post(app.url("/api/v1/cart/items")).json(&json!({"sku_id": zongzi, "quantity": 2}))).await;
+    let (_, cart) = send_json(buyer.get(app.url("/api/v1/cart"))).await;
+    assert_eq!(cart["total"], "110.00", "the cart is priced in the campaign the checkout picks: {cart}");
+    assert_eq!(cart["items"][0]["unit_price"], "55.00");
+    assert_eq!(cart["items"][0]["list_price"], "59.90");
+    let page = buyer.get(app.url("/cart")).send().await.expect("cart").text().await.unwrap_or_default();
+    assert!(page.contains("110.00") && page.contains("<del"), "cart page");
+    let checkout = buyer.get(app.url("/checkout")).send().await.expect("checkout").text().await.unwrap_or_default();
+    assert!(checkout.contains("积分抵扣"), "the points deduction line is shown before submitting");
+    assert!(checkout.contains("data-total-fen=\"11000\""), "checkout total ¥110.00");
+}
+
+#[actix_web::test]
+async fn the_cart_follows_the_account_and_takes_in_the_anonymous_cart() {
+    let app = spawn_app().await;
+    let (quinoa, rice) = (app.sku("GY-QUINOA-1KG"), app.sku("RH-RICE-5KG"));
+    // On a phone, signed in: two bags of quinoa.
+    let phone = app.client_for("buyer@example.com").await;
+    let (status, cart) =
+        send_json(phone.post(app.url("/api/v1/cart/items")).json(&json!({"sku_id": quinoa, "quantity": 2}))).await;
+    assert_eq!(status, 200, "{cart}");
+    assert_eq!(cart["count"], 2);
+    // On a laptop, not yet signed in: rice and one more bag of quinoa.
+    let laptop = client();
+    for (sku, q) in [(rice, 1), (quinoa, 1)] {
+        let (status, body) =
+            send_json(laptop.post(app.url("/api/v1/cart/items")).json(&json!({"sku_id": sku, "quantity": q}))).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let page = laptop.get(app.url("/")).send().await.expect("home").text().await.unwrap_or_default();
+    assert!(page.contains("class=\"cart-count\">2<"), "the header counts the anonymous cart");
+    let res = laptop
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"email": "buyer@example.com", "password": "aidmart-demo"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(res.status(), 200);
+    let (_, merged) = send_json(laptop.get(app.url("/api/v1/cart"))).await;
+    let lines: Vec<(i64, i64)> = merged["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|i| (i["sku_id"].as_i64().unwrap_or(0), i["quantity"].as_i64().unwrap_or(0)))
+        .collect();
+    assert_eq!(lines, vec![(quinoa, 3), (rice, 1)], "quantities add up, the account's lines first");
+    // The phone sees the same cart, once.
+    let (_, on_phone) = send_json(phone.get(app.url("/api/v1/cart"))).await;
+    assert_eq!(on_phone["count"], 4);
+    let (_, again) = send_json(laptop.get(app.url("/api/v1/cart"))).await;
+    assert_eq!(again["count"], 4, "the anonymous cart is merged once");
+    let (status, _) = send_json(phone.delete(app.url(&format!("/api/v1/cart/items/{rice}")))).await;
+    assert_eq!(status, 200);
+    let (_, after) = send_json(laptop.get(app.url("/api/v1/cart"))).await;
+    assert_eq!(after["count"], 3);
+    let (status, set) =
+        send_json(phone.put(app.url(&format!("/api/v1/cart/items/{quinoa}"))).json(&json!({"quantity": 1}))).await;
+    assert_eq!((status, set["count"].as_i64()), (200, Some(1)));
+    // Refusals.
+    let (status, body) =
+        send_json(phone.post(app.url("/api/v1/cart/items")).json(&json!({"sku_id": 999_999, "quantity": 1}))).await;
+    assert_eq!((status, error_code(&body)), (422, "unknown_sku"));
+    let (status, body) =
+        send_json(phone.post(app.url("/api/v1/cart/items")).json(&json!({"sku_id": quinoa, "quantity": 0}))).await;
+    assert_eq!((status, error_code(&body)), (400, "invalid_quantity"));
+    let (status, body) = send_json(
+        phone.post(app.url("/api/v1/cart/items")).json(&json!({"sku_id": quinoa, "quantity": 1, "price": "0.01"})),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (400, "invalid_json"), "a price is not the client's to send");
+}
+
+#[actix_web::test]
+async fn times_on_pages_are_in_the_configured_zone() {
+    for (zone, hours) in [("Asia/Shanghai", 8), ("UTC", 0)] {
+        let app = spawn_app_with(&[("AIDMART_TIMEZONE", zone)]).await;
+        let buyer = app.client_for("employee@example.com").await;
+        let address: serde_json::Value = serde_json::from_str(ADDRESS).unwrap_or_default();
+        let (status, order) = send_json(buyer.post(app.url("/api/v1/orders")).json(&json!({
+            "lines": [{"sku_id": app.sku("GY-QUINOA-1KG"), "quantity": 1}], "points": 0, "address": address,
+        })))
+        .await;
+        assert_eq!(status, 201, "{order}");
+        let no = order["order_no"].as_str().unwrap_or_default();
+        let created: chrono::NaiveDateTime = order["created_at"]
+            .as_str()
+            .and_then(|t| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").ok())
+            .unwrap_or_default();
+        let local = (created + chrono::Duration::hours(hours)).format("%Y-%m-%d %H:%M").to_string();
+        let page =
+            buyer.get(app.url(&format!("/orders/{no}"))).send().await.expect("order").text().await.unwrap_or_default();
+        assert!(page.contains(&local), "{zone}: the order page shows {local}");
+        let list = buyer.get(app.url("/orders")).send().await.expect("orders").text().await.unwrap_or_default();
+        assert!(list.contains(&local), "{zone}: the order list shows {local}");
+        assert!(!has_iso_time(&page) && !has_iso_time(&list), "{zone}: no raw ISO times");
+    }
+}
+
+/// Whether the text holds a raw `2026-11-26T15:34` time.
+fn has_iso_time(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.windows(14).any(|w| {
+        let digits = |r: std::ops::Range<usize>| w[r].iter().all(u8::is_ascii_digit);
+        digits(0..4)
+            && w[4] == b'-'
+            && digits(5..7)
+            && w[7] == b'-'
+            && digits(8..10)
+            && w[10] == b'T'
+            && digits(11..13)
+            && w[13] == b':'
+    })
+}
+
+#[test]
+fn iso_times_are_recognised() {
+    assert!(has_iso_time("at 2026-11-26T15:34:13.66"));
+    assert!(!has_iso_time("at 2026-11-26 23:34"));
+}
