@@ -165,6 +165,7 @@ impl Application {
                 .configure(crate::coop::routes::pages)
                 .configure(orgs::routes::pages)
                 .route("/static/{file}", web::get().to(webparts::templates::static_file))
+                .route("/favicon.ico", web::get().to(webparts::templates::favicon))
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
         })
         .workers(workers)

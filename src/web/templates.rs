@@ -134,6 +134,11 @@ pub async fn static_file(path: web::Path<String>) -> Result<HttpResponse, AppErr
         .body(file.data.into_owned()))
 }
 
+/// `/favicon.ico`, which browsers ask for whatever the page links.
+pub async fn favicon() -> Result<HttpResponse, AppError> {
+    static_file(web::Path::from("favicon.ico".to_string())).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::group_digits;
