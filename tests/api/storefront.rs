@@ -245,3 +245,48 @@ fn iso_times_are_recognised() {
     assert!(has_iso_time("at 2026-11-26T15:34:13.66"));
     assert!(!has_iso_time("at 2026-11-26 23:34"));
 }
+
+/// Stops the server it holds when the test ends, whatever happens.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[actix_web::test]
+async fn the_binary_serves_the_demo_store_from_an_empty_folder() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port");
+    let url = format!("sqlite://{}", folder.path().join("store.db").display());
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_aidmart"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .current_dir(folder.path())
+        .env_clear()
+        .env("DATABASE_URL", &url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the binary");
+    let _server = Running(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let http = client();
+    let mut ready = false;
+    for _ in 0..240 {
+        if let Ok(res) = http.get(format!("{base}/healthz")).send().await {
+            if res.status() == 200 {
+                ready = true;
+                break;
+            }
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(ready, "the server answered /healthz within a minute");
+    let home = http.get(format!("{base}/")).send().await.expect("home").text().await.unwrap_or_default();
+    assert!(home.contains("沽源县") && home.contains("端午"), "the demo store, from the data built into the binary");
+    let search = http.get(format!("{base}/search?q=%E8%97%9C%E9%BA%A6")).send().await.expect("search");
+    assert_eq!(search.status(), 200);
+    assert!(!folder.path().join("seed").exists(), "no seed folder was needed");
+}
