@@ -70,6 +70,7 @@ impl Application {
         {
             let mut conn = pool.get()?;
             db::migrate(&mut conn)?;
+            crate::coop::model::refresh_stale_search_texts(&mut conn)?;
             if seed::is_empty(&mut conn)? {
                 let report = seed::load(&mut conn, &config.seed_dir)?;
                 tracing::info!(%report, "empty database: demo data loaded");

@@ -9,6 +9,8 @@ use crate::db::schema::{
 };
 use crate::db::AnyConnection;
 
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = provinces)]
 pub struct Province {
@@ -188,7 +190,15 @@ pub fn search_products(
             .filter(products::listed.eq(true))
             .into_boxed();
         if let Some(text) = filter.text {
-            q = q.filter(products::search_text.like(format!("%{text}%")).escape('\\'));
+            // Names (and their pinyin) without spaces, or the description as typed.
+            let compact = super::service::compact(text);
+            q = q.filter(
+                products::search_text
+                    .like(format!("%{compact}%"))
+                    .escape('\\')
+                    .or(lower(products::description_zh).like(format!("%{text}%")).escape('\\'))
+                    .or(lower(products::description_en).like(format!("%{text}%")).escape('\\')),
+            );
         }
         if let Some(county_id) = filter.county_id {
             q = q.filter(producers::county_id.eq(county_id));
@@ -202,9 +212,11 @@ pub fn search_products(
         q
     };
     let total: i64 = filtered().count().get_result(conn)?;
+    // A name match comes before a match in the description only.
+    let name_match = format!("%{}%", filter.text.map(super::service::compact).unwrap_or_default());
     let rows: Vec<(Product, Producer, County)> = filtered()
         .select((Product::as_select(), Producer::as_select(), County::as_select()))
-        .order(products::id)
+        .order((products::search_text.like(name_match).escape('\\').desc(), products::id))
         .offset(offset)
         .limit(limit)
         .load(conn)?;

@@ -290,3 +290,31 @@ async fn the_binary_serves_the_demo_store_from_an_empty_folder() {
     assert_eq!(search.status(), 200);
     assert!(!folder.path().join("seed").exists(), "no seed folder was needed");
 }
+
+#[actix_web::test]
+async fn search_finds_pinyin_and_initials_and_ranks_names_first() {
+    let app = spawn_app().await;
+    for q in ["limai", "lm", "LiMai", "li%20mai", "%E6%B2%BD%E6%BA%90%20%E8%97%9C%E9%BA%A6", "gylm", "Guyuan%20Quinoa"]
+    {
+        let (status, body) = app.get_json(&format!("/api/v1/products?q={q}")).await;
+        assert_eq!(status, 200);
+        let names: Vec<&str> = body["items"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|p| p["name_zh"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(names.contains(&"沽源藜麦"), "?q={q} finds 沽源藜麦: {names:?}");
+        let page = app.get(&format!("/search?q={q}")).await.text().await.unwrap_or_default();
+        assert!(page.contains("沽源藜麦"), "the search page too, for {q}");
+    }
+    // Cooperatives and counties are found by their pinyin as well.
+    let (_, body) = app.get_json("/api/v1/products?q=kangbao").await;
+    assert!(body["total"].as_i64().unwrap_or(0) >= 2, "康保 by pinyin: {body}");
+    // A word only in a description comes after the products named by it.
+    let (_, body) = app.get_json("/api/v1/products?q=%E8%97%9C%E9%BA%A6").await;
+    let names: Vec<String> = body["items"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|p| p["name_zh"].as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let first_other = names.iter().position(|n| !n.contains("藜麦")).unwrap_or(names.len());
+    assert!(names[..first_other].len() >= 3 && names[first_other..].iter().all(|n| !n.contains("藜麦")), "{names:?}");
+}
