@@ -113,6 +113,10 @@ pub struct ProductSummary {
     pub county: County,
     pub price_from_fen: Option<i64>,
     pub in_stock: bool,
+    /// Units sold and paid for, net of refunds (已售).
+    pub sold: i64,
+    /// The first image's file name.
+    pub image: Option<String>,
 }
 
 /// An organisation's names (zh, en), when there is one.
@@ -226,13 +230,17 @@ pub fn search_products(
         .filter(skus::listed.eq(true))
         .select((skus::product_id, skus::price_fen, skus::stock))
         .load(conn)?;
+    let sold = sold_counts(conn, &ids)?;
+    let images = first_images(conn, &ids)?;
     let items = rows
         .into_iter()
         .map(|(product, producer, county)| {
             let own = prices.iter().filter(|(pid, _, _)| *pid == product.id);
             let price_from_fen = own.clone().map(|(_, price, _)| *price).min();
             let in_stock = own.clone().any(|(_, _, stock)| *stock > 0);
-            ProductSummary { product, producer, county, price_from_fen, in_stock }
+            let sold = sold.iter().find(|s| s.0 == product.id).map_or(0, |s| s.1);
+            let image = images.iter().find(|i| i.0 == product.id).map(|i| i.1.clone());
+            ProductSummary { product, producer, county, price_from_fen, in_stock, sold, image }
         })
         .collect();
     Ok((items, total))
@@ -303,9 +311,11 @@ pub fn product_detail(conn: &mut AnyConnection, product_id: i64) -> QueryResult<
         .load(conn)?;
     let price_from_fen = skus.iter().map(|s| s.price_fen).min();
     let in_stock = skus.iter().any(|s| s.stock > 0);
+    let sold = sold_counts(conn, &[product.id])?.first().map_or(0, |s| s.1);
+    let image = images.first().cloned();
     Ok(Some(ProductDetail {
         campaign_prices,
-        summary: ProductSummary { product, producer, county, price_from_fen, in_stock },
+        summary: ProductSummary { product, producer, county, price_from_fen, in_stock, sold, image },
         skus,
         tiers,
         campaigns,
@@ -336,4 +346,28 @@ pub fn first_images(conn: &mut AnyConnection, product_ids: &[i64]) -> QueryResul
         }
     }
     Ok(out)
+}
+
+#[derive(QueryableByName)]
+struct Sold {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    product_id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    sold: i64,
+}
+
+/// (product_id, units sold): paid order lines, refunded units taken off.
+pub fn sold_counts(conn: &mut AnyConnection, product_ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    if product_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Whole numbers only, so writing them into the statement is safe.
+    let ids = product_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let sql = format!(
+        "SELECT s.product_id AS product_id, CAST(SUM(l.quantity - l.refunded_quantity) AS BIGINT) AS sold \
+         FROM order_lines l JOIN orders o ON o.id = l.order_id JOIN skus s ON s.id = l.sku_id \
+         WHERE s.product_id IN ({ids}) AND o.status IN ('paid', 'shipped', 'delivered', 'completed', 'partially_refunded') \
+         GROUP BY s.product_id"
+    );
+    Ok(diesel::sql_query(sql).load::<Sold>(conn)?.into_iter().map(|s| (s.product_id, s.sold)).collect())
 }

@@ -162,6 +162,10 @@ pub struct ProductCard {
     pub price_from: Option<Money>,
     pub in_stock: bool,
     pub aid_certified: bool,
+    /// Units sold (已售), net of refunds.
+    pub sold: i64,
+    /// The first photo, e.g. "/images/3f…9a.jpg".
+    pub image: Option<String>,
 }
 
 impl ProductCard {
@@ -182,6 +186,8 @@ impl ProductCard {
             price_from: s.price_from_fen.map(Money::from_fen),
             in_stock: s.in_stock,
             aid_certified: aid_certified(p.aid_cert_no.as_deref(), p.aid_cert_expires, today),
+            sold: s.sold,
+            image: s.image.as_ref().map(|name| format!("/images/{name}")),
         }
     }
 }

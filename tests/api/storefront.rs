@@ -318,3 +318,43 @@ async fn search_finds_pinyin_and_initials_and_ranks_names_first() {
     let first_other = names.iter().position(|n| !n.contains("藜麦")).unwrap_or(names.len());
     assert!(names[..first_other].len() >= 3 && names[first_other..].iter().all(|n| !n.contains("藜麦")), "{names:?}");
 }
+
+#[actix_web::test]
+async fn products_show_what_has_sold_and_counties_without_products_are_coming_soon() {
+    let app = spawn_app().await;
+    let buyer = app.client_for("employee@example.com").await;
+    let address: serde_json::Value = serde_json::from_str(ADDRESS).unwrap_or_default();
+    let (status, order) = send_json(buyer.post(app.url("/api/v1/orders")).json(&json!({
+        "lines": [{"sku_id": app.sku("GY-QUINOA-1KG"), "quantity": 3}], "points": 0, "address": address,
+    })))
+    .await;
+    assert_eq!(status, 201, "{order}");
+    let product: i64 = crate::helpers::scalar(
+        &mut app.conn(),
+        &format!("SELECT product_id AS n FROM skus WHERE id = {}", app.sku("GY-QUINOA-1KG")),
+    );
+    let before = app.get(&format!("/products/{product}")).await.text().await.unwrap_or_default();
+    assert!(!before.contains("已售 3 件"), "unpaid orders are not sales");
+    let payment = order["payment_id"].as_str().unwrap_or_default();
+    let (status, _) = send_json(buyer.post(app.url(&format!("/api/v1/payments/sandbox/{payment}/complete")))).await;
+    assert_eq!(status, 200);
+    let (_, detail) = app.get_json(&format!("/api/v1/products/{product}")).await;
+    assert_eq!(detail["sold"], 3, "{detail}");
+    // The catalog cache may hold the page for a moment.
+    let mut shown = false;
+    for _ in 0..20 {
+        let page = app.get(&format!("/products/{product}")).await.text().await.unwrap_or_default();
+        if page.contains("已售 3 件") {
+            shown = true;
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(shown, "the product page says 已售 3 件");
+    let empty: i64 = crate::helpers::scalar(
+        &mut app.conn(),
+        "SELECT COUNT(*) AS n FROM counties c WHERE c.aided AND NOT EXISTS (SELECT 1 FROM producers p JOIN products x ON x.producer_id = p.id WHERE p.county_id = c.id AND x.listed)",
+    );
+    let home = app.get("/").await.text().await.unwrap_or_default();
+    assert_eq!(home.matches("即将上架").count() as i64, empty, "each aided county without products is marked 即将上架");
+}
