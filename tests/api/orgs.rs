@@ -463,7 +463,8 @@ async fn the_union_and_canteen_portals_show_their_data_and_act_through_forms() {
     let res = approver.post(app.url("/union/distribution")).form(&form).send().await.expect("preview");
     assert_eq!(res.status(), 200);
     let text = res.text().await.unwrap_or_default();
-    assert!(text.contains("2: bad mobile"), "{text}");
+    // The line the approver sees in the file (the header is line 1), in Chinese only.
+    assert!(text.contains("第 3 行：手机号须为 1 开头的 11 位数字") && !text.contains("bad mobile"), "{text}");
     let res = approver
         .post(app.url(&format!("/union/orders/{no}/approve")))
         .form(&[("_csrf", csrf.as_str()), ("org", &union.to_string())])

@@ -358,3 +358,26 @@ async fn products_show_what_has_sold_and_counties_without_products_are_coming_so
     let home = app.get("/").await.text().await.unwrap_or_default();
     assert_eq!(home.matches("即将上架").count() as i64, empty, "each aided county without products is marked 即将上架");
 }
+
+#[actix_web::test]
+async fn chinese_pages_name_stock_changes_in_chinese() {
+    let app = spawn_app().await;
+    let buyer = app.client_for("employee@example.com").await;
+    let address: serde_json::Value = serde_json::from_str(ADDRESS).unwrap_or_default();
+    let sku = app.sku("GY-QUINOA-1KG");
+    let (status, order) = send_json(buyer.post(app.url("/api/v1/orders")).json(&json!({
+        "lines": [{"sku_id": sku, "quantity": 1}], "points": 0, "address": address,
+    })))
+    .await;
+    assert_eq!(status, 201, "{order}");
+    let no = order["order_no"].as_str().unwrap_or_default();
+    let (status, _) = send_json(buyer.post(app.url(&format!("/api/v1/orders/{no}/cancel")))).await;
+    assert_eq!(status, 200);
+    let coop = app.client_for("coop@example.com").await;
+    let page = coop.get(app.url(&format!("/coop/skus/{sku}"))).send().await.expect("sku page");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap_or_default();
+    assert!(html.contains("售出") && html.contains("买家取消"), "the sale and the cancellation, in Chinese");
+    assert!(!html.contains(">sale") && !html.contains("cancelled by buyer"), "no stored English codes");
+    assert!(!has_iso_time(&html), "no raw times");
+}
