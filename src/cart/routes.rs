@@ -436,6 +436,8 @@ struct CheckoutData {
     /// What the points typed take off, and what is left to pay (the page's first figures).
     points_value: Money,
     cash_due: Money,
+    /// The address book, to pick from (the default is what the form starts with).
+    saved_addresses: Vec<crate::addresses::model::AddressRow>,
     error: Option<String>,
 }
 
@@ -450,18 +452,16 @@ async fn checkout_data(
     let lines = load(&page.state, &page.session).await?;
     let rate = page.state.config.exchange_rate;
     let today = today(&page.state);
-    let typed = address.is_some();
-    let (priced, balance, saved_address) = page
+    let (priced, balance, saved_addresses) = page
         .state
         .db(move |conn| {
             let priced = price(conn, &lines, campaign, rate, today)?;
             let balance = crate::points::model::user_balance(conn, user.id)?;
-            let saved = if !typed { crate::addresses::model::default_of(conn, user.id)? } else { None };
-            Ok((priced, balance, saved))
+            Ok((priced, balance, crate::addresses::model::list(conn, user.id)?))
         })
         .await?;
     let address = address.unwrap_or_else(|| {
-        saved_address.map_or_else(AddressForm::default, |a| AddressForm {
+        saved_addresses.first().cloned().map_or_else(AddressForm::default, |a| AddressForm {
             name: a.name,
             mobile: a.mobile,
             province: a.province,
@@ -491,6 +491,7 @@ async fn checkout_data(
         points,
         points_value: Money::from_fen(points_value),
         cash_due: Money::from_fen(priced.total_fen - points_value),
+        saved_addresses,
         error,
     })
 }

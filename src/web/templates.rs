@@ -205,6 +205,7 @@ pub async fn static_file(path: web::Path<String>) -> Result<HttpResponse, AppErr
     let content_type = match name.rsplit('.').next() {
         Some("css") => "text/css; charset=utf-8",
         Some("js") => "text/javascript; charset=utf-8",
+        Some("json") => "application/json",
         Some("svg") => "image/svg+xml",
         Some("png") => "image/png",
         Some("ico") => "image/x-icon",

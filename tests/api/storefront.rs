@@ -381,3 +381,92 @@ async fn chinese_pages_name_stock_changes_in_chinese() {
     assert!(!html.contains(">sale") && !html.contains("cancelled by buyer"), "no stored English codes");
     assert!(!has_iso_time(&html), "no raw times");
 }
+
+#[actix_web::test]
+async fn the_address_book_fills_checkout_with_the_default_address() {
+    let app = spawn_app().await;
+    let buyer = app.client_for("buyer@example.com").await;
+    let page = buyer.get(app.url("/account/addresses")).send().await.expect("book").text().await.unwrap_or_default();
+    let csrf = crate::helpers::csrf_from(&page);
+    let add = |name: &'static str, district: &'static str, code: &'static str, default: bool| {
+        let mut form = vec![
+            ("_csrf", csrf.clone()),
+            ("name", name.to_string()),
+            ("mobile", "13800138000".to_string()),
+            ("province", "河北省".to_string()),
+            ("city", "张家口市".to_string()),
+            ("district", district.to_string()),
+            ("detail", "平定堡镇 1 号".to_string()),
+            ("division_code", code.to_string()),
+        ];
+        if default {
+            form.push(("make_default", "1".to_string()));
+        }
+        buyer.post(app.url("/account/addresses")).form(&form).send()
+    };
+    assert_eq!(add("赵六", "沽源县", "130724", true).await.expect("add").status(), 303);
+    assert_eq!(add("钱七", "康保县", "130723", false).await.expect("add").status(), 303);
+    let bad = add("孙八", "沽源县", "x", true).await.expect("add");
+    let bad_form = [
+        ("_csrf", csrf.as_str()),
+        ("name", "孙八"),
+        ("mobile", "123"),
+        ("province", "河北省"),
+        ("city", "张家口市"),
+        ("district", "沽源县"),
+        ("detail", "1 号"),
+    ];
+    assert_eq!(bad.status(), 303, "a code the picker does not know is dropped, the address kept");
+    let refused = buyer.post(app.url("/account/addresses")).form(&bad_form).send().await.expect("bad");
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.unwrap_or_default().contains("value=\"孙八\""), "typed input kept after an error");
+    let code: i64 =
+        crate::helpers::scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM addresses WHERE division_code = '130724'");
+    assert_eq!(code, 1, "the county's GB/T 2260 code is kept with the address");
+
+    send_json(buyer.post(app.url("/api/v1/cart/items")).json(&json!({"sku_id": app.sku("GY-QUINOA-1KG")}))).await;
+    let checkout = buyer.get(app.url("/checkout")).send().await.expect("checkout").text().await.unwrap_or_default();
+    assert!(
+        checkout.contains("id=\"addr-name\" type=\"text\" name=\"name\" value=\"孙八\""),
+        "the default is pre-filled"
+    );
+    let id = crate::helpers::scalar(&mut app.conn(), "SELECT id AS n FROM addresses WHERE name = '钱七'");
+    let res = buyer
+        .post(app.url(&format!("/account/addresses/{id}/default")))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("default");
+    assert_eq!(res.status(), 303);
+    let checkout = buyer.get(app.url("/checkout")).send().await.expect("checkout").text().await.unwrap_or_default();
+    assert!(checkout.contains("value=\"钱七\""), "the new default is pre-filled");
+    // Nobody else can touch it.
+    let other = app.client_for("employee@example.com").await;
+    let other_page =
+        other.get(app.url("/account/addresses")).send().await.expect("book").text().await.unwrap_or_default();
+    assert!(!other_page.contains("钱七"));
+    let other_csrf = crate::helpers::csrf_from(&other_page);
+    let res = other
+        .post(app.url(&format!("/account/addresses/{id}/delete")))
+        .form(&[("_csrf", other_csrf.as_str())])
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), 404);
+    let res = buyer
+        .post(app.url(&format!("/account/addresses/{id}/delete")))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), 303);
+    let left = crate::helpers::scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM addresses WHERE is_default");
+    assert_eq!(left, 1, "another address became the default");
+    let divisions = app.get("/static/divisions.json").await;
+    assert_eq!(divisions.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/json"));
+    let map: serde_json::Value = divisions.json().await.unwrap_or_default();
+    assert_eq!(
+        (map["13"].as_str(), map["1307"].as_str(), map["130724"].as_str()),
+        (Some("河北省"), Some("张家口市"), Some("沽源县"))
+    );
+}

@@ -669,7 +669,7 @@ test('every page of every role fits a 390 px phone; main pages pass axe-core', w
     await Promise.all([page.waitForURL((u) => u.pathname === '/cart'), page.getByTestId('bar-add').click()]);
     // The header counts what is in the cart.
     assert.match(await page.locator('header.site-header .cart-count').innerText(), /^2/);
-    for (const url of ['/cart', '/checkout', '/account', '/orders']) {
+    for (const url of ['/cart', '/checkout', '/account', '/orders', '/account/addresses']) {
       await visitOnPhone(page, url, `buyer${url.replace(/[^a-z0-9]+/gi, '-')}`);
       await assertAccessible(page, url);
     }
