@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::service::{self, Me, Registration};
+use crate::app::AppState;
 use crate::catalog::model as catalog_model;
 use crate::error::AppError;
 use crate::money::Money;
-use crate::startup::AppState;
 use crate::web::page::{safe_next, see_other, Page};
 use crate::web::session;
 
