@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::Arc;
 use tracing_actix_web::TracingLogger;
+use utoipa_actix_web::AppExt;
 
 use crate::app::AppState;
 use crate::cache::local::TtlCache;
@@ -129,7 +130,9 @@ impl Application {
                 .wrap(from_fn(webparts::metrics::record))
                 .wrap(TracingLogger::default())
                 .configure(ops::routes)
+                .into_utoipa_app()
                 .configure(api::routes)
+                .into_app()
                 .configure(catalog::routes::pages)
                 .configure(accounts::routes::pages)
                 .configure(orders::routes::pages)
