@@ -213,7 +213,7 @@ impl Config {
         }
 
         let timezone = match pick("AIDMART_TIMEZONE", f.timezone) {
-            None => crate::web::time::DEFAULT_ZONE,
+            None => chrono_tz::Asia::Shanghai,
             Some((name, raw)) => raw
                 .parse::<chrono_tz::Tz>()
                 .map_err(|_| bad(&name, format!("'{raw}' is not a time zone name like Asia/Shanghai")))?,

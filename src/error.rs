@@ -27,6 +27,10 @@ pub enum AppError {
     RateLimited,
     #[error("the service is not ready / 服务暂不可用")]
     Unavailable,
+    /// PostgreSQL aborted the transaction as a deadlock victim or a serialization failure;
+    /// `db::write_tx` runs it again, so this reaches a client only after several attempts.
+    #[error("busy, try again / 系统繁忙，请重试")]
+    Contention(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -62,6 +66,7 @@ impl AppError {
             AppError::CsrfRejected => "csrf_failed",
             AppError::RateLimited => "rate_limited",
             AppError::Unavailable => "unavailable",
+            AppError::Contention(_) => "busy",
             AppError::Internal(_) => "internal",
         }
     }
@@ -101,7 +106,7 @@ impl ResponseError for AppError {
             AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             AppError::Forbidden | AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::Conflict { .. } | AppError::Contention(_) => StatusCode::CONFLICT,
             AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -123,6 +128,7 @@ impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
         match e {
             diesel::result::Error::NotFound => AppError::NotFound,
+            other if crate::db::is_retryable(&other) => AppError::Contention(other.to_string()),
             other => AppError::internal(format!("database: {other}")),
         }
     }
@@ -146,6 +152,12 @@ impl From<handlebars::RenderError> for AppError {
     #[track_caller]
     fn from(e: handlebars::RenderError) -> Self {
         AppError::internal(format!("template: {e}"))
+    }
+}
+
+impl crate::db::TxError for AppError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, AppError::Contention(_))
     }
 }
 

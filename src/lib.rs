@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod addresses;
 pub mod api;
+pub mod app;
 pub mod cache;
 pub mod cart;
 pub mod catalog;
@@ -12,6 +13,8 @@ pub mod credits;
 pub mod db;
 pub mod donations;
 pub mod error;
+pub mod inventory;
+pub mod jobs;
 pub mod mail;
 pub mod money;
 pub mod ops;

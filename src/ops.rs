@@ -3,8 +3,8 @@
 use actix_web::{get, web, HttpResponse};
 use serde_json::json;
 
+use crate::app::AppState;
 use crate::error::AppError;
-use crate::startup::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(healthz).service(readyz).service(metrics);

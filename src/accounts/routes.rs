@@ -6,10 +6,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::service::{self, Me, Registration};
+use crate::api::ApiConfig;
+use crate::app::AppState;
 use crate::catalog::model as catalog_model;
 use crate::error::AppError;
 use crate::money::Money;
-use crate::startup::AppState;
 use crate::web::page::{safe_next, see_other, Page};
 use crate::web::session;
 
@@ -22,7 +23,7 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
         .service(account_page);
 }
 
-pub fn api(cfg: &mut web::ServiceConfig) {
+pub fn api(cfg: &mut ApiConfig) {
     cfg.service(api_login).service(api_logout).service(api_me).service(api_admin_users);
 }
 

@@ -7,6 +7,8 @@
 
 use actix_session::Session;
 use actix_web::{delete, get, post, put, web, HttpResponse};
+
+use crate::api::ApiConfig;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -14,14 +16,14 @@ use utoipa::ToSchema;
 
 use super::model;
 use super::service::{self, Lines};
+use crate::app::AppState;
 use crate::error::AppError;
 use crate::money::Money;
-use crate::orders::service::{Address, Buyer, LineRequest, OrderRequest, OrderView, Placed};
-use crate::startup::AppState;
+use crate::orders::service::{Address, Buyer, LineRequest, OrderRequest, OrderView, Outcome};
 use crate::web::page::{see_other, Page};
 use crate::web::session;
 
-pub fn api(cfg: &mut web::ServiceConfig) {
+pub fn api(cfg: &mut ApiConfig) {
     cfg.service(api_cart).service(api_add).service(api_set).service(api_remove);
 }
 
@@ -600,25 +602,16 @@ async fn place_from_form(
         _ignored_channel: None,
         _ignored_total: None,
     };
-    let settings = crate::orders::routes::settings(&page.state);
+    let settings = page.state.order_settings();
     let key = form.idempotency_key.clone();
     let user_id = buyer.id;
     let placed = page
         .state
-        .db(move |conn| {
-            crate::orders::service::place_once(
-                conn,
-                &settings,
-                &buyer,
-                &request,
-                Some((&key, &hash)),
-                Utc::now().naive_utc(),
-            )
-        })
+        .db(move |conn| crate::orders::routes::place(conn, &settings, &buyer, &request, Some((&key, &hash))))
         .await?;
     let order_no = match placed {
-        Placed::New(view) => view.order_no,
-        Placed::Replayed(body) => serde_json::from_str::<OrderView>(&body).map_err(AppError::internal)?.order_no,
+        Outcome::New(view) => view.order_no,
+        Outcome::Replayed(body) => serde_json::from_str::<OrderView>(&body).map_err(AppError::internal)?.order_no,
     };
     let left = service::after_order(load(&page.state, &page.session).await?, &cart);
     save(&page.state, &page.session, left).await?;

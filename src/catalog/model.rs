@@ -4,8 +4,8 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    campaign_prices, campaign_products, campaigns, counties, donation_projects, organisations, producers,
-    product_images, products, provinces, sku_price_tiers, skus,
+    campaign_prices, campaign_products, campaigns, counties, donation_projects, organisations, producer_managers,
+    producers, product_images, products, provinces, sku_price_tiers, skus, users,
 };
 use crate::db::AnyConnection;
 
@@ -370,4 +370,22 @@ pub fn sold_counts(conn: &mut AnyConnection, product_ids: &[i64]) -> QueryResult
          GROUP BY s.product_id"
     );
     Ok(diesel::sql_query(sql).load::<Sold>(conn)?.into_iter().map(|s| (s.product_id, s.sold)).collect())
+}
+
+/// Emails of the managers of a producer.
+pub fn producer_manager_emails(conn: &mut AnyConnection, producer_id: i64) -> QueryResult<Vec<String>> {
+    producer_managers::table
+        .inner_join(users::table)
+        .filter(producer_managers::producer_id.eq(producer_id))
+        .select(users::email)
+        .load(conn)
+}
+
+/// (producer_id, name_zh, name_en)
+pub fn producer_names(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String, String)>> {
+    producers::table
+        .filter(producers::id.eq_any(ids))
+        .order(producers::id)
+        .select((producers::id, producers::name_zh, producers::name_en))
+        .load(conn)
 }
