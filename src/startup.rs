@@ -140,6 +140,7 @@ impl Application {
                 .configure(orders::routes::pages)
                 .configure(crate::cart::routes::pages)
                 .configure(crate::addresses::routes::pages)
+                .configure(crate::credits::verify_page::pages)
                 .configure(payments::routes::pages)
                 .configure(points::routes::pages)
                 .configure(credits::routes::pages)

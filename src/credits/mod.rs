@@ -6,3 +6,4 @@ pub mod dashboard;
 pub mod model;
 pub mod routes;
 pub mod service;
+pub mod verify_page;

@@ -470,3 +470,22 @@ async fn the_address_book_fills_checkout_with_the_default_address() {
         (Some("河北省"), Some("张家口市"), Some("沽源县"))
     );
 }
+
+#[actix_web::test]
+async fn the_ledger_check_is_a_page_people_can_read() {
+    let app = spawn_app().await;
+    let res = app.get("/ledger/verify").await;
+    assert_eq!(res.status(), 200);
+    assert!(res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("text/html")));
+    let html = res.text().await.unwrap_or_default();
+    assert!(html.contains("data-testid=\"verify-ok\"") && html.contains("校验通过"), "verified");
+    assert!(html.contains("scripts/ledger.py verify") && html.contains("/api/v1/ledger/checkpoints"), "how to check");
+    let home = app.get("/").await.text().await.unwrap_or_default();
+    assert!(home.contains("href=\"/ledger/verify\""), "the footer links the page, not raw JSON");
+    let (status, api) = app.get_json("/api/v1/ledger/verify").await;
+    assert_eq!((status, api["ok"].as_bool()), (200, Some(true)));
+}

@@ -636,7 +636,7 @@ async function assertInViewport(page, locator, what) {
 
 test('every page of every role fits a 390 px phone; main pages pass axe-core', withServerLog(async (t) => {
   const anonymous = ['/', '/counties/1', '/search?q=%E8%97%9C%E9%BA%A6', '/login', '/register', '/cart',
-    '/campaigns/dragon-boat-2027', '/campaigns/year-round', '/ledger', '/donate/love-library'];
+    '/campaigns/dragon-boat-2027', '/campaigns/year-round', '/ledger', '/ledger/verify', '/donate/love-library'];
   {
     const { page, problems } = await openPage(t, PHONE);
     const products = await (await page.request.get('/api/v1/products?page=1')).json();
