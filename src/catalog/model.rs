@@ -389,3 +389,52 @@ pub fn producer_names(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<
         .select((producers::id, producers::name_zh, producers::name_en))
         .load(conn)
 }
+
+/// A SKU on sale in a campaign, with its product and the campaign's price for it, if any.
+#[derive(Debug, Clone, Queryable)]
+pub struct CampaignOfferRow {
+    pub product_id: i64,
+    pub product_zh: String,
+    pub product_en: String,
+    pub sku_id: i64,
+    pub sku_zh: String,
+    pub sku_en: String,
+    pub unit_zh: String,
+    pub unit_en: String,
+    pub price_fen: i64,
+    pub stock: i64,
+}
+
+/// The listed SKUs of a campaign's listed products, and the campaign's prices: (sku_id, fen).
+pub fn campaign_offers(
+    conn: &mut AnyConnection,
+    campaign_id: i64,
+) -> QueryResult<(Vec<CampaignOfferRow>, Vec<(i64, i64)>)> {
+    let in_campaign = campaign_products::table
+        .filter(campaign_products::campaign_id.eq(campaign_id))
+        .select(campaign_products::product_id);
+    let rows = skus::table
+        .inner_join(products::table)
+        .filter(products::id.eq_any(in_campaign))
+        .filter(products::listed.eq(true))
+        .filter(skus::listed.eq(true))
+        .order((products::id, skus::price_fen))
+        .select((
+            products::id,
+            products::name_zh,
+            products::name_en,
+            skus::id,
+            skus::name_zh,
+            skus::name_en,
+            skus::unit_zh,
+            skus::unit_en,
+            skus::price_fen,
+            skus::stock,
+        ))
+        .load(conn)?;
+    let prices = campaign_prices::table
+        .filter(campaign_prices::campaign_id.eq(campaign_id))
+        .select((campaign_prices::sku_id, campaign_prices::price_fen))
+        .load(conn)?;
+    Ok((rows, prices))
+}

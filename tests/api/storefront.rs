@@ -489,3 +489,20 @@ async fn the_ledger_check_is_a_page_people_can_read() {
     let (status, api) = app.get_json("/api/v1/ledger/verify").await;
     assert_eq!((status, api["ok"].as_bool()), (200, Some(true)));
 }
+
+#[actix_web::test]
+async fn campaign_pages_sell_at_campaign_prices() {
+    let app = spawn_app().await;
+    let html = app.get("/campaigns/dragon-boat-2027").await.text().await.unwrap_or_default();
+    let zongzi = app.sku("GY-ZONGZI-8");
+    let at = html.find(&format!("name=\"sku_id\" value=\"{zongzi}\"")).unwrap_or(0);
+    assert!(at > 0, "a buy button for the zongzi gift box");
+    let card = &html[html[..at].rfind("<li class=\"panel offer\">").unwrap_or(0)..at];
+    assert!(
+        card.contains("55.00") && card.contains("<del") && card.contains("59.90"),
+        "the campaign price beside the list price"
+    );
+    assert!(html.contains("action=\"/cart/add\""));
+    let year_round = app.get("/campaigns/year-round").await.text().await.unwrap_or_default();
+    assert!(year_round.matches("class=\"panel offer\"").count() >= 9, "every product of the year-round campaign");
+}
