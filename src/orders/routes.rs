@@ -268,6 +268,9 @@ struct OrderPageView {
     payment_url: Option<String>,
     can_cancel: bool,
     can_pay: bool,
+    /// When an unpaid order is cancelled: local time, and seconds left (for the countdown).
+    pay_by: String,
+    pay_seconds_left: i64,
     address: service::Address,
 }
 
@@ -325,6 +328,8 @@ async fn order_page(
         campaign_en: campaign.1,
         can_cancel: pending,
         can_pay: pending && view.payment_url.is_some(),
+        pay_by: page.time(view.payment_deadline),
+        pay_seconds_left: (view.payment_deadline - Utc::now().naive_utc()).num_seconds().max(0),
         payment_url: view.payment_url.clone(),
         order_no: view.order_no.clone(),
         status: view.status.clone(),

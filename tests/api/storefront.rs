@@ -218,6 +218,13 @@ async fn times_on_pages_are_in_the_configured_zone() {
         let page =
             buyer.get(app.url(&format!("/orders/{no}"))).send().await.expect("order").text().await.unwrap_or_default();
         assert!(page.contains(&local), "{zone}: the order page shows {local}");
+        let deadline = order["payment_deadline"]
+            .as_str()
+            .and_then(|t| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").ok())
+            .map(|d| (d + chrono::Duration::hours(hours)).format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default();
+        let countdown = format!("请在 {deadline} 前完成支付");
+        assert!(page.contains(&countdown) && page.contains("data-seconds-left=\""), "{zone}: {countdown}");
         let list = buyer.get(app.url("/orders")).send().await.expect("orders").text().await.unwrap_or_default();
         assert!(list.contains(&local), "{zone}: the order list shows {local}");
         assert!(!has_iso_time(&page) && !has_iso_time(&list), "{zone}: no raw ISO times");
