@@ -513,3 +513,70 @@ async fn campaign_pages_sell_at_campaign_prices() {
     let year_round = app.get("/campaigns/year-round").await.text().await.unwrap_or_default();
     assert!(year_round.matches("class=\"panel offer\"").count() >= 9, "every product of the year-round campaign");
 }
+
+#[actix_web::test]
+async fn cooperatives_ship_ticked_parcels_with_a_carrier_from_the_list() {
+    let app = spawn_app().await;
+    let buyer = app.client_for("employee@example.com").await;
+    let address: serde_json::Value = serde_json::from_str(ADDRESS).unwrap_or_default();
+    let mut numbers = Vec::new();
+    for _ in 0..2 {
+        let (status, order) = send_json(buyer.post(app.url("/api/v1/orders")).json(&json!({
+            "lines": [{"sku_id": app.sku("GY-QUINOA-1KG"), "quantity": 1}], "points": 0, "address": address,
+        })))
+        .await;
+        assert_eq!(status, 201, "{order}");
+        let payment = order["payment_id"].as_str().unwrap_or_default();
+        let (status, _) = send_json(buyer.post(app.url(&format!("/api/v1/payments/sandbox/{payment}/complete")))).await;
+        assert_eq!(status, 200);
+        numbers.push(order["order_no"].as_str().unwrap_or_default().to_string());
+    }
+    let coop = app.client_for("coop@example.com").await;
+    let html = coop.get(app.url("/coop/shipping")).send().await.expect("page").text().await.unwrap_or_default();
+    for carrier in ["顺丰速运", "京东物流", "中通", "圆通", "韵达", "申通", "EMS", "中国邮政"] {
+        assert!(html.contains(&format!("<option value=\"{carrier}\">")), "{carrier} offered");
+    }
+    assert!(html.contains("name=\"pick\""), "parcels are ticked, not one form each");
+    let index = |no: &str| -> String {
+        let at = html.find(&format!("value=\"{no},")).unwrap_or(0);
+        html[..at].rsplit("name=\"key_").next().unwrap_or_default().split('"').next().unwrap_or_default().to_string()
+    };
+    let (a, b) = (index(&numbers[0]), index(&numbers[1]));
+    let csrf = crate::helpers::csrf_from(&html);
+    let key = |i: &str| {
+        let at =
+            html.find(&format!("name=\"key_{i}\" value=\"")).unwrap_or(0) + format!("name=\"key_{i}\" value=\"").len();
+        html[at..].split('"').next().unwrap_or_default().to_string()
+    };
+    // A carrier not on the list is refused; so is a ticked parcel without a tracking number.
+    let form = vec![
+        ("_csrf".to_string(), csrf.clone()),
+        ("carrier".to_string(), "FooExpress".to_string()),
+        ("pick".to_string(), a.clone()),
+        (format!("key_{a}"), key(&a)),
+        (format!("tracking_{a}"), "SF1001".to_string()),
+    ];
+    let res = coop.post(app.url("/coop/shipping/selected")).form(&form).send().await.expect("post");
+    assert_eq!(res.status(), 400);
+    let form = vec![
+        ("_csrf".to_string(), csrf.clone()),
+        ("carrier".to_string(), "顺丰速运".to_string()),
+        ("pick".to_string(), a.clone()),
+        (format!("key_{a}"), key(&a)),
+        (format!("tracking_{a}"), "SF1001".to_string()),
+        ("pick".to_string(), b.clone()),
+        (format!("key_{b}"), key(&b)),
+        (format!("tracking_{b}"), String::new()),
+    ];
+    let res = coop.post(app.url("/coop/shipping/selected")).form(&form).send().await.expect("post");
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap_or_default().contains(&numbers[1]), "the order without a tracking number is named");
+    let mut form = form;
+    form[7].1 = "SF1002".to_string();
+    let res = coop.post(app.url("/coop/shipping/selected")).form(&form).send().await.expect("post");
+    assert_eq!(res.status(), 200);
+    for no in &numbers {
+        let (_, order) = send_json(buyer.get(app.url(&format!("/api/v1/orders/{no}")))).await;
+        assert_eq!(order["status"], "shipped", "{no}: {order}");
+    }
+}
