@@ -12,9 +12,10 @@ use super::service::{
 use crate::accounts::routes::require_me;
 use crate::api::ApiConfig;
 use crate::app::AppState;
-use crate::catalog::routes::Items;
 use crate::error::AppError;
 use crate::money::Money;
+use crate::web::auth::CurrentUser;
+use crate::web::list::Items;
 use crate::web::page::{see_other, Page};
 use crate::web::session;
 
@@ -112,8 +113,10 @@ async fn api_place(
 /// The buyer's orders, newest first (50 at most).
 #[utoipa::path(tag = "orders", responses((status = 200, body = Items<OrderView>), (status = 401)))]
 #[get("/orders")]
-async fn api_list(state: web::Data<AppState>, session: Session) -> Result<web::Json<Items<OrderView>>, AppError> {
-    let user = session::require_user(&session)?;
+async fn api_list(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> Result<web::Json<Items<OrderView>>, AppError> {
     let url = payment_url(&state);
     let items = state
         .db(move |conn| {
@@ -131,10 +134,9 @@ async fn api_list(state: web::Data<AppState>, session: Session) -> Result<web::J
 #[get("/orders/{order_no}")]
 async fn api_get(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<String>,
 ) -> Result<web::Json<OrderView>, AppError> {
-    let user = session::require_user(&session)?;
     let url = payment_url(&state);
     let no = path.into_inner();
     Ok(web::Json(state.db(move |conn| service::view(conn, user.id, &no, url)).await?))
@@ -145,10 +147,9 @@ async fn api_get(
 #[post("/orders/{order_no}/cancel")]
 async fn api_cancel(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<String>,
 ) -> Result<web::Json<OrderView>, AppError> {
-    let user = session::require_user(&session)?;
     let url = payment_url(&state);
     let no = path.into_inner();
     let settings = state.order_settings();

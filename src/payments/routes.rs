@@ -1,6 +1,5 @@
 //! The sandbox gateway's hosted page, its script-friendly driver, and our webhook.
 
-use actix_session::Session;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -13,6 +12,7 @@ use crate::error::AppError;
 use crate::money::Money;
 use crate::orders::status::PaymentStatus;
 use crate::orders::{model as orders_model, service as orders_service};
+use crate::web::auth::CurrentUser;
 use crate::web::page::{see_other, Page};
 use crate::web::session;
 
@@ -80,11 +80,10 @@ async fn own_payment(
 #[post("/payments/sandbox/{payment_id}/complete")]
 async fn complete(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let user = session::require_user(&session)?;
     let request: CompleteRequest = crate::api::optional_json(&body)?;
     let (payment_id, amount, status, order_no) = own_payment(&state, user.id, path.into_inner()).await?;
     // A cancelled order's payment can still be paid at the gateway, as with a real one: the
