@@ -58,7 +58,7 @@ async fn buyer(state: &AppState, session: &Session) -> Result<Buyer, AppError> {
 
 fn payment_url(state: &AppState) -> impl Fn(&str) -> String + Send + 'static {
     let base = state.config.public_url.clone();
-    move |id: &str| format!("{base}/pay/sandbox/{id}")
+    move |id: &str| service::payment_url(&base, id)
 }
 
 /// Places an order. The server prices everything; send an `Idempotency-Key` header so a retry
