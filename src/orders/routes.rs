@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::money::Money;
 use crate::web::auth::CurrentUser;
+use crate::web::forms::CsrfForm;
 use crate::web::list::Items;
 use crate::web::page::{see_other, Page};
 use crate::web::session;
@@ -698,19 +699,12 @@ async fn order_page(
     page.render("pages/order", &title, true, OrderData { order, lines: view.lines, events, notice, credits })
 }
 
+/// A form with nothing but its token.
 #[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
-}
+struct Empty {}
 
 #[post("/orders/{order_no}/cancel")]
-async fn order_cancel(
-    page: Page,
-    path: web::Path<String>,
-    form: web::Form<CsrfForm>,
-) -> Result<HttpResponse, AppError> {
-    session::verify_csrf(&page.session, &form.csrf)?;
+async fn order_cancel(page: Page, path: web::Path<String>, _: CsrfForm<Empty>) -> Result<HttpResponse, AppError> {
     let user = session::require_user(&page.session)?;
     let no = path.into_inner();
     let target = format!("/orders/{no}?notice=cancelled");

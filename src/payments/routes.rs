@@ -13,6 +13,7 @@ use crate::money::Money;
 use crate::orders::status::PaymentStatus;
 use crate::orders::{model as orders_model, service as orders_service};
 use crate::web::auth::CurrentUser;
+use crate::web::forms::CsrfForm;
 use crate::web::page::{see_other, Page};
 use crate::web::session;
 
@@ -128,14 +129,12 @@ async fn pay_page(page: Page, path: web::Path<String>) -> Result<HttpResponse, A
 
 #[derive(Deserialize)]
 struct PayForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     outcome: String,
 }
 
 #[post("/pay/sandbox/{payment_id}")]
-async fn pay_submit(page: Page, path: web::Path<String>, form: web::Form<PayForm>) -> Result<HttpResponse, AppError> {
-    session::verify_csrf(&page.session, &form.csrf)?;
+async fn pay_submit(page: Page, path: web::Path<String>, form: CsrfForm<PayForm>) -> Result<HttpResponse, AppError> {
+    let CsrfForm(form) = form;
     let user = session::require_user(&page.session)?;
     let outcome = match form.outcome.as_str() {
         "succeed" => Outcome::Succeeded,

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod download;
 pub mod errors;
+pub mod forms;
 pub mod i18n;
 pub mod list;
 pub mod metrics;
