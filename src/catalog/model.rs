@@ -405,11 +405,11 @@ pub struct CampaignOfferRow {
     pub stock: i64,
 }
 
+/// (sku_id, price in fen) pairs.
+pub type SkuPrices = Vec<(i64, i64)>;
+
 /// The listed SKUs of a campaign's listed products, and the campaign's prices: (sku_id, fen).
-pub fn campaign_offers(
-    conn: &mut AnyConnection,
-    campaign_id: i64,
-) -> QueryResult<(Vec<CampaignOfferRow>, Vec<(i64, i64)>)> {
+pub fn campaign_offers(conn: &mut AnyConnection, campaign_id: i64) -> QueryResult<(Vec<CampaignOfferRow>, SkuPrices)> {
     let in_campaign = campaign_products::table
         .filter(campaign_products::campaign_id.eq(campaign_id))
         .select(campaign_products::product_id);
