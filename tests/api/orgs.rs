@@ -441,6 +441,13 @@ async fn the_union_and_canteen_portals_show_their_data_and_act_through_forms() {
     assert!(html.contains("<progress class=\"budget-bar\""), "budget bar");
     assert!(html.contains("6,980.00") || html.contains("6980.00"), "the pending order and its total");
     assert!(html.contains(&format!("/union/orders/{no}/approve")), "an approve form");
+    // The approver decides with the facts: who placed it, its lines, recipients, the budget left,
+    // a state that says it waits for approval, and a confirmation before approving.
+    assert!(html.contains("下单人") && html.contains("union@example.com"), "the placer");
+    assert!(html.contains("沽源藜麦") && html.contains("× 200"), "the order's lines");
+    assert!(html.contains("收件人数") && html.contains("批准后预算余额"), "recipients and budget after approval");
+    assert!(html.contains("data-confirm=") && html.contains("/static/confirm.js"), "approval asks first");
+    assert!(html.contains("待审批") && !html.contains(">待支付<"), "the state reads 待审批");
     let csrf = crate::helpers::csrf_from(&html);
     // Preview of a pasted file with a bad row names the row and writes nothing.
     let form = [
