@@ -94,7 +94,7 @@ pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> R
 pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default().limit(256 * 1024).error_handler(|err, _| {
         let message = match &err {
-            JsonPayloadError::ContentType => "send the body as application/json / 请求体须为 JSON".to_string(),
+            JsonPayloadError::ContentType => return AppError::UnsupportedMediaType("application/json").into(),
             JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
                 "the body is too large / 请求体过大".to_string()
             }

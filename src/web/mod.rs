@@ -4,5 +4,6 @@ pub mod errors;
 pub mod i18n;
 pub mod metrics;
 pub mod page;
+pub mod security;
 pub mod session;
 pub mod templates;

@@ -12,4 +12,5 @@ mod ops;
 mod orders;
 mod orgs;
 mod pages;
+mod security;
 mod smtp;

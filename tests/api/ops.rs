@@ -1,8 +1,9 @@
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 
 #[actix_web::test]
 async fn health_readiness_and_metrics() {
-    let app = spawn_app().await;
+    let token = "test-metrics-token-0123456789";
+    let app = spawn_app_with(&[("AIDMART_METRICS_TOKEN", token)]).await;
     let (status, body) = app.get_json("/healthz").await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
     let (status, body) = app.get_json("/readyz").await;
@@ -12,7 +13,8 @@ async fn health_readiness_and_metrics() {
     assert_eq!(body["redis"], expected_redis);
 
     app.get("/api/v1/counties").await;
-    let metrics = app.get("/metrics").await.text().await.unwrap_or_default();
+    let res = app.client.get(app.url("/metrics")).bearer_auth(token).send().await.expect("metrics");
+    let metrics = res.text().await.unwrap_or_default();
     assert!(
         metrics.contains("aidmart_http_requests_total{method=\"GET\",route=\"/api/v1/counties\",status=\"200\"} 1"),
         "{metrics}"
