@@ -426,3 +426,92 @@ async fn every_listed_5xx_input_answers_4xx_with_the_error_envelope() {
     let res = app.get("/reports/credits.csv?from=%2B262142-12-25&to=%2B262142-12-31").await;
     expect_4xx(res, "credits.csv with year 262142", false).await;
 }
+
+// 1. Points come from somewhere: no self-grants, the budget pays, big grants wait.
+#[actix_web::test]
+async fn org_points_grants_are_paid_from_the_budget_and_never_to_oneself() {
+    let app = spawn_app().await;
+    let union = scalar(&mut app.conn(), "SELECT id AS n FROM organisations WHERE kind = 'union'");
+    let admin = app.client_for("union@example.com").await;
+    let grant = |c: &reqwest::Client, csv: &str| {
+        c.post(app.url(&format!("/api/v1/orgs/{union}/points-grants")))
+            .header("content-type", "text/csv")
+            .body(format!("email,points,expires,reason\n{csv}\n"))
+    };
+    let used =
+        || scalar(&mut app.conn(), &format!("SELECT budget_used_fen AS n FROM org_budgets WHERE org_id = {union}"));
+    let balance = |email: &str| {
+        scalar(
+            &mut app.conn(),
+            &format!(
+                "SELECT COALESCE(SUM(a.balance), 0) AS n FROM points_accounts a JOIN users u ON u.id = a.user_id WHERE u.email = '{email}'"
+            ),
+        )
+    };
+    let before = used();
+    for _ in 0..2 {
+        let (status, body) = send_json(grant(&admin, "union@example.com,1000000,2027-12-31,self")).await;
+        assert_eq!((status, error_code(&body)), (403, "forbidden"), "{body}");
+    }
+    assert_eq!((balance("union@example.com"), used()), (0, before));
+
+    // 1,000 points at 100 a yuan cost the budget ¥10.00 and show in the month's statement.
+    let (status, answer) = send_json(grant(&admin, "employee@example.com,1000,2027-12-31,端午慰问")).await;
+    assert_eq!(
+        (status, answer["status"].as_str(), answer["cost"].as_str()),
+        (201, Some("granted"), Some("10.00")),
+        "{answer}"
+    );
+    assert_eq!(used(), before + 1000);
+    assert_eq!(balance("employee@example.com"), 6000);
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let (status, statement) =
+        send_json(admin.get(app.url(&format!("/api/v1/orgs/{union}/statements?month={month}")))).await;
+    assert_eq!(status, 200, "{statement}");
+    let lines = statement["orders"].as_array().cloned().unwrap_or_default();
+    assert!(lines.iter().any(|l| l["status"] == "points_grant" && l["net"] == "10.00"), "{statement}");
+
+    // Above the threshold (¥5,000) the grant waits, budget held, for another admin.
+    let (status, pending) = send_json(grant(&admin, "employee@example.com,1000000,2027-12-31,年终福利")).await;
+    assert_eq!((status, pending["status"].as_str()), (202, Some("pending")), "{pending}");
+    assert_eq!(used(), before + 1000 + 1_000_000);
+    assert_eq!(balance("employee@example.com"), 6000);
+    let id = pending["id"].as_i64().unwrap_or_default();
+    let approve = |c: &reqwest::Client| c.post(app.url(&format!("/api/v1/orgs/{union}/points-grants/{id}/approve")));
+    let (status, body) = send_json(approve(&admin)).await;
+    assert_eq!((status, error_code(&body)), (403, "forbidden"), "not by the admin who asked");
+    let chair = app.client_for("union2@example.com").await;
+    let (status, decided) = send_json(approve(&chair)).await;
+    assert_eq!((status, decided["status"].as_str()), (200, Some("granted")), "{decided}");
+    assert_eq!(balance("employee@example.com"), 1_006_000);
+    assert_eq!(send_json(approve(&chair)).await.0, 409, "decided once");
+    let (_, listed) = send_json(admin.get(app.url(&format!("/api/v1/orgs/{union}/points-grants")))).await;
+    assert_eq!(listed[0]["decided_by"], "union2@example.com", "{listed}");
+
+    // Beyond the budget: 409, nothing granted.
+    crate::helpers::exec(
+        &mut app.conn(),
+        &format!("UPDATE org_budgets SET budget_total_fen = budget_used_fen + 500 WHERE org_id = {union}"),
+    );
+    let (status, body) = send_json(grant(&admin, "employee@example.com,1000,2027-12-31,超预算")).await;
+    assert_eq!((status, error_code(&body)), (409, "budget_exceeded"), "{body}");
+    assert_eq!(balance("employee@example.com"), 1_006_000);
+
+    // Platform grants record the reason and the admin, and are listed for admins.
+    let platform = app.client_for("admin@example.com").await;
+    let (status, body) =
+        send_json(platform.post(app.url("/api/v1/admin/points/grants")).json(
+            &json!({"email": "buyer@example.com", "points": 300, "reason": "活动补偿", "expires_at": "2027-12-31"}),
+        ))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, grants) = send_json(platform.get(app.url("/api/v1/admin/points/grants"))).await;
+    assert_eq!(status, 200, "{grants}");
+    assert_eq!(
+        (grants[0]["reason"].as_str(), grants[0]["granted_by"].as_str()),
+        (Some("活动补偿"), Some("admin@example.com"))
+    );
+    assert_eq!(grants.as_array().map(Vec::len), Some(1), "org grants are not platform grants: {grants}");
+    let page = platform.get(app.url("/admin/points")).send().await.expect("page").text().await.unwrap_or_default();
+    assert!(page.contains("活动补偿") && page.contains("admin@example.com"), "{page}");
+}
