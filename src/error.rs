@@ -37,6 +37,10 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("the service is not ready / 服务暂不可用")]
     Unavailable,
+    /// PostgreSQL aborted the transaction as a deadlock victim or a serialization failure;
+    /// `db::write_tx` runs it again, so this reaches a client only after several attempts.
+    #[error("busy, try again / 系统繁忙，请重试")]
+    Contention(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -75,6 +79,7 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::Unavailable => "unavailable",
+            AppError::Contention(_) => "busy",
             AppError::Internal(_) => "internal",
         }
     }
@@ -114,7 +119,7 @@ impl ResponseError for AppError {
             AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             AppError::Forbidden | AppError::CsrfRejected | AppError::Refused { .. } => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::Conflict { .. } | AppError::Contention(_) => StatusCode::CONFLICT,
             AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::RateLimited | AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -147,6 +152,7 @@ impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
         match e {
             diesel::result::Error::NotFound => AppError::NotFound,
+            other if crate::db::is_retryable(&other) => AppError::Contention(other.to_string()),
             other => AppError::internal(format!("database: {other}")),
         }
     }
@@ -170,6 +176,12 @@ impl From<handlebars::RenderError> for AppError {
     #[track_caller]
     fn from(e: handlebars::RenderError) -> Self {
         AppError::internal(format!("template: {e}"))
+    }
+}
+
+impl crate::db::TxError for AppError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, AppError::Contention(_))
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod app;
 pub mod cache;
 pub mod catalog;
 pub mod config;
@@ -10,6 +11,8 @@ pub mod credits;
 pub mod db;
 pub mod donations;
 pub mod error;
+pub mod inventory;
+pub mod jobs;
 pub mod mail;
 pub mod money;
 pub mod ops;

@@ -5,8 +5,8 @@ use actix_web::http::header;
 use actix_web::{get, web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::json;
 
+use crate::app::AppState;
 use crate::error::AppError;
-use crate::startup::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(healthz).service(readyz).service(metrics);

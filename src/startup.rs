@@ -7,55 +7,32 @@ use actix_web::cookie::{time, Key, SameSite};
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
-use handlebars::Handlebars;
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::Arc;
 use tracing_actix_web::TracingLogger;
 
+use crate::app::AppState;
 use crate::cache::local::TtlCache;
 use crate::cache::Cache;
 use crate::config::Config;
-use crate::db::{self, AnyConnection, Pool};
+use crate::db;
 use crate::error::AppError;
 use crate::mail::Mailer;
+use crate::orders::hooks::Hooks;
 use crate::payments::SandboxGateway;
 use crate::web::i18n::Messages;
 use crate::web::metrics::Metrics;
-use crate::{
-    accounts, api, catalog, credits, donations, mail, ops, orders, orgs, payments, points, seed, web as webparts,
-};
+use crate::{accounts, api, catalog, credits, donations, ops, orders, orgs, payments, points, seed, web as webparts};
 
-pub struct AppState {
-    pub config: Config,
-    pub pool: Pool,
-    pub cache: Cache,
-    pub templates: Handlebars<'static>,
-    pub messages: Arc<Messages>,
-    pub metrics: Metrics,
-    /// Catalog page data, kept for `catalog_cache_secs`.
-    pub catalog_cache: TtlCache,
-    pub gateway: SandboxGateway,
-    pub mailer: Mailer,
-    /// Signs ledger checkpoints; its public half is published with them.
-    pub ledger_key: ed25519_dalek::SigningKey,
-}
-
-impl AppState {
-    /// Runs blocking database work on the blocking thread pool with a pooled connection.
-    pub async fn db<T, F>(&self, f: F) -> Result<T, AppError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
-    {
-        let pool = self.pool.clone();
-        web::block(move || {
-            let mut conn = pool.get()?;
-            f(&mut conn)
-        })
-        .await?
-    }
-}
+/// Who hears of each order's lifecycle events, in this order, in the order's transaction:
+/// the organisation's budget and approval first (it may refuse the order), then the credit
+/// ledger, then mail (queued last, so it reports what was really written).
+pub const ORDER_HOOKS: Hooks = Hooks(&[
+    ("orgs", orgs::account::on_order),
+    ("credits", credits::service::on_order),
+    ("mail", orders::mail::on_order),
+]);
 
 pub struct Application {
     port: u16,
@@ -125,8 +102,9 @@ impl Application {
             gateway,
             mailer,
             ledger_key,
+            order_hooks: ORDER_HOOKS,
         });
-        spawn_jobs(state.clone());
+        crate::jobs::spawn_all(state.clone());
         let metrics_port = match state.config.metrics_bind {
             Some(bind) => {
                 let (server, port) = ops::metrics_server(state.clone(), bind)?;
@@ -196,57 +174,6 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
-}
-
-/// Background work: the mail worker, and the payment-timeout and points-expiry jobs. Each
-/// is safe to run in several instances at once.
-fn spawn_jobs(state: web::Data<AppState>) {
-    let mail_state = state.clone();
-    actix_web::rt::spawn(async move {
-        let mut tick = actix_web::rt::time::interval(std::time::Duration::from_millis(mail_state.config.mail_poll_ms));
-        loop {
-            tick.tick().await;
-            let s = mail_state.clone();
-            let result =
-                web::block(move || mail::deliver_due(&s.pool, &s.templates, &s.mailer, &s.config.mail_from)).await;
-            if let Ok(Err(e)) = result {
-                tracing::warn!(error = %e, "mail worker");
-            }
-        }
-    });
-    let ledger_state = state.clone();
-    actix_web::rt::spawn(async move {
-        let mut tick =
-            actix_web::rt::time::interval(std::time::Duration::from_secs(ledger_state.config.job_interval_secs));
-        loop {
-            tick.tick().await;
-            let key = ledger_state.ledger_key.clone();
-            let now = chrono::Utc::now().naive_utc();
-            if let Err(e) = ledger_state.db(move |conn| credits::service::checkpoint(conn, &key, now)).await {
-                tracing::warn!(error = %e, "ledger checkpoint");
-            }
-        }
-    });
-    actix_web::rt::spawn(orgs::routes::schedule_job(state.clone()));
-    actix_web::rt::spawn(async move {
-        let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(state.config.job_interval_secs));
-        loop {
-            tick.tick().await;
-            let result = state
-                .db(|conn| {
-                    let now = chrono::Utc::now().naive_utc();
-                    Ok((orders::service::expire_unpaid(conn, now)?, points::service::expire_due(conn, now)?))
-                })
-                .await;
-            match result {
-                Ok((0, 0)) => {}
-                Ok((orders, points)) => {
-                    tracing::info!(orders, points, "cancelled overdue orders, retired expired points")
-                }
-                Err(e) => tracing::warn!(error = %e, "background jobs"),
-            }
-        }
-    });
 }
 
 /// The session store: Redis when configured, otherwise the session lives in an encrypted,

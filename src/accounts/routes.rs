@@ -7,10 +7,10 @@ use utoipa::ToSchema;
 
 use super::service::{self, Me, Registration};
 use super::sessions;
+use crate::app::AppState;
 use crate::catalog::model as catalog_model;
 use crate::error::AppError;
 use crate::money::Money;
-use crate::startup::AppState;
 use crate::web::page::{safe_next, see_other, Page};
 use crate::web::session;
 use chrono::Utc;

@@ -8,10 +8,10 @@ use std::time::Duration;
 use utoipa::ToSchema;
 
 use super::model::{self, NewUser};
+use crate::app::AppState;
 use crate::db::AnyConnection;
 use crate::error::AppError;
 use crate::points;
-use crate::startup::AppState;
 use crate::web::session::SessionUser;
 
 pub const ROLES: [&str; 6] = ["buyer", "employee", "union_admin", "canteen_manager", "coop_manager", "platform_admin"];

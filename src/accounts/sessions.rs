@@ -14,10 +14,10 @@ use diesel::prelude::*;
 use rand::distributions::{Alphanumeric, DistString};
 use sha2::{Digest, Sha256};
 
+use crate::app::AppState;
 use crate::db::schema::user_sessions;
 use crate::db::AnyConnection;
 use crate::error::AppError;
-use crate::startup::AppState;
 use crate::web::session::{self, SessionUser};
 
 /// The session entry holding the token.

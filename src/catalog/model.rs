@@ -4,8 +4,8 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    campaign_products, campaigns, counties, donation_projects, organisations, producers, product_images, products,
-    provinces, sku_price_tiers, skus,
+    campaign_products, campaigns, counties, donation_projects, organisations, producer_managers, producers,
+    product_images, products, provinces, sku_price_tiers, skus, users,
 };
 use crate::db::AnyConnection;
 
@@ -300,5 +300,23 @@ pub fn campaigns(conn: &mut AnyConnection) -> QueryResult<Vec<(Campaign, OrgName
         .left_join(organisations::table)
         .order((campaigns::year_round, campaigns::starts_on))
         .select((Campaign::as_select(), (organisations::name_zh, organisations::name_en).nullable()))
+        .load(conn)
+}
+
+/// Emails of the managers of a producer.
+pub fn producer_manager_emails(conn: &mut AnyConnection, producer_id: i64) -> QueryResult<Vec<String>> {
+    producer_managers::table
+        .inner_join(users::table)
+        .filter(producer_managers::producer_id.eq(producer_id))
+        .select(users::email)
+        .load(conn)
+}
+
+/// (producer_id, name_zh, name_en)
+pub fn producer_names(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String, String)>> {
+    producers::table
+        .filter(producers::id.eq_any(ids))
+        .order(producers::id)
+        .select((producers::id, producers::name_zh, producers::name_en))
         .load(conn)
 }

@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use super::model::{self, ProductFilter};
 use super::service::{CampaignView, CountyView, ProductCard, ProductDetailView, ProductPage, ProductQuery, PER_PAGE};
+use crate::app::AppState;
 use crate::error::AppError;
-use crate::startup::AppState;
 use crate::web::i18n::Lang;
 use crate::web::page::Page;
 

@@ -10,6 +10,7 @@ use crate::db::schema::{
     shipments, sku_price_tiers, skus, stock_movements, users,
 };
 use crate::db::AnyConnection;
+use crate::orders::status::OrderStatus;
 
 /// Producer ids a user manages.
 pub fn managed_producers(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Vec<i64>> {
@@ -20,14 +21,7 @@ pub fn managed_producers(conn: &mut AnyConnection, user_id: i64) -> QueryResult<
         .load(conn)
 }
 
-/// (id, name_zh, name_en)
-pub fn producer_names(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String, String)>> {
-    producers::table
-        .filter(producers::id.eq_any(ids))
-        .order(producers::id)
-        .select((producers::id, producers::name_zh, producers::name_en))
-        .load(conn)
-}
+pub use crate::catalog::model::producer_names;
 
 /// What the portal shows of a SKU and its product.
 #[derive(Debug, Clone, Queryable)]
@@ -170,17 +164,6 @@ pub fn history(conn: &mut AnyConnection, sku_id: i64, limit: i64) -> QueryResult
         .load(conn)
 }
 
-/// (producer_id, code, product zh/en, sku zh/en) of a SKU, for the low-stock email.
-pub type SkuNames = (i64, String, String, String, String, String);
-
-pub fn sku_names(conn: &mut AnyConnection, sku_id: i64) -> QueryResult<SkuNames> {
-    skus::table
-        .inner_join(products::table)
-        .filter(skus::id.eq(sku_id))
-        .select((products::producer_id, skus::code, products::name_zh, products::name_en, skus::name_zh, skus::name_en))
-        .first(conn)
-}
-
 /// Whether the part (cooperative, recipient) of the order that holds this line was shipped.
 pub fn line_shipped(conn: &mut AnyConnection, line_id: i64) -> QueryResult<bool> {
     let (order_id, producer_id, recipient_id): (i64, i64, Option<i64>) = order_lines::table
@@ -216,7 +199,10 @@ pub struct PartLine {
 }
 
 /// Statuses in which goods are owed to the buyer and not yet all on their way.
-pub const SHIPPABLE: [&str; 2] = ["paid", "partially_refunded"];
+/// The states of an order with goods still to ship.
+pub fn shippable() -> Vec<&'static str> {
+    OrderStatus::strs(&OrderStatus::SHIPPABLE)
+}
 
 /// Lines with units left to ship, of shippable orders, for the given producers (and, when
 /// `order_id` is given, of that order only). Shipped parts are filtered by the caller.
@@ -231,7 +217,7 @@ pub fn open_lines(
         .inner_join(skus::table.inner_join(products::table))
         .left_join(order_recipients::table.on(order_recipients::id.nullable().eq(order_lines::recipient_id)))
         .filter(order_lines::producer_id.eq_any(producer_ids))
-        .filter(orders::status.eq_any(SHIPPABLE))
+        .filter(orders::status.eq_any(shippable()))
         .filter(order_lines::refunded_quantity.lt(order_lines::quantity))
         .order((orders::paid_at, orders::id, order_lines::id))
         .limit(limit)

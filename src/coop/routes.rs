@@ -13,8 +13,8 @@ use super::service::{
     self, BulkError, GroupBy, Manager, ProductInput, ProductPatch, ShipRequest, SkuInput, SkuPatch, StockRequest,
 };
 use crate::accounts::routes::require_role;
+use crate::app::AppState;
 use crate::error::AppError;
-use crate::startup::AppState;
 use crate::web::page::{see_other, Page};
 use crate::web::session;
 
@@ -197,8 +197,8 @@ async fn api_ship(
 ) -> Result<HttpResponse, AppError> {
     let m = manager(&state, &session).await?;
     let request = body.into_inner();
-    let public_url = state.config.public_url.clone();
-    let answer = state.db(move |conn| service::ship(conn, &m, &request, &public_url, now())).await?;
+    let settings = state.order_settings();
+    let answer = state.db(move |conn| service::ship(conn, &m, &request, &settings, now())).await?;
     Ok(HttpResponse::Created().json(answer))
 }
 
@@ -213,8 +213,8 @@ async fn api_ship_bulk(
 ) -> Result<HttpResponse, AppError> {
     let m = manager(&state, &session).await?;
     let csv = body.into_inner().csv;
-    let public_url = state.config.public_url.clone();
-    match state.db(move |conn| Ok(service::ship_csv(conn, &m, &csv, &public_url, now()))).await? {
+    let settings = state.order_settings();
+    match state.db(move |conn| Ok(service::ship_csv(conn, &m, &csv, &settings, now()))).await? {
         Ok(answers) => Ok(HttpResponse::Created().json(answers)),
         Err(BulkError::Rows(rows)) => Ok(bulk_rejected(rows)),
         Err(BulkError::Other(e)) => Err(e),
@@ -570,8 +570,8 @@ async fn shipping_submit(page: Page, form: web::Form<ShipForm>) -> Result<HttpRe
         carrier: form.carrier,
         tracking_no: form.tracking_no,
     };
-    let (m2, public_url) = (m.clone(), page.state.config.public_url.clone());
-    match page.state.db(move |conn| service::ship(conn, &m2, &request, &public_url, now())).await {
+    let (m2, settings) = (m.clone(), page.state.order_settings());
+    match page.state.db(move |conn| service::ship(conn, &m2, &request, &settings, now())).await {
         Ok(a) => {
             let notice = format!("{} · {} {}", a.order_no, a.carrier, a.tracking_no);
             render_shipping(&page, m, None, Some(notice), StatusCode::OK).await
@@ -756,8 +756,8 @@ async fn shipping_bulk_submit(page: Page, form: web::Form<BulkForm>) -> Result<H
     session::verify_csrf(&page.session, &form.csrf)?;
     let m = manager(&page.state, &page.session).await?;
     let csv = form.into_inner().csv;
-    let (m2, text, public_url) = (m.clone(), csv.clone(), page.state.config.public_url.clone());
-    let result = page.state.db(move |conn| Ok(service::ship_csv(conn, &m2, &text, &public_url, now()))).await?;
+    let (m2, text, settings) = (m.clone(), csv.clone(), page.state.order_settings());
+    let result = page.state.db(move |conn| Ok(service::ship_csv(conn, &m2, &text, &settings, now()))).await?;
     match result {
         Ok(answers) => {
             let notice = format!("{}", answers.len());

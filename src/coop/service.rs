@@ -9,13 +9,14 @@ use utoipa::ToSchema;
 use super::model::{self, PartLine, SkuRow};
 use crate::db::{self, AnyConnection};
 use crate::error::AppError;
+use crate::inventory::{self, Change};
 use crate::mail;
 use crate::money::Money;
-use crate::orders::model::{self as orders_model, Movement, StockChange};
-use crate::orders::service::Address;
+use crate::orders::model as orders_model;
+use crate::orders::service::{self as orders, Address, Settings};
 
 /// Stock is kept below this, so no arithmetic on it can overflow.
-pub const MAX_STOCK: i64 = 1_000_000_000;
+pub use crate::inventory::service::MAX_STOCK;
 
 /// A logged-in cooperative manager and the producers they manage.
 #[derive(Debug, Clone)]
@@ -112,12 +113,6 @@ pub struct StockRequest {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    Delta(i64),
-    Set(i64),
-}
-
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StockAnswer {
     pub sku_id: i64,
@@ -156,32 +151,6 @@ fn below_zero(code: &str, before: i64) -> String {
     format!("{code} has {before} in stock; the change would take it below zero / 库存不足，调整后将小于零")
 }
 
-/// Applies one change to a SKU's stock inside the caller's write transaction. A delta is one
-/// conditional update; a set is a compare-and-set on the stock just read, retried when a sale
-/// slipped in between, so neither overwrites concurrent sales and before/after are exact.
-/// `Ok(None)` means the stock would go below zero (or above the maximum).
-fn apply_change(conn: &mut AnyConnection, sku_id: i64, change: Change) -> Result<Option<StockChange>, AppError> {
-    match change {
-        Change::Delta(d) => {
-            let Some(c) = orders_model::add_stock(conn, sku_id, d)? else { return Ok(None) };
-            if c.after > MAX_STOCK {
-                // Undone with the transaction by this error.
-                return Err(invalid_change(&format!("stock is limited to {MAX_STOCK}")));
-            }
-            Ok(Some(c))
-        }
-        Change::Set(new) => {
-            for _ in 0..50 {
-                let seen = model::stock_of(conn, sku_id)?;
-                if let Some(c) = orders_model::set_stock_if(conn, sku_id, seen, new)? {
-                    return Ok(Some(c));
-                }
-            }
-            Err(AppError::conflict("stock_busy", "the stock is changing too fast, try again / 库存变动频繁，请重试"))
-        }
-    }
-}
-
 /// Sets or adjusts one SKU's stock, recording who, when, before, after and why.
 pub fn change_stock(
     conn: &mut AnyConnection,
@@ -194,82 +163,12 @@ pub fn change_stock(
     let reason = check_reason(&request.reason)?;
     db::write_tx(conn, |conn| {
         let sku = m.sku(conn, sku_id)?;
-        let Some(c) = apply_change(conn, sku.id, change)? else {
+        let Some(c) = inventory::adjust(conn, sku.id, change, reason, m.user_id, now)? else {
             let now_in_stock = model::stock_of(conn, sku.id)?;
             return Err(AppError::conflict("insufficient_stock", below_zero(&sku.code, now_in_stock)));
         };
-        record(conn, m.user_id, &[(c, reason)], now)?;
         Ok(StockAnswer { sku_id: sku.id, code: sku.code, before: c.before, after: c.after, delta: c.after - c.before })
     })
-}
-
-/// History rows for manager changes, then the low-stock alert for any crossing.
-fn record(
-    conn: &mut AnyConnection,
-    user_id: i64,
-    changes: &[(StockChange, &str)],
-    now: NaiveDateTime,
-) -> Result<(), AppError> {
-    let movements: Vec<Movement> = changes
-        .iter()
-        .filter(|(c, _)| c.after != c.before)
-        .map(|(c, reason)| Movement {
-            sku_id: c.sku_id,
-            delta: c.after - c.before,
-            reason,
-            order_id: None,
-            user_id,
-            before: c.before,
-            after: c.after,
-        })
-        .collect();
-    if !movements.is_empty() {
-        orders_model::record_movements(conn, &movements, now)?;
-    }
-    let plain: Vec<StockChange> = changes.iter().map(|(c, _)| *c).collect();
-    alert_low_stock(conn, &plain, now)
-}
-
-#[derive(Serialize)]
-struct LowStockMail {
-    producer_zh: String,
-    producer_en: String,
-    sku_code: String,
-    product_zh: String,
-    product_en: String,
-    sku_zh: String,
-    sku_en: String,
-    stock: i64,
-    threshold: i64,
-}
-
-/// Emails the cooperative's managers for each change that took a SKU's stock below its
-/// threshold. Called wherever stock changes, in the same transaction; since each change knows
-/// its exact before and after, a run of sales below the threshold sends nothing more.
-pub fn alert_low_stock(conn: &mut AnyConnection, changes: &[StockChange], now: NaiveDateTime) -> Result<(), AppError> {
-    for c in changes.iter().filter(|c| c.crossed_low()) {
-        let (producer_id, sku_code, product_zh, product_en, sku_zh, sku_en) = model::sku_names(conn, c.sku_id)?;
-        let (producer_zh, producer_en) = model::producer_names(conn, &[producer_id])?
-            .into_iter()
-            .next()
-            .map(|(_, zh, en)| (zh, en))
-            .unwrap_or_default();
-        let context = LowStockMail {
-            producer_zh,
-            producer_en,
-            sku_code,
-            product_zh,
-            product_en,
-            sku_zh,
-            sku_en,
-            stock: c.after,
-            threshold: c.threshold,
-        };
-        for email in orders_model::producer_manager_emails(conn, producer_id)? {
-            mail::enqueue(conn, "low_stock", &email, &context, now)?;
-        }
-    }
-    Ok(())
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -348,6 +247,12 @@ impl From<diesel::result::Error> for BulkError {
     }
 }
 
+impl db::TxError for BulkError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, BulkError::Other(e) if db::TxError::is_retryable(e))
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BulkAnswer {
     pub applied: usize,
@@ -395,7 +300,7 @@ pub fn bulk_stock(
         let mut errors = Vec::new();
         for r in &rows {
             let id = known.iter().find(|(c, _)| c == &r.code).map(|(_, id)| *id).ok_or(AppError::NotFound)?;
-            match apply_change(conn, id, r.change)? {
+            match inventory::adjust(conn, id, r.change, &r.reason, m.user_id, now)? {
                 Some(c) => applied.push((r, c)),
                 None => errors.push(RowError { row: r.row, message: below_zero(&r.code, model::stock_of(conn, id)?) }),
             }
@@ -404,8 +309,6 @@ pub fn bulk_stock(
             // Returning an error rolls back the rows already applied.
             return Err(BulkError::Rows(errors));
         }
-        let changes: Vec<(StockChange, &str)> = applied.iter().map(|(r, c)| (*c, r.reason.as_str())).collect();
-        record(conn, m.user_id, &changes, now)?;
         Ok(BulkAnswer {
             applied: applied.len(),
             changes: applied
@@ -695,7 +598,7 @@ pub fn ship(
     conn: &mut AnyConnection,
     m: &Manager,
     request: &ShipRequest,
-    public_url: &str,
+    s: &Settings,
     now: NaiveDateTime,
 ) -> Result<ShipAnswer, AppError> {
     let (carrier, tracking_no) = check_ship(request)?;
@@ -720,9 +623,11 @@ pub fn ship(
             // No such part for this cooperative (or nothing left in it to ship): not theirs to see.
             return Err(AppError::NotFound);
         }
-        if !model::lock_order_in(conn, order.id, &model::SHIPPABLE)? {
+        if !model::lock_order_in(conn, order.id, &model::shippable())? {
             return Err(AppError::conflict("not_shippable", "the order is not awaiting shipment / 订单当前不可发货"));
         }
+        // Read again under the lock: its status may have moved since.
+        let order = orders_model::order_by_id(conn, order.id)?;
         let already = || AppError::conflict("already_shipped", "this part has already been shipped / 该包裹已发货");
         if model::shipment_of(conn, order.id, producer_id, request.recipient_id)?.is_some() {
             return Err(already());
@@ -746,17 +651,7 @@ pub fn ship(
         let open = model::open_parts_of(conn, order.id)?;
         let shipped = model::shipped_parts(conn, &[order.id])?;
         let all_shipped = open.iter().all(|(p, r)| shipped.contains(&(order.id, *p, *r)));
-        let mut status = order.status.clone();
-        if all_shipped {
-            if !orders_model::transition(conn, order.id, &model::SHIPPABLE, "shipped")? {
-                return Err(AppError::conflict(
-                    "not_shippable",
-                    "the order is not awaiting shipment / 订单当前不可发货",
-                ));
-            }
-            orders_model::add_event(conn, order.id, Some(&order.status), "shipped", "every part shipped", now)?;
-            status = "shipped".to_string();
-        }
+        let status = orders::part_shipped(conn, s, &order, producer_id, request.recipient_id, all_shipped, now)?;
         let buyer = crate::accounts::model::find(conn, order.buyer_id)?
             .ok_or_else(|| AppError::internal("order without buyer"))?;
         let (producer_zh, producer_en) = model::producer_names(conn, &[producer_id])?
@@ -767,7 +662,7 @@ pub fn ship(
         let context = ShippedMail {
             buyer_name: buyer.display_name,
             order_no: order.order_no.clone(),
-            order_url: format!("{public_url}/orders/{}", order.order_no),
+            order_url: s.order_url(&order.order_no),
             producer_zh,
             producer_en,
             carrier: carrier.clone(),
@@ -781,9 +676,9 @@ pub fn ship(
             order_no: order.order_no,
             producer_id,
             recipient_id: request.recipient_id,
-            carrier,
-            tracking_no,
-            order_status: status,
+            carrier: carrier.clone(),
+            tracking_no: tracking_no.clone(),
+            order_status: status.as_str().to_string(),
         })
     })
 }
@@ -794,7 +689,7 @@ pub fn ship_csv(
     conn: &mut AnyConnection,
     m: &Manager,
     csv_text: &str,
-    public_url: &str,
+    s: &Settings,
     now: NaiveDateTime,
 ) -> Result<Vec<ShipAnswer>, BulkError> {
     let whole = |message: String| BulkError::Rows(vec![RowError { row: 1, message }]);
@@ -863,7 +758,7 @@ pub fn ship_csv(
         for (row, request) in &requests {
             // Each row runs in its own savepoint, so one refused row leaves the others' checks
             // meaningful; any error then undoes them all.
-            match ship(conn, m, request, public_url, now) {
+            match ship(conn, m, request, s, now) {
                 Ok(a) => answers.push(a),
                 Err(e @ (AppError::Internal(_) | AppError::Unavailable)) => return Err(BulkError::Other(e)),
                 Err(e) => errors.push(RowError { row: *row, message: e.public_message() }),
@@ -1610,17 +1505,6 @@ mod tests {
         assert!(check_change(Some(1), Some(1)).is_err());
         assert!(check_change(None, None).is_err());
         assert!(check_change(Some(i64::MIN), None).is_err());
-    }
-
-    #[test]
-    fn low_stock_is_crossed_only_going_below_the_threshold() {
-        let c = |before, after, threshold| StockChange { sku_id: 1, before, after, threshold };
-        assert!(c(5, 4, 5).crossed_low());
-        assert!(c(40, 0, 5).crossed_low());
-        assert!(!c(6, 5, 5).crossed_low(), "at the threshold is not below it");
-        assert!(!c(4, 3, 5).crossed_low(), "already below: no second email");
-        assert!(!c(3, 9, 5).crossed_low(), "going up");
-        assert!(!c(1, 0, 0).crossed_low(), "a zero threshold never alerts");
     }
 
     #[test]

@@ -74,7 +74,7 @@ pub fn campaign_credits(conn: &mut AnyConnection, campaign_id: i64) -> Result<Ca
     let ids = |m: &HashMap<Option<i64>, i64>| m.keys().flatten().copied().collect::<Vec<i64>>();
     c.by_county = named(county.clone(), &model::county_names(conn, &ids(&county))?, ("其他", "Other"));
     c.by_producer =
-        named(producer.clone(), &crate::orders::model::producer_names(conn, &ids(&producer))?, ("其他", "Other"));
+        named(producer.clone(), &crate::catalog::model::producer_names(conn, &ids(&producer))?, ("其他", "Other"));
     c.by_org = named(org.clone(), &model::org_names(conn, &ids(&org))?, ("个人买家", "Individual buyers"));
     c.by_channel = channel
         .into_iter()

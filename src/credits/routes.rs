@@ -8,10 +8,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::dashboard::{self, CampaignCredits, ReportRow};
 use super::model::{self, Checkpoint, Entry};
 use super::{charts, service};
+use crate::app::AppState;
 use crate::catalog::service::CampaignView;
 use crate::error::AppError;
 use crate::money::Money;
-use crate::startup::AppState;
 use crate::web::i18n::Lang;
 use crate::web::page::Page;
 
@@ -423,7 +423,7 @@ async fn entry_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, Ap
                 if seq > 1 { model::entry(conn, seq - 1)?.map(|p| p.hash) } else { Some(service::GENESIS.into()) };
             let campaign = model::campaign_names(conn, &[entry.campaign_id])?.pop();
             let producer =
-                crate::orders::model::producer_names(conn, &entry.producer_id.into_iter().collect::<Vec<_>>())?.pop();
+                crate::catalog::model::producer_names(conn, &entry.producer_id.into_iter().collect::<Vec<_>>())?.pop();
             let county = model::county_names(conn, &entry.county_id.into_iter().collect::<Vec<_>>())?.pop();
             Ok((entry, prev, [campaign, producer, county]))
         })

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::model::{self, Checkpoint, Entry};
 use crate::db::AnyConnection;
 use crate::error::AppError;
+use crate::orders::hooks::OrderEvent;
 use crate::orders::model::{LineRow, OrderRow};
 
 /// The hash that precedes the first entry.
@@ -163,6 +164,28 @@ fn line_draft(
     }
 }
 
+/// The credit ledger's hook on the order lifecycle: a paid order is credited, a refund
+/// reversed. The order core holds the ledger head already (it heads the lock order).
+pub fn on_order(
+    conn: &mut AnyConnection,
+    _: &crate::orders::service::Settings,
+    event: &OrderEvent,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    match event {
+        OrderEvent::Paid { order, lines } => {
+            credit_sale(conn, order, lines, now)?;
+        }
+        OrderEvent::Refunded { order, refund } => {
+            let refunded: Vec<(LineRow, i64, i64)> =
+                refund.lines.iter().map(|r| (r.line.clone(), r.quantity, r.value_fen)).collect();
+            credit_refund(conn, order, refund.id, &refunded, now)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Credits a just-paid order: one sale entry per line (its whole total, whatever the tender:
 /// points are settled by their issuer), one charity entry per line whose SKU pledges a
 /// donation, and 0.1 charity hour to the buyer. Called once, where the order becomes paid.
@@ -262,7 +285,7 @@ pub fn line_credits(conn: &mut AnyConnection, line_ids: &[i64]) -> Result<Vec<Li
         rows.into_iter().map(|(id, zh, en)| (id, (zh, en))).collect()
     };
     let campaigns = names(model::campaign_names(conn, &ids(|e| Some(e.campaign_id)))?);
-    let producers = names(crate::orders::model::producer_names(conn, &ids(|e| e.producer_id))?);
+    let producers = names(crate::catalog::model::producer_names(conn, &ids(|e| e.producer_id))?);
     let counties = names(model::county_names(conn, &ids(|e| e.county_id))?);
     let pick =
         |m: &HashMap<i64, (String, String)>, id: Option<i64>| id.and_then(|id| m.get(&id).cloned()).unwrap_or_default();

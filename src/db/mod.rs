@@ -133,10 +133,61 @@ fn in_transaction(c: &mut diesel::SqliteConnection) -> bool {
     SqliteTm::transaction_manager_status_mut(c).transaction_depth().ok().flatten().is_some()
 }
 
+/// How many times a transaction that PostgreSQL aborted as a deadlock victim or a
+/// serialization failure is run again before the error is returned.
+const TX_ATTEMPTS: usize = 4;
+
+/// Whether PostgreSQL aborted the transaction only because of its timing (a deadlock or a
+/// serialization failure): running it again is then safe and should succeed.
+pub fn is_retryable(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        Error::DatabaseError(_, info) => info.message().contains("deadlock detected"),
+        _ => false,
+    }
+}
+
 /// Runs `f` in a write transaction. On SQLite it starts with `BEGIN IMMEDIATE` so that
 /// concurrent writers queue on the busy timeout instead of failing with "database is locked"
-/// when a read lock would have to be upgraded.
-pub fn write_tx<T, E>(conn: &mut AnyConnection, f: impl FnOnce(&mut AnyConnection) -> Result<T, E>) -> Result<T, E>
+/// when a read lock would have to be upgraded. On PostgreSQL a transaction aborted by a
+/// deadlock or a serialization failure is rolled back and run again, a bounded number of
+/// times, so the client never sees it (every path takes its locks in one order, see
+/// ARCHITECTURE.md, so this is the exception).
+pub fn write_tx<T, E>(conn: &mut AnyConnection, mut f: impl FnMut(&mut AnyConnection) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<diesel::result::Error> + TxError,
+{
+    let mut attempt = 1;
+    loop {
+        match write_tx_once(conn, &mut f) {
+            Err(e) if attempt < TX_ATTEMPTS && e.is_retryable() && !in_any_transaction(conn) => {
+                attempt += 1;
+                tracing::debug!(attempt, "transaction retried after a deadlock or serialization failure");
+                std::thread::sleep(Duration::from_millis(2 * attempt as u64));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Errors that can tell whether they came from a retryable database failure.
+pub trait TxError {
+    fn is_retryable(&self) -> bool;
+}
+
+impl TxError for diesel::result::Error {
+    fn is_retryable(&self) -> bool {
+        is_retryable(self)
+    }
+}
+
+fn in_any_transaction(conn: &mut AnyConnection) -> bool {
+    type Tm = <AnyConnection as Connection>::TransactionManager;
+    Tm::transaction_manager_status_mut(conn).transaction_depth().ok().flatten().is_some()
+}
+
+fn write_tx_once<T, E>(conn: &mut AnyConnection, f: &mut impl FnMut(&mut AnyConnection) -> Result<T, E>) -> Result<T, E>
 where
     E: From<diesel::result::Error>,
 {
@@ -162,4 +213,14 @@ where
             Err(e)
         }
     }
+}
+
+/// Locks the credit ledger's head row until the transaction ends. Every transaction that may
+/// append to the ledger takes it first: it heads the lock order (ARCHITECTURE.md).
+pub fn lock_ledger_head(conn: &mut AnyConnection) -> QueryResult<(i64, String)> {
+    use schema::ledger_head;
+    diesel::update(ledger_head::table.find(1))
+        .set(ledger_head::entries.eq(ledger_head::entries))
+        .returning((ledger_head::entries, ledger_head::hash))
+        .get_result(conn)
 }

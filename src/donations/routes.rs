@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use super::model;
 use super::service::{self, DonationRequest, DonationView, ProjectView};
 use crate::accounts::routes::require_me;
+use crate::app::AppState;
 use crate::catalog::routes::Items;
 use crate::error::AppError;
 use crate::money::Money;
-use crate::startup::AppState;
 use crate::web::page::{see_other, Page};
 use crate::web::session;
 

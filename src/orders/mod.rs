@@ -1,6 +1,10 @@
-//! Orders: cart, checkout with points plus cash, payment, cancellation, timeout and refunds.
+//! Orders: the lifecycle core (`status`, `pricing`, `model`, `service`, `hooks`), its mail
+//! (a hook like any other) and its pages and API (`routes`).
 
+pub mod hooks;
+pub mod mail;
 pub mod model;
 pub mod pricing;
 pub mod routes;
 pub mod service;
+pub mod status;

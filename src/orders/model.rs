@@ -3,9 +3,10 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::status::{OrderStatus, PaymentStatus};
 use crate::db::schema::{
-    campaign_prices, campaign_products, campaigns, idempotency_keys, order_events, order_lines, orders, payment_events,
-    payments, producer_managers, products, refund_lines, refunds, sku_price_tiers, skus, stock_movements, users,
+    campaign_prices, campaign_products, campaigns, idempotency_keys, order_events, order_lines, order_recipients,
+    orders, payment_events, payments, products, refund_lines, refunds, shipments, sku_price_tiers, skus,
 };
 use crate::db::AnyConnection;
 
@@ -83,86 +84,6 @@ pub fn year_round_campaign(conn: &mut AnyConnection) -> QueryResult<Option<i64>>
         .optional()
 }
 
-/// One change of a SKU's stock: the exact stock before and after it, and the SKU's low-stock
-/// threshold, as the database saw them in the same statement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StockChange {
-    pub sku_id: i64,
-    pub before: i64,
-    pub after: i64,
-    pub threshold: i64,
-}
-
-impl StockChange {
-    /// True when this change took the stock from at or above the threshold to below it: the
-    /// one moment a low-stock alert is due (so one alert per crossing, not one per sale).
-    pub fn crossed_low(&self) -> bool {
-        self.before >= self.threshold && self.threshold > self.after
-    }
-}
-
-/// Takes `quantity` off the shelf only if that many are there: a conditional decrement.
-pub fn take_stock(conn: &mut AnyConnection, sku_id: i64, quantity: i64) -> QueryResult<Option<StockChange>> {
-    add_stock(conn, sku_id, -quantity)
-}
-
-pub fn put_back_stock(conn: &mut AnyConnection, sku_id: i64, quantity: i64) -> QueryResult<Option<StockChange>> {
-    add_stock(conn, sku_id, quantity)
-}
-
-/// Adds `delta` (negative takes) unless the stock would go below zero: one conditional update
-/// that returns the new stock, so before/after are exact whatever runs concurrently. `None`
-/// when refused (or the SKU does not exist).
-pub fn add_stock(conn: &mut AnyConnection, sku_id: i64, delta: i64) -> QueryResult<Option<StockChange>> {
-    let row: Option<(i64, i64)> = diesel::update(skus::table.find(sku_id).filter(skus::stock.ge(-delta)))
-        .set(skus::stock.eq(skus::stock + delta))
-        .returning((skus::stock, skus::low_stock_threshold))
-        .get_result(conn)
-        .optional()?;
-    Ok(row.map(|(after, threshold)| StockChange { sku_id, before: after - delta, after, threshold }))
-}
-
-/// Sets the stock to `new` only if it is still `seen` (compare-and-set): `None` when a sale
-/// or another change came in between, and the caller reads again.
-pub fn set_stock_if(conn: &mut AnyConnection, sku_id: i64, seen: i64, new: i64) -> QueryResult<Option<StockChange>> {
-    let row: Option<(i64, i64)> = diesel::update(skus::table.find(sku_id).filter(skus::stock.eq(seen)))
-        .set(skus::stock.eq(new))
-        .returning((skus::stock, skus::low_stock_threshold))
-        .get_result(conn)
-        .optional()?;
-    Ok(row.map(|(after, threshold)| StockChange { sku_id, before: seen, after, threshold }))
-}
-
-pub struct Movement<'a> {
-    pub sku_id: i64,
-    pub delta: i64,
-    pub reason: &'a str,
-    /// None for a manager's adjustment.
-    pub order_id: Option<i64>,
-    pub user_id: i64,
-    pub before: i64,
-    pub after: i64,
-}
-
-pub fn record_movements(conn: &mut AnyConnection, rows: &[Movement], now: NaiveDateTime) -> QueryResult<usize> {
-    let values: Vec<_> = rows
-        .iter()
-        .map(|m| {
-            (
-                stock_movements::sku_id.eq(m.sku_id),
-                stock_movements::delta.eq(m.delta),
-                stock_movements::reason.eq(m.reason),
-                stock_movements::order_id.eq(m.order_id),
-                stock_movements::user_id.eq(Some(m.user_id)),
-                stock_movements::created_at.eq(now),
-                stock_movements::stock_before.eq(Some(m.before)),
-                stock_movements::stock_after.eq(Some(m.after)),
-            )
-        })
-        .collect();
-    crate::on_backend!(conn, |c| diesel::insert_into(stock_movements::table).values(&values).execute(c))
-}
-
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = orders)]
 pub struct OrderRow {
@@ -202,6 +123,8 @@ pub struct LineRow {
     pub points_value_fen: i64,
     pub cash_fen: i64,
     pub refunded_quantity: i64,
+    /// Set on a line shipped to one of the order's recipients (welfare distribution).
+    pub recipient_id: Option<i64>,
 }
 
 pub fn insert_order(conn: &mut AnyConnection, order: &OrderRow) -> QueryResult<i64> {
@@ -223,6 +146,7 @@ pub fn insert_lines(conn: &mut AnyConnection, lines: &[LineRow]) -> QueryResult<
                 order_lines::points.eq(l.points),
                 order_lines::points_value_fen.eq(l.points_value_fen),
                 order_lines::cash_fen.eq(l.cash_fen),
+                order_lines::recipient_id.eq(l.recipient_id),
             )
         })
         .collect();
@@ -253,18 +177,68 @@ pub fn add_event(
 
 /// Moves an order from one status to another only if it is still in the first: the one
 /// place where concurrent callers (webhook, timeout job, buyer) are serialised.
-pub fn transition(conn: &mut AnyConnection, order_id: i64, from: &[&str], to: &str) -> QueryResult<bool> {
-    let n = diesel::update(orders::table.find(order_id).filter(orders::status.eq_any(from)))
-        .set(orders::status.eq(to))
+pub fn transition(conn: &mut AnyConnection, order_id: i64, from: &[OrderStatus], to: OrderStatus) -> QueryResult<bool> {
+    let n = diesel::update(orders::table.find(order_id).filter(orders::status.eq_any(OrderStatus::strs(from))))
+        .set(orders::status.eq(to.as_str()))
         .execute(conn)?;
     Ok(n == 1)
 }
 
-pub fn mark_paid(conn: &mut AnyConnection, order_id: i64, now: NaiveDateTime) -> QueryResult<bool> {
-    let n = diesel::update(orders::table.find(order_id).filter(orders::status.eq("pending_payment")))
-        .set((orders::status.eq("paid"), orders::paid_at.eq(Some(now))))
+pub fn mark_paid(conn: &mut AnyConnection, order_id: i64, from: OrderStatus, now: NaiveDateTime) -> QueryResult<bool> {
+    let n = diesel::update(orders::table.find(order_id).filter(orders::status.eq(from.as_str())))
+        .set((orders::status.eq(OrderStatus::Paid.as_str()), orders::paid_at.eq(Some(now))))
         .execute(conn)?;
     Ok(n == 1)
+}
+
+/// Locks the order's row until the transaction ends (a no-op update: portable, and on
+/// SQLite the transaction already holds the write lock).
+pub fn lock_order(conn: &mut AnyConnection, order_id: i64) -> QueryResult<()> {
+    diesel::update(orders::table.find(order_id)).set(orders::id.eq(orders::id)).execute(conn).map(|_| ())
+}
+
+pub fn insert_recipient(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    name: &str,
+    mobile: &str,
+    address: &str,
+) -> QueryResult<i64> {
+    diesel::insert_into(order_recipients::table)
+        .values((
+            order_recipients::order_id.eq(order_id),
+            order_recipients::name.eq(name),
+            order_recipients::mobile.eq(mobile),
+            order_recipients::address.eq(address),
+        ))
+        .returning(order_recipients::id)
+        .get_result(conn)
+}
+
+/// Whether the part (cooperative, recipient) of the order that holds this line was shipped.
+pub fn line_shipped(conn: &mut AnyConnection, line_id: i64) -> QueryResult<bool> {
+    let (order_id, producer_id, recipient_id): (i64, i64, Option<i64>) = order_lines::table
+        .find(line_id)
+        .select((order_lines::order_id, order_lines::producer_id, order_lines::recipient_id))
+        .first(conn)?;
+    let mut query = shipments::table
+        .filter(shipments::order_id.eq(order_id))
+        .filter(shipments::producer_id.eq(producer_id))
+        .into_boxed();
+    query = match recipient_id {
+        Some(r) => query.filter(shipments::recipient_id.eq(r)),
+        None => query.filter(shipments::recipient_id.is_null()),
+    };
+    Ok(query.count().get_result::<i64>(conn)? > 0)
+}
+
+/// The order's refunds: (id, cash_fen, points, reason, created_at), oldest first.
+pub fn refunds_of(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<(i64, i64, i64, String, NaiveDateTime)>> {
+    refunds::table
+        .filter(refunds::order_id.eq(order_id))
+        .order(refunds::id)
+        .select((refunds::id, refunds::cash_fen, refunds::points, refunds::reason, refunds::created_at))
+        .load(conn)
 }
 
 pub fn order_by_no(conn: &mut AnyConnection, order_no: &str) -> QueryResult<Option<OrderRow>> {
@@ -350,27 +324,43 @@ pub fn payment(conn: &mut AnyConnection, payment_id: &str) -> QueryResult<Option
         .optional()
 }
 
+/// The order's newest payment still waiting for the gateway.
 pub fn pending_payment_of(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Option<String>> {
     payments::table
         .filter(payments::order_id.eq(order_id))
-        .filter(payments::status.eq("pending"))
+        .filter(payments::status.eq(PaymentStatus::Pending.as_str()))
+        .order(payments::created_at.desc())
         .select(payments::payment_id)
         .first(conn)
         .optional()
 }
 
+/// Settles a payment the gateway answered: from pending, or from cancelled (the order was
+/// cancelled first; the buyer may still pay at the gateway). False if already settled.
 pub fn settle_payment(
     conn: &mut AnyConnection,
     payment_id: &str,
-    status: &str,
+    outcome: PaymentStatus,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
+    let open = [PaymentStatus::Pending.as_str(), PaymentStatus::Cancelled.as_str()];
     let n = diesel::update(
-        payments::table.filter(payments::payment_id.eq(payment_id)).filter(payments::status.eq("pending")),
+        payments::table.filter(payments::payment_id.eq(payment_id)).filter(payments::status.eq_any(open)),
     )
-    .set((payments::status.eq(status), payments::completed_at.eq(Some(now))))
+    .set((payments::status.eq(outcome.as_str()), payments::completed_at.eq(Some(now))))
     .execute(conn)?;
     Ok(n == 1)
+}
+
+/// Marks the order's open payments cancelled: the order no longer waits for them.
+pub fn cancel_open_payments(conn: &mut AnyConnection, order_id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        payments::table
+            .filter(payments::order_id.eq(order_id))
+            .filter(payments::status.eq(PaymentStatus::Pending.as_str())),
+    )
+    .set((payments::status.eq(PaymentStatus::Cancelled.as_str()), payments::completed_at.eq(Some(now))))
+    .execute(conn)
 }
 
 /// Records a gateway event; false if it was seen before.
@@ -395,10 +385,10 @@ pub fn record_payment_event(
     Ok(inserted == 1)
 }
 
-/// Unpaid orders whose payment time is up.
+/// Unpaid orders whose time (to pay, or to be approved) is up.
 pub fn overdue_unpaid(conn: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<Vec<i64>> {
     orders::table
-        .filter(orders::status.eq("pending_payment"))
+        .filter(orders::status.eq_any(OrderStatus::strs(&OrderStatus::UNPAID)))
         .filter(orders::payment_deadline.le(now))
         .select(orders::id)
         .load(conn)
@@ -493,24 +483,6 @@ pub fn save_idempotent_response(
             idempotency_keys::created_at.eq(now),
         ))
         .execute(conn)
-}
-
-/// Emails of the managers of a producer.
-pub fn producer_manager_emails(conn: &mut AnyConnection, producer_id: i64) -> QueryResult<Vec<String>> {
-    producer_managers::table
-        .inner_join(users::table)
-        .filter(producer_managers::producer_id.eq(producer_id))
-        .select(users::email)
-        .load(conn)
-}
-
-/// (producer_id, name_zh, name_en)
-pub fn producer_names(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String, String)>> {
-    use crate::db::schema::producers;
-    producers::table
-        .filter(producers::id.eq_any(ids))
-        .select((producers::id, producers::name_zh, producers::name_en))
-        .load(conn)
 }
 
 /// What the cart page shows of a SKU.

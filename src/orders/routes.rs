@@ -6,12 +6,14 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::service::{self, Buyer, LineRequest, OrderRequest, OrderView, Placed, RefundRequest, RefundView, Settings};
+use super::service::{
+    self, Account, Buyer, LineRequest, OrderRequest, OrderView, Outcome, RefundRequest, RefundView, Settings,
+};
 use crate::accounts::routes::require_me;
+use crate::app::AppState;
 use crate::catalog::routes::Items;
 use crate::error::AppError;
 use crate::money::Money;
-use crate::startup::AppState;
 use crate::web::page::{see_other, Page};
 use crate::web::session;
 
@@ -31,13 +33,20 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
         .service(order_cancel);
 }
 
-pub fn settings(state: &AppState) -> Settings {
-    Settings {
-        rate: state.config.exchange_rate,
-        payment_timeout: chrono::Duration::minutes(state.config.payment_timeout_mins),
-        gateway: "sandbox",
-        public_url: state.config.public_url.clone(),
-    }
+/// Places a buyer's order on their own account or an organisation's, at most once per
+/// Idempotency-Key, through the one pipeline.
+fn place(
+    conn: &mut crate::db::AnyConnection,
+    s: &Settings,
+    buyer: &Buyer,
+    request: &OrderRequest,
+    key: Option<(&str, &str)>,
+) -> Result<Outcome, AppError> {
+    let now = Utc::now().naive_utc();
+    service::place_once(conn, buyer.id, request, key, now, |conn, prepared| match request.account()? {
+        Account::Personal => service::write_personal(conn, s, buyer, request, prepared, now),
+        Account::Org(account) => crate::orgs::account::write_order(conn, s, buyer, request, &account, prepared, now),
+    })
 }
 
 async fn buyer(state: &AppState, session: &Session) -> Result<Buyer, AppError> {
@@ -86,22 +95,13 @@ async fn api_place(
     };
     // serde_json keeps object keys sorted, so equal bodies hash equally whatever their order.
     let hash = hex::encode(Sha256::digest(value.to_string().as_bytes()));
-    let settings = settings(&state);
+    let settings = state.order_settings();
     let placed = state
-        .db(move |conn| {
-            service::place_once(
-                conn,
-                &settings,
-                &buyer,
-                &request,
-                key.as_deref().map(|k| (k, hash.as_str())),
-                Utc::now().naive_utc(),
-            )
-        })
+        .db(move |conn| place(conn, &settings, &buyer, &request, key.as_deref().map(|k| (k, hash.as_str()))))
         .await?;
     Ok(match placed {
-        Placed::New(view) => HttpResponse::Created().json(*view),
-        Placed::Replayed(body) => HttpResponse::Created()
+        Outcome::New(view) => HttpResponse::Created().json(*view),
+        Outcome::Replayed(body) => HttpResponse::Created()
             .content_type("application/json")
             .insert_header(("idempotent-replay", "true"))
             .body(body),
@@ -150,9 +150,10 @@ async fn api_cancel(
     let user = session::require_user(&session)?;
     let url = payment_url(&state);
     let no = path.into_inner();
+    let settings = state.order_settings();
     let view = state
         .db(move |conn| {
-            let order = service::cancel(conn, user.id, &no, Utc::now().naive_utc())?;
+            let order = service::cancel(conn, &settings, user.id, &no, Utc::now().naive_utc())?;
             service::view_of(conn, order, url)
         })
         .await?;
@@ -172,11 +173,11 @@ async fn api_refund(
     let user = session::require_user(&session)?;
     let request: RefundRequest = crate::api::optional_json(&body)?;
     let url = payment_url(&state);
-    let public_url = state.config.public_url.clone();
+    let settings = state.order_settings();
     let no = path.into_inner();
     let view = state
         .db(move |conn| {
-            let (cash, points) = service::refund(conn, user.id, &no, &request, &public_url, Utc::now().naive_utc())?;
+            let (cash, points) = service::refund(conn, &settings, user.id, &no, &request, Utc::now().naive_utc())?;
             Ok(RefundView { cash: Money::from_fen(cash), points, order: service::view(conn, user.id, &no, url)? })
         })
         .await?;
@@ -511,17 +512,12 @@ async fn place_from_form(
         _ignored_channel: None,
         _ignored_total: None,
     };
-    let settings = settings(&page.state);
+    let settings = page.state.order_settings();
     let key = form.idempotency_key.clone();
-    let placed = page
-        .state
-        .db(move |conn| {
-            service::place_once(conn, &settings, &buyer, &request, Some((&key, &hash)), Utc::now().naive_utc())
-        })
-        .await?;
+    let placed = page.state.db(move |conn| place(conn, &settings, &buyer, &request, Some((&key, &hash)))).await?;
     Ok(match placed {
-        Placed::New(view) => view.order_no,
-        Placed::Replayed(body) => serde_json::from_str::<OrderView>(&body).map_err(AppError::internal)?.order_no,
+        Outcome::New(view) => view.order_no,
+        Outcome::Replayed(body) => serde_json::from_str::<OrderView>(&body).map_err(AppError::internal)?.order_no,
     })
 }
 
@@ -716,6 +712,7 @@ async fn order_cancel(
     let user = session::require_user(&page.session)?;
     let no = path.into_inner();
     let target = format!("/orders/{no}?notice=cancelled");
-    page.state.db(move |conn| service::cancel(conn, user.id, &no, Utc::now().naive_utc())).await?;
+    let settings = page.state.order_settings();
+    page.state.db(move |conn| service::cancel(conn, &settings, user.id, &no, Utc::now().naive_utc())).await?;
     Ok(see_other(&target))
 }

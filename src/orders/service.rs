@@ -1,17 +1,21 @@
-//! Checkout rules: pricing by the server, points plus cash, atomic stock reservation,
-//! payment, cancellation, payment timeout and refunds. Every state change is a conditional
-//! update inside one transaction, so concurrent requests, callbacks and jobs cannot double it.
+//! The order lifecycle: one placement pipeline for every kind of order (personal, on an
+//! organisation's account, welfare distribution, scheduled canteen orders, and what comes
+//! next), payment, cancellation, payment timeout and refunds. Every state change is a
+//! conditional update allowed by the transition table (`status.rs`) inside one transaction,
+//! taking its locks in the one lock order (ARCHITECTURE.md), and announced to the hooks.
 
 use chrono::{Duration, NaiveDateTime};
 use rand::distributions::{Alphanumeric, DistString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::model::{self, LineRow, Movement, OrderRow};
+use super::hooks::{Hooks, OrderEvent, Refund, RefundedLine};
+use super::model::{self, LineRow, OrderRow};
 use super::pricing::{self, PricedLine, PricingError, SkuPrice};
+use super::status::{illegal, Category, Channel, OrderStatus, PaymentStatus};
 use crate::db::{self, AnyConnection};
 use crate::error::AppError;
-use crate::mail;
+use crate::inventory;
 use crate::money::{ExchangeRate, Money};
 use crate::points;
 
@@ -20,7 +24,7 @@ pub fn random_token(len: usize) -> String {
 }
 
 /// Order numbers carry the date for people and 12 random characters against guessing.
-pub(crate) fn new_order_no(now: NaiveDateTime) -> String {
+pub fn new_order_no(now: NaiveDateTime) -> String {
     format!("AM{}{}", now.format("%Y%m%d"), random_token(12).to_uppercase())
 }
 
@@ -76,7 +80,8 @@ pub struct OrderRequest {
     pub points: i64,
     pub campaign_id: Option<i64>,
     pub address: Address,
-    /// "personal", or {"org_id": …} (organisation accounts come with organisation buying).
+    /// "personal" (the default), or {"org_id": …, "delivery_date"?: "YYYY-MM-DD"} to buy on
+    /// a union's or canteen's account.
     #[serde(default)]
     #[schema(value_type = Object)]
     pub account: Option<serde_json::Value>,
@@ -86,6 +91,41 @@ pub struct OrderRequest {
     #[serde(default, rename = "total")]
     #[schema(ignore)]
     pub _ignored_total: Option<serde_json::Value>,
+}
+
+/// An order on an organisation's account (`"account":{"org_id":…}`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountRequest {
+    pub org_id: i64,
+    /// Canteens: the day the goods are wanted.
+    #[serde(default)]
+    pub delivery_date: Option<chrono::NaiveDate>,
+}
+
+/// Whose account pays: the buyer's own, or an organisation's.
+pub enum Account {
+    Personal,
+    Org(AccountRequest),
+}
+
+impl OrderRequest {
+    pub fn account(&self) -> Result<Account, AppError> {
+        let bad = |why: String| {
+            AppError::bad_request(
+                "invalid_account",
+                format!("account must be \"personal\" or {{\"org_id\": …}}: {why} / 下单账户格式错误"),
+            )
+        };
+        match &self.account {
+            None => Ok(Account::Personal),
+            Some(serde_json::Value::String(s)) if s == "personal" => Ok(Account::Personal),
+            Some(v @ serde_json::Value::Object(_)) => {
+                serde_json::from_value(v.clone()).map(Account::Org).map_err(|e| bad(e.to_string()))
+            }
+            Some(other) => Err(bad(format!("got {other}"))),
+        }
+    }
 }
 
 /// Who is buying, as the server knows them.
@@ -118,6 +158,19 @@ pub struct LineView {
     pub refunded_quantity: i64,
 }
 
+/// Money that went back to the buyer: a refund of units, or a payment that arrived after the
+/// order was cancelled (`reason` = `late_payment`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RefundInfo {
+    pub id: i64,
+    /// Cash returned.
+    #[schema(value_type = String)]
+    pub amount: Money,
+    pub points: i64,
+    pub reason: String,
+    pub created_at: NaiveDateTime,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OrderView {
     pub order_no: String,
@@ -142,6 +195,7 @@ pub struct OrderView {
     pub payment_deadline: NaiveDateTime,
     pub paid_at: Option<NaiveDateTime>,
     pub lines: Vec<LineView>,
+    pub refunds: Vec<RefundInfo>,
 }
 
 fn pricing_error(e: PricingError) -> AppError {
@@ -172,21 +226,44 @@ pub struct Quote {
 }
 
 /// A line checked and priced, with what the order and its mail need to know of it.
-pub(crate) struct PreparedLine {
-    pub(crate) priced: PricedLine,
-    pub(crate) producer_id: i64,
-    max_points_pct: i32,
-    pub(crate) product_id: i64,
-    pub(crate) names: [String; 4],
+#[derive(Clone)]
+pub struct PreparedLine {
+    pub priced: PricedLine,
+    pub producer_id: i64,
+    pub max_points_pct: i32,
+    pub product_id: i64,
+    pub names: [String; 4],
+    /// Index into the draft's recipients, for an order shipped to many people.
+    pub recipient: Option<usize>,
 }
 
-pub(crate) struct Prepared {
-    pub(crate) lines: Vec<PreparedLine>,
-    pub(crate) campaign_id: i64,
+impl PreparedLine {
+    /// The same SKU at the same unit price for another quantity, paid wholly in cash (a
+    /// distribution splits one priced SKU over its recipients).
+    pub fn for_quantity(&self, quantity: i64, recipient: Option<usize>) -> PreparedLine {
+        let total = self.priced.unit_price_fen * quantity;
+        PreparedLine {
+            priced: PricedLine {
+                quantity,
+                line_total_fen: total,
+                points: 0,
+                points_value_fen: 0,
+                cash_fen: total,
+                ..self.priced.clone()
+            },
+            recipient,
+            ..self.clone()
+        }
+    }
+}
+
+pub struct Prepared {
+    pub lines: Vec<PreparedLine>,
+    pub campaign_id: i64,
 }
 
 /// Checks the lines and the campaign and prices everything, in one read; no writes.
-pub(crate) fn prepare(
+pub fn prepare(
     conn: &mut AnyConnection,
     requested: &[LineRequest],
     campaign_id: Option<i64>,
@@ -261,6 +338,7 @@ pub(crate) fn prepare(
             max_points_pct,
             product_id,
             names,
+            recipient: None,
         })
         .collect();
     Ok(Prepared { lines, campaign_id })
@@ -283,11 +361,25 @@ pub fn quote(
     })
 }
 
+/// What every lifecycle operation needs to know of the store, built once per request or job
+/// from the application state.
 pub struct Settings {
     pub rate: ExchangeRate,
     pub payment_timeout: Duration,
     pub gateway: &'static str,
     pub public_url: String,
+    /// Who hears of every lifecycle event, in order.
+    pub hooks: Hooks,
+}
+
+impl Settings {
+    fn announce(&self, conn: &mut AnyConnection, event: &OrderEvent, now: NaiveDateTime) -> Result<(), AppError> {
+        self.hooks.announce(conn, self, event, now)
+    }
+
+    pub fn order_url(&self, order_no: &str) -> String {
+        format!("{}/orders/{order_no}", self.public_url)
+    }
 }
 
 fn check_request(request: &OrderRequest) -> Result<(), AppError> {
@@ -295,160 +387,198 @@ fn check_request(request: &OrderRequest) -> Result<(), AppError> {
     if request.points < 0 {
         return Err(pricing_error(PricingError::NegativePoints));
     }
-    match &request.account {
-        None => Ok(()),
-        Some(serde_json::Value::String(s)) if s == "personal" => Ok(()),
-        // {"org_id": …}: an order on an organisation's account (orgs::account).
-        Some(other) => crate::orgs::account::parse(other).map(|_| ()),
+    request.account().map(|_| ())
+}
+
+/// How an order is settled once written.
+#[derive(Debug, Clone, Copy)]
+pub enum Settle {
+    /// Through the payment gateway; an order with no cash due is paid at once.
+    Gateway,
+    /// On an organisation's account: paid at once.
+    OnAccount,
+    /// Held (stock and budget) until another admin approves, at the latest until `until`.
+    AwaitApproval { until: NaiveDateTime },
+}
+
+/// Everything an order is made of, whatever its kind: the one input of the one pipeline.
+pub struct Draft<'a> {
+    pub buyer: &'a Buyer,
+    pub org_id: Option<i64>,
+    pub channel: Channel,
+    pub category: Category,
+    pub campaign_id: i64,
+    pub address: &'a Address,
+    /// Priced lines; their points and cash already split.
+    pub lines: Vec<PreparedLine>,
+    /// (name, mobile, address) of each person a line ships to.
+    pub recipients: Vec<(String, String, String)>,
+    pub points: i64,
+    pub settle: Settle,
+    pub delivery_date: Option<chrono::NaiveDate>,
+}
+
+/// An order just written by the pipeline.
+pub struct Placed {
+    pub order: OrderRow,
+    pub lines: Vec<LineRow>,
+    pub names: Names,
+    pub payment_id: Option<String>,
+}
+
+impl Placed {
+    pub fn view(self, settings: &Settings) -> Result<OrderView, AppError> {
+        let url = |id: &str| payment_url(&settings.public_url, id);
+        build_view(self.order, &self.lines, &self.names, self.payment_id, Vec::new(), url)
     }
 }
 
-/// Places an order in one transaction: stock reserved, points spent, order and lines written,
-/// payment opened (or the order paid at once when no cash is due), mail queued.
-pub fn place(
-    conn: &mut AnyConnection,
-    settings: &Settings,
-    buyer: &Buyer,
-    request: &OrderRequest,
-    now: NaiveDateTime,
-) -> Result<OrderView, AppError> {
-    check_request(request)?;
-    let prepared = prepare(conn, &request.lines, request.campaign_id, now.date())?;
-    db::write_tx(conn, |conn| write_order(conn, settings, buyer, request, &prepared, now))
+pub fn payment_url(public_url: &str, payment_id: &str) -> String {
+    format!("{public_url}/pay/sandbox/{payment_id}")
 }
 
-/// The writes of a checkout; the answer is built from what was written, without reading back.
-fn write_order(
+/// The placement pipeline, inside the caller's write transaction. Locks are taken in the
+/// lock order: the ledger head (only when the order is paid at once, since paying credits
+/// the ledger), the buyer's points account, then the new order's rows, the organisation's
+/// budget (in the `Placed` hooks), and the SKUs last, in id order.
+pub fn place(conn: &mut AnyConnection, s: &Settings, draft: Draft, now: NaiveDateTime) -> Result<Placed, AppError> {
+    let total_fen: i64 = draft.lines.iter().map(|l| l.priced.line_total_fen).sum();
+    let cash_due_fen: i64 = draft.lines.iter().map(|l| l.priced.cash_fen).sum();
+    let (status, deadline, paid_now) = match draft.settle {
+        Settle::Gateway => (OrderStatus::PendingPayment, now + s.payment_timeout, cash_due_fen == 0),
+        Settle::OnAccount => (OrderStatus::PendingPayment, now + s.payment_timeout, true),
+        Settle::AwaitApproval { until } => (OrderStatus::AwaitingApproval, until, false),
+    };
+    if paid_now {
+        db::lock_ledger_head(conn)?;
+    }
+    let order_no = new_order_no(now);
+    points::service::spend(conn, draft.buyer.id, draft.points, &order_no, now)?;
+    let mut order = OrderRow {
+        id: 0,
+        order_no,
+        buyer_id: draft.buyer.id,
+        org_id: draft.org_id,
+        channel: draft.channel.as_str().to_string(),
+        category: draft.category.as_str().to_string(),
+        campaign_id: draft.campaign_id,
+        status: status.as_str().to_string(),
+        total_fen,
+        points_used: draft.points,
+        points_value_fen: draft.lines.iter().map(|l| l.priced.points_value_fen).sum(),
+        cash_due_fen,
+        refunded_cash_fen: 0,
+        refunded_points: 0,
+        address: serde_json::to_string(draft.address).map_err(AppError::internal)?,
+        payment_deadline: deadline,
+        created_at: now,
+        paid_at: None,
+    };
+    order.id = model::insert_order(conn, &order)?;
+    let mut recipient_ids = Vec::with_capacity(draft.recipients.len());
+    for (name, mobile, address) in &draft.recipients {
+        recipient_ids.push(model::insert_recipient(conn, order.id, name, mobile, address)?);
+    }
+    let mut lines: Vec<LineRow> = draft
+        .lines
+        .iter()
+        .map(|l| LineRow {
+            id: 0,
+            order_id: order.id,
+            sku_id: l.priced.sku_id,
+            producer_id: l.producer_id,
+            quantity: l.priced.quantity,
+            unit_price_fen: l.priced.unit_price_fen,
+            line_total_fen: l.priced.line_total_fen,
+            points: l.priced.points,
+            points_value_fen: l.priced.points_value_fen,
+            cash_fen: l.priced.cash_fen,
+            refunded_quantity: 0,
+            recipient_id: l.recipient.and_then(|i| recipient_ids.get(i).copied()),
+        })
+        .collect();
+    let ids = model::insert_lines(conn, &lines)?;
+    for (row, id) in lines.iter_mut().zip(ids) {
+        row.id = id;
+    }
+    // The order's page shows its placing from `created_at`; an order on account says how.
+    match draft.settle {
+        Settle::AwaitApproval { .. } => {
+            model::add_event(conn, order.id, None, status.as_str(), "awaiting approval", now)?
+        }
+        Settle::OnAccount => model::add_event(conn, order.id, None, status.as_str(), "placed on account", now)?,
+        Settle::Gateway => 0,
+    };
+    let names: Names = draft.lines.iter().map(|l| (l.priced.sku_id, l.product_id, l.names.clone())).collect();
+    let placed = OrderEvent::Placed {
+        order: &order,
+        buyer: draft.buyer,
+        lines: &lines,
+        names: &names,
+        delivery_date: draft.delivery_date,
+    };
+    s.announce(conn, &placed, now)?;
+    let items: Vec<(i64, i64)> = lines.iter().map(|l| (l.sku_id, l.quantity)).collect();
+    inventory::take(conn, &items, order.id, draft.buyer.id, now)?;
+    let mut payment_id = None;
+    if paid_now {
+        let note = match draft.settle {
+            Settle::OnAccount => "paid on the organisation's account",
+            _ => "paid entirely with points",
+        };
+        complete_payment(conn, s, &order, note, now)?;
+        order.status = OrderStatus::Paid.as_str().to_string();
+        order.paid_at = Some(now);
+    } else if status == OrderStatus::PendingPayment {
+        payment_id = Some(open_payment(conn, s, &order, now)?);
+    }
+    Ok(Placed { order, lines, names, payment_id })
+}
+
+fn open_payment(
     conn: &mut AnyConnection,
-    settings: &Settings,
+    s: &Settings,
+    order: &OrderRow,
+    now: NaiveDateTime,
+) -> Result<String, AppError> {
+    let id = format!("pay_{}", random_token(24));
+    model::insert_payment(conn, &id, order.id, s.gateway, order.cash_due_fen, now)?;
+    Ok(id)
+}
+
+/// A personal order (the buyer's own points and cash), inside the caller's transaction.
+pub fn write_personal(
+    conn: &mut AnyConnection,
+    s: &Settings,
     buyer: &Buyer,
     request: &OrderRequest,
     prepared: &Prepared,
     now: NaiveDateTime,
 ) -> Result<OrderView, AppError> {
-    if let Some(account) = request.account.as_ref().map(crate::orgs::account::parse).transpose()?.flatten() {
-        return crate::orgs::account::write_order(conn, settings, buyer, request, &account, prepared, now);
-    }
     let pcts: Vec<i32> = prepared.lines.iter().map(|l| l.max_points_pct).collect();
     let priced: Vec<PricedLine> = prepared.lines.iter().map(|l| l.priced.clone()).collect();
-    let priced = pricing::apply_points(priced, &pcts, request.points, settings.rate).map_err(pricing_error)?;
-    let order_no = new_order_no(now);
-    // Rows are locked in SKU order, so two orders for the same SKUs cannot deadlock.
-    let mut by_sku: Vec<&PricedLine> = priced.iter().collect();
-    by_sku.sort_by_key(|l| l.sku_id);
-    let mut taken = Vec::with_capacity(priced.len());
-    for line in by_sku {
-        match model::take_stock(conn, line.sku_id, line.quantity)? {
-            Some(change) => taken.push(change),
-            None => {
-                return Err(AppError::conflict(
-                    "out_of_stock",
-                    format!("SKU {} does not have {} left / 库存不足", line.sku_id, line.quantity),
-                ))
-            }
-        }
-    }
-    points::service::spend(conn, buyer.id, request.points, &order_no, now)?;
-    let mut order = OrderRow {
-        id: 0,
-        order_no: order_no.clone(),
-        buyer_id: buyer.id,
+    let priced = pricing::apply_points(priced, &pcts, request.points, s.rate).map_err(pricing_error)?;
+    let lines = prepared.lines.iter().zip(priced).map(|(l, priced)| PreparedLine { priced, ..l.clone() }).collect();
+    let draft = Draft {
+        buyer,
         org_id: None,
-        channel: if buyer.is_employee { "employee" } else { "public" }.to_string(),
-        category: "helped_sales".to_string(),
+        channel: if buyer.is_employee { Channel::Employee } else { Channel::Public },
+        category: Category::HelpedSales,
         campaign_id: prepared.campaign_id,
-        status: "pending_payment".to_string(),
-        total_fen: priced.iter().map(|l| l.line_total_fen).sum(),
-        points_used: request.points,
-        points_value_fen: priced.iter().map(|l| l.points_value_fen).sum(),
-        cash_due_fen: priced.iter().map(|l| l.cash_fen).sum(),
-        refunded_cash_fen: 0,
-        refunded_points: 0,
-        address: serde_json::to_string(&request.address).map_err(AppError::internal)?,
-        payment_deadline: now + settings.payment_timeout,
-        created_at: now,
-        paid_at: None,
+        address: &request.address,
+        lines,
+        recipients: Vec::new(),
+        points: request.points,
+        settle: Settle::Gateway,
+        delivery_date: None,
     };
-    order.id = model::insert_order(conn, &order)?;
-    let mut rows: Vec<LineRow> = priced
-        .iter()
-        .zip(&prepared.lines)
-        .map(|(l, p)| LineRow {
-            id: 0,
-            order_id: order.id,
-            sku_id: l.sku_id,
-            producer_id: p.producer_id,
-            quantity: l.quantity,
-            unit_price_fen: l.unit_price_fen,
-            line_total_fen: l.line_total_fen,
-            points: l.points,
-            points_value_fen: l.points_value_fen,
-            cash_fen: l.cash_fen,
-            refunded_quantity: 0,
-        })
-        .collect();
-    let ids = model::insert_lines(conn, &rows)?;
-    for (row, id) in rows.iter_mut().zip(ids) {
-        row.id = id;
-    }
-    // `taken` is in SKU order, one change per line.
-    let movements: Vec<Movement> = taken
-        .iter()
-        .map(|c| Movement {
-            sku_id: c.sku_id,
-            delta: c.after - c.before,
-            reason: "sale",
-            order_id: Some(order.id),
-            user_id: buyer.id,
-            before: c.before,
-            after: c.after,
-        })
-        .collect();
-    model::record_movements(conn, &movements, now)?;
-    crate::coop::service::alert_low_stock(conn, &taken, now)?;
-    let names: Vec<(i64, i64, [String; 4])> =
-        prepared.lines.iter().map(|l| (l.priced.sku_id, l.product_id, l.names.clone())).collect();
-    let mail = order_mail(&order, buyer, &settings.public_url, &rows, &names);
-    mail::enqueue(conn, "order_placed", &buyer.email, &mail, now)?;
-    let payment_id = if order.cash_due_fen > 0 {
-        let id = format!("pay_{}", random_token(24));
-        model::insert_payment(conn, &id, order.id, settings.gateway, order.cash_due_fen, now)?;
-        Some(id)
-    } else {
-        complete_payment(conn, &order, buyer, &settings.public_url, "paid entirely with points", now)?;
-        order.status = "paid".to_string();
-        order.paid_at = Some(now);
-        None
-    };
-    let url = |id: &str| format!("{}/pay/sandbox/{id}", settings.public_url);
-    build_view(order, &rows, &names, payment_id, url)
-}
-
-#[derive(Serialize)]
-struct MailLine {
-    product_zh: String,
-    product_en: String,
-    sku_zh: String,
-    sku_en: String,
-    quantity: i64,
-    line_total: Money,
-}
-
-#[derive(Serialize)]
-struct OrderMail {
-    buyer_name: String,
-    order_no: String,
-    order_url: String,
-    total: Money,
-    points_used: i64,
-    cash_due: Money,
-    lines: Vec<MailLine>,
+    place(conn, s, draft, now)?.view(s)
 }
 
 /// (sku id, product id, [product zh, product en, sku zh, sku en]) for each line's SKU.
-pub(crate) type Names = Vec<(i64, i64, [String; 4])>;
+pub type Names = Vec<(i64, i64, [String; 4])>;
 
-fn names_of(conn: &mut AnyConnection, lines: &[LineRow]) -> Result<Names, AppError> {
+pub fn names_of(conn: &mut AnyConnection, lines: &[LineRow]) -> Result<Names, AppError> {
     let ids: Vec<i64> = lines.iter().map(|l| l.sku_id).collect();
     Ok(model::line_names(conn, &ids)?
         .into_iter()
@@ -456,87 +586,52 @@ fn names_of(conn: &mut AnyConnection, lines: &[LineRow]) -> Result<Names, AppErr
         .collect())
 }
 
-fn names_for(names: &Names, sku_id: i64) -> (i64, &[String; 4]) {
+pub fn names_for(names: &Names, sku_id: i64) -> (i64, &[String; 4]) {
     static NONE: [String; 4] = [String::new(), String::new(), String::new(), String::new()];
     names.iter().find(|n| n.0 == sku_id).map_or((0, &NONE), |n| (n.1, &n.2))
 }
 
-fn mail_lines(lines: &[LineRow], names: &Names) -> Vec<MailLine> {
-    lines
-        .iter()
-        .map(|l| {
-            let [product_zh, product_en, sku_zh, sku_en] = names_for(names, l.sku_id).1.clone();
-            MailLine {
-                product_zh,
-                product_en,
-                sku_zh,
-                sku_en,
-                quantity: l.quantity,
-                line_total: Money::from_fen(l.line_total_fen),
-            }
-        })
-        .collect()
-}
-
-fn order_mail(order: &OrderRow, buyer: &Buyer, public_url: &str, lines: &[LineRow], names: &Names) -> OrderMail {
-    OrderMail {
-        buyer_name: buyer.display_name.clone(),
-        order_no: order.order_no.clone(),
-        order_url: format!("{public_url}/orders/{}", order.order_no),
-        total: Money::from_fen(order.total_fen),
-        points_used: order.points_used,
-        cash_due: Money::from_fen(order.cash_due_fen),
-        lines: mail_lines(lines, names),
-    }
-}
-
-#[derive(Serialize)]
-struct ShipMail {
-    producer_zh: String,
-    producer_en: String,
-    order_no: String,
-    lines: Vec<MailLine>,
-    address: Address,
-}
-
-/// Marks the order paid and queues the buyer's receipt and each cooperative's shipping note.
-pub(crate) fn complete_payment(
+/// Moves a locked order to `to` if the transition table allows it and it is still `from`,
+/// with an event row. False when a concurrent change got there first.
+fn move_order(
     conn: &mut AnyConnection,
     order: &OrderRow,
-    buyer: &Buyer,
-    public_url: &str,
+    from: OrderStatus,
+    to: OrderStatus,
     note: &str,
     now: NaiveDateTime,
 ) -> Result<bool, AppError> {
-    if !model::mark_paid(conn, order.id, now)? {
+    if !from.can_become(to) {
+        return Err(illegal(from, to));
+    }
+    if !model::transition(conn, order.id, &[from], to)? {
         return Ok(false);
     }
-    model::add_event(conn, order.id, Some("pending_payment"), "paid", note, now)?;
-    let lines = model::lines_of(conn, order.id)?;
-    crate::credits::service::credit_sale(conn, order, &lines, now)?;
-    let names = names_of(conn, &lines)?;
-    mail::enqueue(conn, "payment_received", &buyer.email, &order_mail(order, buyer, public_url, &lines, &names), now)?;
-    let address: Address = serde_json::from_str(&order.address).map_err(AppError::internal)?;
-    let mut producers: Vec<i64> = lines.iter().map(|l| l.producer_id).collect();
-    producers.sort_unstable();
-    producers.dedup();
-    for (producer_id, name_zh, name_en) in model::producer_names(conn, &producers)? {
-        let own: Vec<LineRow> = lines.iter().filter(|l| l.producer_id == producer_id).cloned().collect();
-        let context = ShipMail {
-            producer_zh: name_zh,
-            producer_en: name_en,
-            order_no: order.order_no.clone(),
-            lines: mail_lines(&own, &names),
-            address: address.clone(),
-        };
-        for email in model::producer_manager_emails(conn, producer_id)? {
-            mail::enqueue(conn, "new_order_to_ship", &email, &context, now)?;
-        }
-    }
+    model::add_event(conn, order.id, Some(from.as_str()), to.as_str(), note, now)?;
     Ok(true)
 }
 
-pub(crate) fn buyer_of(conn: &mut AnyConnection, user_id: i64) -> Result<Buyer, AppError> {
+/// Marks an unpaid order paid and announces it (credits, mail, …). False if it was no longer
+/// unpaid. The caller holds the ledger head.
+pub fn complete_payment(
+    conn: &mut AnyConnection,
+    s: &Settings,
+    order: &OrderRow,
+    note: &str,
+    now: NaiveDateTime,
+) -> Result<bool, AppError> {
+    let from = OrderStatus::parse(&order.status)?;
+    if !from.is_unpaid() || !model::mark_paid(conn, order.id, from, now)? {
+        return Ok(false);
+    }
+    model::add_event(conn, order.id, Some(from.as_str()), OrderStatus::Paid.as_str(), note, now)?;
+    let lines = model::lines_of(conn, order.id)?;
+    let paid = OrderRow { status: OrderStatus::Paid.as_str().to_string(), paid_at: Some(now), ..order.clone() };
+    s.announce(conn, &OrderEvent::Paid { order: &paid, lines: &lines }, now)?;
+    Ok(true)
+}
+
+pub fn buyer_of(conn: &mut AnyConnection, user_id: i64) -> Result<Buyer, AppError> {
     let user = crate::accounts::model::find(conn, user_id)?.ok_or_else(|| AppError::internal("order without buyer"))?;
     let roles = crate::accounts::model::roles(conn, user_id)?;
     Ok(Buyer {
@@ -547,91 +642,109 @@ pub(crate) fn buyer_of(conn: &mut AnyConnection, user_id: i64) -> Result<Buyer, 
     })
 }
 
+/// Locks the order's row for the rest of the transaction and reads it fresh, so that what
+/// follows is computed from what no one else can change meanwhile.
+fn lock(conn: &mut AnyConnection, order_id: i64) -> Result<OrderRow, AppError> {
+    model::lock_order(conn, order_id)?;
+    Ok(model::order_by_id(conn, order_id)?)
+}
+
 /// Applies a verified gateway callback. A replayed event or a second callback for a settled
-/// payment changes nothing.
+/// payment changes nothing. A success for an order that is no longer waiting for it (the
+/// buyer cancelled, or the time ran out) is refunded at once: the buyer paid the gateway,
+/// and the store holds no goods for them.
 pub fn apply_payment_event(
     conn: &mut AnyConnection,
+    s: &Settings,
     event: &crate::payments::CallbackEvent,
-    public_url: &str,
     now: NaiveDateTime,
 ) -> Result<&'static str, AppError> {
     use crate::payments::Outcome;
+    let (_, order_id, amount_fen, _) = model::payment(conn, &event.payment_id)?.ok_or(AppError::NotFound)?;
+    if amount_fen != event.amount_fen {
+        return Err(AppError::bad_request(
+            "amount_mismatch",
+            "the callback amount differs from the payment / 金额不符",
+        ));
+    }
+    let outcome = match event.outcome {
+        Outcome::Succeeded => PaymentStatus::Succeeded,
+        Outcome::Failed => PaymentStatus::Failed,
+    };
     db::write_tx(conn, |conn| {
-        let outcome = match event.outcome {
-            Outcome::Succeeded => "succeeded",
-            Outcome::Failed => "failed",
-        };
-        if !model::record_payment_event(conn, &event.event_id, &event.payment_id, outcome, now)? {
-            return Ok("duplicate");
+        // The lock order: ledger head (a success credits it), order, payment.
+        if outcome == PaymentStatus::Succeeded {
+            db::lock_ledger_head(conn)?;
         }
-        let (_, order_id, amount_fen, _) = model::payment(conn, &event.payment_id)?.ok_or(AppError::NotFound)?;
-        if amount_fen != event.amount_fen {
-            return Err(AppError::bad_request(
-                "amount_mismatch",
-                "the callback amount differs from the payment / 金额不符",
-            ));
+        let order = lock(conn, order_id)?;
+        if !model::record_payment_event(conn, &event.event_id, &event.payment_id, outcome.as_str(), now)? {
+            return Ok("duplicate");
         }
         if !model::settle_payment(conn, &event.payment_id, outcome, now)? {
             return Ok("already_settled");
         }
-        if event.outcome == Outcome::Failed {
-            model::add_event(conn, order_id, Some("pending_payment"), "pending_payment", "payment failed", now)?;
+        let status = OrderStatus::parse(&order.status)?;
+        if outcome == PaymentStatus::Failed {
+            if status == OrderStatus::PendingPayment {
+                // The buyer may try again: a new payment for the same order.
+                let retry = open_payment(conn, s, &order, now)?;
+                model::add_event(
+                    conn,
+                    order.id,
+                    Some(status.as_str()),
+                    status.as_str(),
+                    &format!("payment failed; new payment {retry}"),
+                    now,
+                )?;
+            }
             return Ok("failed");
         }
-        let order = model::order_by_id(conn, order_id)?;
-        let buyer = buyer_of(conn, order.buyer_id)?;
-        if complete_payment(conn, &order, &buyer, public_url, "payment received", now)? {
-            Ok("paid")
-        } else {
-            // Paid after the order was cancelled: the money goes straight back.
-            let refund = model::add_refund(conn, order.id, amount_fen, 0, "paid after cancellation", now)?;
-            model::add_event(
-                conn,
-                order.id,
-                Some(&order.status),
-                &order.status,
-                &format!("late payment refunded (refund {refund})"),
-                now,
-            )?;
-            Ok("refunded_late_payment")
+        if complete_payment(conn, s, &order, "payment received", now)? {
+            return Ok("paid");
         }
+        let refund_id = model::add_refund(conn, order.id, amount_fen, 0, LATE_PAYMENT, now)?;
+        model::add_event(
+            conn,
+            order.id,
+            Some(status.as_str()),
+            status.as_str(),
+            &format!("late payment refunded (refund {refund_id})"),
+            now,
+        )?;
+        s.announce(conn, &OrderEvent::LatePaymentRefunded { order: &order, refund_id, amount_fen }, now)?;
+        Ok("refunded_late_payment")
     })
 }
 
-/// Cancels an unpaid order: stock back on the shelf, points back to their lots.
-pub(crate) fn cancel_unpaid(
+/// The reason recorded on the automatic refund of a payment that came after cancellation.
+pub const LATE_PAYMENT: &str = "late_payment";
+
+/// Cancels an unpaid order, inside the caller's transaction: stock back on the shelf, points
+/// back to their lots, an open payment marked cancelled (should the buyer still pay it, the
+/// money goes back), and the hooks told (an organisation's budget comes back). False if it
+/// was no longer unpaid.
+pub fn cancel_unpaid(
     conn: &mut AnyConnection,
+    s: &Settings,
     order: &OrderRow,
     note: &str,
     now: NaiveDateTime,
 ) -> Result<bool, AppError> {
-    if !model::transition(conn, order.id, &["pending_payment"], "cancelled")? {
+    // The lock order: points account, then the order.
+    if order.points_used > 0 {
+        points::model::lock_account(conn, order.buyer_id)?;
+    }
+    let order = lock(conn, order.id)?;
+    let from = OrderStatus::parse(&order.status)?;
+    if !from.is_unpaid() || !move_order(conn, &order, from, OrderStatus::Cancelled, note, now)? {
         return Ok(false);
     }
-    let mut lines = model::lines_of(conn, order.id)?;
-    lines.sort_by_key(|l| l.sku_id);
-    let mut movements = Vec::with_capacity(lines.len());
-    for l in &lines {
-        let c = model::put_back_stock(conn, l.sku_id, l.quantity)?
-            .ok_or_else(|| AppError::internal("order line without its SKU"))?;
-        movements.push(Movement {
-            sku_id: l.sku_id,
-            delta: l.quantity,
-            reason: note,
-            order_id: Some(order.id),
-            user_id: order.buyer_id,
-            before: c.before,
-            after: c.after,
-        });
-    }
-    model::record_movements(conn, &movements, now)?;
+    model::cancel_open_payments(conn, order.id, now)?;
     points::service::give_back(conn, order.buyer_id, order.points_used, &order.order_no, now)?;
-    // An order on an organisation's account: its budget back, its approval closed.
-    crate::orgs::account::on_cancel(conn, order, now)?;
-    if let Some(payment_id) = model::pending_payment_of(conn, order.id)? {
-        model::settle_payment(conn, &payment_id, "failed", now)?;
-    }
-    model::add_event(conn, order.id, Some("pending_payment"), "cancelled", note, now)?;
+    let cancelled = OrderRow { status: OrderStatus::Cancelled.as_str().to_string(), ..order };
+    s.announce(conn, &OrderEvent::Cancelled { order: &cancelled }, now)?;
+    let items: Vec<(i64, i64)> = model::lines_of(conn, cancelled.id)?.iter().map(|l| (l.sku_id, l.quantity)).collect();
+    inventory::put_back(conn, &items, inventory::Reason::Cancel, cancelled.id, cancelled.buyer_id, now)?;
     Ok(true)
 }
 
@@ -642,32 +755,61 @@ fn invalid_state() -> AppError {
 /// The buyer cancels an unpaid order.
 pub fn cancel(
     conn: &mut AnyConnection,
+    s: &Settings,
     buyer_id: i64,
     order_no: &str,
     now: NaiveDateTime,
 ) -> Result<OrderRow, AppError> {
+    let order = model::order_by_no(conn, order_no)?.filter(|o| o.buyer_id == buyer_id).ok_or(AppError::NotFound)?;
     db::write_tx(conn, |conn| {
-        let order = model::order_by_no(conn, order_no)?.filter(|o| o.buyer_id == buyer_id).ok_or(AppError::NotFound)?;
-        if !cancel_unpaid(conn, &order, "cancelled by buyer", now)? {
+        if !cancel_unpaid(conn, s, &order, "cancelled by buyer", now)? {
             return Err(invalid_state());
         }
         Ok(model::order_by_id(conn, order.id)?)
     })
 }
 
-/// Cancels every unpaid order whose payment time is up. Safe to run concurrently: each order
-/// moves only once.
-pub fn expire_unpaid(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, AppError> {
-    let due = model::overdue_unpaid(conn, now)?;
+/// Cancels every unpaid order whose time is up (payment, or approval). Safe to run
+/// concurrently: each order moves only once.
+pub fn expire_unpaid(conn: &mut AnyConnection, s: &Settings, now: NaiveDateTime) -> Result<usize, AppError> {
     let mut cancelled = 0;
-    for id in due {
-        let done = db::write_tx(conn, |conn| {
-            let order = model::order_by_id(conn, id)?;
-            cancel_unpaid(conn, &order, "payment timed out", now)
-        })?;
-        cancelled += usize::from(done);
+    for id in model::overdue_unpaid(conn, now)? {
+        let order = model::order_by_id(conn, id)?;
+        let note = if order.status == OrderStatus::AwaitingApproval.as_str() {
+            "approval expired"
+        } else {
+            "payment timed out"
+        };
+        cancelled += usize::from(db::write_tx(conn, |conn| cancel_unpaid(conn, s, &order, note, now))?);
     }
     Ok(cancelled)
+}
+
+/// Records that a cooperative's part of the order left, inside the caller's transaction
+/// (which holds the order's lock): the order becomes partially shipped, or shipped with its
+/// last part, and the hooks hear of it.
+pub fn part_shipped(
+    conn: &mut AnyConnection,
+    s: &Settings,
+    order: &OrderRow,
+    producer_id: i64,
+    recipient_id: Option<i64>,
+    all: bool,
+    now: NaiveDateTime,
+) -> Result<OrderStatus, AppError> {
+    let from = OrderStatus::parse(&order.status)?;
+    let to = if all { OrderStatus::Shipped } else { OrderStatus::PartiallyShipped };
+    let note = if all { "every part shipped" } else { "a part shipped" };
+    let status = if from == to {
+        from
+    } else if move_order(conn, order, from, to, note, now)? {
+        to
+    } else {
+        return Err(invalid_state());
+    };
+    let shipped = OrderRow { status: status.as_str().to_string(), ..order.clone() };
+    s.announce(conn, &OrderEvent::Shipped { order: &shipped, producer_id, recipient_id, all }, now)?;
+    Ok(status)
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -695,128 +837,104 @@ pub struct RefundView {
     pub order: OrderView,
 }
 
-#[derive(Serialize)]
-struct RefundMail {
-    buyer_name: String,
-    order_no: String,
-    order_url: String,
-    refund_cash: Money,
-    refund_points: i64,
-    lines: Vec<MailLine>,
+/// The units a refund request names, checked against the order's lines as locked.
+fn refund_units(lines: &[LineRow], request: &RefundRequest) -> Result<Vec<(LineRow, i64)>, AppError> {
+    if request.lines.is_empty() {
+        return Ok(lines
+            .iter()
+            .filter(|l| l.refunded_quantity < l.quantity)
+            .map(|l| (l.clone(), l.quantity - l.refunded_quantity))
+            .collect());
+    }
+    let mut out: Vec<(LineRow, i64)> = Vec::new();
+    for r in &request.lines {
+        let line = lines.iter().find(|l| l.id == r.line_id).ok_or_else(|| {
+            AppError::unprocessable(
+                "invalid_refund",
+                format!("line {} is not in this order / 订单中没有该行", r.line_id),
+            )
+        })?;
+        let seen = out.iter().any(|(l, _)| l.id == r.line_id);
+        if seen || r.quantity < 1 || r.quantity > line.quantity - line.refunded_quantity {
+            return Err(AppError::unprocessable(
+                "invalid_refund",
+                format!("line {} cannot refund {} units / 退款数量无效", r.line_id, r.quantity),
+            ));
+        }
+        out.push((line.clone(), r.quantity));
+    }
+    Ok(out)
 }
 
 /// Refunds chosen units of a paid order: cash and points in proportion to each line's split,
-/// stock back on the shelf while the goods have not shipped.
+/// stock back on the shelf while the goods have not shipped. Refunds of one order queue on
+/// the order's row and compute their shares from the lines as locked, so the refunds of
+/// every unit add up to exactly what was paid, whatever the interleaving.
 pub fn refund(
     conn: &mut AnyConnection,
+    s: &Settings,
     buyer_id: i64,
     order_no: &str,
     request: &RefundRequest,
-    public_url: &str,
     now: NaiveDateTime,
 ) -> Result<(i64, i64), AppError> {
     if request.reason.chars().count() > 500 {
         return Err(AppError::bad_request("invalid_refund", "the reason is limited to 500 characters / 退款原因过长"));
     }
+    let found = model::order_by_no(conn, order_no)?.filter(|o| o.buyer_id == buyer_id).ok_or(AppError::NotFound)?;
     db::write_tx(conn, |conn| {
-        let order = model::order_by_no(conn, order_no)?.filter(|o| o.buyer_id == buyer_id).ok_or(AppError::NotFound)?;
-        let refundable = ["paid", "partially_refunded", "shipped", "delivered"];
-        if !refundable.contains(&order.status.as_str()) {
+        // The lock order: ledger head (reversals), points account, order.
+        db::lock_ledger_head(conn)?;
+        if found.points_used > 0 {
+            points::model::lock_account(conn, found.buyer_id)?;
+        }
+        let order = lock(conn, found.id)?;
+        let from = OrderStatus::parse(&order.status)?;
+        if !OrderStatus::REFUNDABLE.contains(&from) {
             return Err(invalid_state());
         }
         let lines = model::lines_of(conn, order.id)?;
-        let wanted: Vec<(LineRow, i64)> = if request.lines.is_empty() {
-            lines
-                .iter()
-                .filter(|l| l.refunded_quantity < l.quantity)
-                .map(|l| (l.clone(), l.quantity - l.refunded_quantity))
-                .collect()
-        } else {
-            let mut seen = Vec::new();
-            let mut out = Vec::new();
-            for r in &request.lines {
-                let line = lines.iter().find(|l| l.id == r.line_id).ok_or_else(|| {
-                    AppError::unprocessable(
-                        "invalid_refund",
-                        format!("line {} is not in this order / 订单中没有该行", r.line_id),
-                    )
-                })?;
-                if seen.contains(&r.line_id) || r.quantity < 1 || r.quantity > line.quantity - line.refunded_quantity {
-                    return Err(AppError::unprocessable(
-                        "invalid_refund",
-                        format!("line {} cannot refund {} units / 退款数量无效", r.line_id, r.quantity),
-                    ));
-                }
-                seen.push(r.line_id);
-                out.push((line.clone(), r.quantity));
-            }
-            out
-        };
+        let mut wanted = refund_units(&lines, request)?;
         if wanted.is_empty() {
             return Err(AppError::unprocessable("invalid_refund", "nothing left to refund / 没有可退款的商品"));
         }
-        let mut wanted = wanted;
         wanted.sort_by_key(|(l, _)| l.sku_id);
-        let shipped = matches!(order.status.as_str(), "shipped" | "delivered");
-        let (mut cash, mut pts) = (0, 0);
-        let mut rows = Vec::new();
-        let mut movements = Vec::new();
-        let mut reversed = Vec::new();
-        for (line, quantity) in &wanted {
-            let line_cash = pricing::refund_share(line.cash_fen, line.quantity, line.refunded_quantity, *quantity);
-            let line_points = pricing::refund_share(line.points, line.quantity, line.refunded_quantity, *quantity);
-            let points_value =
-                pricing::refund_share(line.points_value_fen, line.quantity, line.refunded_quantity, *quantity);
-            if !model::refund_line_units(conn, line.id, *quantity)? {
+        let mut refunded = Vec::with_capacity(wanted.len());
+        let mut restock = Vec::new();
+        for (line, quantity) in wanted {
+            let share = |v: i64| pricing::refund_share(v, line.quantity, line.refunded_quantity, quantity);
+            let (cash_fen, points) = (share(line.cash_fen), share(line.points));
+            let value_fen = cash_fen + share(line.points_value_fen);
+            if !model::refund_line_units(conn, line.id, quantity)? {
                 return Err(invalid_state());
             }
             // Units of a part the cooperative has already shipped are not back on its shelf.
-            if !shipped && !crate::coop::model::line_shipped(conn, line.id)? {
-                let c = model::put_back_stock(conn, line.sku_id, *quantity)?
-                    .ok_or_else(|| AppError::internal("order line without its SKU"))?;
-                movements.push(Movement {
-                    sku_id: line.sku_id,
-                    delta: *quantity,
-                    reason: "refund",
-                    order_id: Some(order.id),
-                    user_id: buyer_id,
-                    before: c.before,
-                    after: c.after,
-                });
+            if !model::line_shipped(conn, line.id)? {
+                restock.push((line.sku_id, quantity));
             }
-            rows.push((line.id, *quantity, line_cash, line_points));
-            reversed.push((line.clone(), *quantity, line_cash + points_value));
-            cash += line_cash;
-            pts += line_points;
+            refunded.push(RefundedLine { line, quantity, cash_fen, points, value_fen });
         }
-        if !movements.is_empty() {
-            model::record_movements(conn, &movements, now)?;
-        }
-        let refund_id = model::add_refund(conn, order.id, cash, pts, &request.reason, now)?;
+        let cash_fen: i64 = refunded.iter().map(|r| r.cash_fen).sum();
+        let points: i64 = refunded.iter().map(|r| r.points).sum();
+        let refund_id = model::add_refund(conn, order.id, cash_fen, points, &request.reason, now)?;
+        let rows: Vec<(i64, i64, i64, i64)> =
+            refunded.iter().map(|r| (r.line.id, r.quantity, r.cash_fen, r.points)).collect();
         model::add_refund_lines(conn, refund_id, &rows)?;
-        crate::credits::service::credit_refund(conn, &order, refund_id, &reversed, now)?;
-        model::add_refunded_totals(conn, order.id, cash, pts)?;
-        crate::orgs::account::on_refund(conn, &order, cash)?;
-        points::service::give_back(conn, buyer_id, pts, &order.order_no, now)?;
-        let after = model::lines_of(conn, order.id)?;
-        let to =
-            if after.iter().all(|l| l.refunded_quantity == l.quantity) { "refunded" } else { "partially_refunded" };
-        if to != order.status && !model::transition(conn, order.id, &[order.status.as_str()], to)? {
+        model::add_refunded_totals(conn, order.id, cash_fen, points)?;
+        points::service::give_back(conn, buyer_id, points, &order.order_no, now)?;
+        let all = model::lines_of(conn, order.id)?.iter().all(|l| l.refunded_quantity == l.quantity);
+        let to = if all { OrderStatus::Refunded } else { OrderStatus::PartiallyRefunded };
+        let note = format!("refund {refund_id}");
+        if to == from {
+            model::add_event(conn, order.id, Some(from.as_str()), to.as_str(), &note, now)?;
+        } else if !move_order(conn, &order, from, to, &note, now)? {
             return Err(invalid_state());
         }
-        model::add_event(conn, order.id, Some(&order.status), to, &format!("refund {refund_id}"), now)?;
-        let buyer = buyer_of(conn, buyer_id)?;
-        let refunded_lines: Vec<LineRow> = wanted.iter().map(|(l, q)| LineRow { quantity: *q, ..l.clone() }).collect();
-        let context = RefundMail {
-            buyer_name: buyer.display_name,
-            order_no: order.order_no.clone(),
-            order_url: format!("{public_url}/orders/{}", order.order_no),
-            refund_cash: Money::from_fen(cash),
-            refund_points: pts,
-            lines: mail_lines(&refunded_lines, &names_of(conn, &refunded_lines)?),
-        };
-        mail::enqueue(conn, "refund", &buyer.email, &context, now)?;
-        Ok((cash, pts))
+        let after = OrderRow { status: to.as_str().to_string(), ..order };
+        let refund = Refund { id: refund_id, cash_fen, points, lines: refunded };
+        s.announce(conn, &OrderEvent::Refunded { order: &after, refund: &refund }, now)?;
+        inventory::put_back(conn, &restock, inventory::Reason::Refund, after.id, buyer_id, now)?;
+        Ok((cash_fen, points))
     })
 }
 
@@ -838,15 +956,21 @@ pub fn view_of(
 ) -> Result<OrderView, AppError> {
     let lines = model::lines_of(conn, order.id)?;
     let names = names_of(conn, &lines)?;
-    let payment_id = if order.status == "pending_payment" { model::pending_payment_of(conn, order.id)? } else { None };
-    build_view(order, &lines, &names, payment_id, payment_url)
+    let payment_id = if order.status == OrderStatus::PendingPayment.as_str() {
+        model::pending_payment_of(conn, order.id)?
+    } else {
+        None
+    };
+    let refunds = model::refunds_of(conn, order.id)?;
+    build_view(order, &lines, &names, payment_id, refunds, payment_url)
 }
 
-pub(crate) fn build_view(
+pub fn build_view(
     order: OrderRow,
     lines: &[LineRow],
     names: &Names,
     payment_id: Option<String>,
+    refunds: Vec<(i64, i64, i64, String, NaiveDateTime)>,
     payment_url: impl Fn(&str) -> String,
 ) -> Result<OrderView, AppError> {
     let address: Address = serde_json::from_str(&order.address).map_err(AppError::internal)?;
@@ -893,6 +1017,16 @@ pub(crate) fn build_view(
                 }
             })
             .collect(),
+        refunds: refunds
+            .into_iter()
+            .map(|(id, cash_fen, points, reason, created_at)| RefundInfo {
+                id,
+                amount: Money::from_fen(cash_fen),
+                points,
+                reason,
+                created_at,
+            })
+            .collect(),
     })
 }
 
@@ -916,48 +1050,51 @@ fn in_flight() -> AppError {
     )
 }
 
-pub enum Placed {
+pub enum Outcome {
     New(Box<OrderView>),
     /// The JSON body first returned for this Idempotency-Key.
     Replayed(String),
 }
 
-/// Places an order at most once per Idempotency-Key. The key is written first in the order's
-/// own transaction, so a concurrent twin waits for it and then replays its answer.
+/// Checks and prices a request, then runs `write` (which places the order through the
+/// pipeline) in one transaction, at most once per Idempotency-Key: the key's row is written
+/// last in the same transaction, so a concurrent twin fails on it and replays the answer.
 pub fn place_once(
     conn: &mut AnyConnection,
-    settings: &Settings,
-    buyer: &Buyer,
+    buyer_id: i64,
     request: &OrderRequest,
     key: Option<(&str, &str)>,
     now: NaiveDateTime,
-) -> Result<Placed, AppError> {
-    let Some((key, hash)) = key else {
-        return Ok(Placed::New(Box::new(place(conn, settings, buyer, request, now)?)));
-    };
-    if let Some(body) = replay(conn, buyer.id, key, hash)? {
-        return Ok(Placed::Replayed(body));
+    mut write: impl FnMut(&mut AnyConnection, &Prepared) -> Result<OrderView, AppError>,
+) -> Result<Outcome, AppError> {
+    if let Some((key, hash)) = key {
+        if let Some(body) = replay(conn, buyer_id, key, hash)? {
+            return Ok(Outcome::Replayed(body));
+        }
     }
     check_request(request)?;
     let prepared = prepare(conn, &request.lines, request.campaign_id, now.date())?;
     let placed = db::write_tx(conn, |conn| {
-        let view = write_order(conn, settings, buyer, request, &prepared, now)?;
-        let body = serde_json::to_string(&view).map_err(AppError::internal)?;
-        // Written last: a twin that got here first makes this insert fail, and all of this
-        // transaction is undone.
-        model::save_idempotent_response(conn, buyer.id, key, hash, 201, &body, now).map_err(|e| match e {
-            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => in_flight(),
-            other => other.into(),
-        })?;
+        let view = write(conn, &prepared)?;
+        if let Some((key, hash)) = key {
+            let body = serde_json::to_string(&view).map_err(AppError::internal)?;
+            model::save_idempotent_response(conn, buyer_id, key, hash, 201, &body, now).map_err(|e| match e {
+                diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+                    in_flight()
+                }
+                other => other.into(),
+            })?;
+        }
         Ok(view)
     });
-    match placed {
-        Ok(view) => Ok(Placed::New(Box::new(view))),
+    match (placed, key) {
+        (Ok(view), _) => Ok(Outcome::New(Box::new(view))),
         // A twin with the same key may have finished first (and taken the last stock, say):
         // answer as it did.
-        Err(e) => match replay(conn, buyer.id, key, hash)? {
-            Some(body) => Ok(Placed::Replayed(body)),
+        (Err(e), Some((key, hash))) => match replay(conn, buyer_id, key, hash)? {
+            Some(body) => Ok(Outcome::Replayed(body)),
             None => Err(e),
         },
+        (Err(e), None) => Err(e),
     }
 }

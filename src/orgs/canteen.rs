@@ -9,13 +9,13 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::account::{self, AccountLine, Placement};
+use super::account::{self, Placement};
 use super::model::{self, Schedule};
 use crate::db::{self, AnyConnection};
 use crate::error::AppError;
 use crate::mail;
 use crate::money::Money;
-use crate::orders::service::{self as orders, Address, LineRequest, Names, Settings};
+use crate::orders::service::{self as orders, Address, LineRequest, Settings};
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -215,38 +215,25 @@ fn place_run(
             stored.iter().map(|l| LineRequest { sku_id: l.sku_id, quantity: l.quantity }).collect();
         let address: Address = serde_json::from_str(&s.address).map_err(AppError::internal)?;
         let prepared = orders::prepare(conn, &requested, s.campaign_id, now.date())?;
-        let lines: Vec<AccountLine> = prepared
-            .lines
-            .iter()
-            .map(|l| AccountLine {
-                sku_id: l.priced.sku_id,
-                producer_id: l.producer_id,
-                quantity: l.priced.quantity,
-                unit_price_fen: l.priced.unit_price_fen,
-                recipient: None,
-            })
-            .collect();
-        let names: Names = prepared.lines.iter().map(|l| (l.priced.sku_id, l.product_id, l.names.clone())).collect();
         let placement = Placement {
             org: &org,
             buyer: &buyer,
             address: &address,
-            lines: &lines,
-            recipients: &[],
+            lines: prepared.lines,
+            recipients: Vec::new(),
             campaign_id: prepared.campaign_id,
             delivery_date: Some(delivery),
         };
-        let view = account::place(conn, settings, &placement, &names, now)?;
-        let order = crate::orders::model::order_by_no(conn, &view.order_no)?.ok_or(AppError::NotFound)?;
+        let order = account::place(conn, settings, placement, now)?.order;
         model::set_run_order(conn, run_id, order.id)?;
         let next = delivery + step(&s.cadence);
         model::advance_schedule(conn, s.id, delivery, next, next <= s.end_date)?;
         let context = PlacedMail {
             manager_name: buyer.display_name.clone(),
             org_zh: org.name_zh.clone(),
-            order_no: view.order_no.clone(),
+            order_no: order.order_no.clone(),
             delivery_date: delivery.to_string(),
-            total: view.total,
+            total: Money::from_fen(order.total_fen),
             portal_url: format!("{}/canteen?org={}", settings.public_url, org.id),
         };
         mail::enqueue(conn, "canteen_order_placed", &buyer.email, &context, now)?;

@@ -7,13 +7,13 @@ use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::account::{self, AccountLine, Placement, Recipient};
+use super::account::{self, Placement};
 use super::model;
 use crate::db::{self, AnyConnection};
 use crate::error::AppError;
 use crate::money::Money;
 use crate::orders::pricing::MAX_QUANTITY;
-use crate::orders::service::{self as orders, Address, Buyer, LineRequest, Names, OrderView, Settings};
+use crate::orders::service::{self as orders, Address, Buyer, LineRequest, OrderView, PreparedLine, Settings};
 
 /// The most recipients one file may carry.
 pub const MAX_ROWS: usize = 5_000;
@@ -34,6 +34,18 @@ pub enum UploadError {
 impl From<AppError> for UploadError {
     fn from(e: AppError) -> Self {
         UploadError::App(e)
+    }
+}
+
+impl From<diesel::result::Error> for UploadError {
+    fn from(e: diesel::result::Error) -> Self {
+        UploadError::App(e.into())
+    }
+}
+
+impl crate::db::TxError for UploadError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, UploadError::App(e) if crate::db::TxError::is_retryable(e))
     }
 }
 
@@ -300,18 +312,15 @@ pub fn confirm(
 ) -> Result<OrderView, UploadError> {
     let org = require_union(conn, buyer.id, org_id)?;
     let checked = check(conn, org_id, body, options, now)?;
-    let unit: BTreeMap<i64, (i64, i64)> =
-        checked.prepared.lines.iter().map(|l| (l.priced.sku_id, (l.priced.unit_price_fen, l.producer_id))).collect();
+    let priced: BTreeMap<i64, &PreparedLine> = checked.prepared.lines.iter().map(|l| (l.priced.sku_id, l)).collect();
     let mut lines = Vec::with_capacity(checked.rows.len());
     let mut recipients = Vec::with_capacity(checked.rows.len());
     for (i, r) in checked.rows.iter().enumerate() {
         let sku_id = checked.ids[&r.sku_code];
-        let (unit_price_fen, producer_id) = unit.get(&sku_id).copied().ok_or_else(|| AppError::internal("priced"))?;
-        lines.push(AccountLine { sku_id, producer_id, quantity: r.quantity, unit_price_fen, recipient: Some(i) });
-        recipients.push(Recipient { name: r.name.clone(), mobile: r.mobile.clone(), address: r.address.clone() });
+        let line = priced.get(&sku_id).ok_or_else(|| AppError::internal("priced"))?;
+        lines.push(line.for_quantity(r.quantity, Some(i)));
+        recipients.push((r.name.clone(), r.mobile.clone(), r.address.clone()));
     }
-    let names: Names =
-        checked.prepared.lines.iter().map(|l| (l.priced.sku_id, l.product_id, l.names.clone())).collect();
     // The order's own address is the union's; each line ships to its recipient.
     let address = Address {
         name: org.name_zh.clone(),
@@ -321,16 +330,19 @@ pub fn confirm(
         district: String::new(),
         detail: format!("{} ({} recipients / 位收件人)", org.address, recipients.len()),
     };
-    let placement = Placement {
-        org: &org,
-        buyer,
-        address: &address,
-        lines: &lines,
-        recipients: &recipients,
-        campaign_id: checked.prepared.campaign_id,
-        delivery_date: None,
-    };
-    Ok(db::write_tx(conn, |conn| account::place(conn, settings, &placement, &names, now))?)
+    let placed = db::write_tx(conn, |conn| {
+        let placement = Placement {
+            org: &org,
+            buyer,
+            address: &address,
+            lines: lines.clone(),
+            recipients: recipients.clone(),
+            campaign_id: checked.prepared.campaign_id,
+            delivery_date: None,
+        };
+        account::place(conn, settings, placement, now)
+    })?;
+    Ok(placed.view(settings)?)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use crate::db::schema::{
     schedule_runs, user_roles, users,
 };
 use crate::db::AnyConnection;
+use crate::orders::status::OrderStatus;
 
 #[derive(Insertable)]
 #[diesel(table_name = organisations)]
@@ -180,30 +181,6 @@ pub fn mark_budget_released(conn: &mut AnyConnection, order_id: i64) -> QueryRes
     Ok(n == 1)
 }
 
-pub fn insert_recipient(
-    conn: &mut AnyConnection,
-    order_id: i64,
-    name: &str,
-    mobile: &str,
-    address: &str,
-) -> QueryResult<i64> {
-    use crate::db::schema::order_recipients;
-    diesel::insert_into(order_recipients::table)
-        .values((
-            order_recipients::order_id.eq(order_id),
-            order_recipients::name.eq(name),
-            order_recipients::mobile.eq(mobile),
-            order_recipients::address.eq(address),
-        ))
-        .returning(order_recipients::id)
-        .get_result(conn)
-}
-
-pub fn set_line_recipient(conn: &mut AnyConnection, line_id: i64, recipient_id: i64) -> QueryResult<usize> {
-    use crate::db::schema::order_lines;
-    diesel::update(order_lines::table.find(line_id)).set(order_lines::recipient_id.eq(Some(recipient_id))).execute(conn)
-}
-
 pub fn recipient_count(conn: &mut AnyConnection, order_id: i64) -> QueryResult<i64> {
     use crate::db::schema::order_recipients;
     order_recipients::table.filter(order_recipients::order_id.eq(order_id)).count().get_result(conn)
@@ -238,7 +215,11 @@ pub fn statement_orders(
     let rows: Vec<(crate::orders::model::OrderRow, Option<NaiveDate>)> = orders::table
         .left_join(org_orders::table.on(org_orders::order_id.eq(orders::id)))
         .filter(orders::org_id.eq(org_id))
-        .filter(orders::status.ne_all(["cancelled", "pending_payment"]))
+        .filter(orders::status.ne_all(OrderStatus::strs(&[
+            OrderStatus::Cancelled,
+            OrderStatus::PendingPayment,
+            OrderStatus::AwaitingApproval,
+        ])))
         .order(orders::id)
         .select((crate::orders::model::OrderRow::as_select(), org_orders::delivery_date.nullable()))
         .load(conn)?;
@@ -317,7 +298,7 @@ pub fn pending_approvals(
         .inner_join(order_approvals::table.on(order_approvals::order_id.eq(orders::id)))
         .filter(order_approvals::org_id.eq(org_id))
         .filter(order_approvals::status.eq("pending"))
-        .filter(orders::status.eq("pending_payment"))
+        .filter(orders::status.eq(OrderStatus::AwaitingApproval.as_str()))
         .order(orders::id.desc())
         .select((crate::orders::model::OrderRow::as_select(), Approval::as_select()))
         .load(conn)

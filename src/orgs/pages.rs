@@ -175,8 +175,8 @@ async fn union_approve(
     session::verify_csrf(&page.session, &form.csrf)?;
     let user = session::require_user(&page.session)?;
     let no = path.into_inner();
-    let public_url = page.state.config.public_url.clone();
-    page.state.db(move |conn| account::approve(conn, user.id, &no, &public_url, Utc::now().naive_utc())).await?;
+    let settings = page.state.order_settings();
+    page.state.db(move |conn| account::approve(conn, &settings, user.id, &no, Utc::now().naive_utc())).await?;
     Ok(see_other(&format!("/union?org={}&notice=approved", form.org)))
 }
 
@@ -190,7 +190,8 @@ async fn union_reject(
     let user = session::require_user(&page.session)?;
     let no = path.into_inner();
     let reason = form.reason.clone();
-    page.state.db(move |conn| account::reject(conn, user.id, &no, &reason, Utc::now().naive_utc())).await?;
+    let settings = page.state.order_settings();
+    page.state.db(move |conn| account::reject(conn, &settings, user.id, &no, &reason, Utc::now().naive_utc())).await?;
     Ok(see_other(&format!("/union?org={}&notice=rejected", form.org)))
 }
 
@@ -223,7 +224,7 @@ async fn union_distribution(page: Page, form: web::Form<DistributionForm>) -> Re
     let confirm = form.action == "confirm";
     let buyer =
         Buyer { is_employee: me.has_role("employee"), id: me.id, email: me.email, display_name: me.display_name };
-    let settings = crate::orders::routes::settings(&page.state);
+    let settings = page.state.order_settings();
     let user_id = buyer.id;
     let result = page
         .state
@@ -402,7 +403,7 @@ async fn canteen_order(page: Page, form: web::Form<CanteenForm>) -> Result<HttpR
     let me = crate::accounts::routes::require_me(&page.state, &page.session).await?;
     let buyer =
         Buyer { is_employee: me.has_role("employee"), id: me.id, email: me.email, display_name: me.display_name };
-    let settings = crate::orders::routes::settings(&page.state);
+    let settings = page.state.order_settings();
     let form = form.into_inner();
     let org = form.org;
     let user_id = buyer.id;
@@ -421,7 +422,14 @@ async fn canteen_order(page: Page, form: web::Form<CanteenForm>) -> Result<HttpR
                     _ignored_channel: None,
                     _ignored_total: None,
                 };
-                crate::orders::service::place(conn, &settings, &buyer, &request, Utc::now().naive_utc()).map(|_| ())
+                let crate::orders::service::Account::Org(acct) = request.account()? else {
+                    return Err(AppError::internal("built as an organisation's order"));
+                };
+                let now = Utc::now().naive_utc();
+                crate::orders::service::place_once(conn, buyer.id, &request, None, now, |conn, prepared| {
+                    account::write_order(conn, &settings, &buyer, &request, &acct, prepared, now)
+                })
+                .map(|_| ())
             })();
             Ok(attempt)
         })

@@ -11,10 +11,10 @@ use super::members::{self, GrantsAnswer, InviteAnswer, InviteInfo, MemberView};
 use super::service::{self, BudgetRequest, BudgetView, OrgOrderView, OrgView, PendingApproval};
 use super::{account, canteen};
 use crate::accounts::routes::require_me;
+use crate::app::AppState;
 use crate::catalog::routes::Items;
 use crate::error::AppError;
 use crate::orders::service::{Buyer, OrderView};
-use crate::startup::AppState;
 use crate::web::session;
 
 pub fn api(cfg: &mut web::ServiceConfig) {
@@ -121,8 +121,8 @@ async fn api_approve(
 ) -> Result<web::Json<OrgOrderView>, AppError> {
     let user = session::require_user(&session)?;
     let no = path.into_inner();
-    let public_url = state.config.public_url.clone();
-    let order = state.db(move |conn| account::approve(conn, user.id, &no, &public_url, Utc::now().naive_utc())).await?;
+    let settings = state.order_settings();
+    let order = state.db(move |conn| account::approve(conn, &settings, user.id, &no, Utc::now().naive_utc())).await?;
     let view = org_view_of(user.id, order);
     Ok(web::Json(state.db(view).await?))
 }
@@ -146,8 +146,10 @@ async fn api_reject(
     let user = session::require_user(&session)?;
     let request: RejectRequest = crate::api::optional_json(&body)?;
     let no = path.into_inner();
-    let order =
-        state.db(move |conn| account::reject(conn, user.id, &no, &request.reason, Utc::now().naive_utc())).await?;
+    let settings = state.order_settings();
+    let order = state
+        .db(move |conn| account::reject(conn, &settings, user.id, &no, &request.reason, Utc::now().naive_utc()))
+        .await?;
     let view = org_view_of(user.id, order);
     Ok(web::Json(state.db(view).await?))
 }
@@ -221,7 +223,7 @@ async fn api_distribution_confirm(
         Buyer { is_employee: me.has_role("employee"), id: me.id, email: me.email, display_name: me.display_name };
     let id = path.into_inner();
     let options = query.into_inner();
-    let settings = crate::orders::routes::settings(&state);
+    let settings = state.order_settings();
     let result = state
         .db(move |conn| Ok(distribution::confirm(conn, &settings, &buyer, id, &body, &options, Utc::now().naive_utc())))
         .await?;
@@ -299,22 +301,6 @@ pub fn statement_response(statement: &canteen::Statement, format: &str) -> Resul
             .insert_header(("content-disposition", format!("attachment; filename=\"{name}.xlsx\"")))
             .body(canteen::statement_xlsx(statement)?)),
         _ => Err(AppError::bad_request("invalid_format", "format is json, csv or xlsx / 格式须为 json、csv 或 xlsx")),
-    }
-}
-
-/// The recurring canteen orders job, every `job_interval_secs`; safe on several instances.
-pub async fn schedule_job(state: web::Data<AppState>) {
-    let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(state.config.job_interval_secs));
-    loop {
-        tick.tick().await;
-        let settings = crate::orders::routes::settings(&state);
-        match state.db(move |conn| canteen::run_due(conn, &settings, Utc::now().naive_utc())).await {
-            Ok(r) if r.placed + r.failed > 0 => {
-                tracing::info!(placed = r.placed, failed = r.failed, "recurring canteen orders")
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "recurring canteen orders"),
-        }
     }
 }
 

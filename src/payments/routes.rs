@@ -7,10 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Outcome, PaymentGateway};
+use crate::app::AppState;
 use crate::error::AppError;
 use crate::money::Money;
+use crate::orders::status::PaymentStatus;
 use crate::orders::{model as orders_model, service as orders_service};
-use crate::startup::AppState;
 use crate::web::page::{see_other, Page};
 use crate::web::session;
 
@@ -40,9 +41,9 @@ async fn webhook(
 ) -> Result<web::Json<WebhookAnswer>, AppError> {
     let signature = req.headers().get("x-sandbox-signature").and_then(|v| v.to_str().ok());
     let event = state.gateway.verify_callback(&body, signature, Utc::now().timestamp())?;
-    let public_url = state.config.public_url.clone();
+    let settings = state.order_settings();
     let result = state
-        .db(move |conn| orders_service::apply_payment_event(conn, &event, &public_url, Utc::now().naive_utc()))
+        .db(move |conn| orders_service::apply_payment_event(conn, &settings, &event, Utc::now().naive_utc()))
         .await?;
     Ok(web::Json(WebhookAnswer { result: result.to_string() }))
 }
@@ -85,13 +86,21 @@ async fn complete(
     let user = session::require_user(&session)?;
     let request: CompleteRequest = crate::api::optional_json(&body)?;
     let (payment_id, amount, status, order_no) = own_payment(&state, user.id, path.into_inner()).await?;
-    if status != "pending" {
+    // A cancelled order's payment can still be paid at the gateway, as with a real one: the
+    // store then refunds it (`late_payment`).
+    if !payable(&status) {
         return Err(AppError::conflict("payment_settled", "this payment is already settled / 该笔支付已完成"));
     }
     let outcome = request.outcome.unwrap_or(Outcome::Succeeded);
     state.gateway.send_callback(&payment_id, amount, outcome).await?;
     Ok(HttpResponse::Ok()
         .json(serde_json::json!({ "payment_id": payment_id, "order_no": order_no, "outcome": outcome })))
+}
+
+/// Whether the gateway would still take this payment: waiting, or cancelled by the store
+/// (the gateway does not know that).
+fn payable(status: &str) -> bool {
+    status == PaymentStatus::Pending.as_str() || status == PaymentStatus::Cancelled.as_str()
 }
 
 #[derive(Serialize)]
@@ -134,7 +143,7 @@ async fn pay_submit(page: Page, path: web::Path<String>, form: web::Form<PayForm
         _ => return Err(AppError::bad_request("invalid_form", "outcome must be succeed or fail")),
     };
     let (payment_id, amount, status, order_no) = own_payment(&page.state, user.id, path.into_inner()).await?;
-    if status == "pending" {
+    if payable(&status) {
         page.state.gateway.send_callback(&payment_id, amount, outcome).await?;
     }
     let notice = if outcome == Outcome::Succeeded { "?notice=paid" } else { "" };

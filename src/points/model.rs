@@ -17,6 +17,15 @@ pub fn user_balance(conn: &mut AnyConnection, user_id: i64) -> QueryResult<i64> 
 }
 
 /// The user's account id, created on first use.
+/// Locks the user's points account (if any) until the transaction ends: a no-op update, so a
+/// path can take it in the lock order before it locks an order.
+pub fn lock_account(conn: &mut AnyConnection, user_id: i64) -> QueryResult<()> {
+    diesel::update(points_accounts::table.filter(points_accounts::user_id.eq(user_id)))
+        .set(points_accounts::balance.eq(points_accounts::balance))
+        .execute(conn)
+        .map(|_| ())
+}
+
 pub fn user_account(conn: &mut AnyConnection, user_id: i64) -> QueryResult<i64> {
     if let Some(id) = points_accounts::table
         .filter(points_accounts::user_id.eq(user_id))

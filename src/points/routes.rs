@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::accounts::routes::require_role;
+use crate::app::AppState;
 use crate::error::AppError;
-use crate::startup::AppState;
 use crate::web::page::{see_other, Page};
 use crate::web::session;
 

@@ -10,8 +10,8 @@ use std::future::{ready, Ready};
 
 use super::i18n::{query_lang, Lang};
 use super::session::{self, SessionUser};
+use crate::app::AppState;
 use crate::error::AppError;
-use crate::startup::AppState;
 
 pub struct Page {
     pub lang: Lang,

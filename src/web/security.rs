@@ -9,8 +9,8 @@ use actix_web::{web, HttpMessage};
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 
+use crate::app::AppState;
 use crate::error::AppError;
-use crate::startup::AppState;
 
 /// Scripts only from our own files (no inline script, no `eval`); styles may stay inline
 /// (`style=""` attributes), which cannot run code.

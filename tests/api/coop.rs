@@ -308,11 +308,11 @@ async fn shipping_the_last_part_ships_the_order() {
     assert_eq!((status, error_code(&body)), (400, "invalid_tracking_no"));
     let (status, body) = send_json(ship(None, "SF1000000001")).await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(body["order_status"], "paid", "one part of two");
+    assert_eq!(body["order_status"], "partially_shipped", "one part of two");
     let (status, body) = send_json(ship(None, "SF1000000001")).await;
     assert_eq!((status, error_code(&body)), (409, "already_shipped"));
     let (_, seen) = send_json(buyer.get(app.url(&format!("/api/v1/orders/{order_no}")))).await;
-    assert_eq!(seen["status"], "paid");
+    assert_eq!(seen["status"], "partially_shipped");
 
     // Now coop@ also manages the second cooperative and ships its part: the order is shipped.
     let user = scalar(&mut app.conn(), "SELECT id AS n FROM users WHERE email = 'coop@example.com'");

@@ -145,6 +145,18 @@ impl TestApp {
         body
     }
 
+    /// The order lifecycle's settings, with the application's hooks, for calling services
+    /// directly.
+    pub fn settings(&self) -> aidmart::orders::service::Settings {
+        aidmart::orders::service::Settings {
+            rate: self.config.exchange_rate,
+            payment_timeout: chrono::Duration::minutes(self.config.payment_timeout_mins),
+            gateway: "sandbox",
+            public_url: self.config.public_url.clone(),
+            hooks: aidmart::startup::ORDER_HOOKS,
+        }
+    }
+
     pub fn conn(&self) -> db::PooledConn {
         self.pool.get().expect("db connection")
     }

@@ -8,6 +8,8 @@ mod credits;
 mod database;
 mod helpers;
 mod inputs;
+mod layering;
+mod lifecycle;
 mod ops;
 mod orders;
 mod orgs;

@@ -269,8 +269,8 @@ async fn cancelling_and_timing_out_give_back_stock_and_points() {
     let (_, late) = place(&app, &employee, &body, None).await;
     let late_no = late["order_no"].as_str().unwrap_or_default().to_string();
     let later = chrono::Utc::now().naive_utc() + chrono::Duration::minutes(31);
-    assert_eq!(expire_unpaid(&mut app.conn(), later).ok(), Some(1));
-    assert_eq!(expire_unpaid(&mut app.conn(), later).ok(), Some(0));
+    assert_eq!(expire_unpaid(&mut app.conn(), &app.settings(), later).ok(), Some(1));
+    assert_eq!(expire_unpaid(&mut app.conn(), &app.settings(), later).ok(), Some(0));
     let (_, view) = send_json(employee.get(app.url(&format!("/api/v1/orders/{late_no}")))).await;
     assert_eq!(view["status"], "cancelled");
     assert_eq!((app.stock(code), balance(&app, &employee).await), (stock, 5000));
@@ -438,7 +438,7 @@ async fn mail_reaches_a_real_smtp_server_even_after_an_outage() {
 /// instrumentation around the same service call the API makes.
 #[actix_web::test]
 async fn one_checkout_issues_few_statements() {
-    use aidmart::orders::service::{place_once, Buyer, OrderRequest, Placed, Settings};
+    use aidmart::orders::service::{place_once, write_personal, Buyer, OrderRequest, Outcome};
     use diesel::connection::{Instrumentation, InstrumentationEvent};
     use diesel::Connection;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -460,12 +460,7 @@ async fn one_checkout_issues_few_statements() {
     let body =
         order_body(json!([{"sku_id": app.sku("GY-QUINOA-1KG"), "quantity": 2}]), 500, app.campaign("year-round"));
     let request: OrderRequest = serde_json::from_value(body).expect("request");
-    let settings = Settings {
-        rate: app.config.exchange_rate,
-        payment_timeout: chrono::Duration::minutes(30),
-        gateway: "sandbox",
-        public_url: app.base.clone(),
-    };
+    let settings = app.settings();
     let employee_id = scalar(&mut app.conn(), "SELECT id AS n FROM users WHERE email = 'employee@example.com'");
     let buyer =
         Buyer {
@@ -474,9 +469,11 @@ async fn one_checkout_issues_few_statements() {
     let mut conn = app.conn();
     let count = Arc::new(AtomicUsize::new(0));
     conn.set_instrumentation(Counter(count.clone()));
-    let placed =
-        place_once(&mut conn, &settings, &buyer, &request, Some(("count-key", "hash")), chrono::Utc::now().naive_utc());
-    assert!(matches!(placed, Ok(Placed::New(_))));
+    let now = chrono::Utc::now().naive_utc();
+    let placed = place_once(&mut conn, buyer.id, &request, Some(("count-key", "hash")), now, |conn, prepared| {
+        write_personal(conn, &settings, &buyer, &request, prepared, now)
+    });
+    assert!(matches!(placed, Ok(Outcome::New(_))));
     let statements = count.load(Ordering::SeqCst);
     println!("one checkout ({}) issued {statements} SQL statements", app.backend);
     assert!(statements > 10, "the counter counts ({statements})");

@@ -1,7 +1,7 @@
 //! Organisation buying: orders on a union's or canteen's account, budgets, approvals, welfare
 //! distribution, visibility, recurring canteen orders and statements.
 
-use aidmart::orders::service::{expire_unpaid, Settings};
+use aidmart::orders::service::expire_unpaid;
 use aidmart::orgs::canteen::{run_due, JobReport};
 use chrono::{Duration, NaiveDateTime, Utc};
 use serde_json::{json, Value};
@@ -146,7 +146,7 @@ async fn approval_is_by_another_admin_of_the_same_union_and_rejection_or_expiry_
     let (status, order) = place(&app, &placer, &body).await;
     assert_eq!(status, 201, "{order}");
     assert_eq!(order["total"], "6980.00");
-    assert_eq!(order["status"], "pending_payment");
+    assert_eq!(order["status"], "awaiting_approval");
     assert!(order["payment_url"].is_null(), "not payable through the gateway");
     let no = order["order_no"].as_str().unwrap_or_default().to_string();
     assert_eq!(app.stock("GY-QUINOA-1KG"), stock - 200, "stock held while pending");
@@ -201,7 +201,7 @@ async fn approval_is_by_another_admin_of_the_same_union_and_rejection_or_expiry_
     let (_, third) = place(&app, &placer, &body).await;
     let no3 = third["order_no"].as_str().unwrap_or_default().to_string();
     let later = Utc::now().naive_utc() + Duration::hours(73);
-    let cancelled = expire_unpaid(&mut app.conn(), later).unwrap_or(0);
+    let cancelled = expire_unpaid(&mut app.conn(), &app.settings(), later).unwrap_or(0);
     assert_eq!(cancelled, 1);
     assert_eq!(app.stock("GY-QUINOA-1KG"), stock - 200);
     assert_eq!(used_fen(&app, union), 698_000);
@@ -337,17 +337,8 @@ async fn union_members_cannot_see_another_unions_orders() {
     assert_eq!(mine["approval_threshold"], "5000.00");
 }
 
-fn settings(app: &TestApp) -> Settings {
-    Settings {
-        rate: app.config.exchange_rate,
-        payment_timeout: Duration::minutes(30),
-        gateway: "sandbox",
-        public_url: app.config.public_url.clone(),
-    }
-}
-
 fn run(app: &TestApp, now: NaiveDateTime) -> JobReport {
-    run_due(&mut app.conn(), &settings(app), now).unwrap_or_else(|e| panic!("job: {e}"))
+    run_due(&mut app.conn(), &app.settings(), now).unwrap_or_else(|e| panic!("job: {e}"))
 }
 
 #[actix_web::test]

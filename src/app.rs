@@ -1,0 +1,62 @@
+//! The application's state, shared by every handler and job. A leaf module: features import
+//! it, it imports no feature's rules (only the types it holds).
+
+use actix_web::web;
+use handlebars::Handlebars;
+use std::sync::Arc;
+
+use crate::cache::local::TtlCache;
+use crate::cache::Cache;
+use crate::config::Config;
+use crate::db::{AnyConnection, Pool};
+use crate::error::AppError;
+use crate::mail::Mailer;
+use crate::orders::hooks::Hooks;
+use crate::orders::service::Settings;
+use crate::payments::SandboxGateway;
+use crate::web::i18n::Messages;
+use crate::web::metrics::Metrics;
+
+pub struct AppState {
+    pub config: Config,
+    pub pool: Pool,
+    pub cache: Cache,
+    pub templates: Handlebars<'static>,
+    pub messages: Arc<Messages>,
+    pub metrics: Metrics,
+    /// Catalog page data, kept for `catalog_cache_secs`.
+    pub catalog_cache: TtlCache,
+    pub gateway: SandboxGateway,
+    pub mailer: Mailer,
+    /// Signs ledger checkpoints; its public half is published with them.
+    pub ledger_key: ed25519_dalek::SigningKey,
+    /// Who hears of each order's lifecycle events, in order (`startup::ORDER_HOOKS`).
+    pub order_hooks: Hooks,
+}
+
+impl AppState {
+    /// Runs blocking database work on the blocking thread pool with a pooled connection.
+    pub async fn db<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await?
+    }
+
+    /// What the order lifecycle needs to know of the store.
+    pub fn order_settings(&self) -> Settings {
+        Settings {
+            rate: self.config.exchange_rate,
+            payment_timeout: chrono::Duration::minutes(self.config.payment_timeout_mins),
+            gateway: "sandbox",
+            public_url: self.config.public_url.clone(),
+            hooks: self.order_hooks,
+        }
+    }
+}

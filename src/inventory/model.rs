@@ -1,0 +1,93 @@
+//! The SQL of stock changes and their history.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{products, skus, stock_movements};
+use crate::db::AnyConnection;
+
+/// One change of a SKU's stock: the exact stock before and after it, and the SKU's low-stock
+/// threshold, as the database saw them in the same statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StockChange {
+    pub sku_id: i64,
+    pub before: i64,
+    pub after: i64,
+    pub threshold: i64,
+}
+
+impl StockChange {
+    /// True when this change took the stock from at or above the threshold to below it: the
+    /// one moment a low-stock alert is due (so one alert per crossing, not one per sale).
+    pub fn crossed_low(&self) -> bool {
+        self.before >= self.threshold && self.threshold > self.after
+    }
+}
+
+/// Adds `delta` (negative takes) unless the stock would go below zero: one conditional update
+/// that returns the new stock, so before/after are exact whatever runs concurrently. `None`
+/// when refused (or the SKU does not exist).
+pub fn add_stock(conn: &mut AnyConnection, sku_id: i64, delta: i64) -> QueryResult<Option<StockChange>> {
+    let row: Option<(i64, i64)> = diesel::update(skus::table.find(sku_id).filter(skus::stock.ge(-delta)))
+        .set(skus::stock.eq(skus::stock + delta))
+        .returning((skus::stock, skus::low_stock_threshold))
+        .get_result(conn)
+        .optional()?;
+    Ok(row.map(|(after, threshold)| StockChange { sku_id, before: after - delta, after, threshold }))
+}
+
+/// Sets the stock to `new` only if it is still `seen` (compare-and-set): `None` when a sale
+/// or another change came in between, and the caller reads again.
+pub fn set_stock_if(conn: &mut AnyConnection, sku_id: i64, seen: i64, new: i64) -> QueryResult<Option<StockChange>> {
+    let row: Option<(i64, i64)> = diesel::update(skus::table.find(sku_id).filter(skus::stock.eq(seen)))
+        .set(skus::stock.eq(new))
+        .returning((skus::stock, skus::low_stock_threshold))
+        .get_result(conn)
+        .optional()?;
+    Ok(row.map(|(after, threshold)| StockChange { sku_id, before: seen, after, threshold }))
+}
+
+pub fn stock_of(conn: &mut AnyConnection, sku_id: i64) -> QueryResult<i64> {
+    skus::table.find(sku_id).select(skus::stock).first(conn)
+}
+
+pub struct Movement<'a> {
+    pub sku_id: i64,
+    pub delta: i64,
+    pub reason: &'a str,
+    /// None for a manager's adjustment.
+    pub order_id: Option<i64>,
+    pub user_id: i64,
+    pub before: i64,
+    pub after: i64,
+}
+
+pub fn record_movements(conn: &mut AnyConnection, rows: &[Movement], now: NaiveDateTime) -> QueryResult<usize> {
+    let values: Vec<_> = rows
+        .iter()
+        .map(|m| {
+            (
+                stock_movements::sku_id.eq(m.sku_id),
+                stock_movements::delta.eq(m.delta),
+                stock_movements::reason.eq(m.reason),
+                stock_movements::order_id.eq(m.order_id),
+                stock_movements::user_id.eq(Some(m.user_id)),
+                stock_movements::created_at.eq(now),
+                stock_movements::stock_before.eq(Some(m.before)),
+                stock_movements::stock_after.eq(Some(m.after)),
+            )
+        })
+        .collect();
+    crate::on_backend!(conn, |c| diesel::insert_into(stock_movements::table).values(&values).execute(c))
+}
+
+/// (producer_id, sku code, product zh, product en, sku zh, sku en)
+pub type SkuNames = (i64, String, String, String, String, String);
+
+pub fn sku_names(conn: &mut AnyConnection, sku_id: i64) -> QueryResult<SkuNames> {
+    skus::table
+        .inner_join(products::table)
+        .filter(skus::id.eq(sku_id))
+        .select((products::producer_id, skus::code, products::name_zh, products::name_en, skus::name_zh, skus::name_en))
+        .first(conn)
+}
