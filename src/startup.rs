@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::Arc;
 use tracing_actix_web::TracingLogger;
+use utoipa_actix_web::AppExt;
 
 use crate::app::AppState;
 use crate::cache::local::TtlCache;
@@ -142,7 +143,9 @@ impl Application {
                 .wrap(TracingLogger::default())
                 .wrap(from_fn(webparts::security::headers))
                 .configure(ops::routes)
+                .into_utoipa_app()
                 .configure(api::routes)
+                .into_app()
                 .configure(catalog::routes::pages)
                 .configure(accounts::routes::pages)
                 .configure(orders::routes::pages)

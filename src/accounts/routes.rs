@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::service::{self, Me, Registration};
 use super::sessions;
+use crate::api::ApiConfig;
 use crate::app::AppState;
 use crate::catalog::model as catalog_model;
 use crate::error::AppError;
@@ -27,7 +28,7 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
         .service(account_page);
 }
 
-pub fn api(cfg: &mut web::ServiceConfig) {
+pub fn api(cfg: &mut ApiConfig) {
     cfg.service(api_login)
         .service(api_logout)
         .service(api_logout_everywhere)

@@ -1,73 +1,29 @@
 //! The JSON API under `/api/v1`, its OpenAPI document, and how malformed input is answered.
 
-use actix_web::{error::JsonPayloadError, get, web, HttpResponse};
+use actix_web::{error::JsonPayloadError, get, web, App, HttpResponse};
+use std::sync::OnceLock;
 use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
 
 use crate::error::AppError;
 use crate::{accounts, catalog, coop, credits, donations, orders, orgs, payments, points};
 
+/// The document's header; its paths are collected from the routes themselves.
 #[derive(OpenApi)]
-#[openapi(
-    info(title = "Aidmart API", description = "Consumer-assistance marketplace (消费帮扶). Money is a string in yuan (\"39.90\"); points are integers. Errors are {\"error\":{\"code\",\"message\"}}."),
-    servers((url = "/api/v1")),
-    paths(
-        catalog::routes::list_counties,
-        catalog::routes::list_products,
-        catalog::routes::get_product,
-        catalog::routes::list_campaigns,
-        accounts::routes::api_login,
-        accounts::routes::api_logout,
-        accounts::routes::api_me,
-        accounts::routes::api_admin_users,
-        orders::routes::api_place,
-        orders::routes::api_list,
-        orders::routes::api_get,
-        orders::routes::api_cancel,
-        orders::routes::api_refund,
-        payments::routes::webhook,
-        payments::routes::complete,
-        points::routes::api_grant,
-        credits::routes::api_ledger,
-        credits::routes::api_ledger_entry,
-        credits::routes::api_verify,
-        credits::routes::api_checkpoints,
-        credits::routes::api_campaign,
-        credits::routes::api_charity_hours,
-        donations::routes::api_projects,
-        donations::routes::api_donate,
-        coop::routes::api_skus, coop::routes::api_stock, coop::routes::api_history, coop::routes::api_bulk, coop::routes::api_pending, coop::routes::api_pick_list, coop::routes::api_ship, coop::routes::api_ship_bulk, coop::routes::api_sales, coop::routes::api_create_product, coop::routes::api_product, coop::routes::api_update_product, coop::routes::api_create_sku, coop::routes::api_update_sku, coop::routes::api_upload_image,
-        orgs::routes::api_org,
-        orgs::routes::api_org_orders,
-        orgs::routes::api_org_order,
-        orgs::routes::api_approvals,
-        orgs::routes::api_approve,
-        orgs::routes::api_reject,
-        orgs::routes::api_distribution_preview,
-        orgs::routes::api_distribution_confirm,
-        orgs::routes::api_schedules,
-        orgs::routes::api_create_schedule,
-        orgs::routes::api_statement,
-        orgs::routes::api_members,
-        orgs::routes::api_invite,
-        orgs::routes::api_import_members,
-        orgs::routes::api_remove_member,
-        orgs::routes::api_accept_invite,
-        orgs::routes::api_points_grants,
-        orgs::routes::api_list_points_grants,
-        orgs::routes::api_approve_points_grant,
-        orgs::routes::api_reject_points_grant,
-        points::routes::api_list_grants,
-        accounts::routes::api_register,
-        accounts::routes::api_logout_everywhere,
-        orgs::routes::api_set_budget,
-        openapi_json,
-    )
-)]
+#[openapi(info(
+    title = "Aidmart API",
+    description = "Consumer-assistance marketplace (消费帮扶). Money is a string in yuan (\"39.90\"); points are integers. Errors are {\"error\":{\"code\",\"message\"}}."
+))]
 pub struct ApiDoc;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+/// Where an API endpoint is registered: one `service(handler)` call adds its route and its
+/// OpenAPI path (from its `#[utoipa::path]`) together.
+pub type ApiConfig<'a> = utoipa_actix_web::service_config::ServiceConfig<'a>;
+
+/// Every API endpoint, under `/api/v1`.
+pub fn routes(cfg: &mut ApiConfig) {
     cfg.service(
-        web::scope("/api/v1")
+        utoipa_actix_web::scope("/api/v1")
             .configure(catalog::routes::api)
             .configure(accounts::routes::api)
             .configure(orders::routes::api)
@@ -82,11 +38,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// The OpenAPI document, collected once from the routes.
+pub fn document() -> &'static str {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let (_, api) = App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes).split_for_parts();
+        api.to_json().unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    })
+}
+
 /// This document.
 #[utoipa::path(tag = "meta", responses((status = 200, description = "OpenAPI 3.1 document")))]
 #[get("/openapi.json")]
 async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    HttpResponse::Ok().content_type("application/json").body(document())
 }
 
 /// A JSON body that may be left out: empty means the type's default.

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::model::{self, ProductFilter};
 use super::service::{CampaignView, CountyView, ProductCard, ProductDetailView, ProductPage, ProductQuery, PER_PAGE};
+use crate::api::ApiConfig;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::web::i18n::Lang;
@@ -15,7 +16,7 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
     cfg.service(home).service(county_page).service(product_page).service(search_page);
 }
 
-pub fn api(cfg: &mut web::ServiceConfig) {
+pub fn api(cfg: &mut ApiConfig) {
     cfg.service(list_counties).service(list_products).service(get_product).service(list_campaigns);
 }
 

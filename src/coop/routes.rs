@@ -13,12 +13,13 @@ use super::service::{
     self, BulkError, GroupBy, Manager, ProductInput, ProductPatch, ShipRequest, SkuInput, SkuPatch, StockRequest,
 };
 use crate::accounts::routes::require_role;
+use crate::api::ApiConfig;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::web::page::{see_other, Page};
 use crate::web::session;
 
-pub fn api(cfg: &mut web::ServiceConfig) {
+pub fn api(cfg: &mut ApiConfig) {
     cfg.service(api_skus)
         .service(api_stock)
         .service(api_history)

@@ -194,12 +194,15 @@ pub fn reverse_order_hours(conn: &mut AnyConnection, order_id: i64, now: NaiveDa
         .execute(conn)
 }
 
-/// Hours taken back from a user: the total, and (tenths, order number, when), newest first.
+/// A reversal of charity hours: (tenths, order number, when).
+pub type ReversalRow = (i64, String, NaiveDateTime);
+
+/// Hours taken back from a user: the total, and the reversals, newest first.
 pub fn charity_reversals_of(
     conn: &mut AnyConnection,
     user_id: i64,
     limit: i64,
-) -> QueryResult<(i64, Vec<(i64, String, NaiveDateTime)>)> {
+) -> QueryResult<(i64, Vec<ReversalRow>)> {
     use crate::db::schema::charity_hour_reversals as rev;
     let total: i64 = rev::table
         .filter(rev::user_id.eq(user_id))

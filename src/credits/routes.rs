@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::dashboard::{self, CampaignCredits, ReportRow};
 use super::model::{self, Checkpoint, Entry};
 use super::{charts, service};
+use crate::api::ApiConfig;
 use crate::app::AppState;
 use crate::catalog::service::CampaignView;
 use crate::error::AppError;
@@ -15,7 +16,7 @@ use crate::money::Money;
 use crate::web::i18n::Lang;
 use crate::web::page::Page;
 
-pub fn api(cfg: &mut web::ServiceConfig) {
+pub fn api(cfg: &mut ApiConfig) {
     cfg.service(api_verify)
         .service(api_checkpoints)
         .service(api_ledger)

@@ -357,7 +357,7 @@ pub fn charity_hours(conn: &mut AnyConnection, user_id: i64) -> Result<CharityHo
             at,
         }))
         .collect();
-    history.sort_by(|a, b| b.at.cmp(&a.at));
+    history.sort_by_key(|item| std::cmp::Reverse(item.at));
     history.truncate(100);
     Ok(CharityHours { total_hours: hours_text((earned - taken_back).max(0)), history })
 }

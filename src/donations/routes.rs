@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::model;
 use super::service::{self, DonationRequest, DonationView, ProjectView};
 use crate::accounts::routes::require_me;
+use crate::api::ApiConfig;
 use crate::app::AppState;
 use crate::catalog::routes::Items;
 use crate::error::AppError;
@@ -16,7 +17,7 @@ use crate::money::Money;
 use crate::web::page::{see_other, Page};
 use crate::web::session;
 
-pub fn api(cfg: &mut web::ServiceConfig) {
+pub fn api(cfg: &mut ApiConfig) {
     cfg.service(api_projects).service(api_donate);
 }
 

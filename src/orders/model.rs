@@ -232,8 +232,11 @@ pub fn line_shipped(conn: &mut AnyConnection, line_id: i64) -> QueryResult<bool>
     Ok(query.count().get_result::<i64>(conn)? > 0)
 }
 
-/// The order's refunds: (id, cash_fen, points, reason, created_at), oldest first.
-pub fn refunds_of(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<(i64, i64, i64, String, NaiveDateTime)>> {
+/// A refund: (id, cash_fen, points, reason, created_at).
+pub type RefundRow = (i64, i64, i64, String, NaiveDateTime);
+
+/// The order's refunds, oldest first.
+pub fn refunds_of(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<RefundRow>> {
     refunds::table
         .filter(refunds::order_id.eq(order_id))
         .order(refunds::id)

@@ -10,6 +10,7 @@ use super::service::{
     self, Account, Buyer, LineRequest, OrderRequest, OrderView, Outcome, RefundRequest, RefundView, Settings,
 };
 use crate::accounts::routes::require_me;
+use crate::api::ApiConfig;
 use crate::app::AppState;
 use crate::catalog::routes::Items;
 use crate::error::AppError;
@@ -17,7 +18,7 @@ use crate::money::Money;
 use crate::web::page::{see_other, Page};
 use crate::web::session;
 
-pub fn api(cfg: &mut web::ServiceConfig) {
+pub fn api(cfg: &mut ApiConfig) {
     cfg.service(api_place).service(api_list).service(api_get).service(api_cancel).service(api_refund);
 }
 

@@ -11,13 +11,14 @@ use super::members::{self, GrantsAnswer, InviteAnswer, InviteInfo, MemberView};
 use super::service::{self, BudgetRequest, BudgetView, OrgOrderView, OrgView, PendingApproval};
 use super::{account, canteen};
 use crate::accounts::routes::require_me;
+use crate::api::ApiConfig;
 use crate::app::AppState;
 use crate::catalog::routes::Items;
 use crate::error::AppError;
 use crate::orders::service::{Buyer, OrderView};
 use crate::web::session;
 
-pub fn api(cfg: &mut web::ServiceConfig) {
+pub fn api(cfg: &mut ApiConfig) {
     cfg.service(api_org)
         .service(api_org_orders)
         .service(api_org_order)

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Outcome, PaymentGateway};
+use crate::api::ApiConfig;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::money::Money;
@@ -15,7 +16,7 @@ use crate::orders::{model as orders_model, service as orders_service};
 use crate::web::page::{see_other, Page};
 use crate::web::session;
 
-pub fn api(cfg: &mut web::ServiceConfig) {
+pub fn api(cfg: &mut ApiConfig) {
     cfg.service(webhook).service(complete);
 }
 

@@ -7,12 +7,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::accounts::routes::require_role;
+use crate::api::ApiConfig;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::web::page::{see_other, Page};
 use crate::web::session;
 
-pub fn api(cfg: &mut web::ServiceConfig) {
+pub fn api(cfg: &mut ApiConfig) {
     cfg.service(api_grant).service(api_list_grants);
 }
 

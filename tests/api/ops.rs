@@ -87,11 +87,12 @@ async fn openapi_describes_every_api_route() {
         ("/admin/points/grants", "get"),
     ] {
         assert!(
-            paths.get(path).is_some_and(|p| p.get(method).is_some()),
+            paths.get(&format!("/api/v1{path}")).is_some_and(|p| p.get(method).is_some()),
             "{method} {path} missing from {:?}",
             paths.keys()
         );
     }
-    assert_eq!(paths.len(), 59, "a route was added without documenting it, or the reverse");
+    // Routes and their documentation are registered by the same call, so nothing else is there.
+    assert_eq!(paths.len(), 59, "{:?}", paths.keys());
     assert!(doc["components"]["schemas"]["ProductPage"].is_object());
 }
