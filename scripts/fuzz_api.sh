@@ -27,7 +27,8 @@ mkdir -p "$LOG_DIR"
 
 test -x "$BIN" || cargo build --locked --bin aidmart
 if ! python3 -c 'import schemathesis' 2>/dev/null; then
-    python3 -m pip install -q --disable-pip-version-check 'schemathesis>=3.39,<4'
+    # Newer Hypothesis releases break schemathesis 3 ('many' object has no attribute 'more').
+    python3 -m pip install -q --disable-pip-version-check 'schemathesis>=3.39,<4' 'hypothesis>=6.108,<6.120'
 fi
 
 db="aidmart_fuzz_$$"
@@ -81,7 +82,7 @@ for role in $ROLES; do
         excludes+=(--exclude-path /api/v1/auth/login)
     fi
     echo "== schemathesis as $role"
-    if ! python3 -m schemathesis.cli run "$base/api/v1/openapi.json" \
+    if ! PYTHONPATH="$PWD/scripts" SCHEMATHESIS_HOOKS=fuzz_hooks python3 -m schemathesis.cli run "$base/api/v1/openapi.json" \
         --experimental=openapi-3.1 \
         --checks not_a_server_error \
         --hypothesis-max-examples "$MAX_EXAMPLES" \

@@ -444,7 +444,7 @@ async fn org_points_grants_are_paid_from_the_budget_and_never_to_oneself() {
         scalar(
             &mut app.conn(),
             &format!(
-                "SELECT COALESCE(SUM(a.balance), 0) AS n FROM points_accounts a JOIN users u ON u.id = a.user_id WHERE u.email = '{email}'"
+                "SELECT CAST(COALESCE(SUM(a.balance), 0) AS BIGINT) AS n FROM points_accounts a JOIN users u ON u.id = a.user_id WHERE u.email = '{email}'"
             ),
         )
     };
