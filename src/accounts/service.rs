@@ -211,22 +211,63 @@ static HASH_SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
 /// How long a login waits for a hashing slot before it is told to retry (429).
 const HASH_WAIT: Duration = Duration::from_secs(3);
 
-/// Runs `f` (which hashes or verifies a password) on the blocking pool once a hashing slot
-/// is free; 429 with `Retry-After` when none frees up in time.
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// The threads that hash, as many as the slots. Hashing on the general blocking pool (up to
+/// hundreds of threads) left 19 MiB in each thread's malloc arena after a burst (680 MB for
+/// 200 logins); a few fixed threads keep that to a few arenas.
+static HASH_THREADS: OnceLock<std::sync::mpsc::SyncSender<HashJob>> = OnceLock::new();
+
+fn hash_threads(n: usize) -> &'static std::sync::mpsc::SyncSender<HashJob> {
+    HASH_THREADS.get_or_init(|| {
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<HashJob>(4096);
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        for i in 0..n {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new().name(format!("aidmart-hash-{i}")).spawn(move || loop {
+                let job = match queue.lock() {
+                    Ok(q) => q.recv(),
+                    Err(poisoned) => poisoned.into_inner().recv(),
+                };
+                match job {
+                    // A panicking job drops its answer channel, which its caller reports.
+                    Ok(job) => drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))),
+                    Err(_) => break,
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
+        }
+        jobs
+    })
+}
+
+/// Runs `f` (which hashes or verifies a password, with a pooled connection) on one of the
+/// hashing threads once a hashing slot is free; 429 with `Retry-After` when none frees up in
+/// time.
 pub async fn with_hash_slot<T, F>(state: &AppState, f: F) -> Result<T, AppError>
 where
     T: Send + 'static,
     F: FnOnce(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
 {
-    let slots = HASH_SLOTS.get_or_init(|| tokio::sync::Semaphore::new(state.config.hash_concurrency));
+    let n = state.config.hash_concurrency;
+    let slots = HASH_SLOTS.get_or_init(|| tokio::sync::Semaphore::new(n));
     let permit = match actix_web::rt::time::timeout(HASH_WAIT, slots.acquire()).await {
         Ok(Ok(permit)) => permit,
         Ok(Err(_)) => return Err(AppError::internal("hash slots closed")),
         Err(_) => return Err(AppError::Throttled { retry_after_secs: 1 }),
     };
-    let result = state.db(f).await;
+    let (answer, result) = tokio::sync::oneshot::channel();
+    let pool = state.pool.clone();
+    let job: HashJob = Box::new(move || {
+        let outcome = pool.get().map_err(AppError::from).and_then(|mut conn| f(&mut conn));
+        let _ = answer.send(outcome);
+    });
+    hash_threads(n).send(job).map_err(|_| AppError::internal("the hashing threads are gone"))?;
+    let outcome = result.await.map_err(|_| AppError::internal("a password hash failed"))?;
     drop(permit);
-    result
+    outcome
 }
 
 /// Checks a login. The attempt is counted before the password is verified (an atomic
