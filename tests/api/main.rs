@@ -14,4 +14,5 @@ mod ops;
 mod orders;
 mod orgs;
 mod pages;
+mod security;
 mod smtp;
