@@ -30,9 +30,20 @@ pub struct Config {
     pub db_pool_size: u32,
     pub workers: usize,
     pub cookie_secure: bool,
-    /// Failed logins allowed per account and per IP address within `login_window_secs`.
+    /// Login attempts allowed within `login_window_secs` per (account, address) pair, and the
+    /// higher ceilings per account (from any address) and per address (for any account).
+    pub login_limit_per_pair: i64,
     pub login_limit_per_account: i64,
     pub login_limit_per_ip: i64,
+    /// Take the client address from the last `X-Forwarded-For` entry (set only behind a
+    /// proxy that writes that header; otherwise clients could choose their address).
+    pub trust_proxy: bool,
+    /// At most this many password hashes at once (each takes 19 MiB); default: the cores.
+    pub hash_concurrency: usize,
+    /// `/metrics` on its own listener (e.g. 127.0.0.1:9100), unset: not served there.
+    pub metrics_bind: Option<SocketAddr>,
+    /// `/metrics` on the main listener to `Authorization: Bearer TOKEN`; unset: 404 there.
+    pub metrics_token: Option<String>,
     pub login_window_secs: u64,
     /// How long catalog pages may show data before asking the database again (0: never cache).
     pub catalog_cache_secs: u64,
@@ -78,8 +89,13 @@ struct FileSettings {
     db_pool_size: Option<u32>,
     workers: Option<usize>,
     cookie_secure: Option<bool>,
+    login_limit_per_pair: Option<i64>,
     login_limit_per_account: Option<i64>,
     login_limit_per_ip: Option<i64>,
+    trust_proxy: Option<bool>,
+    hash_concurrency: Option<usize>,
+    metrics_bind: Option<String>,
+    metrics_token: Option<String>,
     login_window_secs: Option<u64>,
     catalog_cache_secs: Option<u64>,
     payment_timeout_mins: Option<i64>,
@@ -219,8 +235,40 @@ impl Config {
                 .map_err(|_| bad(&name, format!("'{raw}' is not a time zone name like Asia/Shanghai")))?,
         };
 
+        let hash_concurrency = parse(
+            pick("AIDMART_HASH_CONCURRENCY", f.hash_concurrency.map(|v| v.to_string())),
+            default_workers,
+            "a whole number",
+        )?;
+        if hash_concurrency == 0 {
+            return Err(bad("AIDMART_HASH_CONCURRENCY", "must be at least 1"));
+        }
+        let metrics_bind = match pick("AIDMART_METRICS_BIND", f.metrics_bind) {
+            Some((name, raw)) => {
+                Some(raw.parse().map_err(|_| bad(&name, format!("'{raw}' is not an address like 127.0.0.1:9100")))?)
+            }
+            None => None,
+        };
+        let metrics_token = match pick("AIDMART_METRICS_TOKEN", f.metrics_token) {
+            Some((name, token)) if token.len() < 16 => return Err(bad(&name, "must have at least 16 characters")),
+            other => other.map(|v| v.1),
+        };
+
         Ok(Config {
             timezone,
+            hash_concurrency,
+            metrics_bind,
+            metrics_token,
+            trust_proxy: parse(
+                pick("AIDMART_TRUST_PROXY", f.trust_proxy.map(|v| v.to_string())),
+                false,
+                "true or false",
+            )?,
+            login_limit_per_pair: parse(
+                pick("AIDMART_LOGIN_LIMIT_PER_PAIR", f.login_limit_per_pair.map(|v| v.to_string())),
+                5,
+                "a whole number",
+            )?,
             payment_timeout_mins,
             job_interval_secs,
             mail_poll_ms,
@@ -248,12 +296,12 @@ impl Config {
             )?,
             login_limit_per_account: parse(
                 pick("AIDMART_LOGIN_LIMIT_PER_ACCOUNT", f.login_limit_per_account.map(|v| v.to_string())),
-                5,
+                50,
                 "a whole number",
             )?,
             login_limit_per_ip: parse(
                 pick("AIDMART_LOGIN_LIMIT_PER_IP", f.login_limit_per_ip.map(|v| v.to_string())),
-                30,
+                100,
                 "a whole number",
             )?,
             catalog_cache_secs: parse(

@@ -15,6 +15,9 @@ pub enum AppError {
     InvalidCredentials,
     #[error("you are not allowed to do this / 无权执行此操作")]
     Forbidden,
+    /// Forbidden with a reason of its own (e.g. `email_not_verified`).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     #[error("not found / 未找到")]
     NotFound,
     #[error("the form has expired, please reload the page and try again / 表单已过期，请刷新页面后重试")]
@@ -25,6 +28,13 @@ pub enum AppError {
     Unprocessable { code: &'static str, message: String },
     #[error("too many attempts, try again later / 尝试次数过多，请稍后再试")]
     RateLimited,
+    /// Like `RateLimited`, with the seconds to wait (sent as `Retry-After`).
+    #[error("too many attempts, try again later / 尝试次数过多，请稍后再试")]
+    Throttled { retry_after_secs: u64 },
+    #[error("send the body as {0} / 请求体类型须为 {0}")]
+    UnsupportedMediaType(&'static str),
+    #[error("the body is too large / 请求体过大")]
+    PayloadTooLarge,
     #[error("the service is not ready / 服务暂不可用")]
     Unavailable,
     /// PostgreSQL aborted the transaction as a deadlock victim or a serialization failure;
@@ -58,13 +68,16 @@ impl AppError {
         match self {
             AppError::BadRequest { code, .. }
             | AppError::Conflict { code, .. }
-            | AppError::Unprocessable { code, .. } => code,
+            | AppError::Unprocessable { code, .. }
+            | AppError::Refused { code, .. } => code,
             AppError::Unauthenticated => "unauthenticated",
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::Forbidden => "forbidden",
             AppError::NotFound => "not_found",
             AppError::CsrfRejected => "csrf_failed",
-            AppError::RateLimited => "rate_limited",
+            AppError::RateLimited | AppError::Throttled { .. } => "rate_limited",
+            AppError::UnsupportedMediaType(_) => "unsupported_media_type",
+            AppError::PayloadTooLarge => "payload_too_large",
             AppError::Unavailable => "unavailable",
             AppError::Contention(_) => "busy",
             AppError::Internal(_) => "internal",
@@ -104,11 +117,13 @@ impl ResponseError for AppError {
         match self {
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden | AppError::CsrfRejected => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::CsrfRejected | AppError::Refused { .. } => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } | AppError::Contention(_) => StatusCode::CONFLICT,
             AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AppError::RateLimited | AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -118,8 +133,17 @@ impl ResponseError for AppError {
         if let AppError::Internal(detail) = self {
             tracing::error!(%detail, "internal error");
         }
-        HttpResponse::build(self.status_code())
-            .json(ErrorBody { error: ErrorDetail { code: self.code(), message: self.public_message() } })
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            AppError::Throttled { retry_after_secs } => {
+                response.insert_header((actix_web::http::header::RETRY_AFTER, retry_after_secs.max(&1).to_string()));
+            }
+            AppError::RateLimited => {
+                response.insert_header((actix_web::http::header::RETRY_AFTER, "60"));
+            }
+            _ => {}
+        }
+        response.json(ErrorBody { error: ErrorDetail { code: self.code(), message: self.public_message() } })
     }
 }
 

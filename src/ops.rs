@@ -1,6 +1,8 @@
 //! Liveness, readiness and metrics for operators.
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::{get, web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::json;
 
 use crate::app::AppState;
@@ -37,7 +39,48 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// Metrics on the main listener: only to `Authorization: Bearer AIDMART_METRICS_TOKEN`;
+/// without a token configured they are not there at all (404).
 #[get("/metrics")]
-async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let Some(token) = state.config.metrics_token.as_deref() else {
+        return Err(AppError::NotFound);
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let same =
+        given.len() == token.len() && given.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    if !same {
+        return Ok(HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
+            .json(json!({"error": {"code": "unauthenticated", "message": "a metrics token is required"}})));
+    }
+    Ok(render_metrics(&state))
+}
+
+fn render_metrics(state: &AppState) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+}
+
+/// The private metrics listener (`AIDMART_METRICS_BIND`): `/metrics` and nothing else.
+/// Returns the server and the port it listens on.
+pub fn metrics_server(state: web::Data<AppState>, bind: std::net::SocketAddr) -> Result<(Server, u16), AppError> {
+    let listener = std::net::TcpListener::bind(bind)
+        .map_err(|e| AppError::internal(format!("AIDMART_METRICS_BIND: cannot listen on {bind}: {e}")))?;
+    let port = listener.local_addr().map_err(AppError::internal)?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(|state: web::Data<AppState>| async move { render_metrics(&state) }))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .map_err(AppError::internal)?
+    .run();
+    Ok((server, port))
 }

@@ -37,6 +37,7 @@ pub const ORDER_HOOKS: Hooks = Hooks(&[
 
 pub struct Application {
     port: u16,
+    metrics_port: Option<u16>,
     server: Server,
 }
 
@@ -107,6 +108,14 @@ impl Application {
             order_hooks: ORDER_HOOKS,
         });
         crate::jobs::spawn_all(state.clone());
+        let metrics_port = match state.config.metrics_bind {
+            Some(bind) => {
+                let (server, port) = ops::metrics_server(state.clone(), bind)?;
+                actix_web::rt::spawn(server);
+                Some(port)
+            }
+            None => None,
+        };
 
         let server = HttpServer::new(move || {
             let session = SessionMiddleware::builder(sessions.clone(), key.clone())
@@ -127,10 +136,14 @@ impl Application {
                 .app_data(api::query_config())
                 .app_data(api::form_config())
                 .app_data(api::path_config())
+                .wrap(from_fn(webparts::security::catch_panics))
+                .wrap(from_fn(webparts::security::check_input))
+                .wrap(from_fn(accounts::sessions::check))
                 .wrap(ErrorHandlers::new().default_handler(webparts::errors::render_error_page))
                 .wrap(session)
                 .wrap(from_fn(webparts::metrics::record))
                 .wrap(TracingLogger::default())
+                .wrap(from_fn(webparts::security::headers))
                 .configure(ops::routes)
                 .into_utoipa_app()
                 .configure(api::routes)
@@ -155,11 +168,16 @@ impl Application {
         .listen(listener)
         .map_err(AppError::internal)?
         .run();
-        Ok(Application { port, server })
+        Ok(Application { port, metrics_port, server })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the private metrics listener, when `AIDMART_METRICS_BIND` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

@@ -2,7 +2,9 @@
 
 use diesel::prelude::*;
 
-use crate::db::schema::{memberships, organisations, producer_managers, producers, provinces, user_roles, users};
+use crate::db::schema::{
+    email_verifications, memberships, organisations, producer_managers, producers, provinces, user_roles, users,
+};
 use crate::db::AnyConnection;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -14,6 +16,8 @@ pub struct User {
     pub display_name: String,
     pub province_id: Option<i64>,
     pub disabled: bool,
+    /// False until the emailed confirmation link is followed.
+    pub verified: bool,
 }
 
 #[derive(Insertable)]
@@ -121,4 +125,51 @@ pub fn list_with_roles(conn: &mut AnyConnection) -> QueryResult<Vec<UserWithRole
             (id, email, name, roles)
         })
         .collect())
+}
+
+pub fn set_verified(conn: &mut AnyConnection, user_id: i64, verified: bool) -> QueryResult<usize> {
+    diesel::update(users::table.find(user_id)).set(users::verified.eq(verified)).execute(conn)
+}
+
+pub fn set_password(conn: &mut AnyConnection, user_id: i64, hash: &str) -> QueryResult<usize> {
+    diesel::update(users::table.find(user_id)).set(users::password_hash.eq(hash)).execute(conn)
+}
+
+pub fn add_verification(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    user_id: i64,
+    expires_at: chrono::NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::insert_into(email_verifications::table)
+        .values((
+            email_verifications::token_hash.eq(token_hash),
+            email_verifications::user_id.eq(user_id),
+            email_verifications::expires_at.eq(expires_at),
+        ))
+        .execute(conn)
+}
+
+/// Marks an unused, unexpired confirmation link used (once, conditionally); its user.
+pub fn use_verification(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    now: chrono::NaiveDateTime,
+) -> QueryResult<Option<i64>> {
+    let used = diesel::update(
+        email_verifications::table
+            .filter(email_verifications::token_hash.eq(token_hash))
+            .filter(email_verifications::used_at.is_null())
+            .filter(email_verifications::expires_at.gt(now)),
+    )
+    .set(email_verifications::used_at.eq(now))
+    .execute(conn)?;
+    if used == 0 {
+        return Ok(None);
+    }
+    email_verifications::table
+        .filter(email_verifications::token_hash.eq(token_hash))
+        .select(email_verifications::user_id)
+        .first(conn)
+        .optional()
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::service::{self, Me, Registration};
+use super::sessions;
 use crate::api::ApiConfig;
 use crate::app::AppState;
 use crate::catalog::model as catalog_model;
@@ -13,6 +14,7 @@ use crate::error::AppError;
 use crate::money::Money;
 use crate::web::page::{safe_next, see_other, Page};
 use crate::web::session;
+use chrono::Utc;
 
 pub fn pages(cfg: &mut web::ServiceConfig) {
     cfg.service(login_page)
@@ -20,14 +22,37 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
         .service(register_page)
         .service(register_submit)
         .service(logout_submit)
+        .service(verify_page)
+        .service(logout_everywhere_submit)
+        .service(password_submit)
         .service(account_page);
 }
 
 pub fn api(cfg: &mut ApiConfig) {
-    cfg.service(api_login).service(api_logout).service(api_me).service(api_admin_users);
+    cfg.service(api_login)
+        .service(api_logout)
+        .service(api_logout_everywhere)
+        .service(api_register)
+        .service(api_me)
+        .service(api_admin_users);
 }
 
-fn client_ip(req: &HttpRequest) -> String {
+/// The client's address: the peer, or behind a trusted proxy (`AIDMART_TRUST_PROXY`) the
+/// last `X-Forwarded-For` entry, the one that proxy wrote (earlier ones are the client's say).
+pub fn client_ip(req: &HttpRequest) -> String {
+    let trust_proxy = req.app_data::<web::Data<AppState>>().is_some_and(|s| s.config.trust_proxy);
+    if trust_proxy {
+        let forwarded = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+            .last();
+        if let Some(ip) = forwarded {
+            return ip.to_string();
+        }
+    }
     req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
 }
 
@@ -69,18 +94,71 @@ async fn api_login(
     body: web::Json<LoginBody>,
 ) -> Result<web::Json<Me>, AppError> {
     let user = service::login(&state, &body.email, &body.password, &client_ip(&req)).await?;
-    session::log_in(&session, &user)?;
+    sessions::begin(&state, &session, &user).await?;
     let id = user.id;
     let me = state.db(move |conn| service::me(conn, id)).await?.ok_or(AppError::Unauthenticated)?;
     Ok(web::Json(me))
 }
 
-/// Ends the session.
+/// Ends the session (on the server too: a copy of the cookie stops working).
 #[utoipa::path(tag = "accounts", responses((status = 204)))]
 #[post("/auth/logout")]
-async fn api_logout(session: Session) -> HttpResponse {
-    session::log_out(&session);
-    HttpResponse::NoContent().finish()
+async fn api_logout(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
+    sessions::end(&state, &session).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Ends every session of the logged-in user, this one included.
+#[utoipa::path(tag = "accounts", responses((status = 204), (status = 401, description = "unauthenticated")))]
+#[post("/auth/logout-everywhere")]
+async fn api_logout_everywhere(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
+    let user = session::require_user(&session)?;
+    sessions::end_all(&state, &session, user.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterBody {
+    #[schema(example = "new.buyer@example.com")]
+    pub email: String,
+    /// 10 to 128 characters, not a common or easily guessed password.
+    #[schema(example = "quinoa fields at dawn")]
+    pub password: String,
+    #[schema(example = "新买家")]
+    pub display_name: String,
+    /// A province code (e.g. "13"), optional.
+    #[serde(default)]
+    pub province: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RegisterAnswer {
+    /// Always `check_your_email`: a new address gets a confirmation link, a known one a
+    /// reminder that it has an account. The account is usable once the link is followed.
+    pub status: &'static str,
+}
+
+/// Registers a public buyer. The answer is 202 whether the email is new or already has an
+/// account (the mail tells the owner which); 422 `weak_password` for a short or common one.
+#[utoipa::path(tag = "accounts", request_body = RegisterBody, responses(
+    (status = 202, body = RegisterAnswer), (status = 422, description = "weak_password, invalid_email, invalid_name, invalid_province"), (status = 429, description = "rate_limited")))]
+#[post("/auth/register")]
+async fn api_register(state: web::Data<AppState>, body: web::Json<RegisterBody>) -> Result<HttpResponse, AppError> {
+    let body = body.into_inner();
+    let registration = Registration {
+        email: body.email,
+        display_name: body.display_name,
+        password_confirm: body.password.clone(),
+        password: body.password,
+        province_code: body.province,
+    };
+    let public_url = state.config.public_url.clone();
+    service::with_hash_slot(&state, move |conn| {
+        service::register(conn, &registration, &public_url, Utc::now().naive_utc())
+    })
+    .await?;
+    Ok(HttpResponse::Accepted().json(RegisterAnswer { status: "check_your_email" }))
 }
 
 /// The logged-in user: roles, organisations (with ids), managed producers, points balance.
@@ -165,7 +243,7 @@ async fn login_submit(req: HttpRequest, page: Page, form: web::Form<LoginForm>) 
     let next = safe_next(form.next.as_deref());
     match service::login(&page.state, &form.email, &form.password, &client_ip(&req)).await {
         Ok(user) => {
-            session::log_in(&page.session, &user)?;
+            sessions::begin(&page.state, &page.session, &user).await?;
             Ok(see_other(&next))
         }
         Err(e) => {
@@ -228,11 +306,13 @@ async fn register_submit(page: Page, form: web::Form<RegisterForm>) -> Result<Ht
         password_confirm: form.password_confirm,
         province_code: form.province,
     };
-    match page.state.db(move |conn| service::register(conn, &registration)).await {
-        Ok(user) => {
-            session::log_in(&page.session, &user)?;
-            Ok(see_other("/account"))
-        }
+    let public_url = page.state.config.public_url.clone();
+    let result = service::with_hash_slot(&page.state, move |conn| {
+        service::register(conn, &registration, &public_url, Utc::now().naive_utc())
+    })
+    .await;
+    match result {
+        Ok(()) => notice(&page, "register_sent_heading", "register_sent_text", "/login", StatusCode::OK),
         Err(e) => {
             let data = RegisterData {
                 email: form.email,
@@ -254,8 +334,91 @@ struct CsrfForm {
 #[post("/logout")]
 async fn logout_submit(page: Page, form: web::Form<CsrfForm>) -> Result<HttpResponse, AppError> {
     session::verify_csrf(&page.session, &form.csrf)?;
-    session::log_out(&page.session);
+    sessions::end(&page.state, &page.session).await?;
     Ok(see_other("/"))
+}
+
+#[derive(Serialize)]
+struct NoticeData {
+    heading: String,
+    text: String,
+    link: &'static str,
+}
+
+/// A short page with one message and one link (registration sent, email confirmed, …).
+fn notice(
+    page: &Page,
+    heading: &str,
+    text: &str,
+    link: &'static str,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let data = NoticeData { heading: page.t(heading), text: page.t(text), link };
+    let mut response = page.render("pages/notice", &page.t(heading), false, data)?;
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+/// The emailed confirmation link: the account becomes usable.
+#[get("/verify/{token}")]
+async fn verify_page(page: Page, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let token = path.into_inner();
+    match page.state.db(move |conn| service::verify_email(conn, &token, Utc::now().naive_utc())).await {
+        Ok(()) => notice(&page, "verified_heading", "verified_text", "/login", StatusCode::OK),
+        Err(AppError::NotFound) => {
+            notice(&page, "verify_failed_heading", "verify_failed_text", "/register", StatusCode::NOT_FOUND)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// "Log out everywhere" on the account page: every session of this user ends.
+#[post("/account/logout-everywhere")]
+async fn logout_everywhere_submit(page: Page, form: web::Form<CsrfForm>) -> Result<HttpResponse, AppError> {
+    session::verify_csrf(&page.session, &form.csrf)?;
+    let user = session::require_user(&page.session)?;
+    sessions::end_all(&page.state, &page.session, user.id).await?;
+    Ok(see_other("/login"))
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    current_password: String,
+    new_password: String,
+    new_password_confirm: String,
+}
+
+/// A new password on the account page: every other session ends; this browser stays in.
+#[post("/account/password")]
+async fn password_submit(page: Page, form: web::Form<PasswordForm>) -> Result<HttpResponse, AppError> {
+    session::verify_csrf(&page.session, &form.csrf)?;
+    let user = session::require_user(&page.session)?;
+    let form = form.into_inner();
+    let id = user.id;
+    let result = service::with_hash_slot(&page.state, move |conn| {
+        service::change_password(conn, id, &form.current_password, &form.new_password, &form.new_password_confirm)
+    })
+    .await;
+    match result {
+        Ok(()) => {
+            sessions::begin(&page.state, &page.session, &user).await?;
+            notice(&page, "password_changed_heading", "password_changed_text", "/account", StatusCode::OK)
+        }
+        Err(e @ (AppError::Internal(_) | AppError::Unavailable | AppError::Throttled { .. })) => Err(e),
+        Err(e) => {
+            let status = e.status_code();
+            let data = NoticeData {
+                heading: page.t("password_change_failed_heading"),
+                text: page.error_text(&e),
+                link: "/account",
+            };
+            let mut response = page.render("pages/notice", &data.heading.clone(), false, data)?;
+            *response.status_mut() = status;
+            Ok(response)
+        }
+    }
 }
 
 #[derive(Serialize)]

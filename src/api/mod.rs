@@ -44,8 +44,48 @@ pub fn document() -> &'static str {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
     DOCUMENT.get_or_init(|| {
         let (_, api) = App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes).split_for_parts();
-        api.to_json().unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        match serde_json::to_value(&api) {
+            Ok(mut doc) => {
+                add_examples(&mut doc);
+                doc.to_string()
+            }
+            Err(e) => format!("{{\"error\":\"{e}\"}}"),
+        }
     })
+}
+
+/// Examples for the parameters that name demo data (the union is organisation 2, the first
+/// product, SKU, campaign and ledger entry are 1), so that clients and fuzzers reach more than
+/// "not found".
+fn add_examples(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(serde_json::Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(operations) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in operations.values_mut() {
+            let Some(parameters) = operation.get_mut("parameters").and_then(serde_json::Value::as_array_mut) else {
+                continue;
+            };
+            for parameter in parameters {
+                let name = parameter.get("name").and_then(serde_json::Value::as_str).unwrap_or_default();
+                let example = match name {
+                    "id" if path.starts_with("/api/v1/orgs/") => serde_json::json!(2),
+                    "id" | "seq" | "grant_id" => serde_json::json!(1),
+                    "user_id" => serde_json::json!(2),
+                    "from" => serde_json::json!("2026-01-01"),
+                    "to" => serde_json::json!("2027-12-31"),
+                    "month" => serde_json::json!("2026-11"),
+                    _ => continue,
+                };
+                if parameter.get("example").is_none() {
+                    parameter["example"] = example;
+                }
+            }
+        }
+    }
 }
 
 /// This document.
@@ -66,7 +106,7 @@ pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> R
 pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default().limit(256 * 1024).error_handler(|err, _| {
         let message = match &err {
-            JsonPayloadError::ContentType => "send the body as application/json / 请求体须为 JSON".to_string(),
+            JsonPayloadError::ContentType => return AppError::UnsupportedMediaType("application/json").into(),
             JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
                 "the body is too large / 请求体过大".to_string()
             }

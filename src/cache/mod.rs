@@ -74,6 +74,64 @@ impl Cache {
         }
     }
 
+    /// Adds one to `key` (a new counter lives for `window`), atomically. Returns the new count
+    /// and the seconds until the counter expires.
+    pub async fn increment_with_ttl(&self, key: &str, window: Duration) -> Result<(i64, u64), AppError> {
+        match self {
+            Cache::Redis { conn, prefix } => {
+                let full = format!("{prefix}:{key}");
+                let (count, ttl): (i64, i64) = redis::pipe()
+                    .atomic()
+                    .incr(&full, 1)
+                    .cmd("EXPIRE")
+                    .arg(&full)
+                    .arg(window.as_secs().max(1))
+                    .arg("NX")
+                    .ignore()
+                    .cmd("TTL")
+                    .arg(&full)
+                    .query_async(&mut conn.clone())
+                    .await
+                    .map_err(redis_error)?;
+                Ok((count, u64::try_from(ttl).unwrap_or(window.as_secs())))
+            }
+            Cache::Memory(map) => {
+                let mut map = map.lock().map_err(|_| AppError::internal("cache lock poisoned"))?;
+                let now = Instant::now();
+                map.retain(|_, (_, until)| *until > now);
+                let entry = map.entry(key.to_string()).or_insert((0, now + window));
+                entry.0 += 1;
+                Ok((entry.0, entry.1.saturating_duration_since(now).as_secs()))
+            }
+        }
+    }
+
+    /// Takes one back from `key`, if it is still there (never below zero).
+    pub async fn decrement(&self, key: &str) -> Result<(), AppError> {
+        match self {
+            Cache::Redis { conn, prefix } => {
+                // Only an existing counter is decremented, so no key without expiry is created.
+                const SCRIPT: &str = "local n = tonumber(redis.call('GET', KEYS[1]) or '0') \
+                     if n > 0 then return redis.call('DECR', KEYS[1]) else return 0 end";
+                redis::cmd("EVAL")
+                    .arg(SCRIPT)
+                    .arg(1)
+                    .arg(format!("{prefix}:{key}"))
+                    .query_async::<i64>(&mut conn.clone())
+                    .await
+                    .map(|_| ())
+                    .map_err(redis_error)
+            }
+            Cache::Memory(map) => {
+                let mut map = map.lock().map_err(|_| AppError::internal("cache lock poisoned"))?;
+                if let Some(entry) = map.get_mut(key) {
+                    entry.0 = (entry.0 - 1).max(0);
+                }
+                Ok(())
+            }
+        }
+    }
+
     pub async fn remove(&self, key: &str) -> Result<(), AppError> {
         match self {
             Cache::Redis { conn, prefix } => redis::cmd("DEL")

@@ -137,7 +137,8 @@ pub struct HistoryRow {
     pub delta: i64,
     pub reason: String,
     pub order_no: Option<String>,
-    pub user_email: Option<String>,
+    /// The display name of whoever changed the stock by hand (never read for order changes).
+    pub user_name: Option<String>,
     pub before: Option<i64>,
     pub after: Option<i64>,
     pub at: NaiveDateTime,
@@ -155,7 +156,7 @@ pub fn history(conn: &mut AnyConnection, sku_id: i64, limit: i64) -> QueryResult
             stock_movements::delta,
             stock_movements::reason,
             orders::order_no.nullable(),
-            users::email.nullable(),
+            users::display_name.nullable(),
             stock_movements::stock_before,
             stock_movements::stock_after,
             stock_movements::created_at,

@@ -971,8 +971,11 @@ async fn image_file(
     }
     let file = images_dir(&state).join(&name);
     let data = web::block(move || std::fs::read(file)).await?.map_err(|_| AppError::NotFound)?;
+    // Shown in place, never sniffed as anything else (the security headers add nosniff too).
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::CONTENT_DISPOSITION, format!("inline; filename=\"{name}\"")))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header(cache)
         .insert_header((header::ETAG, etag))
         .body(data))

@@ -175,12 +175,26 @@ pub fn change_stock(
 pub struct HistoryEntry {
     pub id: i64,
     pub delta: i64,
+    /// `sale`, `cancellation`, `refund` (changes made by an order) or `adjustment` (by hand).
+    pub kind: &'static str,
     pub reason: String,
     pub order_no: Option<String>,
+    /// For adjustments, the display name of the manager who made them; never set for
+    /// changes made by orders, which name the order, not the buyer.
     pub by: Option<String>,
     pub before: Option<i64>,
     pub after: Option<i64>,
     pub at: NaiveDateTime,
+}
+
+/// The kind of a stock change: what an order did to it, or a manager's adjustment.
+fn change_kind(order_no: Option<&str>, reason: &str) -> &'static str {
+    match (order_no, reason) {
+        (None, _) => "adjustment",
+        (Some(_), "sale") => "sale",
+        (Some(_), "refund") => "refund",
+        (Some(_), _) => "cancellation",
+    }
 }
 
 pub fn history(conn: &mut AnyConnection, m: &Manager, sku_id: i64, limit: i64) -> Result<Vec<HistoryEntry>, AppError> {
@@ -190,9 +204,10 @@ pub fn history(conn: &mut AnyConnection, m: &Manager, sku_id: i64, limit: i64) -
         .map(|h| HistoryEntry {
             id: h.id,
             delta: h.delta,
+            kind: change_kind(h.order_no.as_deref(), &h.reason),
+            by: if h.order_no.is_none() { h.user_name } else { None },
             reason: h.reason,
             order_no: h.order_no,
-            by: h.user_email,
             before: h.before,
             after: h.after,
             at: h.at,
@@ -1260,15 +1275,142 @@ const MAX_IMAGES_PER_PRODUCT: i64 = 10;
 /// (extension, content type) from the file's first bytes; the name and the declared type are
 /// not trusted.
 pub fn image_kind(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
-    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+    // Whatever the structure says, a file carrying markup is refused: with a wrong type or
+    // an old browser it could be read as a page (a PNG + HTML polyglot).
+    if contains_markup(bytes) {
+        return None;
+    }
+    if is_jpeg(bytes) {
         Some(("jpg", "image/jpeg"))
-    } else if bytes.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
+    } else if is_png(bytes) {
         Some(("png", "image/png"))
-    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+    } else if is_webp(bytes) {
         Some(("webp", "image/webp"))
     } else {
         None
     }
+}
+
+fn contains_markup(bytes: &[u8]) -> bool {
+    const MARKERS: [&[u8]; 9] =
+        [b"<html", b"<script", b"<svg", b"<body", b"<head", b"<iframe", b"<!doctype", b"<?xml", b"<meta"];
+    bytes.windows(9).any(|w| {
+        let lower: Vec<u8> = w.iter().map(u8::to_ascii_lowercase).collect();
+        MARKERS.iter().any(|m| lower.starts_with(m))
+    })
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+fn be32(b: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(..4)?.try_into().ok()?))
+}
+
+/// A PNG whose chunks all check: IHDR first (non-zero size), IDAT, IEND last with nothing
+/// after it, every CRC right.
+fn is_png(bytes: &[u8]) -> bool {
+    let Some(mut rest) = bytes.strip_prefix(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) else {
+        return false;
+    };
+    let (mut first, mut idat) = (true, false);
+    loop {
+        let Some(len) = be32(rest).map(|n| n as usize) else {
+            return false;
+        };
+        let Some(chunk) = rest.get(4..8 + len) else {
+            return false;
+        };
+        let (kind, data) = chunk.split_at(4);
+        if be32(&rest[8 + len..]) != Some(crc32(chunk)) {
+            return false;
+        }
+        if first && (kind != b"IHDR" || len != 13 || be32(data) == Some(0) || be32(&data[4..]) == Some(0)) {
+            return false;
+        }
+        first = false;
+        idat |= kind == b"IDAT";
+        rest = &rest[12 + len..];
+        if kind == b"IEND" {
+            return idat && rest.is_empty();
+        }
+    }
+}
+
+/// A JPEG whose segments chain from SOI to EOI (nothing after it), with a frame header of
+/// non-zero width before the first scan.
+fn is_jpeg(bytes: &[u8]) -> bool {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return false;
+    }
+    let (mut i, mut frame) = (2usize, false);
+    loop {
+        // Markers may be preceded by fill bytes (0xFF).
+        if bytes.get(i) != Some(&0xFF) {
+            return false;
+        }
+        while bytes.get(i) == Some(&0xFF) {
+            i += 1;
+        }
+        let Some(&marker) = bytes.get(i) else {
+            return false;
+        };
+        i += 1;
+        match marker {
+            0xD9 => return frame && i == bytes.len(),
+            0x01 | 0xD0..=0xD7 => continue,
+            0x00 => return false,
+            _ => {}
+        }
+        let Some(len) = bytes.get(i..i + 2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]]))) else {
+            return false;
+        };
+        if len < 2 || i + len > bytes.len() {
+            return false;
+        }
+        let segment = &bytes[i + 2..i + len];
+        if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+            // precision, height (2), width (2), components
+            let width = segment.get(3..5).map_or(0, |w| u16::from_be_bytes([w[0], w[1]]));
+            if width == 0 {
+                return false;
+            }
+            frame = true;
+        }
+        i += len;
+        if marker == 0xDA {
+            if !frame {
+                return false;
+            }
+            // Entropy-coded data runs to the next marker that is not a stuffed 0xFF00 or a restart.
+            loop {
+                match (bytes.get(i), bytes.get(i + 1)) {
+                    (Some(0xFF), Some(0x00 | 0xD0..=0xD7)) => i += 2,
+                    (Some(0xFF), Some(_)) => break,
+                    (Some(_), _) => i += 1,
+                    (None, _) => return false,
+                }
+            }
+        }
+    }
+}
+
+/// A WebP: RIFF whose size is the file's, then a VP8, VP8L or VP8X chunk that fits.
+fn is_webp(bytes: &[u8]) -> bool {
+    if bytes.len() < 20 || &bytes[..4] != b"RIFF" || &bytes[8..12] != b"WEBP" {
+        return false;
+    }
+    let riff = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
+    let chunk = u32::from_le_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]) as usize;
+    riff + 8 == bytes.len() && matches!(&bytes[12..16], b"VP8 " | b"VP8L" | b"VP8X") && 20 + chunk <= bytes.len()
 }
 
 /// A stored image's public name: its SHA-256 and extension, so a URL never changes content.
@@ -1381,11 +1523,68 @@ mod tests {
         assert!(matches!(parse_bulk("code_of_sku,amount\nA,1\n"), Err(BulkError::Rows(_))));
     }
 
+    /// A structurally valid PNG (2×2, uncompressed deflate) with `extra` chunks before IDAT.
+    fn sample_png(extra: &[(&[u8; 4], &[u8])]) -> Vec<u8> {
+        fn crc32(data: &[u8]) -> u32 {
+            let mut crc = 0xFFFF_FFFFu32;
+            for &b in data {
+                crc ^= u32::from(b);
+                for _ in 0..8 {
+                    crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                }
+            }
+            !crc
+        }
+        fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+            out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            let mut body = kind.to_vec();
+            body.extend_from_slice(data);
+            out.extend_from_slice(&body);
+            out.extend_from_slice(&crc32(&body).to_be_bytes());
+        }
+        let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+        chunk(&mut png, b"IHDR", &[0, 0, 0, 2, 0, 0, 0, 2, 8, 0, 0, 0, 0]);
+        for (kind, data) in extra {
+            chunk(&mut png, kind, data);
+        }
+        // zlib header, one stored block of 2 rows × (filter byte + 2 grey pixels), a dummy Adler-32.
+        chunk(&mut png, b"IDAT", &[0x78, 0x01, 0x01, 6, 0, 0xF9, 0xFF, 0, 9, 9, 0, 9, 9, 0, 0, 0, 0]);
+        chunk(&mut png, b"IEND", &[]);
+        png
+    }
+
+    /// A structurally valid baseline JPEG (1×1, one component).
+    fn sample_jpeg() -> Vec<u8> {
+        let mut j = vec![0xFF, 0xD8];
+        j.extend_from_slice(&[0xFF, 0xDB, 0x00, 0x43, 0x00]);
+        j.extend_from_slice(&[1u8; 64]);
+        j.extend_from_slice(&[0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x01, 0x00, 0x01, 0x01, 0x01, 0x11, 0x00]);
+        j.extend_from_slice(&[0xFF, 0xC4, 0x00, 0x14, 0x00, 0x01]);
+        j.extend_from_slice(&[0u8; 15]);
+        j.push(0x00);
+        j.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00, 0x00, 0xFF, 0x00, 0x3F]);
+        j.extend_from_slice(&[0xFF, 0xD9]);
+        j
+    }
+
     #[test]
-    fn images_are_known_by_their_first_bytes() {
-        assert_eq!(image_kind(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(("jpg", "image/jpeg")));
-        assert_eq!(image_kind(b"\x89PNG\r\n\x1a\n...."), Some(("png", "image/png")));
-        assert_eq!(image_kind(b"RIFF\0\0\0\0WEBPVP8 "), Some(("webp", "image/webp")));
+    fn images_are_checked_by_their_structure() {
+        assert_eq!(image_kind(&sample_jpeg()), Some(("jpg", "image/jpeg")));
+        assert_eq!(image_kind(&sample_png(&[])), Some(("png", "image/png")));
+        assert_eq!(image_kind(b"RIFF\x0c\0\0\0WEBPVP8 \0\0\0\0"), Some(("webp", "image/webp")));
+        // Magic bytes alone, a bad CRC, data after the end, markup inside: refused.
+        assert_eq!(image_kind(&[0xFF, 0xD8, 0xFF, 0xE0]), None);
+        assert_eq!(image_kind(b"\x89PNG\r\n\x1a\n<html><script>alert(1)</script>"), None);
+        let mut broken = sample_png(&[]);
+        broken[30] ^= 1;
+        assert_eq!(image_kind(&broken), None);
+        let mut trailing = sample_png(&[]);
+        trailing.extend_from_slice(b"more");
+        assert_eq!(image_kind(&trailing), None);
+        assert_eq!(image_kind(&sample_png(&[(b"tEXt", b"c\0<script>alert(1)</script>")])), None);
+        let mut jpeg = sample_jpeg();
+        jpeg.extend_from_slice(b"<html>");
+        assert_eq!(image_kind(&jpeg), None);
         assert_eq!(image_kind(b"GIF89a"), None);
         assert_eq!(image_kind(b"<svg"), None);
         assert!(valid_image_name(&format!("{}.png", "a".repeat(64))));

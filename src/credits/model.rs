@@ -173,6 +173,51 @@ pub fn add_charity_hours(
         .execute(conn)
 }
 
+/// Takes back the hours an order earned, once (a no-op when it earned none or was reversed).
+pub fn reverse_order_hours(conn: &mut AnyConnection, order_id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    use crate::db::schema::charity_hour_reversals as rev;
+    let earned: Option<(i64, i64)> = charity_hours::table
+        .filter(charity_hours::order_id.eq(order_id))
+        .select((charity_hours::user_id, charity_hours::tenths))
+        .first(conn)
+        .optional()?;
+    let Some((user_id, tenths)) = earned else {
+        return Ok(0);
+    };
+    let done: bool =
+        diesel::select(diesel::dsl::exists(rev::table.filter(rev::order_id.eq(order_id)))).get_result(conn)?;
+    if done {
+        return Ok(0);
+    }
+    diesel::insert_into(rev::table)
+        .values((rev::user_id.eq(user_id), rev::order_id.eq(order_id), rev::tenths.eq(tenths), rev::created_at.eq(now)))
+        .execute(conn)
+}
+
+/// A reversal of charity hours: (tenths, order number, when).
+pub type ReversalRow = (i64, String, NaiveDateTime);
+
+/// Hours taken back from a user: the total, and the reversals, newest first.
+pub fn charity_reversals_of(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    limit: i64,
+) -> QueryResult<(i64, Vec<ReversalRow>)> {
+    use crate::db::schema::charity_hour_reversals as rev;
+    let total: i64 = rev::table
+        .filter(rev::user_id.eq(user_id))
+        .select(diesel::dsl::sql::<diesel::sql_types::BigInt>("CAST(COALESCE(SUM(tenths), 0) AS BIGINT)"))
+        .first(conn)?;
+    let rows = rev::table
+        .inner_join(orders::table.on(orders::id.eq(rev::order_id)))
+        .filter(rev::user_id.eq(user_id))
+        .order(rev::id.desc())
+        .limit(limit)
+        .select((rev::tenths, orders::order_no, rev::created_at))
+        .load(conn)?;
+    Ok((total, rows))
+}
+
 /// (tenths, order number, donation id, when), newest first.
 pub type HoursRow = (i64, Option<String>, Option<i64>, NaiveDateTime);
 

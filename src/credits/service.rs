@@ -237,6 +237,10 @@ pub fn credit_refund(
         .into_iter()
         .filter_map(|e| Some((e.order_line_id?, e)))
         .collect();
+    // An order refunded in full gives back the charity hours it earned (once).
+    if crate::orders::model::lines_of(conn, order.id)?.iter().all(|l| l.refunded_quantity == l.quantity) {
+        model::reverse_order_hours(conn, order.id, now)?;
+    }
     let mut drafts = Vec::new();
     for (line, quantity, value_fen) in refunded {
         if *value_fen > 0 {
@@ -318,6 +322,8 @@ pub fn hours_text(tenths: i64) -> String {
 pub struct HoursItem {
     /// e.g. "0.1"
     pub hours: String,
+    /// True for hours taken back because the order was refunded in full.
+    pub reversed: bool,
     pub order_no: Option<String>,
     pub donation_id: Option<i64>,
     pub at: NaiveDateTime,
@@ -332,19 +338,28 @@ pub struct CharityHours {
 }
 
 pub fn charity_hours(conn: &mut AnyConnection, user_id: i64) -> Result<CharityHours, AppError> {
-    let (total, rows) = model::charity_hours_of(conn, user_id, 100)?;
-    Ok(CharityHours {
-        total_hours: hours_text(total),
-        history: rows
-            .into_iter()
-            .map(|(tenths, order_no, donation_id, at)| HoursItem {
-                hours: hours_text(tenths),
-                order_no,
-                donation_id,
-                at,
-            })
-            .collect(),
-    })
+    let (earned, rows) = model::charity_hours_of(conn, user_id, 100)?;
+    let (taken_back, reversals) = model::charity_reversals_of(conn, user_id, 100)?;
+    let mut history: Vec<HoursItem> = rows
+        .into_iter()
+        .map(|(tenths, order_no, donation_id, at)| HoursItem {
+            hours: hours_text(tenths),
+            reversed: false,
+            order_no,
+            donation_id,
+            at,
+        })
+        .chain(reversals.into_iter().map(|(tenths, order_no, at)| HoursItem {
+            hours: hours_text(tenths),
+            reversed: true,
+            order_no: Some(order_no),
+            donation_id: None,
+            at,
+        }))
+        .collect();
+    history.sort_by_key(|item| std::cmp::Reverse(item.at));
+    history.truncate(100);
+    Ok(CharityHours { total_hours: hours_text((earned - taken_back).max(0)), history })
 }
 
 /// The result of walking the chain.

@@ -138,6 +138,7 @@ diesel::table! {
         province_id -> Nullable<BigInt>,
         disabled -> Bool,
         created_at -> Timestamp,
+        verified -> Bool,
     }
 }
 
@@ -626,6 +627,54 @@ diesel::allow_tables_to_appear_in_same_query!(
     schedule_runs,
     org_invites,
 );
+
+// ---- security (issue 11) ----
+
+diesel::table! {
+    user_sessions (id) {
+        id -> Text,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    email_verifications (token_hash) {
+        token_hash -> Text,
+        user_id -> BigInt,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    charity_hour_reversals (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        order_id -> BigInt,
+        tenths -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    org_points_grants (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        granted_by -> BigInt,
+        status -> Text,
+        members -> BigInt,
+        points -> BigInt,
+        cost_fen -> BigInt,
+        rows_json -> Text,
+        decided_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(user_sessions, users);
+diesel::allow_tables_to_appear_in_same_query!(charity_hour_reversals, orders);
 
 // The storefront's own tables: read on their own, never joined, so not in the list above.
 diesel::table! {

@@ -356,7 +356,7 @@ fn next_month(first: NaiveDate) -> NaiveDate {
 pub fn statement(conn: &mut AnyConnection, user_id: i64, org_id: i64, month: NaiveDate) -> Result<Statement, AppError> {
     let org = account::require_admin(conn, user_id, org_id)?;
     let rows = model::statement_orders(conn, org_id, month, next_month(month))?;
-    let orders: Vec<StatementLine> = rows
+    let mut orders: Vec<StatementLine> = rows
         .into_iter()
         .map(|(o, delivery_date)| StatementLine {
             order_no: o.order_no,
@@ -368,6 +368,18 @@ pub fn statement(conn: &mut AnyConnection, user_id: i64, org_id: i64, month: Nai
             net: Money::from_fen(o.total_fen - o.refunded_cash_fen),
         })
         .collect();
+    // Welfare points granted that month are paid from the same budget: a line each.
+    for (id, at, cost_fen) in model::granted_points_between(conn, org_id, month, next_month(month))? {
+        orders.push(StatementLine {
+            order_no: format!("积分发放 points grant #{id}"),
+            placed_at: at,
+            delivery_date: None,
+            status: "points_grant".into(),
+            total: Money::from_fen(cost_fen),
+            refunded: Money::from_fen(0),
+            net: Money::from_fen(cost_fen),
+        });
+    }
     let sum = |f: fn(&StatementLine) -> i64| orders.iter().map(f).sum::<i64>();
     let total = sum(|l| l.total.fen());
     let refunded = sum(|l| l.refunded.fen());

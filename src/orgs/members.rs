@@ -244,10 +244,31 @@ struct PointsMail {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct GrantsAnswer {
+    /// The grant's id (for approval when it waits).
+    pub id: i64,
+    /// `granted`, or `pending` when above the approval threshold (another admin approves).
+    pub status: String,
     pub members: usize,
     pub points: i64,
+    /// What the points cost the organisation's welfare budget, at the exchange rate.
+    pub cost: String,
 }
 
+/// An organisation's points grant as its admins see it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrgGrantView {
+    pub id: i64,
+    pub status: String,
+    pub members: i64,
+    pub points: i64,
+    pub cost: String,
+    pub granted_by: String,
+    pub decided_by: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub decided_at: Option<NaiveDateTime>,
+}
+
+#[derive(Serialize, Deserialize)]
 struct GrantRow {
     user_id: i64,
     email: String,
@@ -258,14 +279,18 @@ struct GrantRow {
 }
 
 /// Welfare points from a CSV (`email, points, expires, reason`): every row checked first (the
-/// member belongs to the organisation or its company; points 1 to 1,000,000; a future date;
-/// a reason), then a ledger lot each and a mail to each member.
+/// member belongs to the organisation or its company, and is not the admin granting: 403;
+/// points 1 to 1,000,000; a future date; a reason). The points are paid for: their value at
+/// the exchange rate is drawn from the organisation's welfare budget (409 `budget_exceeded`)
+/// and shows in its statement. Above the approval threshold the grant waits, budget held,
+/// for another admin (`approve_grant`); otherwise a ledger lot each and a mail to each member.
 pub fn grant_points(
     conn: &mut AnyConnection,
     user_id: i64,
     org_id: i64,
     body: &[u8],
     public_url: &str,
+    rate: crate::money::ExchangeRate,
     now: NaiveDateTime,
 ) -> Result<GrantsAnswer, UploadError> {
     let org = require_member_admin(conn, user_id, org_id)?;
@@ -307,6 +332,8 @@ pub fn grant_points(
                 None
             }
             Ok(email) => match crate::accounts::model::find_by_email(conn, &email).map_err(AppError::from)? {
+                // Nobody grants points to themselves.
+                Some(u) if u.id == user_id => return Err(AppError::Forbidden.into()),
                 Some(u) if is_member(conn, u.id, &org)? => Some(u),
                 _ => {
                     why.push(format!("{email} is not a member / 不是本机构成员"));
@@ -339,34 +366,142 @@ pub fn grant_points(
     if rows.is_empty() {
         return Err(AppError::bad_request("invalid_csv", "the file lists no grants / 文件中没有发放记录").into());
     }
+    let points: i64 = rows.iter().map(|r| r.points).sum();
+    let cost = rate.value_of(points);
+    let budget = model::budget(conn, org.id).map_err(AppError::from)?;
+    let waits = budget.and_then(|b| b.approval_threshold_fen).is_some_and(|t| cost.fen() > t);
+    let rows_json = serde_json::to_string(&rows).map_err(AppError::internal)?;
     let answer = db::write_tx(conn, |conn| -> Result<GrantsAnswer, AppError> {
-        for r in &rows {
-            let account_id = points::model::user_account(conn, r.user_id)?;
-            let expires_at = r.expires.and_time(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN));
-            let reason = format!("{}: {}", org.name_zh, r.reason);
-            points::model::grant(
-                conn,
-                &points::model::Grant {
-                    account_id,
-                    points: r.points,
-                    expires_at,
-                    reason: &reason,
-                    granted_by: Some(user_id),
-                },
-            )?;
-            let context = PointsMail {
-                member_name: r.name.clone(),
-                org_zh: org.name_zh.clone(),
-                points: r.points,
-                expires_on: r.expires.to_string(),
-                reason: r.reason.clone(),
-                account_url: format!("{public_url}/account"),
-            };
-            mail::enqueue(conn, "welfare_points_granted", &r.email, &context, now)?;
+        if !waits {
+            lock_accounts(conn, &rows)?;
         }
-        Ok(GrantsAnswer { members: rows.len(), points: rows.iter().map(|r| r.points).sum() })
+        if !model::draw_budget(conn, org.id, cost.fen(), now.date())? {
+            return Err(AppError::conflict(
+                "budget_exceeded",
+                "the welfare budget cannot pay for these points / 福利预算不足以支付这些积分",
+            ));
+        }
+        let status = if waits { "pending" } else { "granted" };
+        let grant = model::NewPointsGrant {
+            org_id: org.id,
+            granted_by: user_id,
+            status,
+            members: rows.len() as i64,
+            points,
+            cost_fen: cost.fen(),
+            rows_json: &rows_json,
+            created_at: now,
+        };
+        let id = model::insert_points_grant(conn, &grant)?;
+        if !waits {
+            apply_grant(conn, &org, user_id, &rows, public_url, now)?;
+        }
+        Ok(GrantsAnswer { id, status: status.to_string(), members: rows.len(), points, cost: cost.to_string() })
     })?;
     Ok(answer)
+}
+
+/// The lock order puts points accounts before budgets: a grant locks its members' accounts
+/// (in id order) before it touches the organisation's budget.
+fn lock_accounts(conn: &mut AnyConnection, rows: &[GrantRow]) -> Result<(), AppError> {
+    let mut ids: Vec<i64> = rows.iter().map(|r| r.user_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids {
+        points::model::lock_account(conn, id)?;
+    }
+    Ok(())
+}
+
+/// The lots and mails of a grant.
+fn apply_grant(
+    conn: &mut AnyConnection,
+    org: &Org,
+    granted_by: i64,
+    rows: &[GrantRow],
+    public_url: &str,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    for r in rows {
+        let account_id = points::model::user_account(conn, r.user_id)?;
+        let expires_at = r.expires.and_time(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN));
+        let reason = format!("{}: {}", org.name_zh, r.reason);
+        points::model::grant(
+            conn,
+            &points::model::Grant {
+                account_id,
+                points: r.points,
+                expires_at,
+                reason: &reason,
+                granted_by: Some(granted_by),
+            },
+        )?;
+        let context = PointsMail {
+            member_name: r.name.clone(),
+            org_zh: org.name_zh.clone(),
+            points: r.points,
+            expires_on: r.expires.to_string(),
+            reason: r.reason.clone(),
+            account_url: format!("{public_url}/account"),
+        };
+        mail::enqueue(conn, "welfare_points_granted", &r.email, &context, now)?;
+    }
+    Ok(())
+}
+
+/// The organisation's points grants, newest first (its admins only).
+pub fn list_grants(conn: &mut AnyConnection, user_id: i64, org_id: i64) -> Result<Vec<OrgGrantView>, AppError> {
+    let org = require_member_admin(conn, user_id, org_id)?;
+    Ok(model::points_grants(conn, org.id)?
+        .into_iter()
+        .map(|g| OrgGrantView {
+            id: g.id,
+            status: g.status,
+            members: g.members,
+            points: g.points,
+            cost: crate::money::Money::from_fen(g.cost_fen).to_string(),
+            granted_by: g.granted_by_email,
+            decided_by: g.decided_by_email,
+            created_at: g.created_at,
+            decided_at: g.decided_at,
+        })
+        .collect())
+}
+
+/// Another admin of the organisation approves (`approve`) or rejects a waiting grant: the
+/// lots are written, or the budget it held is given back. The admin who asked gets 403;
+/// a grant that is not waiting, 409.
+pub fn decide_grant(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    org_id: i64,
+    grant_id: i64,
+    approve: bool,
+    public_url: &str,
+    now: NaiveDateTime,
+) -> Result<OrgGrantView, AppError> {
+    let org = require_member_admin(conn, user_id, org_id)?;
+    db::write_tx(conn, |conn| {
+        let grant = model::points_grant(conn, org.id, grant_id)?.ok_or(AppError::NotFound)?;
+        if grant.granted_by == user_id {
+            return Err(AppError::Forbidden);
+        }
+        let to = if approve { "granted" } else { "rejected" };
+        if !model::decide_points_grant(conn, grant.id, user_id, to, now)? {
+            return Err(AppError::conflict(
+                "not_pending",
+                "this grant is not waiting for approval / 该发放不在待审批状态",
+            ));
+        }
+        if approve {
+            let rows: Vec<GrantRow> = serde_json::from_str(&grant.rows_json).map_err(AppError::internal)?;
+            apply_grant(conn, &org, grant.granted_by, &rows, public_url, now)?;
+        } else {
+            model::give_back_budget(conn, org.id, grant.cost_fen)?;
+        }
+        Ok(())
+    })?;
+    list_grants(conn, user_id, org_id)?.into_iter().find(|g| g.id == grant_id).ok_or(AppError::NotFound)
 }
 
 /// A member of the organisation itself or of its parent company.

@@ -495,3 +495,144 @@ pub fn skus_by_code(conn: &mut AnyConnection, codes: &[String]) -> QueryResult<V
         .select((skus::id, skus::code, skus::stock, skus::listed.and(products::listed)))
         .load(conn)
 }
+
+// ---- welfare points grants ----
+
+pub struct NewPointsGrant<'a> {
+    pub org_id: i64,
+    pub granted_by: i64,
+    pub status: &'a str,
+    pub members: i64,
+    pub points: i64,
+    pub cost_fen: i64,
+    pub rows_json: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert_points_grant(conn: &mut AnyConnection, g: &NewPointsGrant) -> QueryResult<i64> {
+    use crate::db::schema::org_points_grants as pg;
+    diesel::insert_into(pg::table)
+        .values((
+            pg::org_id.eq(g.org_id),
+            pg::granted_by.eq(g.granted_by),
+            pg::status.eq(g.status),
+            pg::members.eq(g.members),
+            pg::points.eq(g.points),
+            pg::cost_fen.eq(g.cost_fen),
+            pg::rows_json.eq(g.rows_json),
+            pg::created_at.eq(g.created_at),
+        ))
+        .returning(pg::id)
+        .get_result(conn)
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct PointsGrantRow {
+    pub id: i64,
+    pub granted_by: i64,
+    pub status: String,
+    pub cost_fen: i64,
+    pub rows_json: String,
+}
+
+pub fn points_grant(conn: &mut AnyConnection, org_id: i64, id: i64) -> QueryResult<Option<PointsGrantRow>> {
+    use crate::db::schema::org_points_grants as pg;
+    pg::table
+        .filter(pg::id.eq(id))
+        .filter(pg::org_id.eq(org_id))
+        .select((pg::id, pg::granted_by, pg::status, pg::cost_fen, pg::rows_json))
+        .first(conn)
+        .optional()
+}
+
+/// `pending → to`, once; false when the grant was not pending (or the decider asked for it).
+pub fn decide_points_grant(
+    conn: &mut AnyConnection,
+    id: i64,
+    decided_by: i64,
+    to: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    use crate::db::schema::org_points_grants as pg;
+    let n = diesel::update(
+        pg::table.filter(pg::id.eq(id)).filter(pg::status.eq("pending")).filter(pg::granted_by.ne(decided_by)),
+    )
+    .set((pg::status.eq(to), pg::decided_by.eq(decided_by), pg::decided_at.eq(now)))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+#[derive(Debug, Clone)]
+pub struct PointsGrantListRow {
+    pub id: i64,
+    pub status: String,
+    pub members: i64,
+    pub points: i64,
+    pub cost_fen: i64,
+    pub granted_by_email: String,
+    pub decided_by_email: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub decided_at: Option<NaiveDateTime>,
+}
+
+pub fn points_grants(conn: &mut AnyConnection, org_id: i64) -> QueryResult<Vec<PointsGrantListRow>> {
+    use crate::db::schema::org_points_grants as pg;
+    type Row = (i64, String, i64, i64, i64, i64, Option<i64>, NaiveDateTime, Option<NaiveDateTime>);
+    let rows: Vec<Row> = pg::table
+        .filter(pg::org_id.eq(org_id))
+        .order(pg::id.desc())
+        .limit(200)
+        .select((
+            pg::id,
+            pg::status,
+            pg::members,
+            pg::points,
+            pg::cost_fen,
+            pg::granted_by,
+            pg::decided_by,
+            pg::created_at,
+            pg::decided_at,
+        ))
+        .load(conn)?;
+    let mut ids: Vec<i64> = rows.iter().flat_map(|r| [Some(r.5), r.6]).flatten().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let emails: std::collections::HashMap<i64, String> = users::table
+        .filter(users::id.eq_any(&ids))
+        .select((users::id, users::email))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|(id, status, members, points, cost_fen, by, decided, created_at, decided_at)| PointsGrantListRow {
+            id,
+            status,
+            members,
+            points,
+            cost_fen,
+            granted_by_email: emails.get(&by).cloned().unwrap_or_default(),
+            decided_by_email: decided.and_then(|d| emails.get(&d).cloned()),
+            created_at,
+            decided_at,
+        })
+        .collect())
+}
+
+/// Granted welfare points of a period for the statement: (id, when, cost in fen).
+pub fn granted_points_between(
+    conn: &mut AnyConnection,
+    org_id: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<(i64, NaiveDateTime, i64)>> {
+    use crate::db::schema::org_points_grants as pg;
+    pg::table
+        .filter(pg::org_id.eq(org_id))
+        .filter(pg::status.eq("granted"))
+        .filter(pg::created_at.ge(from.and_time(chrono::NaiveTime::MIN)))
+        .filter(pg::created_at.lt(to.and_time(chrono::NaiveTime::MIN)))
+        .order(pg::id)
+        .select((pg::id, pg::created_at, pg::cost_fen))
+        .load(conn)
+}

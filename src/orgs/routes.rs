@@ -37,6 +37,9 @@ pub fn api(cfg: &mut ApiConfig) {
         .service(api_remove_member)
         .service(api_accept_invite)
         .service(api_points_grants)
+        .service(api_list_points_grants)
+        .service(api_approve_points_grant)
+        .service(api_reject_points_grant)
         .service(api_set_budget);
 }
 
@@ -371,9 +374,12 @@ async fn api_accept_invite(
 }
 
 /// Grants welfare points in bulk from a CSV (`email, points, expires, reason`): each row a
-/// ledger lot, each member mailed; nothing is granted unless every row is valid.
+/// ledger lot, each member mailed; nothing is granted unless every row is valid. The points'
+/// value at the exchange rate is drawn from the welfare budget and shows in the statement.
+/// No admin grants to themselves (403). Above the approval threshold the grant waits (202,
+/// `status: pending`) for another admin: `POST /orgs/{id}/points-grants/{grant_id}/approve`.
 #[utoipa::path(tag = "orgs", params(("id" = i64, Path)), request_body(content = String, content_type = "text/csv"),
-    responses((status = 201, body = GrantsAnswer), (status = 403), (status = 422, description = "invalid_rows")))]
+    responses((status = 201, body = GrantsAnswer), (status = 202, body = GrantsAnswer, description = "pending approval"), (status = 403), (status = 409, description = "budget_exceeded"), (status = 422, description = "invalid_rows")))]
 #[post("/orgs/{id}/points-grants")]
 async fn api_points_grants(
     state: web::Data<AppState>,
@@ -383,13 +389,66 @@ async fn api_points_grants(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let public_url = state.config.public_url.clone();
+    let rate = state.config.exchange_rate;
     let result = state
-        .db(move |conn| Ok(members::grant_points(conn, user.id, id, &body, &public_url, Utc::now().naive_utc())))
+        .db(move |conn| Ok(members::grant_points(conn, user.id, id, &body, &public_url, rate, Utc::now().naive_utc())))
         .await?;
     match result {
+        Ok(answer) if answer.status == "pending" => Ok(HttpResponse::Accepted().json(answer)),
         Ok(answer) => Ok(HttpResponse::Created().json(answer)),
         Err(e) => upload_error(e),
     }
+}
+
+/// The organisation's welfare points grants, newest first (its admins).
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path)), responses((status = 200, body = [members::OrgGrantView]), (status = 403), (status = 404)))]
+#[get("/orgs/{id}/points-grants")]
+async fn api_list_points_grants(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<i64>,
+) -> Result<web::Json<Vec<members::OrgGrantView>>, AppError> {
+    let id = path.into_inner();
+    Ok(web::Json(state.db(move |conn| members::list_grants(conn, user.id, id)).await?))
+}
+
+async fn decide_points_grant(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<(i64, i64)>,
+    approve: bool,
+) -> Result<web::Json<members::OrgGrantView>, AppError> {
+    let (id, grant_id) = path.into_inner();
+    let public_url = state.config.public_url.clone();
+    Ok(web::Json(
+        state
+            .db(move |conn| {
+                members::decide_grant(conn, user.id, id, grant_id, approve, &public_url, Utc::now().naive_utc())
+            })
+            .await?,
+    ))
+}
+
+/// Another admin approves a waiting points grant: the points are granted and mailed.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path), ("grant_id" = i64, Path)), responses((status = 200, body = members::OrgGrantView), (status = 403, description = "the admin who asked"), (status = 404), (status = 409, description = "not_pending")))]
+#[post("/orgs/{id}/points-grants/{grant_id}/approve")]
+async fn api_approve_points_grant(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(i64, i64)>,
+) -> Result<web::Json<members::OrgGrantView>, AppError> {
+    decide_points_grant(state, user, path, true).await
+}
+
+/// Another admin rejects a waiting points grant: the budget it held is given back.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path), ("grant_id" = i64, Path)), responses((status = 200, body = members::OrgGrantView), (status = 403), (status = 404), (status = 409, description = "not_pending")))]
+#[post("/orgs/{id}/points-grants/{grant_id}/reject")]
+async fn api_reject_points_grant(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(i64, i64)>,
+) -> Result<web::Json<members::OrgGrantView>, AppError> {
+    decide_points_grant(state, user, path, false).await
 }
 
 /// Sets a union's or canteen's welfare budget for a period (platform admins, or admins of its

@@ -77,3 +77,58 @@ pub fn grant(conn: &mut AnyConnection, g: &Grant) -> QueryResult<i64> {
         .execute(conn)?;
     Ok(lot_id)
 }
+
+/// A lot granted by a platform admin, for the admin page: who got it, how many, why, by whom.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct PlatformGrant {
+    pub lot_id: i64,
+    pub email: String,
+    pub points: i64,
+    pub reason: String,
+    pub expires_at: NaiveDateTime,
+    pub granted_by: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// The latest lots granted by platform admins, newest first.
+pub fn platform_grants(conn: &mut AnyConnection, limit: i64) -> QueryResult<Vec<PlatformGrant>> {
+    use crate::db::schema::{user_roles, users};
+    let admins: Vec<i64> =
+        user_roles::table.filter(user_roles::role.eq("platform_admin")).select(user_roles::user_id).load(conn)?;
+    type Row = (i64, Option<i64>, i64, String, NaiveDateTime, Option<i64>, NaiveDateTime);
+    let rows: Vec<Row> = points_lots::table
+        .inner_join(points_accounts::table)
+        .filter(points_lots::granted_by.eq_any(&admins))
+        .order(points_lots::id.desc())
+        .limit(limit)
+        .select((
+            points_lots::id,
+            points_accounts::user_id,
+            points_lots::granted,
+            points_lots::reason,
+            points_lots::expires_at,
+            points_lots::granted_by,
+            points_lots::created_at,
+        ))
+        .load(conn)?;
+    let ids: Vec<i64> = rows.iter().flat_map(|r| [r.1, r.5]).flatten().collect();
+    let emails: std::collections::HashMap<i64, String> = users::table
+        .filter(users::id.eq_any(&ids))
+        .select((users::id, users::email))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect();
+    let email = |id: Option<i64>| id.and_then(|i| emails.get(&i).cloned()).unwrap_or_default();
+    Ok(rows
+        .into_iter()
+        .map(|(lot_id, user, points, reason, expires_at, by, created_at)| PlatformGrant {
+            lot_id,
+            email: email(user),
+            points,
+            reason,
+            expires_at,
+            granted_by: email(by),
+            created_at,
+        })
+        .collect())
+}

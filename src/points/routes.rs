@@ -14,7 +14,7 @@ use crate::web::page::{see_other, Page};
 use crate::web::session;
 
 pub fn api(cfg: &mut ApiConfig) {
-    cfg.service(api_grant);
+    cfg.service(api_grant).service(api_list_grants);
 }
 
 pub fn pages(cfg: &mut web::ServiceConfig) {
@@ -108,6 +108,17 @@ async fn api_grant(
     Ok(HttpResponse::Created().json(answer))
 }
 
+/// The latest grants by platform admins (at most 200): recipient, points, reason, granting admin.
+#[utoipa::path(tag = "admin", responses((status = 200, body = [super::model::PlatformGrant]), (status = 401), (status = 403)))]
+#[get("/admin/points/grants")]
+async fn api_list_grants(
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<web::Json<Vec<super::model::PlatformGrant>>, AppError> {
+    require_role(&state, &session, "platform_admin").await?;
+    Ok(web::Json(state.db(|conn| Ok(super::model::platform_grants(conn, 200)?)).await?))
+}
+
 #[derive(Serialize, Default)]
 struct GrantPageData {
     email: String,
@@ -116,6 +127,12 @@ struct GrantPageData {
     expires_at: String,
     error: Option<String>,
     notice: Option<String>,
+    /// The latest grants, listed under the form.
+    grants: Vec<super::model::PlatformGrant>,
+}
+
+async fn recent_grants(state: &AppState) -> Result<Vec<super::model::PlatformGrant>, AppError> {
+    state.db(|conn| Ok(super::model::platform_grants(conn, 50)?)).await
 }
 
 #[get("/admin/points")]
@@ -124,7 +141,8 @@ async fn grant_page(page: Page) -> Result<HttpResponse, AppError> {
         return Ok(see_other("/login?next=/admin/points"));
     }
     require_role(&page.state, &page.session, "platform_admin").await?;
-    page.render("pages/admin_points", &page.t("title_admin_points"), true, GrantPageData::default())
+    let data = GrantPageData { grants: recent_grants(&page.state).await?, ..Default::default() };
+    page.render("pages/admin_points", &page.t("title_admin_points"), true, data)
 }
 
 #[derive(Deserialize)]
@@ -171,6 +189,7 @@ async fn grant_submit(page: Page, form: web::Form<GrantForm>) -> Result<HttpResp
             actix_web::ResponseError::status_code(&e)
         }
     };
+    data.grants = recent_grants(&page.state).await?;
     let mut response = page.render("pages/admin_points", &page.t("title_admin_points"), true, data)?;
     *response.status_mut() = status;
     Ok(response)

@@ -9,6 +9,7 @@ pub mod i18n;
 pub mod list;
 pub mod metrics;
 pub mod page;
+pub mod security;
 pub mod session;
 pub mod templates;
 pub mod time;

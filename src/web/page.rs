@@ -128,10 +128,60 @@ pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
 }
 
-/// Only local paths are followed after login, never another site.
+/// Only same-site paths are followed after login: one leading `/`, no second `/` or `\\`
+/// (`//host` and `/\\host` leave the site), no control characters (browsers drop tabs and
+/// newlines, so `/%09/host` would become `//host`), also once percent-decoded. Anything else
+/// goes to `/`; no `next` at all to the account page. The answer is always a valid header.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/account".to_string(),
+    let Some(next) = next else {
+        return "/account".to_string();
+    };
+    let decoded = super::security::percent_decode(next.as_bytes(), false);
+    let same_site = |s: &[u8]| {
+        s.first() == Some(&b'/') && !matches!(s.get(1), Some(b'/' | b'\\')) && !s.iter().any(|&b| b < 0x20 || b == 0x7f)
+    };
+    if !(same_site(next.as_bytes()) && same_site(&decoded)) {
+        return "/".to_string();
+    }
+    // Non-ASCII characters are sent percent-encoded.
+    let mut out = String::with_capacity(next.len());
+    for b in next.bytes() {
+        if b.is_ascii_graphic() {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_the_site() {
+        for bad in [
+            "//evil",
+            "/\\evil",
+            "/\t/evil.example",
+            "/\n",
+            "/\r\nX:1",
+            "/\0",
+            "/%09/evil.example",
+            "/%0a",
+            "/%0d%0aX:1",
+            "/%00",
+            "/%2F/evil",
+            "/%5Cevil",
+            "https://evil.example",
+            "evil",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(Some("/orders?page=2")), "/orders?page=2");
+        assert_eq!(safe_next(Some("/search?q=藜麦 x")), "/search?q=%E8%97%9C%E9%BA%A6%20x");
+        assert_eq!(safe_next(None), "/account");
     }
 }

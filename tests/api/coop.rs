@@ -6,7 +6,7 @@
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
-use crate::helpers::{csrf_from, error_code, exec, scalar, send_json, spawn_app, TestApp};
+use crate::helpers::{csrf_from, error_code, exec, sample_jpeg, sample_png, scalar, send_json, spawn_app, TestApp};
 
 const COOP: &str = "coop@example.com";
 
@@ -109,7 +109,10 @@ async fn a_manager_cannot_touch_another_cooperatives_sku() {
     let (status, history) = send_json(coop.get(app.url(&format!("/api/v1/coop/skus/{own}/history")))).await;
     assert_eq!(status, 200);
     assert_eq!(history[0]["reason"], "count");
-    assert_eq!(history[0]["by"], COOP);
+    assert_eq!(
+        (history[0]["kind"].as_str(), history[0]["by"].as_str()),
+        (Some("adjustment"), Some("赵建国（合作社负责人）"))
+    );
     assert_eq!((history[0]["before"].as_i64(), history[0]["after"].as_i64()), (Some(before + 7), Some(100)));
     assert_eq!(history[1]["delta"], 7);
     assert_eq!(history.as_array().map(Vec::len), Some(2));
@@ -576,8 +579,7 @@ async fn product_images_are_checked_stored_and_cached() {
     let coop = app.client_for(COOP).await;
     let quinoa = scalar(&mut app.conn(), "SELECT id AS n FROM products WHERE code = 'guyuan-quinoa'");
     let zongzi = scalar(&mut app.conn(), "SELECT id AS n FROM products WHERE code = 'guyuan-quinoa-zongzi'");
-    let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
-    png.extend_from_slice(b"not really pixels, but the magic bytes say PNG");
+    let png = sample_png(&[]);
     let upload = |product: i64, body: Vec<u8>, declared: &str| {
         coop.post(app.url(&format!("/api/v1/coop/products/{product}/images")))
             .header("content-type", declared.to_string())
@@ -593,6 +595,14 @@ async fn product_images_are_checked_stored_and_cached() {
     // The declared type is not trusted; size is capped; another cooperative's product is 404.
     let (status, body) = send_json(upload(quinoa, b"<html>hello</html>".to_vec(), "image/jpeg")).await;
     assert_eq!((status, error_code(&body)), (422, "unsupported_image"));
+    // Magic bytes are not enough: the structure is checked, and markup inside is refused.
+    let mut magic_only = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    magic_only.extend_from_slice(b"not really pixels, but the magic bytes say PNG");
+    let (status, body) = send_json(upload(quinoa, magic_only, "image/png")).await;
+    assert_eq!((status, error_code(&body)), (422, "unsupported_image"));
+    let polyglot = sample_png(&[(b"tEXt", b"c\0<html><script>alert(document.cookie)</script></html>")]);
+    let (status, body) = send_json(upload(quinoa, polyglot, "image/png")).await;
+    assert_eq!((status, error_code(&body)), (422, "unsupported_image"));
     let mut big = vec![0xFF, 0xD8, 0xFF];
     big.resize(2 * 1024 * 1024 + 1, 0);
     let (status, body) = send_json(upload(quinoa, big, "image/jpeg")).await;
@@ -604,6 +614,9 @@ async fn product_images_are_checked_stored_and_cached() {
     let res = app.get(&url).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "image/png");
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    let disposition = res.headers()["content-disposition"].to_str().unwrap_or_default().to_string();
+    assert!(disposition.starts_with("inline; filename=") && disposition.contains(".png"), "{disposition}");
     assert!(res.headers()["cache-control"].to_str().unwrap_or_default().contains("immutable"));
     let etag = res.headers()["etag"].to_str().unwrap_or_default().to_string();
     assert_eq!(res.bytes().await.map(|b| b.to_vec()).unwrap_or_default(), png);
@@ -627,8 +640,7 @@ async fn product_images_are_checked_stored_and_cached() {
         .await
         .unwrap_or_default();
     assert!(html.contains(&url), "the page shows the image");
-    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
-    jpeg.extend_from_slice(b"a jpeg from a phone");
+    let jpeg = sample_jpeg();
     let boundary = "XyZboundary42";
     let mut body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"p.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n",

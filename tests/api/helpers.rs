@@ -32,6 +32,8 @@ pub struct TestApp {
     pub pool: Pool,
     pub config: Config,
     pub backend: &'static str,
+    /// The private metrics listener's port, when AIDMART_METRICS_BIND is set.
+    pub metrics_port: Option<u16>,
     _data: tempfile::TempDir,
     _db: TestDb,
 }
@@ -98,6 +100,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let config = Config::from_sources(None, &env).expect("test configuration");
     let app = Application::build(config.clone()).await.expect("app builds");
     let port = app.port();
+    let metrics_port = app.metrics_port();
     actix_web::rt::spawn(app.run_until_stopped());
     let pool = db::connect(&database_url, 2).expect("test pool");
     TestApp {
@@ -106,6 +109,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         pool,
         config,
         backend,
+        metrics_port,
         _data: data,
         _db: test_db,
     }
@@ -216,4 +220,48 @@ pub async fn send_json(req: reqwest::RequestBuilder) -> (u16, serde_json::Value)
     let res = req.send().await.expect("request");
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// A structurally valid PNG (2×2, uncompressed deflate) with `extra` chunks before IDAT.
+pub fn sample_png(extra: &[(&[u8; 4], &[u8])]) -> Vec<u8> {
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        out.extend_from_slice(&body);
+        out.extend_from_slice(&crc32(&body).to_be_bytes());
+    }
+    let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    chunk(&mut png, b"IHDR", &[0, 0, 0, 2, 0, 0, 0, 2, 8, 0, 0, 0, 0]);
+    for (kind, data) in extra {
+        chunk(&mut png, kind, data);
+    }
+    // zlib header, one stored block of 2 rows × (filter byte + 2 grey pixels), a dummy Adler-32.
+    chunk(&mut png, b"IDAT", &[0x78, 0x01, 0x01, 6, 0, 0xF9, 0xFF, 0, 9, 9, 0, 9, 9, 0, 0, 0, 0]);
+    chunk(&mut png, b"IEND", &[]);
+    png
+}
+
+/// A structurally valid baseline JPEG (1×1, one component).
+pub fn sample_jpeg() -> Vec<u8> {
+    let mut j = vec![0xFF, 0xD8];
+    j.extend_from_slice(&[0xFF, 0xDB, 0x00, 0x43, 0x00]);
+    j.extend_from_slice(&[1u8; 64]);
+    j.extend_from_slice(&[0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x01, 0x00, 0x01, 0x01, 0x01, 0x11, 0x00]);
+    j.extend_from_slice(&[0xFF, 0xC4, 0x00, 0x14, 0x00, 0x01]);
+    j.extend_from_slice(&[0u8; 15]);
+    j.push(0x00);
+    j.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00, 0x00, 0xFF, 0x00, 0x3F]);
+    j.extend_from_slice(&[0xFF, 0xD9]);
+    j
 }

@@ -3,13 +3,12 @@ use crate::helpers::{error_code, spawn_app};
 #[actix_web::test]
 async fn malformed_json_gets_a_400_with_a_code() {
     let app = spawn_app().await;
-    let cases: [(&str, Option<&str>); 6] = [
+    let cases: [(&str, Option<&str>); 5] = [
         ("{", Some("application/json")),
         ("", Some("application/json")),
         ("[]", Some("application/json")),
         ("{\"email\": 5, \"password\": []}", Some("application/json")),
         ("{\"email\":\"buyer@example.com\"}", Some("application/json")),
-        ("{\"email\":\"buyer@example.com\",\"password\":\"aidmart-demo\"}", None),
     ];
     for (body, content_type) in cases {
         let mut req = app.client.post(app.url("/api/v1/auth/login")).body(body.to_string());

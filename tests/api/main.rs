@@ -14,5 +14,6 @@ mod ops;
 mod orders;
 mod orgs;
 mod pages;
+mod security;
 mod smtp;
 mod storefront;

@@ -282,6 +282,7 @@ async fn a_recipients_file_with_one_bad_row_imports_nothing_and_names_that_row()
     let employee = app.client_for("employee@example.com").await;
     let res = employee
         .post(app.url(&format!("/api/v1/orgs/{union}/distributions/preview")))
+        .header("content-type", "text/csv")
         .body(csv_of(&["张三,13800138000,北京,GY-QUINOA-1KG,1"]))
         .send()
         .await
