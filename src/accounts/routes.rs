@@ -177,17 +177,17 @@ pub struct UserRow {
 }
 
 /// Every user with their roles (platform admins only).
-#[utoipa::path(tag = "admin", responses((status = 200, body = crate::catalog::routes::Items<UserRow>), (status = 401), (status = 403)))]
+#[utoipa::path(tag = "admin", responses((status = 200, body = crate::web::list::Items<UserRow>), (status = 401), (status = 403)))]
 #[get("/admin/users")]
 async fn api_admin_users(
     state: web::Data<AppState>,
     session: Session,
-) -> Result<web::Json<crate::catalog::routes::Items<UserRow>>, AppError> {
+) -> Result<web::Json<crate::web::list::Items<UserRow>>, AppError> {
     require_role(&state, &session, "platform_admin").await?;
     let rows = state.db(|conn| Ok(super::model::list_with_roles(conn)?)).await?;
     let items =
         rows.into_iter().map(|(id, email, display_name, roles)| UserRow { id, email, display_name, roles }).collect();
-    Ok(web::Json(crate::catalog::routes::Items { items }))
+    Ok(web::Json(crate::web::list::Items { items }))
 }
 
 #[derive(Serialize)]

@@ -10,6 +10,7 @@ use crate::api::ApiConfig;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::web::i18n::Lang;
+use crate::web::list::Items;
 use crate::web::page::Page;
 
 pub fn pages(cfg: &mut web::ServiceConfig) {
@@ -40,11 +41,6 @@ async fn product_page_data(state: &AppState, query: &ProductQuery, lang: Lang) -
     let today = today();
     let items = rows.iter().map(|s| ProductCard::new(s, lang, today)).collect();
     Ok(ProductPage { items, total, page: parsed.page, per_page: PER_PAGE })
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Items<T> {
-    pub items: Vec<T>,
 }
 
 /// Aided counties and other counties with products.

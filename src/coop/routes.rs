@@ -16,6 +16,7 @@ use crate::accounts::routes::require_role;
 use crate::api::ApiConfig;
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::web::download;
 use crate::web::page::{see_other, Page};
 use crate::web::session;
 
@@ -62,14 +63,6 @@ async fn manager(state: &AppState, session: &Session) -> Result<Manager, AppErro
 
 fn now() -> chrono::NaiveDateTime {
     Utc::now().naive_utc()
-}
-
-fn download(content_type: &str, file_name: &str, body: Vec<u8>) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, content_type))
-        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")))
-        .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .body(body)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -184,7 +177,7 @@ async fn api_pending(state: web::Data<AppState>, session: Session) -> Result<Htt
 async fn api_pick_list(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
     let m = manager(&state, &session).await?;
     let body = state.db(move |conn| service::pick_list_csv(&service::parts_to_ship(conn, &m)?)).await?;
-    Ok(download("text/csv; charset=utf-8", "pick-list.csv", body))
+    Ok(download::file(download::CSV, "pick-list.csv", body))
 }
 
 /// Marks a part shipped with carrier and tracking number; emails the buyer; the order
@@ -248,12 +241,8 @@ async fn api_sales(
     let rows = state.db(move |conn| service::sales_report(conn, &m, by, from, to)).await?;
     match q.format.as_deref().unwrap_or("json") {
         "json" => Ok(HttpResponse::Ok().json(rows)),
-        "csv" => Ok(download("text/csv; charset=utf-8", "sales.csv", service::report_csv(&rows)?)),
-        "xlsx" => Ok(download(
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "sales.xlsx",
-            service::report_xlsx(&rows)?,
-        )),
+        "csv" => Ok(download::file(download::CSV, "sales.csv", service::report_csv(&rows)?)),
+        "xlsx" => Ok(download::file(download::XLSX, "sales.xlsx", service::report_xlsx(&rows)?)),
         _ => Err(AppError::bad_request("invalid_format", "format is json, csv or xlsx / 格式须为 json、csv 或 xlsx")),
     }
 }

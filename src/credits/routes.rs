@@ -1,6 +1,6 @@
 //! The public ledger (API and pages), campaign dashboards and employers' credit reports.
 
-use actix_web::{get, http::header, web, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,6 +13,7 @@ use crate::app::AppState;
 use crate::catalog::service::CampaignView;
 use crate::error::AppError;
 use crate::money::Money;
+use crate::web::download;
 use crate::web::i18n::Lang;
 use crate::web::page::Page;
 
@@ -502,10 +503,6 @@ const REPORT_HEADER: [&str; 8] = [
     "合计 total",
 ];
 
-fn attachment(name: &str) -> (header::HeaderName, String) {
-    (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))
-}
-
 /// Credited sales by month, buyer organisation and campaign, as CSV (UTF-8 with BOM, so
 /// spreadsheet programs read the Chinese correctly).
 #[get("/reports/credits.csv")]
@@ -527,10 +524,7 @@ async fn report_csv(state: web::Data<AppState>, query: web::Query<ReportQuery>) 
         .map_err(AppError::internal)?;
     }
     let body = out.into_inner().map_err(AppError::internal)?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
-        .insert_header(attachment(&format!("aidmart-credits-{from}-{to}.csv")))
-        .body(body))
+    Ok(download::csv(&format!("aidmart-credits-{from}-{to}.csv"), body))
 }
 
 /// The same report as an XLSX workbook, amounts as numbers in yuan.
@@ -538,10 +532,7 @@ async fn report_csv(state: web::Data<AppState>, query: web::Query<ReportQuery>) 
 async fn report_xlsx(state: web::Data<AppState>, query: web::Query<ReportQuery>) -> Result<HttpResponse, AppError> {
     let (from, to, rows) = report_rows(&state, &query).await?;
     let body = web::block(move || report_workbook(&rows)).await.map_err(AppError::internal)??;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
-        .insert_header(attachment(&format!("aidmart-credits-{from}-{to}.xlsx")))
-        .body(body))
+    Ok(download::xlsx(&format!("aidmart-credits-{from}-{to}.xlsx"), body))
 }
 
 fn report_workbook(rows: &[ReportRow]) -> Result<Vec<u8>, AppError> {

@@ -11,9 +11,9 @@ use super::service::{self, DonationRequest, DonationView, ProjectView};
 use crate::accounts::routes::require_me;
 use crate::api::ApiConfig;
 use crate::app::AppState;
-use crate::catalog::routes::Items;
 use crate::error::AppError;
 use crate::money::Money;
+use crate::web::list::Items;
 use crate::web::page::{see_other, Page};
 use crate::web::session;
 

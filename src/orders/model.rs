@@ -232,7 +232,7 @@ pub fn line_shipped(conn: &mut AnyConnection, line_id: i64) -> QueryResult<bool>
     Ok(query.count().get_result::<i64>(conn)? > 0)
 }
 
-/// A refund: (id, cash_fen, points, reason, created_at).
+/// A refund as the order shows it: (id, cash_fen, points, reason, created_at).
 pub type RefundRow = (i64, i64, i64, String, NaiveDateTime);
 
 /// The order's refunds, oldest first.

@@ -12,9 +12,11 @@ use super::service::{
 use crate::accounts::routes::require_me;
 use crate::api::ApiConfig;
 use crate::app::AppState;
-use crate::catalog::routes::Items;
 use crate::error::AppError;
 use crate::money::Money;
+use crate::web::auth::CurrentUser;
+use crate::web::forms::CsrfForm;
+use crate::web::list::Items;
 use crate::web::page::{see_other, Page};
 use crate::web::session;
 
@@ -57,7 +59,7 @@ async fn buyer(state: &AppState, session: &Session) -> Result<Buyer, AppError> {
 
 fn payment_url(state: &AppState) -> impl Fn(&str) -> String + Send + 'static {
     let base = state.config.public_url.clone();
-    move |id: &str| format!("{base}/pay/sandbox/{id}")
+    move |id: &str| service::payment_url(&base, id)
 }
 
 /// Places an order. The server prices everything; send an `Idempotency-Key` header so a retry
@@ -112,8 +114,10 @@ async fn api_place(
 /// The buyer's orders, newest first (50 at most).
 #[utoipa::path(tag = "orders", responses((status = 200, body = Items<OrderView>), (status = 401)))]
 #[get("/orders")]
-async fn api_list(state: web::Data<AppState>, session: Session) -> Result<web::Json<Items<OrderView>>, AppError> {
-    let user = session::require_user(&session)?;
+async fn api_list(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> Result<web::Json<Items<OrderView>>, AppError> {
     let url = payment_url(&state);
     let items = state
         .db(move |conn| {
@@ -131,10 +135,9 @@ async fn api_list(state: web::Data<AppState>, session: Session) -> Result<web::J
 #[get("/orders/{order_no}")]
 async fn api_get(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<String>,
 ) -> Result<web::Json<OrderView>, AppError> {
-    let user = session::require_user(&session)?;
     let url = payment_url(&state);
     let no = path.into_inner();
     Ok(web::Json(state.db(move |conn| service::view(conn, user.id, &no, url)).await?))
@@ -145,10 +148,9 @@ async fn api_get(
 #[post("/orders/{order_no}/cancel")]
 async fn api_cancel(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<String>,
 ) -> Result<web::Json<OrderView>, AppError> {
-    let user = session::require_user(&session)?;
     let url = payment_url(&state);
     let no = path.into_inner();
     let settings = state.order_settings();
@@ -697,19 +699,12 @@ async fn order_page(
     page.render("pages/order", &title, true, OrderData { order, lines: view.lines, events, notice, credits })
 }
 
+/// A form with nothing but its token.
 #[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
-}
+struct Empty {}
 
 #[post("/orders/{order_no}/cancel")]
-async fn order_cancel(
-    page: Page,
-    path: web::Path<String>,
-    form: web::Form<CsrfForm>,
-) -> Result<HttpResponse, AppError> {
-    session::verify_csrf(&page.session, &form.csrf)?;
+async fn order_cancel(page: Page, path: web::Path<String>, _: CsrfForm<Empty>) -> Result<HttpResponse, AppError> {
     let user = session::require_user(&page.session)?;
     let no = path.into_inner();
     let target = format!("/orders/{no}?notice=cancelled");

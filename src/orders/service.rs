@@ -970,7 +970,7 @@ pub fn build_view(
     lines: &[LineRow],
     names: &Names,
     payment_id: Option<String>,
-    refunds: Vec<(i64, i64, i64, String, NaiveDateTime)>,
+    refunds: Vec<model::RefundRow>,
     payment_url: impl Fn(&str) -> String,
 ) -> Result<OrderView, AppError> {
     let address: Address = serde_json::from_str(&order.address).map_err(AppError::internal)?;

@@ -14,6 +14,7 @@ use crate::db::AnyConnection;
 use crate::error::AppError;
 use crate::money::Money;
 use crate::orders::service::{Address, Buyer, LineRequest, OrderRequest};
+use crate::orders::status::OrderStatus;
 use crate::web::page::{see_other, Page};
 use crate::web::session;
 
@@ -297,7 +298,7 @@ async fn render_canteen(
         .await?;
     let mut upcoming: Vec<OrgOrderView> = orders
         .into_iter()
-        .filter(|o| o.delivery_date.is_some_and(|d| d >= today) && o.order.status != "cancelled")
+        .filter(|o| o.delivery_date.is_some_and(|d| d >= today) && o.order.status != OrderStatus::Cancelled.as_str())
         .collect();
     upcoming.sort_by_key(|o| o.delivery_date);
     let mut months = Vec::new();

@@ -13,10 +13,11 @@ use super::{account, canteen};
 use crate::accounts::routes::require_me;
 use crate::api::ApiConfig;
 use crate::app::AppState;
-use crate::catalog::routes::Items;
 use crate::error::AppError;
 use crate::orders::service::{Buyer, OrderView};
-use crate::web::session;
+use crate::web::auth::CurrentUser;
+use crate::web::download;
+use crate::web::list::Items;
 
 pub fn api(cfg: &mut ApiConfig) {
     cfg.service(api_org)
@@ -52,10 +53,9 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
 #[get("/orgs/{id}")]
 async fn api_org(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<i64>,
 ) -> Result<web::Json<OrgView>, AppError> {
-    let user = session::require_user(&session)?;
     let id = path.into_inner();
     Ok(web::Json(state.db(move |conn| service::view(conn, user.id, id)).await?))
 }
@@ -65,10 +65,9 @@ async fn api_org(
 #[get("/orgs/{id}/orders")]
 async fn api_org_orders(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<i64>,
 ) -> Result<web::Json<Items<OrgOrderView>>, AppError> {
-    let user = session::require_user(&session)?;
     let id = path.into_inner();
     let items = state.db(move |conn| service::orders_of(conn, user.id, id)).await?;
     Ok(web::Json(Items { items }))
@@ -79,10 +78,9 @@ async fn api_org_orders(
 #[get("/orgs/{id}/orders/{order_no}")]
 async fn api_org_order(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<(i64, String)>,
 ) -> Result<web::Json<OrgOrderView>, AppError> {
-    let user = session::require_user(&session)?;
     let (id, no) = path.into_inner();
     Ok(web::Json(state.db(move |conn| service::order_of(conn, user.id, id, &no)).await?))
 }
@@ -92,10 +90,9 @@ async fn api_org_order(
 #[get("/orgs/{id}/approvals")]
 async fn api_approvals(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<i64>,
 ) -> Result<web::Json<Items<PendingApproval>>, AppError> {
-    let user = session::require_user(&session)?;
     let id = path.into_inner();
     let items = state.db(move |conn| service::pending_approvals(conn, user.id, id)).await?;
     Ok(web::Json(Items { items }))
@@ -117,10 +114,9 @@ fn org_view_of(
 #[post("/orders/{order_no}/approve")]
 async fn api_approve(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<String>,
 ) -> Result<web::Json<OrgOrderView>, AppError> {
-    let user = session::require_user(&session)?;
     let no = path.into_inner();
     let settings = state.order_settings();
     let order = state.db(move |conn| account::approve(conn, &settings, user.id, &no, Utc::now().naive_utc())).await?;
@@ -140,11 +136,10 @@ pub struct RejectRequest {
 #[post("/orders/{order_no}/reject")]
 async fn api_reject(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<web::Json<OrgOrderView>, AppError> {
-    let user = session::require_user(&session)?;
     let request: RejectRequest = crate::api::optional_json(&body)?;
     let no = path.into_inner();
     let settings = state.order_settings();
@@ -189,12 +184,11 @@ pub fn upload_error(e: UploadError) -> Result<HttpResponse, AppError> {
 #[post("/orgs/{id}/distributions/preview")]
 async fn api_distribution_preview(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<i64>,
     query: web::Query<UploadOptions>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let user = session::require_user(&session)?;
     let id = path.into_inner();
     let options = query.into_inner();
     let result = state
@@ -239,10 +233,9 @@ async fn api_distribution_confirm(
 #[get("/orgs/{id}/schedules")]
 async fn api_schedules(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<i64>,
 ) -> Result<web::Json<canteen::SchedulesView>, AppError> {
-    let user = session::require_user(&session)?;
     let id = path.into_inner();
     Ok(web::Json(state.db(move |conn| canteen::schedules(conn, user.id, id)).await?))
 }
@@ -254,11 +247,10 @@ async fn api_schedules(
 #[post("/orgs/{id}/schedules")]
 async fn api_create_schedule(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<i64>,
     body: web::Json<canteen::ScheduleRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let user = session::require_user(&session)?;
     let id = path.into_inner();
     let request = body.into_inner();
     let view =
@@ -278,11 +270,10 @@ pub struct StatementQuery {
 #[get("/orgs/{id}/statements")]
 async fn api_statement(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<i64>,
     query: web::Query<StatementQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let user = session::require_user(&session)?;
     let id = path.into_inner();
     let month = canteen::parse_month(&query.month)?;
     let statement = state.db(move |conn| canteen::statement(conn, user.id, id, month)).await?;
@@ -293,14 +284,8 @@ pub fn statement_response(statement: &canteen::Statement, format: &str) -> Resul
     let name = format!("statement-{}-{}", statement.org_slug, statement.month);
     match format {
         "json" => Ok(HttpResponse::Ok().json(statement)),
-        "csv" => Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header(("content-disposition", format!("attachment; filename=\"{name}.csv\"")))
-            .body(canteen::statement_csv(statement)?)),
-        "xlsx" => Ok(HttpResponse::Ok()
-            .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-            .insert_header(("content-disposition", format!("attachment; filename=\"{name}.xlsx\"")))
-            .body(canteen::statement_xlsx(statement)?)),
+        "csv" => Ok(download::csv(&format!("{name}.csv"), canteen::statement_csv(statement)?)),
+        "xlsx" => Ok(download::xlsx(&format!("{name}.xlsx"), canteen::statement_xlsx(statement)?)),
         _ => Err(AppError::bad_request("invalid_format", "format is json, csv or xlsx / 格式须为 json、csv 或 xlsx")),
     }
 }
@@ -310,10 +295,9 @@ pub fn statement_response(statement: &canteen::Statement, format: &str) -> Resul
 #[get("/orgs/{id}/members")]
 async fn api_members(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<i64>,
 ) -> Result<web::Json<Items<MemberView>>, AppError> {
-    let user = session::require_user(&session)?;
     let id = path.into_inner();
     let items = state.db(move |conn| members::members(conn, user.id, id)).await?;
     Ok(web::Json(Items { items }))
@@ -330,11 +314,10 @@ pub struct InviteRequest {
 #[post("/orgs/{id}/invites")]
 async fn api_invite(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<i64>,
     body: web::Json<InviteRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let user = session::require_user(&session)?;
     let id = path.into_inner();
     let email = crate::accounts::service::normalise_email(&body.email)?;
     let public_url = state.config.public_url.clone();
@@ -350,11 +333,10 @@ async fn api_invite(
 #[post("/orgs/{id}/members/import")]
 async fn api_import_members(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let user = session::require_user(&session)?;
     let id = path.into_inner();
     let public_url = state.config.public_url.clone();
     let result = state
@@ -371,10 +353,9 @@ async fn api_import_members(
 #[delete("/orgs/{id}/members/{user_id}")]
 async fn api_remove_member(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<(i64, i64)>,
 ) -> Result<HttpResponse, AppError> {
-    let user = session::require_user(&session)?;
     let (id, member) = path.into_inner();
     state.db(move |conn| members::remove(conn, user.id, id, member)).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -385,10 +366,9 @@ async fn api_remove_member(
 #[post("/invites/{token}/accept")]
 async fn api_accept_invite(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<String>,
 ) -> Result<web::Json<InviteInfo>, AppError> {
-    let user = session::require_user(&session)?;
     let token = path.into_inner();
     Ok(web::Json(state.db(move |conn| members::accept(conn, user.id, &token, Utc::now().naive_utc())).await?))
 }
@@ -403,11 +383,10 @@ async fn api_accept_invite(
 #[post("/orgs/{id}/points-grants")]
 async fn api_points_grants(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let user = session::require_user(&session)?;
     let id = path.into_inner();
     let public_url = state.config.public_url.clone();
     let rate = state.config.exchange_rate;
@@ -426,21 +405,19 @@ async fn api_points_grants(
 #[get("/orgs/{id}/points-grants")]
 async fn api_list_points_grants(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<i64>,
 ) -> Result<web::Json<Vec<members::OrgGrantView>>, AppError> {
-    let user = session::require_user(&session)?;
     let id = path.into_inner();
     Ok(web::Json(state.db(move |conn| members::list_grants(conn, user.id, id)).await?))
 }
 
 async fn decide_points_grant(
     state: web::Data<AppState>,
-    session: Session,
+    user: crate::web::session::SessionUser,
     path: web::Path<(i64, i64)>,
     approve: bool,
 ) -> Result<web::Json<members::OrgGrantView>, AppError> {
-    let user = session::require_user(&session)?;
     let (id, grant_id) = path.into_inner();
     let public_url = state.config.public_url.clone();
     Ok(web::Json(
@@ -457,10 +434,10 @@ async fn decide_points_grant(
 #[post("/orgs/{id}/points-grants/{grant_id}/approve")]
 async fn api_approve_points_grant(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<(i64, i64)>,
 ) -> Result<web::Json<members::OrgGrantView>, AppError> {
-    decide_points_grant(state, session, path, true).await
+    decide_points_grant(state, user, path, true).await
 }
 
 /// Another admin rejects a waiting points grant: the budget it held is given back.
@@ -468,10 +445,10 @@ async fn api_approve_points_grant(
 #[post("/orgs/{id}/points-grants/{grant_id}/reject")]
 async fn api_reject_points_grant(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<(i64, i64)>,
 ) -> Result<web::Json<members::OrgGrantView>, AppError> {
-    decide_points_grant(state, session, path, false).await
+    decide_points_grant(state, user, path, false).await
 }
 
 /// Sets a union's or canteen's welfare budget for a period (platform admins, or admins of its

@@ -1,6 +1,5 @@
 //! The sandbox gateway's hosted page, its script-friendly driver, and our webhook.
 
-use actix_session::Session;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -13,6 +12,8 @@ use crate::error::AppError;
 use crate::money::Money;
 use crate::orders::status::PaymentStatus;
 use crate::orders::{model as orders_model, service as orders_service};
+use crate::web::auth::CurrentUser;
+use crate::web::forms::CsrfForm;
 use crate::web::page::{see_other, Page};
 use crate::web::session;
 
@@ -80,11 +81,10 @@ async fn own_payment(
 #[post("/payments/sandbox/{payment_id}/complete")]
 async fn complete(
     state: web::Data<AppState>,
-    session: Session,
+    CurrentUser(user): CurrentUser,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let user = session::require_user(&session)?;
     let request: CompleteRequest = crate::api::optional_json(&body)?;
     let (payment_id, amount, status, order_no) = own_payment(&state, user.id, path.into_inner()).await?;
     // A cancelled order's payment can still be paid at the gateway, as with a real one: the
@@ -129,14 +129,12 @@ async fn pay_page(page: Page, path: web::Path<String>) -> Result<HttpResponse, A
 
 #[derive(Deserialize)]
 struct PayForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     outcome: String,
 }
 
 #[post("/pay/sandbox/{payment_id}")]
-async fn pay_submit(page: Page, path: web::Path<String>, form: web::Form<PayForm>) -> Result<HttpResponse, AppError> {
-    session::verify_csrf(&page.session, &form.csrf)?;
+async fn pay_submit(page: Page, path: web::Path<String>, form: CsrfForm<PayForm>) -> Result<HttpResponse, AppError> {
+    let CsrfForm(form) = form;
     let user = session::require_user(&page.session)?;
     let outcome = match form.outcome.as_str() {
         "succeed" => Outcome::Succeeded,

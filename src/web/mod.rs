@@ -1,7 +1,12 @@
-//! The web layer's shared parts: languages, templates, sessions, pages, errors, metrics.
+//! The web layer's shared parts: languages, templates, sessions, who is calling, pages,
+//! errors, list envelopes, downloads, metrics.
 
+pub mod auth;
+pub mod download;
 pub mod errors;
+pub mod forms;
 pub mod i18n;
+pub mod list;
 pub mod metrics;
 pub mod page;
 pub mod security;

@@ -456,3 +456,40 @@ async fn every_kind_of_order_goes_through_the_one_pipeline() {
     through_pipeline(&app, &no, true);
     ledger_ok(&app).await;
 }
+
+#[actix_web::test]
+async fn a_form_without_its_token_changes_nothing() {
+    let app = spawn_app().await;
+    let buyer = app.client_for("buyer@example.com").await;
+    let order = place(
+        &app,
+        &buyer,
+        &body(json!([{"sku_id": app.sku("GY-QUINOA-1KG"), "quantity": 1}]), 0, app.campaign("year-round")),
+    )
+    .await;
+    let no = order["order_no"].as_str().unwrap_or_default().to_string();
+    let pay = order["payment_id"].as_str().unwrap_or_default().to_string();
+    for (path, form) in
+        [(format!("/orders/{no}/cancel"), vec![]), (format!("/pay/sandbox/{pay}"), vec![("outcome", "succeed")])]
+    {
+        let mut with_wrong = form.clone();
+        with_wrong.push(("_csrf", "not-the-token"));
+        for fields in [form, with_wrong] {
+            let res = buyer.post(app.url(&path)).form(&fields).send().await.expect("request");
+            assert_eq!(res.status().as_u16(), 403, "{path}");
+        }
+    }
+    assert_eq!(view(&app, &buyer, &no).await["status"], "pending_payment");
+    // With the page's token, the same form works.
+    let page =
+        buyer.get(app.url(&format!("/orders/{no}"))).send().await.expect("page").text().await.unwrap_or_default();
+    let token = crate::helpers::csrf_from(&page);
+    let res = buyer
+        .post(app.url(&format!("/orders/{no}/cancel")))
+        .form(&[("_csrf", token.as_str())])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status().as_u16(), 303);
+    assert_eq!(view(&app, &buyer, &no).await["status"], "cancelled");
+}
