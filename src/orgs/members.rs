@@ -372,6 +372,9 @@ pub fn grant_points(
     let waits = budget.and_then(|b| b.approval_threshold_fen).is_some_and(|t| cost.fen() > t);
     let rows_json = serde_json::to_string(&rows).map_err(AppError::internal)?;
     let answer = db::write_tx(conn, |conn| -> Result<GrantsAnswer, AppError> {
+        if !waits {
+            lock_accounts(conn, &rows)?;
+        }
         if !model::draw_budget(conn, org.id, cost.fen(), now.date())? {
             return Err(AppError::conflict(
                 "budget_exceeded",
@@ -396,6 +399,18 @@ pub fn grant_points(
         Ok(GrantsAnswer { id, status: status.to_string(), members: rows.len(), points, cost: cost.to_string() })
     })?;
     Ok(answer)
+}
+
+/// The lock order puts points accounts before budgets: a grant locks its members' accounts
+/// (in id order) before it touches the organisation's budget.
+fn lock_accounts(conn: &mut AnyConnection, rows: &[GrantRow]) -> Result<(), AppError> {
+    let mut ids: Vec<i64> = rows.iter().map(|r| r.user_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids {
+        points::model::lock_account(conn, id)?;
+    }
+    Ok(())
 }
 
 /// The lots and mails of a grant.

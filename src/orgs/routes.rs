@@ -414,7 +414,7 @@ async fn api_list_points_grants(
 
 async fn decide_points_grant(
     state: web::Data<AppState>,
-    user: crate::web::session::SessionUser,
+    CurrentUser(user): CurrentUser,
     path: web::Path<(i64, i64)>,
     approve: bool,
 ) -> Result<web::Json<members::OrgGrantView>, AppError> {
@@ -434,7 +434,7 @@ async fn decide_points_grant(
 #[post("/orgs/{id}/points-grants/{grant_id}/approve")]
 async fn api_approve_points_grant(
     state: web::Data<AppState>,
-    CurrentUser(user): CurrentUser,
+    user: CurrentUser,
     path: web::Path<(i64, i64)>,
 ) -> Result<web::Json<members::OrgGrantView>, AppError> {
     decide_points_grant(state, user, path, true).await
@@ -445,7 +445,7 @@ async fn api_approve_points_grant(
 #[post("/orgs/{id}/points-grants/{grant_id}/reject")]
 async fn api_reject_points_grant(
     state: web::Data<AppState>,
-    CurrentUser(user): CurrentUser,
+    user: CurrentUser,
     path: web::Path<(i64, i64)>,
 ) -> Result<web::Json<members::OrgGrantView>, AppError> {
     decide_points_grant(state, user, path, false).await
