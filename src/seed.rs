@@ -646,7 +646,7 @@ fn load_users(conn: &mut AnyConnection, file: &Users, hashes: &[String], report:
         if accounts::model::find_by_email(conn, &email)?.is_some() {
             continue;
         }
-        if let Some(bad) = u.roles.iter().find(|r| !accounts::service::ROLES.contains(&r.as_str())) {
+        if let Some(bad) = u.roles.iter().find(|r| accounts::model::Role::parse(r).is_none()) {
             return Err(invalid(FILE, format!("{email}: unknown role '{bad}'")));
         }
         let province_id = match &u.province {

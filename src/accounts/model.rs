@@ -7,6 +7,37 @@ use crate::db::schema::{
 };
 use crate::db::AnyConnection;
 
+/// What a user may do; stored as its `as_str()` spelling in `user_roles`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Buyer,
+    Employee,
+    UnionAdmin,
+    CanteenManager,
+    CoopManager,
+    PlatformAdmin,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] =
+        [Role::Buyer, Role::Employee, Role::UnionAdmin, Role::CanteenManager, Role::CoopManager, Role::PlatformAdmin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Buyer => "buyer",
+            Role::Employee => "employee",
+            Role::UnionAdmin => "union_admin",
+            Role::CanteenManager => "canteen_manager",
+            Role::CoopManager => "coop_manager",
+            Role::PlatformAdmin => "platform_admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {

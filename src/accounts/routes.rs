@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::service::{self, Me, Registration};
 use super::sessions;
+use crate::accounts::model::Role;
 use crate::api::ApiConfig;
 use crate::app::AppState;
 use crate::catalog::model as catalog_model;
@@ -68,7 +69,7 @@ pub async fn require_me(state: &AppState, session: &Session) -> Result<Me, AppEr
     }
 }
 
-pub async fn require_role(state: &AppState, session: &Session, role: &str) -> Result<Me, AppError> {
+pub async fn require_role(state: &AppState, session: &Session, role: Role) -> Result<Me, AppError> {
     let me = require_me(state, session).await?;
     if me.has_role(role) {
         Ok(me)
@@ -183,7 +184,7 @@ async fn api_admin_users(
     state: web::Data<AppState>,
     session: Session,
 ) -> Result<web::Json<crate::web::list::Items<UserRow>>, AppError> {
-    require_role(&state, &session, "platform_admin").await?;
+    require_role(&state, &session, Role::PlatformAdmin).await?;
     let rows = state.db(|conn| Ok(super::model::list_with_roles(conn)?)).await?;
     let items =
         rows.into_iter().map(|(id, email, display_name, roles)| UserRow { id, email, display_name, roles }).collect();
@@ -462,7 +463,7 @@ async fn account_page(page: Page) -> Result<HttpResponse, AppError> {
     let user_id = me.id;
     let charity = page.state.db(move |conn| crate::credits::service::charity_hours(conn, user_id)).await?;
     let account = AccountView {
-        coop_portal: me.has_role("coop_manager"),
+        coop_portal: me.has_role(Role::CoopManager),
         roles: me.roles.iter().map(|r| page.t(&format!("role_{r}"))).collect(),
         organisations: me
             .organisations

@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::points;
 use crate::web::session::SessionUser;
 
-pub const ROLES: [&str; 6] = ["buyer", "employee", "union_admin", "canteen_manager", "coop_manager", "platform_admin"];
+pub use super::model::Role;
 
 pub fn hash_password(password: &str) -> Result<String, AppError> {
     let salt = SaltString::generate(&mut OsRng);
@@ -147,7 +147,7 @@ pub fn register(
                     other => other.into(),
                 })?;
                 model::set_verified(conn, id, false)?;
-                model::add_roles(conn, id, &["buyer"])?;
+                model::add_roles(conn, id, &[Role::Buyer.as_str()])?;
                 id
             }
         };
@@ -356,8 +356,8 @@ pub struct Me {
 }
 
 impl Me {
-    pub fn has_role(&self, role: &str) -> bool {
-        self.roles.iter().any(|r| r == role)
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.iter().any(|r| r == role.as_str())
     }
 }
 

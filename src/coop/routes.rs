@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use super::service::{
     self, BulkError, GroupBy, Manager, ProductInput, ProductPatch, ShipRequest, SkuInput, SkuPatch, StockRequest,
 };
+use crate::accounts::model::Role;
 use crate::accounts::routes::require_role;
 use crate::api::ApiConfig;
 use crate::app::AppState;
@@ -58,7 +59,7 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
 
 /// The logged-in cooperative manager, or 401/403.
 async fn manager(state: &AppState, session: &Session) -> Result<Manager, AppError> {
-    let me = require_role(state, session, "coop_manager").await?;
+    let me = require_role(state, session, Role::CoopManager).await?;
     state.db(move |conn| service::manager(conn, me.id)).await
 }
 

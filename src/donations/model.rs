@@ -3,8 +3,10 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::accounts::model::Role;
 use crate::db::schema::{donation_milestones, donation_projects, donations, users};
 use crate::db::AnyConnection;
+use crate::orders::status::Channel;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = donation_projects)]
@@ -141,6 +143,7 @@ pub fn by_province(conn: &mut AnyConnection, project_id: i64) -> QueryResult<Vec
 pub fn donor(conn: &mut AnyConnection, user_id: i64) -> QueryResult<(Option<i64>, String)> {
     let province: Option<i64> = users::table.find(user_id).select(users::province_id).first(conn)?;
     let roles = crate::accounts::model::roles(conn, user_id)?;
-    let channel = if roles.iter().any(|r| r == "employee") { "employee" } else { "public" };
+    let employee = roles.iter().any(|r| r == Role::Employee.as_str());
+    let channel = if employee { Channel::Employee } else { Channel::Public }.as_str();
     Ok((province, channel.to_string()))
 }

@@ -44,7 +44,7 @@ pub(crate) fn place(
 
 async fn buyer(state: &AppState, session: &Session) -> Result<Buyer, AppError> {
     let me = require_me(state, session).await?;
-    Ok(Buyer { is_employee: me.has_role("employee"), id: me.id, email: me.email, display_name: me.display_name })
+    Ok(Buyer::from(me))
 }
 
 fn payment_url(state: &AppState) -> impl Fn(&str) -> String + Send + 'static {

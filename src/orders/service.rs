@@ -13,6 +13,7 @@ use super::hooks::{Hooks, OrderEvent, Refund, RefundedLine};
 use super::model::{self, LineRow, OrderRow};
 use super::pricing::{self, PricedLine, PricingError, SkuPrice};
 use super::status::{illegal, Category, Channel, OrderStatus, PaymentStatus};
+use crate::accounts::model::Role;
 use crate::db::{self, AnyConnection};
 use crate::error::AppError;
 use crate::inventory;
@@ -134,6 +135,12 @@ pub struct Buyer {
     pub email: String,
     pub display_name: String,
     pub is_employee: bool,
+}
+
+impl From<crate::accounts::service::Me> for Buyer {
+    fn from(me: crate::accounts::service::Me) -> Buyer {
+        Buyer { is_employee: me.has_role(Role::Employee), id: me.id, email: me.email, display_name: me.display_name }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -638,7 +645,7 @@ pub fn buyer_of(conn: &mut AnyConnection, user_id: i64) -> Result<Buyer, AppErro
         id: user.id,
         email: user.email,
         display_name: user.display_name,
-        is_employee: roles.iter().any(|r| r == "employee"),
+        is_employee: roles.iter().any(|r| r == Role::Employee.as_str()),
     })
 }
 

@@ -17,6 +17,7 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
 use super::model::{self, Approval, Org, OrgOrder};
+use crate::accounts::model::Role;
 use crate::db::{self, AnyConnection};
 use crate::error::AppError;
 use crate::mail;
@@ -33,10 +34,10 @@ use crate::orders::status::{Category, Channel, OrderStatus};
 pub const APPROVAL_HOURS: i64 = 72;
 
 /// The role an organisation's buyers must hold.
-fn buyer_role(kind: &str) -> Option<&'static str> {
+fn buyer_role(kind: &str) -> Option<Role> {
     match kind {
-        "union" => Some("union_admin"),
-        "canteen" => Some("canteen_manager"),
+        "union" => Some(Role::UnionAdmin),
+        "canteen" => Some(Role::CanteenManager),
         _ => None,
     }
 }
@@ -47,7 +48,7 @@ pub fn is_org_admin(conn: &mut AnyConnection, user_id: i64, org: &Org) -> Result
     if model::membership(conn, user_id, org.id)? != Some(true) {
         return Ok(false);
     }
-    Ok(crate::accounts::model::roles(conn, user_id)?.iter().any(|r| r == role))
+    Ok(crate::accounts::model::roles(conn, user_id)?.iter().any(|r| r == role.as_str()))
 }
 
 /// The union or canteen the user may act for; 404 when it does not exist, 403 otherwise.
@@ -246,7 +247,7 @@ fn on_placed(
         },
     )?;
     let placer = crate::accounts::model::find(conn, order.buyer_id)?.map(|u| u.display_name).unwrap_or_default();
-    for (id, email, name) in model::admins_with_role(conn, org_id, "union_admin")? {
+    for (id, email, name) in model::admins_with_role(conn, org_id, Role::UnionAdmin)? {
         if id == order.buyer_id {
             continue;
         }

@@ -56,13 +56,17 @@ pub fn membership(conn: &mut AnyConnection, user_id: i64, org_id: i64) -> QueryR
 }
 
 /// Admins of an organisation holding `role`: (user id, email, display name).
-pub fn admins_with_role(conn: &mut AnyConnection, org_id: i64, role: &str) -> QueryResult<Vec<(i64, String, String)>> {
+pub fn admins_with_role(
+    conn: &mut AnyConnection,
+    org_id: i64,
+    role: crate::accounts::model::Role,
+) -> QueryResult<Vec<(i64, String, String)>> {
     memberships::table
         .inner_join(users::table.on(users::id.eq(memberships::user_id)))
         .inner_join(user_roles::table.on(user_roles::user_id.eq(memberships::user_id)))
         .filter(memberships::org_id.eq(org_id))
         .filter(memberships::is_admin.eq(true))
-        .filter(user_roles::role.eq(role))
+        .filter(user_roles::role.eq(role.as_str()))
         .filter(users::disabled.eq(false))
         .order(users::id)
         .select((users::id, users::email, users::display_name))

@@ -250,8 +250,7 @@ async fn union_distribution(page: Page, form: web::Form<DistributionForm>) -> Re
     let org = form.org;
     let body = form.csv.clone().into_bytes();
     let confirm = form.action == "confirm";
-    let buyer =
-        Buyer { is_employee: me.has_role("employee"), id: me.id, email: me.email, display_name: me.display_name };
+    let buyer = Buyer::from(me);
     let settings = page.state.order_settings();
     let user_id = buyer.id;
     let result = page
@@ -429,8 +428,7 @@ async fn canteen_outcome(
 async fn canteen_order(page: Page, form: web::Form<CanteenForm>) -> Result<HttpResponse, AppError> {
     session::verify_csrf(&page.session, &form.csrf)?;
     let me = crate::accounts::routes::require_me(&page.state, &page.session).await?;
-    let buyer =
-        Buyer { is_employee: me.has_role("employee"), id: me.id, email: me.email, display_name: me.display_name };
+    let buyer = Buyer::from(me);
     let settings = page.state.order_settings();
     let form = form.into_inner();
     let org = form.org;

@@ -10,6 +10,7 @@ use super::distribution::{self, Preview, UploadError, UploadOptions};
 use super::members::{self, GrantsAnswer, InviteAnswer, InviteInfo, MemberView};
 use super::service::{self, BudgetRequest, BudgetView, OrgOrderView, OrgView, PendingApproval};
 use super::{account, canteen};
+use crate::accounts::model::Role;
 use crate::accounts::routes::require_me;
 use crate::api::ApiConfig;
 use crate::app::AppState;
@@ -214,8 +215,7 @@ async fn api_distribution_confirm(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let me = require_me(&state, &session).await?;
-    let buyer =
-        Buyer { is_employee: me.has_role("employee"), id: me.id, email: me.email, display_name: me.display_name };
+    let buyer = Buyer::from(me);
     let id = path.into_inner();
     let options = query.into_inner();
     let settings = state.order_settings();
@@ -463,7 +463,7 @@ async fn api_set_budget(
     body: web::Json<BudgetRequest>,
 ) -> Result<web::Json<BudgetView>, AppError> {
     let me = require_me(&state, &session).await?;
-    let admin = me.has_role("platform_admin");
+    let admin = me.has_role(Role::PlatformAdmin);
     let id = path.into_inner();
     let request = body.into_inner();
     Ok(web::Json(state.db(move |conn| service::set_budget(conn, me.id, admin, id, &request)).await?))

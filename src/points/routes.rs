@@ -6,6 +6,7 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::accounts::model::Role;
 use crate::accounts::routes::require_role;
 use crate::api::ApiConfig;
 use crate::app::AppState;
@@ -102,7 +103,7 @@ async fn api_grant(
     session: Session,
     body: web::Json<GrantRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let admin = require_role(&state, &session, "platform_admin").await?;
+    let admin = require_role(&state, &session, Role::PlatformAdmin).await?;
     let request = body.into_inner();
     let answer = state.db(move |conn| grant(conn, admin.id, &request, Utc::now().naive_utc())).await?;
     Ok(HttpResponse::Created().json(answer))
@@ -115,7 +116,7 @@ async fn api_list_grants(
     state: web::Data<AppState>,
     session: Session,
 ) -> Result<web::Json<Vec<super::model::PlatformGrant>>, AppError> {
-    require_role(&state, &session, "platform_admin").await?;
+    require_role(&state, &session, Role::PlatformAdmin).await?;
     Ok(web::Json(state.db(|conn| Ok(super::model::platform_grants(conn, 200)?)).await?))
 }
 
@@ -140,7 +141,7 @@ async fn grant_page(page: Page) -> Result<HttpResponse, AppError> {
     if page.user.is_none() {
         return Ok(see_other("/login?next=/admin/points"));
     }
-    require_role(&page.state, &page.session, "platform_admin").await?;
+    require_role(&page.state, &page.session, Role::PlatformAdmin).await?;
     let data = GrantPageData { grants: recent_grants(&page.state).await?, ..Default::default() };
     page.render("pages/admin_points", &page.t("title_admin_points"), true, data)
 }
@@ -158,7 +159,7 @@ struct GrantForm {
 #[post("/admin/points")]
 async fn grant_submit(page: Page, form: web::Form<GrantForm>) -> Result<HttpResponse, AppError> {
     session::verify_csrf(&page.session, &form.csrf)?;
-    let admin = require_role(&page.state, &page.session, "platform_admin").await?;
+    let admin = require_role(&page.state, &page.session, Role::PlatformAdmin).await?;
     let form = form.into_inner();
     let points = form.points.trim().parse::<i64>().unwrap_or(0);
     let request = GrantRequest {
