@@ -571,8 +571,7 @@ async fn place_from_form(
     campaign_id: Option<i64>,
 ) -> Result<String, AppError> {
     let me = crate::accounts::routes::require_me(&page.state, &page.session).await?;
-    let buyer =
-        Buyer { is_employee: me.has_role("employee"), id: me.id, email: me.email, display_name: me.display_name };
+    let buyer = Buyer::from(me);
     let cart = load(&page.state, &page.session).await?;
     if cart.is_empty() {
         return Err(AppError::bad_request("cart_empty", "the cart is empty / 购物车是空的"));
