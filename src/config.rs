@@ -53,6 +53,8 @@ pub struct Config {
     pub job_interval_secs: u64,
     /// How often the mail worker looks for due mail.
     pub mail_poll_ms: u64,
+    /// The zone times are shown in (`AIDMART_TIMEZONE`, an IANA name; default Asia/Shanghai).
+    pub timezone: chrono_tz::Tz,
 }
 
 /// A bad setting: start-up stops with one line naming it.
@@ -99,6 +101,7 @@ struct FileSettings {
     payment_timeout_mins: Option<i64>,
     job_interval_secs: Option<u64>,
     mail_poll_ms: Option<u64>,
+    timezone: Option<String>,
 }
 
 impl Config {
@@ -225,6 +228,13 @@ impl Config {
             return Err(bad("AIDMART_JOB_INTERVAL_SECS", "job intervals must be at least 1"));
         }
 
+        let timezone = match pick("AIDMART_TIMEZONE", f.timezone) {
+            None => chrono_tz::Asia::Shanghai,
+            Some((name, raw)) => raw
+                .parse::<chrono_tz::Tz>()
+                .map_err(|_| bad(&name, format!("'{raw}' is not a time zone name like Asia/Shanghai")))?,
+        };
+
         let hash_concurrency = parse(
             pick("AIDMART_HASH_CONCURRENCY", f.hash_concurrency.map(|v| v.to_string())),
             default_workers,
@@ -245,6 +255,7 @@ impl Config {
         };
 
         Ok(Config {
+            timezone,
             hash_concurrency,
             metrics_bind,
             metrics_token,
@@ -388,6 +399,7 @@ mod tests {
             (env(&[("AIDMART_BIND", "nowhere")]), "AIDMART_BIND"),
             (env(&[("AIDMART_POINTS_PER_YUAN", "0")]), "AIDMART_POINTS_PER_YUAN"),
             (env(&[("AIDMART_SECRET_KEY", "abcd")]), "AIDMART_SECRET_KEY"),
+            (env(&[("AIDMART_TIMEZONE", "Beijing")]), "AIDMART_TIMEZONE"),
         ];
         for (vars, name) in cases {
             match Config::from_sources(None, &vars) {

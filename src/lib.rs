@@ -1,9 +1,11 @@
 //! Aidmart: a marketplace for consumer assistance (消费帮扶).
 
 pub mod accounts;
+pub mod addresses;
 pub mod api;
 pub mod app;
 pub mod cache;
+pub mod cart;
 pub mod catalog;
 pub mod config;
 pub mod coop;

@@ -260,11 +260,30 @@ fn invalid(file: &str, message: impl fmt::Display) -> AppError {
     AppError::unprocessable("invalid_seed", format!("seed/{file}: {message}"))
 }
 
-fn read<T: for<'de> Deserialize<'de>>(dir: &Path, file: &str) -> Result<T, AppError> {
+/// The demo data built into the binary, so `aidmart serve` works from any folder.
+#[derive(rust_embed::RustEmbed)]
+#[folder = "seed/"]
+struct EmbeddedSeed;
+
+/// The default seed folder; when the working folder has none, the embedded copy is used.
+pub const DEFAULT_DIR: &str = "seed";
+
+/// A seed file's text: from `dir` (AIDMART_SEED_DIR, or `seed/` in the working folder when it
+/// exists), else, for the default folder only, from the copy embedded in the binary.
+pub fn seed_text(dir: &Path, file: &str) -> Result<String, AppError> {
     let path = dir.join(file);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| AppError::unprocessable("invalid_seed", format!("cannot read {}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| invalid(file, e))
+    let embedded = dir == Path::new(DEFAULT_DIR) && !dir.is_dir();
+    if embedded {
+        let data = EmbeddedSeed::get(file)
+            .ok_or_else(|| AppError::unprocessable("invalid_seed", format!("no embedded seed/{file}")))?;
+        return String::from_utf8(data.data.into_owned()).map_err(|e| invalid(file, e));
+    }
+    std::fs::read_to_string(&path)
+        .map_err(|e| AppError::unprocessable("invalid_seed", format!("cannot read {}: {e}", path.display())))
+}
+
+fn read<T: for<'de> Deserialize<'de>>(dir: &Path, file: &str) -> Result<T, AppError> {
+    toml::from_str(&seed_text(dir, file)?).map_err(|e| invalid(file, e))
 }
 
 fn date(file: &str, d: &Datetime) -> Result<NaiveDate, AppError> {

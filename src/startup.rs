@@ -49,6 +49,7 @@ impl Application {
         {
             let mut conn = pool.get()?;
             db::migrate(&mut conn)?;
+            crate::coop::model::refresh_stale_search_texts(&mut conn)?;
             if seed::is_empty(&mut conn)? {
                 let report = seed::load(&mut conn, &config.seed_dir)?;
                 tracing::info!(%report, "empty database: demo data loaded");
@@ -71,8 +72,9 @@ impl Application {
             None => Sessions::Cookie,
         };
         let messages = Arc::new(Messages::load().map_err(AppError::internal)?);
-        let templates = webparts::templates::registry(messages.clone(), config.templates_dir.as_deref())
-            .map_err(AppError::internal)?;
+        let templates =
+            webparts::templates::registry(messages.clone(), config.templates_dir.as_deref(), config.timezone)
+                .map_err(AppError::internal)?;
         let secret = config.cookie_key().map_err(AppError::internal)?;
         let key = Key::try_from(secret.as_slice()).map_err(AppError::internal)?;
         let mailer = Mailer::from_config(&config)?;
@@ -149,6 +151,9 @@ impl Application {
                 .configure(catalog::routes::pages)
                 .configure(accounts::routes::pages)
                 .configure(orders::routes::pages)
+                .configure(crate::cart::routes::pages)
+                .configure(crate::addresses::routes::pages)
+                .configure(crate::credits::verify_page::pages)
                 .configure(payments::routes::pages)
                 .configure(points::routes::pages)
                 .configure(credits::routes::pages)
@@ -156,6 +161,7 @@ impl Application {
                 .configure(crate::coop::routes::pages)
                 .configure(orgs::routes::pages)
                 .route("/static/{file}", web::get().to(webparts::templates::static_file))
+                .route("/favicon.ico", web::get().to(webparts::templates::favicon))
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
         })
         .workers(workers)

@@ -27,6 +27,7 @@ pub fn routes(cfg: &mut ApiConfig) {
             .configure(catalog::routes::api)
             .configure(accounts::routes::api)
             .configure(orders::routes::api)
+            .configure(crate::cart::routes::api)
             .configure(payments::routes::api)
             .configure(points::routes::api)
             .configure(credits::routes::api)

@@ -4,10 +4,12 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    campaign_products, campaigns, counties, donation_projects, organisations, producer_managers, producers,
-    product_images, products, provinces, sku_price_tiers, skus, users,
+    campaign_prices, campaign_products, campaigns, counties, donation_projects, organisations, producer_managers,
+    producers, product_images, products, provinces, sku_price_tiers, skus, users,
 };
 use crate::db::AnyConnection;
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = provinces)]
@@ -111,6 +113,10 @@ pub struct ProductSummary {
     pub county: County,
     pub price_from_fen: Option<i64>,
     pub in_stock: bool,
+    /// Units sold and paid for, net of refunds (已售).
+    pub sold: i64,
+    /// The first image's file name.
+    pub image: Option<String>,
 }
 
 /// An organisation's names (zh, en), when there is one.
@@ -188,7 +194,15 @@ pub fn search_products(
             .filter(products::listed.eq(true))
             .into_boxed();
         if let Some(text) = filter.text {
-            q = q.filter(products::search_text.like(format!("%{text}%")).escape('\\'));
+            // Names (and their pinyin) without spaces, or the description as typed.
+            let compact = super::service::compact(text);
+            q = q.filter(
+                products::search_text
+                    .like(format!("%{compact}%"))
+                    .escape('\\')
+                    .or(lower(products::description_zh).like(format!("%{text}%")).escape('\\'))
+                    .or(lower(products::description_en).like(format!("%{text}%")).escape('\\')),
+            );
         }
         if let Some(county_id) = filter.county_id {
             q = q.filter(producers::county_id.eq(county_id));
@@ -202,9 +216,11 @@ pub fn search_products(
         q
     };
     let total: i64 = filtered().count().get_result(conn)?;
+    // A name match comes before a match in the description only.
+    let name_match = format!("%{}%", filter.text.map(super::service::compact).unwrap_or_default());
     let rows: Vec<(Product, Producer, County)> = filtered()
         .select((Product::as_select(), Producer::as_select(), County::as_select()))
-        .order(products::id)
+        .order((products::search_text.like(name_match).escape('\\').desc(), products::id))
         .offset(offset)
         .limit(limit)
         .load(conn)?;
@@ -214,13 +230,17 @@ pub fn search_products(
         .filter(skus::listed.eq(true))
         .select((skus::product_id, skus::price_fen, skus::stock))
         .load(conn)?;
+    let sold = sold_counts(conn, &ids)?;
+    let images = first_images(conn, &ids)?;
     let items = rows
         .into_iter()
         .map(|(product, producer, county)| {
             let own = prices.iter().filter(|(pid, _, _)| *pid == product.id);
             let price_from_fen = own.clone().map(|(_, price, _)| *price).min();
             let in_stock = own.clone().any(|(_, _, stock)| *stock > 0);
-            ProductSummary { product, producer, county, price_from_fen, in_stock }
+            let sold = sold.iter().find(|s| s.0 == product.id).map_or(0, |s| s.1);
+            let image = images.iter().find(|i| i.0 == product.id).map(|i| i.1.clone());
+            ProductSummary { product, producer, county, price_from_fen, in_stock, sold, image }
         })
         .collect();
     Ok((items, total))
@@ -237,6 +257,8 @@ pub struct ProductDetail {
     pub charity_projects: Vec<(i64, String, String, String)>,
     /// File names of the product's images, first uploaded first.
     pub images: Vec<String>,
+    /// (campaign_id, sku_id, price_fen): the campaign prices of the SKUs.
+    pub campaign_prices: Vec<(i64, i64, i64)>,
 }
 
 pub fn product_detail(conn: &mut AnyConnection, product_id: i64) -> QueryResult<Option<ProductDetail>> {
@@ -283,10 +305,17 @@ pub fn product_detail(conn: &mut AnyConnection, product_id: i64) -> QueryResult<
         .order(product_images::id)
         .select(product_images::file_name)
         .load(conn)?;
+    let campaign_prices = campaign_prices::table
+        .filter(campaign_prices::sku_id.eq_any(&sku_ids))
+        .select((campaign_prices::campaign_id, campaign_prices::sku_id, campaign_prices::price_fen))
+        .load(conn)?;
     let price_from_fen = skus.iter().map(|s| s.price_fen).min();
     let in_stock = skus.iter().any(|s| s.stock > 0);
+    let sold = sold_counts(conn, &[product.id])?.first().map_or(0, |s| s.1);
+    let image = images.first().cloned();
     Ok(Some(ProductDetail {
-        summary: ProductSummary { product, producer, county, price_from_fen, in_stock },
+        campaign_prices,
+        summary: ProductSummary { product, producer, county, price_from_fen, in_stock, sold, image },
         skus,
         tiers,
         campaigns,
@@ -301,6 +330,46 @@ pub fn campaigns(conn: &mut AnyConnection) -> QueryResult<Vec<(Campaign, OrgName
         .order((campaigns::year_round, campaigns::starts_on))
         .select((Campaign::as_select(), (organisations::name_zh, organisations::name_en).nullable()))
         .load(conn)
+}
+
+/// (product_id, file name) of each product's first image, for cards, carts and orders.
+pub fn first_images(conn: &mut AnyConnection, product_ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
+    let rows: Vec<(i64, String)> = product_images::table
+        .filter(product_images::product_id.eq_any(product_ids))
+        .order((product_images::product_id, product_images::id))
+        .select((product_images::product_id, product_images::file_name))
+        .load(conn)?;
+    let mut out: Vec<(i64, String)> = Vec::new();
+    for (product_id, name) in rows {
+        if out.last().is_none_or(|l| l.0 != product_id) {
+            out.push((product_id, name));
+        }
+    }
+    Ok(out)
+}
+
+#[derive(QueryableByName)]
+struct Sold {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    product_id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    sold: i64,
+}
+
+/// (product_id, units sold): paid order lines, refunded units taken off.
+pub fn sold_counts(conn: &mut AnyConnection, product_ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    if product_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Whole numbers only, so writing them into the statement is safe.
+    let ids = product_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let sql = format!(
+        "SELECT s.product_id AS product_id, CAST(SUM(l.quantity - l.refunded_quantity) AS BIGINT) AS sold \
+         FROM order_lines l JOIN orders o ON o.id = l.order_id JOIN skus s ON s.id = l.sku_id \
+         WHERE s.product_id IN ({ids}) AND o.status IN ('paid', 'shipped', 'delivered', 'completed', 'partially_refunded') \
+         GROUP BY s.product_id"
+    );
+    Ok(diesel::sql_query(sql).load::<Sold>(conn)?.into_iter().map(|s| (s.product_id, s.sold)).collect())
 }
 
 /// Emails of the managers of a producer.
@@ -319,4 +388,53 @@ pub fn producer_names(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<
         .order(producers::id)
         .select((producers::id, producers::name_zh, producers::name_en))
         .load(conn)
+}
+
+/// A SKU on sale in a campaign, with its product and the campaign's price for it, if any.
+#[derive(Debug, Clone, Queryable)]
+pub struct CampaignOfferRow {
+    pub product_id: i64,
+    pub product_zh: String,
+    pub product_en: String,
+    pub sku_id: i64,
+    pub sku_zh: String,
+    pub sku_en: String,
+    pub unit_zh: String,
+    pub unit_en: String,
+    pub price_fen: i64,
+    pub stock: i64,
+}
+
+/// (sku_id, price in fen) pairs.
+pub type SkuPrices = Vec<(i64, i64)>;
+
+/// The listed SKUs of a campaign's listed products, and the campaign's prices: (sku_id, fen).
+pub fn campaign_offers(conn: &mut AnyConnection, campaign_id: i64) -> QueryResult<(Vec<CampaignOfferRow>, SkuPrices)> {
+    let in_campaign = campaign_products::table
+        .filter(campaign_products::campaign_id.eq(campaign_id))
+        .select(campaign_products::product_id);
+    let rows = skus::table
+        .inner_join(products::table)
+        .filter(products::id.eq_any(in_campaign))
+        .filter(products::listed.eq(true))
+        .filter(skus::listed.eq(true))
+        .order((products::id, skus::price_fen))
+        .select((
+            products::id,
+            products::name_zh,
+            products::name_en,
+            skus::id,
+            skus::name_zh,
+            skus::name_en,
+            skus::unit_zh,
+            skus::unit_en,
+            skus::price_fen,
+            skus::stock,
+        ))
+        .load(conn)?;
+    let prices = campaign_prices::table
+        .filter(campaign_prices::campaign_id.eq(campaign_id))
+        .select((campaign_prices::sku_id, campaign_prices::price_fen))
+        .load(conn)?;
+    Ok((rows, prices))
 }

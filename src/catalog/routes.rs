@@ -9,6 +9,7 @@ use super::service::{CampaignView, CountyView, ProductCard, ProductDetailView, P
 use crate::api::ApiConfig;
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::money::Money;
 use crate::web::i18n::Lang;
 use crate::web::list::Items;
 use crate::web::page::Page;
@@ -185,12 +186,47 @@ struct LabelledProduct<'a> {
     producer_kind_label: String,
 }
 
+/// A SKU with the price one unit costs today, as the order prices it: the lowest of its list
+/// price and its running campaigns' prices (`orders::pricing::unit_price_fen`).
+#[derive(Serialize)]
+struct OfferedSku<'a> {
+    #[serde(flatten)]
+    sku: &'a super::service::SkuView,
+    unit_price: Money,
+    list_price: Money,
+    discounted: bool,
+    campaign_zh: Option<String>,
+    campaign_en: Option<String>,
+}
+
 #[derive(Serialize)]
 struct ProductData<'a> {
     product: LabelledProduct<'a>,
-    skus: &'a [super::service::SkuView],
+    skus: Vec<OfferedSku<'a>>,
+    /// The first SKU on sale, whose price the bar at the bottom shows.
+    bar: Option<BarPrice>,
     campaigns: &'a [super::service::CampaignRef],
-    images: &'a [String],
+    images: Vec<Picture>,
+}
+
+#[derive(Serialize)]
+struct BarPrice {
+    unit_price: Money,
+    list_price: Money,
+    discounted: bool,
+}
+
+/// An image with its responsive sources.
+#[derive(Serialize)]
+pub struct Picture {
+    pub src: String,
+    pub srcset: String,
+}
+
+impl Picture {
+    pub fn of(url: &str) -> Picture {
+        Picture { src: url.to_string(), srcset: String::new() }
+    }
 }
 
 #[get("/products/{id}")]
@@ -203,18 +239,57 @@ async fn product_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, 
         .get_or_load(&format!("product:{id}"), || state.db(move |conn| Ok(model::product_detail(conn, id)?)))
         .await?;
     let detail = detail.as_ref().clone().ok_or(AppError::NotFound)?;
-    let view = ProductDetailView::new(detail, page.lang, today());
+    let today = today();
+    let running: Vec<(i64, String, String)> = detail
+        .campaigns
+        .iter()
+        .filter(|c| super::service::campaign_is_current(c, today))
+        .map(|c| (c.id, c.name_zh.clone(), c.name_en.clone()))
+        .collect();
+    let campaign_prices = detail.campaign_prices.clone();
+    let view = ProductDetailView::new(detail, page.lang, today);
     let title = view.product.card.name.clone();
+    let skus: Vec<OfferedSku> = view
+        .skus
+        .iter()
+        .map(|sku| {
+            let best = campaign_prices
+                .iter()
+                .filter(|(c, s, _)| *s == sku.id && running.iter().any(|r| r.0 == *c))
+                .min_by_key(|(_, _, p)| *p);
+            let list = sku.price.fen();
+            let unit = crate::orders::pricing::unit_price_fen(
+                &crate::orders::pricing::SkuPrice {
+                    sku_id: sku.id,
+                    price_fen: list,
+                    tiers: Vec::new(),
+                    campaign_price_fen: best.map(|b| b.2),
+                    max_points_pct: sku.max_points_pct,
+                },
+                1,
+            );
+            let campaign = best.filter(|_| unit < list).and_then(|b| running.iter().find(|r| r.0 == b.0));
+            OfferedSku {
+                sku,
+                unit_price: Money::from_fen(unit),
+                list_price: sku.price,
+                discounted: unit < list,
+                campaign_zh: campaign.map(|c| c.1.clone()),
+                campaign_en: campaign.map(|c| c.2.clone()),
+            }
+        })
+        .collect();
+    let bar = skus.iter().find(|s| s.sku.in_stock).map(|s| BarPrice {
+        unit_price: s.unit_price,
+        list_price: s.list_price,
+        discounted: s.discounted,
+    });
     let product = LabelledProduct {
         product: &view.product,
         producer_kind_label: page.t(&format!("producer_kind_{}", view.product.producer_kind)),
     };
-    page.render(
-        "pages/product",
-        &title,
-        true,
-        ProductData { product, skus: &view.skus, campaigns: &view.campaigns, images: &view.images },
-    )
+    let images = view.images.iter().map(|u| Picture::of(u)).collect();
+    page.render("pages/product", &title, true, ProductData { product, skus, bar, campaigns: &view.campaigns, images })
 }
 
 #[derive(Serialize)]

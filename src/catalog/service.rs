@@ -86,9 +86,53 @@ fn escape_like(text: &str) -> String {
     out
 }
 
-/// The text a product is found by: its names and its producer's and county's, lower-cased.
+/// Ends every search text written with pinyin, so texts written before can be found and redone.
+pub const SEARCH_TEXT_VERSION: &str = "#py1";
+
+/// The text a product is found by: its names and its producer's and county's, lower-cased, each
+/// also without spaces and, when it has Chinese characters, in pinyin and pinyin initials, so
+/// that 沽源藜麦 is found by `limai`, `gu yuan li mai` and `gylm` as well.
 pub fn search_text(parts: &[&str]) -> String {
-    parts.iter().map(|p| p.trim().to_lowercase()).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" | ")
+    let mut out: Vec<String> = Vec::new();
+    for part in parts.iter().map(|p| p.trim().to_lowercase()).filter(|p| !p.is_empty()) {
+        let compact = compact(&part);
+        if compact != part {
+            out.push(compact.clone());
+        }
+        if let Some((full, initials)) = pinyin_forms(&compact) {
+            out.push(full);
+            out.push(initials);
+        }
+        out.push(part);
+    }
+    out.dedup();
+    out.push(SEARCH_TEXT_VERSION.to_string());
+    out.join(" | ")
+}
+
+/// Without spaces: what a query is matched as, so spacing and case do not matter.
+pub fn compact(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// (full pinyin, initials) of a text with Chinese characters; other characters are kept.
+fn pinyin_forms(text: &str) -> Option<(String, String)> {
+    use pinyin::ToPinyin;
+    let (mut full, mut initials, mut any) = (String::new(), String::new(), false);
+    for (c, p) in text.chars().zip(text.to_pinyin()) {
+        match p {
+            Some(p) => {
+                any = true;
+                full.push_str(p.plain());
+                initials.push_str(p.first_letter());
+            }
+            None => {
+                full.push(c);
+                initials.push(c);
+            }
+        }
+    }
+    any.then_some((full, initials))
 }
 
 /// A certification counts only while it has a number and has not expired.
@@ -118,6 +162,10 @@ pub struct ProductCard {
     pub price_from: Option<Money>,
     pub in_stock: bool,
     pub aid_certified: bool,
+    /// Units sold (已售), net of refunds.
+    pub sold: i64,
+    /// The first photo, e.g. "/images/3f…9a.jpg".
+    pub image: Option<String>,
 }
 
 impl ProductCard {
@@ -138,6 +186,8 @@ impl ProductCard {
             price_from: s.price_from_fen.map(Money::from_fen),
             in_stock: s.in_stock,
             aid_certified: aid_certified(p.aid_cert_no.as_deref(), p.aid_cert_expires, today),
+            sold: s.sold,
+            image: s.image.as_ref().map(|name| format!("/images/{name}")),
         }
     }
 }
@@ -367,6 +417,16 @@ mod tests {
 
     fn query(q: &str, page: &str) -> ProductQuery {
         ProductQuery { q: Some(q.into()), page: Some(page.into()), ..Default::default() }
+    }
+
+    #[test]
+    fn pinyin_and_initials_find_chinese_names() {
+        let text = search_text(&["沽源藜麦", "Guyuan Quinoa", "沽源县"]);
+        for q in ["limai", "lm", "gylm", "guyuan", "沽源藜麦", "guyuanquinoa", "gyx"] {
+            assert!(text.contains(q), "{q} in {text}");
+        }
+        assert!(text.ends_with(SEARCH_TEXT_VERSION));
+        assert_eq!(compact(" li  mai "), "limai");
     }
 
     #[test]

@@ -452,6 +452,17 @@ pub fn insert_product(conn: &mut AnyConnection, p: &NewProduct, now: NaiveDateTi
         .get_result(conn)
 }
 
+/// Rewrites the search texts written before the current format (pinyin): run at start-up.
+pub fn refresh_stale_search_texts(conn: &mut AnyConnection) -> QueryResult<usize> {
+    let marker = format!("%{}", crate::catalog::service::SEARCH_TEXT_VERSION);
+    let stale: Vec<i64> =
+        products::table.filter(products::search_text.not_like(marker)).select(products::id).load(conn)?;
+    for id in &stale {
+        refresh_search_text(conn, *id)?;
+    }
+    Ok(stale.len())
+}
+
 /// Rewrites what search matches a product by, after its or its SKUs' names changed.
 pub fn refresh_search_text(conn: &mut AnyConnection, product_id: i64) -> QueryResult<usize> {
     let (name_zh, name_en, producer_zh, producer_en, county_zh, county_en): (

@@ -47,6 +47,7 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
         .service(bulk_submit)
         .service(shipping_page)
         .service(shipping_submit)
+        .service(shipping_selected_submit)
         .service(shipping_bulk_submit)
         .service(reports_page)
         .service(product_page)
@@ -497,6 +498,23 @@ struct ShippingData {
     notice: Option<String>,
     rows: Vec<service::RowError>,
     csv: String,
+    carriers: &'static [&'static str],
+    total: usize,
+    page: usize,
+    pages: usize,
+    prev_url: Option<String>,
+    next_url: Option<String>,
+}
+
+/// Parcels listed on one shipping page.
+const PARCELS_PER_PAGE: usize = 20;
+
+/// The carriers a parcel may go with (the ones Chinese buyers and couriers know by name).
+pub const CARRIERS: &[&str] = &["顺丰速运", "京东物流", "中通", "圆通", "韵达", "申通", "EMS", "中国邮政"];
+
+#[derive(Deserialize)]
+struct ShippingQuery {
+    page: Option<usize>,
 }
 
 async fn render_shipping(
@@ -517,20 +535,114 @@ async fn render_shipping_csv(
     (rows, csv): (Vec<service::RowError>, String),
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let parts = page.state.db(move |conn| service::parts_to_ship(conn, &m)).await?;
-    let data = ShippingData { parts, error, notice, rows, csv };
+    render_shipping_page(page, m, error, notice, (rows, csv), status, 1).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn render_shipping_page(
+    page: &Page,
+    m: Manager,
+    error: Option<String>,
+    notice: Option<String>,
+    (rows, csv): (Vec<service::RowError>, String),
+    status: StatusCode,
+    number: usize,
+) -> Result<HttpResponse, AppError> {
+    let all = page.state.db(move |conn| service::parts_to_ship(conn, &m)).await?;
+    let total = all.len();
+    let pages = total.div_ceil(PARCELS_PER_PAGE).max(1);
+    let number = number.clamp(1, pages);
+    let parts = all.into_iter().skip((number - 1) * PARCELS_PER_PAGE).take(PARCELS_PER_PAGE).collect();
+    let url = |n: usize| format!("/coop/shipping?page={n}");
+    let data = ShippingData {
+        parts,
+        error,
+        notice,
+        rows,
+        csv,
+        carriers: CARRIERS,
+        total,
+        page: number,
+        pages,
+        prev_url: (number > 1).then(|| url(number - 1)),
+        next_url: (number < pages).then(|| url(number + 1)),
+    };
     let mut response = page.render("pages/coop_shipping", &page.t("coop_shipping_title"), true, data)?;
     *response.status_mut() = status;
     Ok(response)
 }
 
 #[get("/coop/shipping")]
-async fn shipping_page(page: Page) -> Result<HttpResponse, AppError> {
+async fn shipping_page(page: Page, query: web::Query<ShippingQuery>) -> Result<HttpResponse, AppError> {
     let m = match page_manager(&page, "/coop/shipping").await? {
         Ok(m) => m,
         Err(redirect) => return Ok(redirect),
     };
-    render_shipping(&page, m, None, None, StatusCode::OK).await
+    let number = query.page.unwrap_or(1);
+    render_shipping_page(&page, m, None, None, (Vec::new(), String::new()), StatusCode::OK, number).await
+}
+
+/// Ships the parcels ticked on the page with one carrier, each with its own tracking number:
+/// written as the bulk CSV and shipped through it, so all of them go or none.
+#[post("/coop/shipping/selected")]
+async fn shipping_selected_submit(
+    page: Page,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let fields = form.into_inner();
+    let get =
+        |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_string()).unwrap_or_default();
+    session::verify_csrf(&page.session, &get("_csrf"))?;
+    let m = manager(&page.state, &page.session).await?;
+    let carrier = get("carrier");
+    let picked: Vec<String> = fields.iter().filter(|(k, _)| k == "pick").map(|(_, v)| v.clone()).collect();
+    let refuse = |key: &str| -> Result<String, AppError> { Ok(page.t(key)) };
+    let error = if !CARRIERS.contains(&carrier.as_str()) {
+        Some(refuse("coop_ship_choose_carrier")?)
+    } else if picked.is_empty() {
+        Some(refuse("coop_ship_choose_parcels")?)
+    } else {
+        None
+    };
+    let untracked: Vec<String> = picked
+        .iter()
+        .filter(|i| get(&format!("tracking_{i}")).is_empty())
+        .map(|i| get(&format!("key_{i}")).split(',').next().unwrap_or_default().to_string())
+        .collect();
+    let error = match (error, untracked.is_empty()) {
+        (Some(e), _) => Some(e),
+        (None, false) => Some(format!("{}{}", page.t("coop_ship_tracking_missing"), untracked.join("、"))),
+        (None, true) => None,
+    };
+    if let Some(text) = error {
+        return render_shipping(&page, m, Some(text), None, StatusCode::BAD_REQUEST).await;
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = ["order_no", "carrier", "tracking_no", "recipient_id", "producer_id"];
+    w.write_record(header).map_err(AppError::internal)?;
+    for i in &picked {
+        let key = get(&format!("key_{i}"));
+        let mut parts = key.splitn(3, ',');
+        let (order_no, recipient, producer) =
+            (parts.next().unwrap_or_default(), parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+        let tracking = get(&format!("tracking_{i}"));
+        w.write_record([order_no, carrier.as_str(), tracking.as_str(), recipient, producer])
+            .map_err(AppError::internal)?;
+    }
+    let csv = String::from_utf8(w.into_inner().map_err(AppError::internal)?).map_err(AppError::internal)?;
+    let (m2, text, settings) = (m.clone(), csv.clone(), page.state.order_settings());
+    let result = page.state.db(move |conn| Ok(service::ship_csv(conn, &m2, &text, &settings, now()))).await?;
+    match result {
+        Ok(answers) => render_shipping(&page, m, None, Some(format!("{}", answers.len())), StatusCode::OK).await,
+        Err(BulkError::Rows(rows)) => {
+            let error = Some(page.t("coop_bulk_rejected"));
+            render_shipping_csv(&page, m, error, None, (rows, csv), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(BulkError::Other(e)) => {
+            let (text, status) = form_error(&page, e)?;
+            render_shipping(&page, m, Some(text), None, status).await
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -307,6 +307,8 @@ async fn api_campaign(
 #[derive(Serialize)]
 struct CampaignPageData {
     campaign: CampaignDetail,
+    /// What the campaign sells, at its prices.
+    offers: Vec<super::campaign_offers::Offer>,
     has_target: bool,
     progress_width: f64,
     category_chart: charts::BarChart,
@@ -324,6 +326,7 @@ async fn campaign_page(page: Page, path: web::Path<String>) -> Result<HttpRespon
     let slug = path.into_inner();
     let (campaign, c) = load_campaign(&page.state, move |c| c.slug == slug, page.lang).await?;
     let title = campaign.name.clone();
+    let offers = super::campaign_offers::offers(&page.state, campaign.id).await?;
     let detail = detail(campaign, &c);
     let (zh_direct, en_direct) = ("直接采购", "Direct purchase");
     let (zh_helped, en_helped) = ("帮助销售", "Helped sales");
@@ -343,8 +346,9 @@ async fn campaign_page(page: Page, path: web::Path<String>) -> Result<HttpRespon
         report_from: format!("{}-01-01", today.year()),
         report_to: today.to_string(),
         campaign: detail,
+        offers,
     };
-    page.render("pages/campaign", &title, false, data)
+    page.render("pages/campaign", &title, true, data)
 }
 
 #[derive(Serialize)]

@@ -675,3 +675,28 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(user_sessions, users);
 diesel::allow_tables_to_appear_in_same_query!(charity_hour_reversals, orders);
+
+// The storefront's own tables: read on their own, never joined, so not in the list above.
+diesel::table! {
+    cart_items (user_id, sku_id) {
+        user_id -> BigInt,
+        sku_id -> BigInt,
+        quantity -> BigInt,
+        position -> BigInt,
+    }
+}
+
+diesel::table! {
+    addresses (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        mobile -> Text,
+        province -> Text,
+        city -> Text,
+        district -> Text,
+        detail -> Text,
+        division_code -> Text,
+        is_default -> Bool,
+    }
+}

@@ -1,4 +1,4 @@
-//! The order API and the cart, checkout and order pages.
+//! The order API and the order pages (the cart and checkout are in `cart::routes`).
 
 use actix_session::Session;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
@@ -6,9 +6,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::service::{
-    self, Account, Buyer, LineRequest, OrderRequest, OrderView, Outcome, RefundRequest, RefundView, Settings,
-};
+use super::service::{self, Account, Buyer, OrderRequest, OrderView, Outcome, RefundRequest, RefundView, Settings};
 use crate::accounts::routes::require_me;
 use crate::api::ApiConfig;
 use crate::app::AppState;
@@ -25,20 +23,12 @@ pub fn api(cfg: &mut ApiConfig) {
 }
 
 pub fn pages(cfg: &mut web::ServiceConfig) {
-    cfg.service(cart_page)
-        .service(cart_add)
-        .service(cart_update)
-        .service(cart_remove)
-        .service(checkout_page)
-        .service(checkout_submit)
-        .service(orders_page)
-        .service(order_page)
-        .service(order_cancel);
+    cfg.service(orders_page).service(order_page).service(order_cancel);
 }
 
 /// Places a buyer's order on their own account or an organisation's, at most once per
 /// Idempotency-Key, through the one pipeline.
-fn place(
+pub(crate) fn place(
     conn: &mut crate::db::AnyConnection,
     s: &Settings,
     buyer: &Buyer,
@@ -187,342 +177,7 @@ async fn api_refund(
     Ok(HttpResponse::Created().json(view))
 }
 
-// ---- pages ----
-
-const CART: &str = "cart";
-
-fn cart(session: &Session) -> Vec<LineRequest> {
-    session
-        .get::<Vec<(i64, i64)>>(CART)
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(sku_id, quantity)| LineRequest { sku_id, quantity })
-        .collect()
-}
-
-fn save_cart(session: &Session, lines: &[LineRequest]) -> Result<(), AppError> {
-    let pairs: Vec<(i64, i64)> = lines.iter().map(|l| (l.sku_id, l.quantity)).collect();
-    session.insert(CART, pairs).map_err(AppError::internal)
-}
-
-#[derive(Serialize)]
-struct CartLine {
-    sku_id: i64,
-    product_id: i64,
-    product_zh: String,
-    product_en: String,
-    sku_zh: String,
-    sku_en: String,
-    unit_zh: String,
-    unit_en: String,
-    quantity: i64,
-    unit_price: Money,
-    line_total: Money,
-    stock: i64,
-    in_stock: bool,
-}
-
-struct CartView {
-    lines: Vec<CartLine>,
-    total_fen: i64,
-}
-
-/// Prices the cart for display (base and tier prices; the campaign's come at checkout).
-async fn price_cart(state: &AppState, lines: Vec<LineRequest>) -> Result<CartView, AppError> {
-    state
-        .db(move |conn| {
-            let ids: Vec<i64> = lines.iter().map(|l| l.sku_id).collect();
-            let details = super::model::cart_details(conn, &ids)?;
-            let tiers = super::model::tiers(conn, &ids)?;
-            let mut out = Vec::new();
-            for line in &lines {
-                let Some(d) = details.iter().find(|d| d.sku_id == line.sku_id) else { continue };
-                let price = super::pricing::SkuPrice {
-                    sku_id: d.sku_id,
-                    price_fen: d.price_fen,
-                    tiers: tiers.iter().filter(|t| t.0 == d.sku_id).map(|t| (t.1, t.2)).collect(),
-                    campaign_price_fen: None,
-                    max_points_pct: 0,
-                };
-                let unit = super::pricing::unit_price_fen(&price, line.quantity);
-                out.push(CartLine {
-                    sku_id: d.sku_id,
-                    product_id: d.product_id,
-                    product_zh: d.product_zh.clone(),
-                    product_en: d.product_en.clone(),
-                    sku_zh: d.sku_zh.clone(),
-                    sku_en: d.sku_en.clone(),
-                    unit_zh: d.unit_zh.clone(),
-                    unit_en: d.unit_en.clone(),
-                    quantity: line.quantity,
-                    unit_price: Money::from_fen(unit),
-                    line_total: Money::from_fen(unit * line.quantity),
-                    stock: d.stock,
-                    in_stock: d.stock >= line.quantity,
-                });
-            }
-            let total_fen = out.iter().map(|l| l.line_total.fen()).sum();
-            Ok(CartView { lines: out, total_fen })
-        })
-        .await
-}
-
-#[derive(Serialize)]
-struct CartData {
-    lines: Vec<CartLine>,
-    total: Money,
-    error: Option<String>,
-}
-
-#[get("/cart")]
-async fn cart_page(page: Page) -> Result<HttpResponse, AppError> {
-    let view = price_cart(&page.state, cart(&page.session)).await?;
-    page.render(
-        "pages/cart",
-        &page.t("title_cart"),
-        true,
-        CartData { total: Money::from_fen(view.total_fen), lines: view.lines, error: None },
-    )
-}
-
-#[derive(Deserialize)]
-struct CartForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
-    sku_id: i64,
-    quantity: Option<i64>,
-}
-
-fn checked_quantity(q: Option<i64>) -> Result<i64, AppError> {
-    let q = q.unwrap_or(1);
-    if (1..=super::pricing::MAX_QUANTITY).contains(&q) {
-        Ok(q)
-    } else {
-        Err(AppError::bad_request("invalid_quantity", "quantity must be from 1 to 10000 / 数量须为 1 至 10000"))
-    }
-}
-
-#[post("/cart/add")]
-async fn cart_add(page: Page, form: web::Form<CartForm>) -> Result<HttpResponse, AppError> {
-    session::verify_csrf(&page.session, &form.csrf)?;
-    let quantity = checked_quantity(form.quantity)?;
-    let mut lines = cart(&page.session);
-    match lines.iter().position(|l| l.sku_id == form.sku_id) {
-        Some(i) => lines[i].quantity = (lines[i].quantity + quantity).min(super::pricing::MAX_QUANTITY),
-        None if lines.len() < super::pricing::MAX_LINES => lines.push(LineRequest { sku_id: form.sku_id, quantity }),
-        None => return Err(AppError::bad_request("invalid_quantity", "the cart is full / 购物车已满")),
-    }
-    save_cart(&page.session, &lines)?;
-    Ok(see_other("/cart"))
-}
-
-#[post("/cart/update")]
-async fn cart_update(page: Page, form: web::Form<CartForm>) -> Result<HttpResponse, AppError> {
-    session::verify_csrf(&page.session, &form.csrf)?;
-    let quantity = checked_quantity(form.quantity)?;
-    let mut lines = cart(&page.session);
-    if let Some(line) = lines.iter_mut().find(|l| l.sku_id == form.sku_id) {
-        line.quantity = quantity;
-    }
-    save_cart(&page.session, &lines)?;
-    Ok(see_other("/cart"))
-}
-
-#[post("/cart/remove")]
-async fn cart_remove(page: Page, form: web::Form<CartForm>) -> Result<HttpResponse, AppError> {
-    session::verify_csrf(&page.session, &form.csrf)?;
-    let lines: Vec<LineRequest> = cart(&page.session).into_iter().filter(|l| l.sku_id != form.sku_id).collect();
-    save_cart(&page.session, &lines)?;
-    Ok(see_other("/cart"))
-}
-
-#[derive(Serialize)]
-struct CampaignOption {
-    id: i64,
-    name_zh: String,
-    name_en: String,
-    selected: bool,
-}
-
-#[derive(Serialize, Default, Deserialize, Clone)]
-struct AddressForm {
-    name: String,
-    mobile: String,
-    province: String,
-    city: String,
-    district: String,
-    detail: String,
-}
-
-#[derive(Serialize)]
-struct CheckoutData {
-    lines: Vec<CartLine>,
-    total: Money,
-    total_fen: i64,
-    campaigns: Vec<CampaignOption>,
-    points_balance: i64,
-    max_points: i64,
-    points_per_yuan: i64,
-    idempotency_key: String,
-    address: AddressForm,
-    points: i64,
-    error: Option<String>,
-}
-
-async fn checkout_data(
-    page: &Page,
-    address: AddressForm,
-    points: i64,
-    campaign: Option<i64>,
-    error: Option<String>,
-) -> Result<CheckoutData, AppError> {
-    let user = session::require_user(&page.session)?;
-    let lines = cart(&page.session);
-    let view = price_cart(&page.state, lines.clone()).await?;
-    let rate = page.state.config.exchange_rate;
-    let today = Utc::now().date_naive();
-    let (campaigns, balance, max_points) = page
-        .state
-        .db(move |conn| {
-            let product_ids: Vec<i64> =
-                super::model::cart_details(conn, &lines.iter().map(|l| l.sku_id).collect::<Vec<_>>())?
-                    .iter()
-                    .map(|d| d.product_id)
-                    .collect();
-            let campaigns = super::model::campaigns_covering(conn, &product_ids, today)?;
-            let balance = crate::points::model::user_balance(conn, user.id)?;
-            let max = service::quote(conn, &lines, campaign.or(campaigns.first().map(|c| c.0)), rate, today)
-                .map(|q| q.max_points)
-                .unwrap_or(0);
-            Ok((campaigns, balance, max))
-        })
-        .await?;
-    let chosen = campaign.or(campaigns.first().map(|c| c.0));
-    Ok(CheckoutData {
-        total: Money::from_fen(view.total_fen),
-        total_fen: view.total_fen,
-        lines: view.lines,
-        campaigns: campaigns
-            .into_iter()
-            .map(|(id, name_zh, name_en)| CampaignOption { selected: Some(id) == chosen, id, name_zh, name_en })
-            .collect(),
-        points_balance: balance,
-        max_points: max_points.min(balance),
-        points_per_yuan: rate.points_per_yuan,
-        idempotency_key: service::random_token(24),
-        address,
-        points,
-        error,
-    })
-}
-
-#[get("/checkout")]
-async fn checkout_page(page: Page) -> Result<HttpResponse, AppError> {
-    if page.user.is_none() {
-        return Ok(see_other("/login?next=/checkout"));
-    }
-    if cart(&page.session).is_empty() {
-        return Ok(see_other("/cart"));
-    }
-    let data = checkout_data(&page, AddressForm::default(), 0, None, None).await?;
-    page.render("pages/checkout", &page.t("title_checkout"), true, data)
-}
-
-#[derive(Deserialize)]
-struct CheckoutForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
-    idempotency_key: String,
-    campaign_id: Option<String>,
-    points: Option<String>,
-    #[serde(flatten)]
-    address: AddressForm,
-}
-
-/// An optional whole number from a form field; empty means none.
-fn form_number(raw: Option<&str>, code: &'static str) -> Result<Option<i64>, AppError> {
-    match raw.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) => v
-            .parse()
-            .map(Some)
-            .map_err(|_| AppError::bad_request(code, format!("'{v}' is not a whole number / 请输入整数"))),
-    }
-}
-
-#[post("/checkout")]
-async fn checkout_submit(page: Page, form: web::Form<CheckoutForm>) -> Result<HttpResponse, AppError> {
-    session::verify_csrf(&page.session, &form.csrf)?;
-    let form = form.into_inner();
-    let points = form_number(form.points.as_deref(), "invalid_points");
-    let campaign_id = form_number(form.campaign_id.as_deref(), "campaign_not_applicable");
-    // What the form showed, to show it again with an error.
-    let shown = (points.as_ref().ok().copied().flatten().unwrap_or(0), campaign_id.as_ref().ok().copied().flatten());
-    let result = match (points, campaign_id) {
-        (Ok(points), Ok(campaign_id)) => place_from_form(&page, &form, points.unwrap_or(0), campaign_id).await,
-        (Err(e), _) | (_, Err(e)) => Err(e),
-    };
-    match result {
-        Ok(order_no) => {
-            save_cart(&page.session, &[])?;
-            Ok(see_other(&format!("/orders/{order_no}?notice=placed")))
-        }
-        Err(e @ (AppError::Internal(_) | AppError::Unavailable | AppError::Unauthenticated)) => Err(e),
-        Err(e) => {
-            let status = actix_web::ResponseError::status_code(&e);
-            let data = checkout_data(&page, form.address, shown.0, shown.1, Some(page.error_text(&e))).await?;
-            let mut response = page.render("pages/checkout", &page.t("title_checkout"), true, data)?;
-            *response.status_mut() = status;
-            Ok(response)
-        }
-    }
-}
-
-/// Places the cart as an order; the form's idempotency key makes a double submit harmless.
-async fn place_from_form(
-    page: &Page,
-    form: &CheckoutForm,
-    points: i64,
-    campaign_id: Option<i64>,
-) -> Result<String, AppError> {
-    let buyer = buyer(&page.state, &page.session).await?;
-    let lines = cart(&page.session);
-    if lines.is_empty() {
-        return Err(AppError::bad_request("cart_empty", "the cart is empty / 购物车是空的"));
-    }
-    let a = form.address.clone();
-    let address = service::Address {
-        name: a.name,
-        mobile: a.mobile,
-        province: a.province,
-        city: a.city,
-        district: a.district,
-        detail: a.detail,
-    };
-    let fingerprint = serde_json::json!({
-        "lines": lines.iter().map(|l| (l.sku_id, l.quantity)).collect::<Vec<_>>(),
-        "points": points, "campaign_id": campaign_id, "address": &address,
-    });
-    let hash = hex::encode(Sha256::digest(fingerprint.to_string().as_bytes()));
-    let request = OrderRequest {
-        lines,
-        points,
-        campaign_id,
-        address,
-        account: None,
-        _ignored_channel: None,
-        _ignored_total: None,
-    };
-    let settings = page.state.order_settings();
-    let key = form.idempotency_key.clone();
-    let placed = page.state.db(move |conn| place(conn, &settings, &buyer, &request, Some((&key, &hash)))).await?;
-    Ok(match placed {
-        Outcome::New(view) => view.order_no,
-        Outcome::Replayed(body) => serde_json::from_str::<OrderView>(&body).map_err(AppError::internal)?.order_no,
-    })
-}
+// ---- pages (the cart and checkout are in `cart::routes`) ----
 
 #[derive(Serialize)]
 struct OrderSummary {
@@ -560,7 +215,7 @@ async fn orders_page(page: Page) -> Result<HttpResponse, AppError> {
             .map(|o| OrderSummary {
                 item_count: counts.iter().find(|c| c.0 == o.id).map_or(0, |c| c.1),
                 status_label: page.t(&format!("order_status_{}", o.status)),
-                created_at: o.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                created_at: page.time(o.created_at),
                 total: Money::from_fen(o.total_fen),
                 cash_due: Money::from_fen(o.cash_due_fen),
                 points_used: o.points_used,
@@ -615,6 +270,9 @@ struct OrderPageView {
     payment_url: Option<String>,
     can_cancel: bool,
     can_pay: bool,
+    /// When an unpaid order is cancelled: local time, and seconds left (for the countdown).
+    pay_by: String,
+    pay_seconds_left: i64,
     address: service::Address,
 }
 
@@ -667,11 +325,13 @@ async fn order_page(
     let order = OrderPageView {
         status_label: page.t(&format!("order_status_{}", view.status)),
         channel_label: page.t(&format!("channel_{}", view.channel)),
-        created_at: view.created_at.format("%Y-%m-%d %H:%M").to_string(),
+        created_at: page.time(view.created_at),
         campaign_zh: campaign.0,
         campaign_en: campaign.1,
         can_cancel: pending,
         can_pay: pending && view.payment_url.is_some(),
+        pay_by: page.time(view.payment_deadline),
+        pay_seconds_left: (view.payment_deadline - Utc::now().naive_utc()).num_seconds().max(0),
         payment_url: view.payment_url.clone(),
         order_no: view.order_no.clone(),
         status: view.status.clone(),
@@ -691,7 +351,7 @@ async fn order_page(
         .chain(events)
         .map(|(to, note, at)| EventItem {
             status_label: page.t(&format!("order_status_{to}")),
-            at: at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            at: page.time(at),
             note: note_text(&page, &note),
         })
         .collect();

@@ -76,10 +76,13 @@ fn order_items(page: &Page, orders: Vec<OrgOrderView>) -> Vec<OrderItem> {
     orders
         .into_iter()
         .map(|o| OrderItem {
-            status_label: page.t(&format!("order_status_{}", o.order.status)),
+            status_label: match o.approval.as_deref() {
+                Some("pending") if o.order.status == "pending_payment" => page.t("order_status_awaiting_approval"),
+                _ => page.t(&format!("order_status_{}", o.order.status)),
+            },
             approval: o.approval.map(|a| page.t(&format!("union_approval_{a}"))),
             order_no: o.order.order_no,
-            created_at: o.order.created_at.format("%Y-%m-%d %H:%M").to_string(),
+            created_at: page.time(o.order.created_at),
             total: o.order.total,
             recipients: o.recipients,
             delivery_date: o.delivery_date.map(|d| d.to_string()),
@@ -97,11 +100,23 @@ struct Upload {
     error: Option<String>,
 }
 
+/// A pending approval with what the approver needs to decide: the lines, the recipients, who
+/// placed it and the budget left (the order's share is already held).
+#[derive(Serialize)]
+struct ApprovalFacts {
+    #[serde(flatten)]
+    approval: PendingApproval,
+    lines: Vec<crate::orders::service::LineView>,
+    recipients: i64,
+    placed_by_name: String,
+    budget_left: Option<Money>,
+}
+
 #[derive(Serialize)]
 struct UnionData {
     orgs: Vec<OrgChoice>,
     org: OrgView,
-    approvals: Vec<PendingApproval>,
+    approvals: Vec<ApprovalFacts>,
     orders: Vec<OrderItem>,
     upload: Upload,
     notice: Option<String>,
@@ -134,7 +149,19 @@ async fn render_union(
             let orgs = admin_orgs(conn, user_id, "union")?;
             let id = pick(&orgs, wanted)?;
             let org = service::view(conn, user_id, id)?;
-            let approvals = service::pending_approvals(conn, user_id, id)?;
+            let mut approvals = Vec::new();
+            let budget_left = org.budget.as_ref().map(|b| b.budget_left);
+            for a in service::pending_approvals(conn, user_id, id)? {
+                let order = service::order_of(conn, user_id, id, &a.order_no)?;
+                let placer = crate::accounts::model::find(conn, a.placed_by)?;
+                approvals.push(ApprovalFacts {
+                    lines: order.order.lines,
+                    recipients: order.recipients,
+                    placed_by_name: placer.map(|u| format!("{} ({})", u.display_name, u.email)).unwrap_or_default(),
+                    budget_left,
+                    approval: a,
+                });
+            }
             let orders = service::orders_of(conn, user_id, id)?;
             Ok((choices(orgs, id), org, approvals, orders))
         })

@@ -12,3 +12,4 @@ pub mod page;
 pub mod security;
 pub mod session;
 pub mod templates;
+pub mod time;

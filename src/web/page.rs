@@ -29,6 +29,8 @@ struct Layout<'a, T: Serialize> {
     csrf: String,
     lang_switch_url: String,
     user: &'a Option<SessionUser>,
+    /// Units in the cart, for the header (none until the cart was first read or changed).
+    cart_count: Option<i64>,
     #[serde(flatten)]
     data: T,
 }
@@ -46,6 +48,11 @@ impl Page {
             path: req.path().to_string(),
             query: req.query_string().to_string(),
         })
+    }
+
+    /// A UTC time as the configured zone's wall clock, `2026-11-26 23:34`.
+    pub fn time(&self, utc: chrono::NaiveDateTime) -> String {
+        super::time::local(self.state.config.timezone, utc)
     }
 
     pub fn t(&self, key: &str) -> String {
@@ -92,6 +99,7 @@ impl Page {
             csrf,
             lang_switch_url: self.lang_switch_url(),
             user: &self.user,
+            cart_count: session::cart_count(&self.session).filter(|n| *n > 0),
             data,
         };
         let html = super::templates::render(&self.state.templates, template, &layout)?;

@@ -10,6 +10,7 @@ const USER_ID: &str = "uid";
 const USER_NAME: &str = "name";
 const USER_EMAIL: &str = "email";
 const CSRF: &str = "csrf";
+const CART_COUNT: &str = "cart_n";
 
 /// The logged-in user as the session remembers them (enough for a page header).
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +41,19 @@ pub fn log_in(session: &Session, user: &SessionUser) -> Result<(), AppError> {
 
 pub fn log_out(session: &Session) {
     session.purge();
+}
+
+/// How many units the visitor's cart held when it was last read or changed (for the header).
+pub fn cart_count(session: &Session) -> Option<i64> {
+    session.get::<i64>(CART_COUNT).ok().flatten()
+}
+
+/// Remembers the cart's size; an anonymous visitor with an empty cart gets no session for it.
+pub fn set_cart_count(session: &Session, count: i64) -> Result<(), AppError> {
+    if cart_count(session).unwrap_or(0) == count && (count == 0 || cart_count(session).is_some()) {
+        return Ok(());
+    }
+    session.insert(CART_COUNT, count).map_err(AppError::internal)
 }
 
 /// The session's CSRF token, created on first use.

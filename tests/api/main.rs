@@ -16,3 +16,4 @@ mod orgs;
 mod pages;
 mod security;
 mod smtp;
+mod storefront;

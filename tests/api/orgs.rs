@@ -442,6 +442,13 @@ async fn the_union_and_canteen_portals_show_their_data_and_act_through_forms() {
     assert!(html.contains("<progress class=\"budget-bar\""), "budget bar");
     assert!(html.contains("6,980.00") || html.contains("6980.00"), "the pending order and its total");
     assert!(html.contains(&format!("/union/orders/{no}/approve")), "an approve form");
+    // The approver decides with the facts: who placed it, its lines, recipients, the budget left,
+    // a state that says it waits for approval, and a confirmation before approving.
+    assert!(html.contains("下单人") && html.contains("union@example.com"), "the placer");
+    assert!(html.contains("沽源藜麦") && html.contains("× 200"), "the order's lines");
+    assert!(html.contains("收件人数") && html.contains("批准后预算余额"), "recipients and budget after approval");
+    assert!(html.contains("data-confirm=") && html.contains("/static/confirm.js"), "approval asks first");
+    assert!(html.contains("待审批") && !html.contains(">待支付<"), "the state reads 待审批");
     let csrf = crate::helpers::csrf_from(&html);
     // Preview of a pasted file with a bad row names the row and writes nothing.
     let form = [
@@ -455,7 +462,8 @@ async fn the_union_and_canteen_portals_show_their_data_and_act_through_forms() {
     let res = approver.post(app.url("/union/distribution")).form(&form).send().await.expect("preview");
     assert_eq!(res.status(), 200);
     let text = res.text().await.unwrap_or_default();
-    assert!(text.contains("2: bad mobile"), "{text}");
+    // The line the approver sees in the file (the header is line 1), in Chinese only.
+    assert!(text.contains("第 3 行：手机号须为 1 开头的 11 位数字") && !text.contains("bad mobile"), "{text}");
     let res = approver
         .post(app.url(&format!("/union/orders/{no}/approve")))
         .form(&[("_csrf", csrf.as_str()), ("org", &union.to_string())])

@@ -5,12 +5,13 @@
 //
 // Env: AIDMART_BIN   the server binary (default ../../target/debug/aidmart)
 //      CHROMIUM_BIN  the browser (default /usr/bin/chromium)
+//      AIDMART_SCREENSHOTS  where screenshots go (default ../../target/screenshots)
 //      AIDMART_SHOW_SERVER_LOG=1  print everything the server wrote at the end (a failing test
 //                    always shows what the server wrote while it ran)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -22,7 +23,7 @@ const REPO = path.resolve(HERE, '..', '..');
 const BIN = process.env.AIDMART_BIN ? path.resolve(process.env.AIDMART_BIN) : path.join(REPO, 'target', 'debug', 'aidmart');
 const SEED_DIR = path.join(REPO, 'seed');
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const SHOTS = path.join(HERE, 'screenshots');
+const SHOTS = process.env.AIDMART_SCREENSHOTS ? path.resolve(process.env.AIDMART_SCREENSHOTS) : path.join(REPO, 'target', 'screenshots');
 const STARTUP_TIMEOUT_MS = 60_000;
 
 // The visible texts the tests look for (i18n/zh-CN.toml and i18n/en.toml).
@@ -163,7 +164,10 @@ async function openPage(t, options = {}) {
   page.setDefaultTimeout(10_000);
   const problems = [];
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => problems.push(`failed: ${r.url()} ${r.failure()?.errorText}`));
+  // A favicon still loading when the test moves on is cancelled by the browser: not a problem.
+  page.on('requestfailed', (r) => {
+    if (!/\/favicon\.(ico|svg)$/.test(new URL(r.url()).pathname)) problems.push(`failed: ${r.url()} ${r.failure()?.errorText}`);
+  });
   page.on('response', (r) => {
     const type = r.request().resourceType();
     if (type !== 'document' && r.status() >= 400 && !r.url().endsWith('/favicon.ico')) {
@@ -591,4 +595,135 @@ test('a points donation is credited in the ledger, which the entry page verifies
   const dashWidth = await phoneShot(page, 'campaign-phone.png');
   assert.ok(dashWidth <= 360 + 1, `the dashboard fits a 360 px phone: scrollWidth ${dashWidth}`);
   assert.deepEqual(problems, []);
+}));
+
+// ---- Phone first: every page of every role at 390 px, and axe-core on the main ones ----
+
+// bypassCSP: the page's CSP (script-src 'self') would refuse the axe-core script the test injects;
+// the other tests keep the CSP on.
+const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, bypassCSP: true };
+const AXE = readFileSync(path.join(HERE, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+
+/** Zero serious or critical axe-core violations (WCAG 2.x A/AA rules). */
+async function assertAccessible(page, label) {
+  await page.addScriptTag({ content: AXE });
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+  });
+  assert.deepEqual(result, [], `${label}: axe-core serious/critical violations`);
+}
+
+/** Opens `url` at 390 px, checks it fits without horizontal scrolling, and photographs it. */
+async function visitOnPhone(page, url, shot) {
+  const res = await page.goto(url);
+  assert.ok(res.status() < 400, `GET ${url}: ${res.status()}`);
+  const { scrollWidth, innerWidth } = await page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth,
+  }));
+  assert.ok(scrollWidth <= innerWidth, `${url} fits a 390 px phone: scrollWidth ${scrollWidth} > ${innerWidth}`);
+  await page.screenshot({ path: path.join(SHOTS, `phone-${shot}.png`), fullPage: true });
+}
+
+/** A box that lies wholly inside the visible viewport. */
+async function assertInViewport(page, locator, what) {
+  const box = await locator.boundingBox();
+  assert.ok(box, `${what} is rendered`);
+  const { w, h } = await page.evaluate(() => ({ w: window.innerWidth, h: window.innerHeight }));
+  assert.ok(box.x >= 0 && box.y >= 0 && box.x + box.width <= w && box.y + box.height <= h,
+    `${what} is inside the ${w}×${h} viewport: ${JSON.stringify(box)}`);
+}
+
+test('every page of every role fits a 390 px phone; main pages pass axe-core', withServerLog(async (t) => {
+  const anonymous = ['/', '/counties/1', '/search?q=%E8%97%9C%E9%BA%A6', '/login', '/register', '/cart',
+    '/campaigns/dragon-boat-2027', '/campaigns/year-round', '/ledger', '/ledger/verify', '/donate/love-library'];
+  {
+    const { page, problems } = await openPage(t, PHONE);
+    const products = await (await page.request.get('/api/v1/products?page=1')).json();
+    const productPaths = products.items.map((p) => `/products/${p.id}`);
+    assert.ok(productPaths.length >= 5, 'the demo store has products');
+    // English last: ?lang=en is remembered by a cookie.
+    for (const url of [...anonymous, ...productPaths, '/products/2?lang=en', '/?lang=en']) {
+      await visitOnPhone(page, url, `anon${url.replace(/[^a-z0-9]+/gi, '-')}`);
+    }
+    await page.goto('/?lang=zh-CN');
+    // The product page's price and add-to-cart button are on screen without scrolling.
+    for (const url of productPaths) {
+      await page.goto(url);
+      await assertInViewport(page, page.getByTestId('bar-price'), `${url}: the price`);
+      await assertInViewport(page, page.getByTestId('bar-add'), `${url}: 加入购物车`);
+    }
+    for (const url of ['/', '/products/1', '/login', '/campaigns/dragon-boat-2027']) {
+      await page.goto(url);
+      await assertAccessible(page, url);
+    }
+    assert.deepEqual(problems, []);
+  }
+  {
+    // A buyer: cart, checkout, an order, the sandbox payment page, the account.
+    const { page, problems } = await openPage(t, PHONE);
+    await logIn(page, 'buyer@example.com');
+    await page.goto('/products/1');
+    await Promise.all([page.waitForURL((u) => u.pathname === '/cart'), page.getByTestId('bar-add').click()]);
+    await page.goto('/products/2');
+    await Promise.all([page.waitForURL((u) => u.pathname === '/cart'), page.getByTestId('bar-add').click()]);
+    // The header counts what is in the cart.
+    assert.match(await page.locator('header.site-header .cart-count').innerText(), /^2/);
+    for (const url of ['/cart', '/checkout', '/account', '/orders', '/account/addresses']) {
+      await visitOnPhone(page, url, `buyer${url.replace(/[^a-z0-9]+/gi, '-')}`);
+      await assertAccessible(page, url);
+    }
+    // Cart and checkout keep their total and main action on screen.
+    await page.goto('/cart');
+    await assertInViewport(page, page.locator('.action-bar .cart-total'), 'the cart total');
+    await assertInViewport(page, page.getByRole('link', { name: ZH.checkout, exact: true }), '去结算');
+    await page.goto('/checkout');
+    await assertInViewport(page, page.locator('#cash-due'), 'the amount due');
+    await assertInViewport(page, page.getByRole('button', { name: ZH.submitOrder, exact: true }), '提交订单');
+    await fillAddress(page, ADDRESS);
+    await Promise.all([
+      page.waitForURL((u) => ORDER_PATH.test(u.pathname)),
+      page.getByRole('button', { name: ZH.submitOrder, exact: true }).click(),
+    ]);
+    const orderPath = new URL(page.url()).pathname;
+    await visitOnPhone(page, orderPath, 'buyer-order');
+    await assertAccessible(page, orderPath);
+    const pay = await page.getByRole('main').getByRole('link', { name: new RegExp(`^${ZH.payNow}`) }).getAttribute('href');
+    await visitOnPhone(page, pay, 'buyer-sandbox');
+    // The address typed at checkout is offered next time.
+    await page.goto('/products/1');
+    await Promise.all([page.waitForURL((u) => u.pathname === '/cart'), page.getByTestId('bar-add').click()]);
+    await page.goto('/checkout');
+    assert.equal(await page.getByRole('main').getByLabel(ZH.addrName, { exact: true }).inputValue(), ADDRESS.name);
+    assert.deepEqual(problems, []);
+  }
+  const roles = [
+    ['union@example.com', ['/union', '/account']],
+    ['canteen@example.com', ['/canteen']],
+    ['coop@example.com', ['/coop', '/coop/shipping', '/coop/reports', '/coop/stock/bulk']],
+    ['admin@example.com', ['/admin/points']],
+  ];
+  for (const [email, urls] of roles) {
+    const { page, problems } = await openPage(t, PHONE);
+    await logIn(page, email);
+    for (const url of urls) {
+      await visitOnPhone(page, url, `${email.split('@')[0]}${url.replace(/[^a-z0-9]+/gi, '-')}`);
+    }
+    await page.goto(urls[0]);
+    await assertAccessible(page, `${email} ${urls[0]}`);
+    if (email.startsWith('canteen')) {
+      const statement = await page.getByRole('main').locator('a[href^="/canteen/statement"]:not([href*="format="])')
+        .first().getAttribute('href');
+      await visitOnPhone(page, statement, 'canteen-statement');
+    }
+    if (email.startsWith('coop')) {
+      // The cooperative's SKU and product pages, reached from its portal.
+      const links = await page.getByRole('main').locator('a[href^="/coop/skus/"], a[href^="/coop/products/"]')
+        .evaluateAll((as) => [...new Set(as.map((a) => a.getAttribute('href')))].slice(0, 4));
+      for (const url of links) await visitOnPhone(page, url, `coop${url.replace(/[^a-z0-9]+/gi, '-')}`);
+    }
+    assert.deepEqual(problems, []);
+  }
 }));

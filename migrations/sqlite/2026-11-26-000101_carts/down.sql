@@ -1,0 +1,2 @@
+DROP TABLE addresses;
+DROP TABLE cart_items;
