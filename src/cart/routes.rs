@@ -606,7 +606,7 @@ async fn place_from_form(
     let user_id = buyer.id;
     let placed = page
         .state
-        .db(move |conn| crate::orders::routes::place(conn, &settings, &buyer, &request, Some((&key, &hash))))
+        .db(move |conn| crate::orgs::account::place_request(conn, &settings, &buyer, &request, Some((&key, &hash))))
         .await?;
     let order_no = match placed {
         Outcome::New(view) => view.order_no,

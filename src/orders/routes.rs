@@ -6,7 +6,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::service::{self, Account, Buyer, OrderRequest, OrderView, Outcome, RefundRequest, RefundView, Settings};
+use super::service::{self, Buyer, OrderRequest, OrderView, Outcome, RefundRequest, RefundView};
 use crate::accounts::routes::require_me;
 use crate::api::ApiConfig;
 use crate::app::AppState;
@@ -24,22 +24,6 @@ pub fn api(cfg: &mut ApiConfig) {
 
 pub fn pages(cfg: &mut web::ServiceConfig) {
     cfg.service(orders_page).service(order_page).service(order_cancel);
-}
-
-/// Places a buyer's order on their own account or an organisation's, at most once per
-/// Idempotency-Key, through the one pipeline.
-pub(crate) fn place(
-    conn: &mut crate::db::AnyConnection,
-    s: &Settings,
-    buyer: &Buyer,
-    request: &OrderRequest,
-    key: Option<(&str, &str)>,
-) -> Result<Outcome, AppError> {
-    let now = Utc::now().naive_utc();
-    service::place_once(conn, buyer.id, request, key, now, |conn, prepared| match request.account()? {
-        Account::Personal => service::write_personal(conn, s, buyer, request, prepared, now),
-        Account::Org(account) => crate::orgs::account::write_order(conn, s, buyer, request, &account, prepared, now),
-    })
 }
 
 async fn buyer(state: &AppState, session: &Session) -> Result<Buyer, AppError> {
@@ -90,7 +74,15 @@ async fn api_place(
     let hash = hex::encode(Sha256::digest(value.to_string().as_bytes()));
     let settings = state.order_settings();
     let placed = state
-        .db(move |conn| place(conn, &settings, &buyer, &request, key.as_deref().map(|k| (k, hash.as_str()))))
+        .db(move |conn| {
+            crate::orgs::account::place_request(
+                conn,
+                &settings,
+                &buyer,
+                &request,
+                key.as_deref().map(|k| (k, hash.as_str())),
+            )
+        })
         .await?;
     Ok(match placed {
         Outcome::New(view) => HttpResponse::Created().json(*view),

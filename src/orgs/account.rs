@@ -66,6 +66,23 @@ pub fn require_admin(conn: &mut AnyConnection, user_id: i64, org_id: i64) -> Res
     Ok(org)
 }
 
+/// `POST /api/v1/orders` and the checkout page: places the order on the account the request
+/// names (the buyer's own, or an organisation's), at most once per Idempotency-Key, through
+/// the one pipeline. (It lives here because only this module knows both kinds of account.)
+pub fn place_request(
+    conn: &mut AnyConnection,
+    s: &Settings,
+    buyer: &Buyer,
+    request: &OrderRequest,
+    key: Option<(&str, &str)>,
+) -> Result<orders::Outcome, AppError> {
+    let now = chrono::Utc::now().naive_utc();
+    orders::place_once(conn, buyer.id, request, key, now, |conn, prepared| match request.account()? {
+        orders::Account::Personal => orders::write_personal(conn, s, buyer, request, prepared, now),
+        orders::Account::Org(account) => write_order(conn, s, buyer, request, &account, prepared, now),
+    })
+}
+
 /// `POST /api/v1/orders` with `"account":{"org_id":…}`, inside the caller's transaction.
 pub fn write_order(
     conn: &mut AnyConnection,
