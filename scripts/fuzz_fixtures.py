@@ -57,12 +57,17 @@ def mailed_links(mail_dir, to, path):
     .eml files."""
     tokens = []
     for file in sorted(pathlib.Path(mail_dir).glob("*.eml")):
-        message = email.message_from_bytes(file.read_bytes(), policy=email.policy.default)
-        if to not in str(message["To"]):
-            continue
-        body = message.get_body(preferencelist=("plain", "html"))
-        tokens += re.findall(re.escape(path) + r"([A-Za-z0-9_-]+)", body.get_content() if body else "")
+        if file.name not in _PARSED:  # each file is parsed once
+            message = email.message_from_bytes(file.read_bytes(), policy=email.policy.default)
+            body = message.get_body(preferencelist=("plain", "html"))
+            _PARSED[file.name] = (str(message["To"]), body.get_content() if body else "")
+        recipient, text = _PARSED[file.name]
+        if to in recipient:
+            tokens += re.findall(re.escape(path) + r"([A-Za-z0-9_-]+)", text)
     return list(dict.fromkeys(tokens))
+
+
+_PARSED = {}
 
 
 def new_tokens(mail_dir, to, known, count, path="/invites/"):
@@ -187,7 +192,7 @@ def main(base, mail_dir, k):
         pay(payer, placed)
         shippable.append(placed["order_no"])
     roles["coop"] = {"products": own_products, "skus": own_skus, "sku_codes": own_codes,
-                     "shippable_orders": shippable}
+                     "shippable_orders": shippable[:k], "bulk_shippable_orders": shippable[k:]}
 
     # Invites for the buyer to accept (each token once).
     used = set(mailed_links(mail_dir, "buyer@example.com", "/invites/"))
