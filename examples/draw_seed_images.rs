@@ -156,7 +156,9 @@ impl Canvas {
 }
 
 /// Many small grains over an ellipse.
-fn grains(c: &mut Canvas, rng: &mut Rand, cx: f32, cy: f32, rx: f32, ry: f32, n: usize, size: f32, colors: &[Color]) {
+/// `area` is the ellipse (centre x, centre y, radius x, radius y) the grains fall in.
+fn grains(c: &mut Canvas, rng: &mut Rand, area: (f32, f32, f32, f32), n: usize, size: f32, colors: &[Color]) {
+    let (cx, cy, rx, ry) = area;
     for _ in 0..n {
         let a = rng.range(0.0, std::f32::consts::TAU);
         let d = rng.next().sqrt();
@@ -193,9 +195,9 @@ fn draw(product: &str) -> RgbImage {
             c.shadow(cx - 560.0, cy + 200.0, 420.0, 110.0, 0.45);
             c.blob(cx - 560.0, cy - 120.0, 380.0, 420.0, [0.84, 0.76, 0.60], 0.05);
             c.blob(cx - 560.0, cy - 470.0, 200.0, 110.0, [0.78, 0.70, 0.55], 0.05);
-            grains(&mut c, &mut rng, cx - 300.0, cy + 330.0, 260.0, 60.0, 420, 13.0, &colors);
+            grains(&mut c, &mut rng, (cx - 300.0, cy + 330.0, 260.0, 60.0), 420, 13.0, &colors);
             c.bowl(cx + 180.0, cy, 560.0, [0.93, 0.93, 0.90], fill);
-            grains(&mut c, &mut rng, cx + 180.0, cy + 10.0, 500.0, 130.0, 5200, 14.0, &colors);
+            grains(&mut c, &mut rng, (cx + 180.0, cy + 10.0, 500.0, 130.0), 5200, 14.0, &colors);
         }
         "guyuan-quinoa-zongzi" => {
             c.backdrop([0.88, 0.86, 0.76], [0.50, 0.34, 0.20]);
@@ -230,15 +232,19 @@ fn draw(product: &str) -> RgbImage {
             grains(
                 &mut c,
                 &mut rng,
-                cx,
-                cy + 10.0,
-                560.0,
-                140.0,
+                (cx, cy + 10.0, 560.0, 140.0),
                 1400,
                 16.0,
                 &[[0.40, 0.60, 0.22], [0.35, 0.52, 0.18]],
             );
-            grains(&mut c, &mut rng, cx, cy + 10.0, 560.0, 140.0, 1800, 9.0, &[[0.94, 0.88, 0.74], [0.80, 0.40, 0.28]]);
+            grains(
+                &mut c,
+                &mut rng,
+                (cx, cy + 10.0, 560.0, 140.0),
+                1800,
+                9.0,
+                &[[0.94, 0.88, 0.74], [0.80, 0.40, 0.28]],
+            );
             // A spoon.
             c.blob(cx + 820.0, cy + 260.0, 150.0, 60.0, [0.85, 0.85, 0.86], 0.9);
             c.polygon(
@@ -351,10 +357,7 @@ fn draw(product: &str) -> RgbImage {
             grains(
                 &mut c,
                 &mut rng,
-                cx + 620.0,
-                cy + 360.0,
-                260.0,
-                70.0,
+                (cx + 620.0, cy + 360.0, 260.0, 70.0),
                 500,
                 13.0,
                 &[[0.52, 0.32, 0.16], [0.60, 0.38, 0.20]],
@@ -371,7 +374,7 @@ fn draw(product: &str) -> RgbImage {
                     let ang = -1.15 + t * 2.3;
                     let (x, y) = (cx - 150.0 + off + ang.sin() * 820.0, cy + 260.0 - off * 0.6 - ang.cos() * 380.0);
                     let r = 95.0 * (1.0 - (2.0 * t - 1.0).powi(4)).max(0.25);
-                    let tint = if t < 0.05 || t > 0.96 { [0.30, 0.25, 0.12] } else { [0.96, 0.82, 0.22] };
+                    let tint = if !(0.05..=0.96).contains(&t) { [0.30, 0.25, 0.12] } else { [0.96, 0.82, 0.22] };
                     c.blob(x, y, r, r * 0.9, scale(tint, 0.92 + 0.03 * i as f32), 0.25);
                 }
             }

@@ -12,10 +12,13 @@ const JPEG_QUALITY: u8 = 80;
 /// Larger pictures are not decoded (a small file can declare a huge canvas).
 const MAX_SIDE: u32 = 8000;
 
-/// A photo's derivatives: (width, JPEG bytes) for each of [`WIDTHS`] narrower than the photo,
-/// and the photo's own width. `None` when the file cannot be decoded (it is then shown as
-/// uploaded, without derivatives).
-pub fn derivatives(data: &[u8]) -> Option<(u32, Vec<(u32, Vec<u8>)>)> {
+/// A derivative: its width and its JPEG bytes.
+pub type Derivative = (u32, Vec<u8>);
+
+/// A photo's derivatives, one for each of [`WIDTHS`] narrower than the photo, and the photo's
+/// own width. `None` when the file cannot be decoded (it is then shown as uploaded, without
+/// derivatives).
+pub fn derivatives(data: &[u8]) -> Option<(u32, Vec<Derivative>)> {
     let mut reader = image::ImageReader::new(Cursor::new(data)).with_guessed_format().ok()?;
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);

@@ -737,7 +737,7 @@ pub type StatementItemRow = (i64, i64, String, String, String, String, String, i
 
 pub fn statement_items(conn: &mut AnyConnection, order_ids: &[i64]) -> QueryResult<Vec<StatementItemRow>> {
     use crate::db::schema::{order_lines, products, skus};
-    let rows: Vec<(i64, i64, String, String, String, String, String, i64, i64, i64, i64)> = order_lines::table
+    let rows: Vec<StatementItemRow> = order_lines::table
         .inner_join(skus::table.on(skus::id.eq(order_lines::sku_id)))
         .inner_join(products::table.on(products::id.eq(skus::product_id)))
         .filter(order_lines::order_id.eq_any(order_ids))

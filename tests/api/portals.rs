@@ -99,7 +99,7 @@ async fn product_cards_show_the_campaign_price_the_order_charges() {
 }
 
 /// The `<select name="sku_id">` option of a SKU in the canteen form, and its label.
-fn option_for<'a>(html: &'a str, sku: i64) -> &'a str {
+fn option_for(html: &str, sku: i64) -> &str {
     let marker = format!("<option value=\"{sku}\"");
     let at = html.find(&marker).unwrap_or_else(|| panic!("the picker offers SKU {sku}"));
     let rest = &html[at..];
