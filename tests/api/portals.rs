@@ -479,3 +479,57 @@ async fn photos_get_resized_derivatives_and_pages_use_srcset() {
         "the order page shows a photo"
     );
 }
+
+#[actix_web::test]
+async fn a_pause_racing_the_job_either_stops_the_order_or_follows_it_and_stays_paused() {
+    let app = spawn_app().await;
+    let canteen = org_id(&app, "demo-group-canteen");
+    let manager = app.client_for("canteen@example.com").await;
+    let today = Utc::now().date_naive();
+    let first = today + Duration::days(1);
+    let mut ids = Vec::new();
+    for _ in 0..8 {
+        let (status, created) = send_json(manager.post(app.url(&format!("/api/v1/orgs/{canteen}/schedules"))).json(&json!({
+            "cadence": "weekly", "first_delivery": first.to_string(), "end_date": (today + Duration::days(60)).to_string(),
+            "lead_days": 2, "lines": [{"sku_id": app.sku("RH-RICE-5KG"), "quantity": 1}], "address": address(),
+        })))
+        .await;
+        assert_eq!(status, 201, "{created}");
+        ids.push(created["id"].as_i64().unwrap_or_default());
+    }
+    // The job (on its own thread and connection) and eight pauses at once.
+    let (mut conn, settings) = (app.conn(), app.settings());
+    let job = std::thread::spawn(move || aidmart::orgs::canteen::run_due(&mut conn, &settings, Utc::now().naive_utc()));
+    let pauses = futures_util::future::join_all(
+        ids.iter().map(|id| send_json(manager.post(app.url(&format!("/api/v1/orgs/{canteen}/schedules/{id}/pause"))))),
+    )
+    .await;
+    let report = job.join().expect("job thread").unwrap_or_else(|e| panic!("job: {e}"));
+    assert_eq!(report.failed, 0, "a pause is not a failure");
+    for ((status, body), id) in pauses.iter().zip(&ids) {
+        assert!(*status == 200 || (*status == 409 && error_code(body) == "busy"), "{id}: {status} {body}");
+    }
+    let mut placed = 0;
+    for id in &ids {
+        let runs =
+            scalar(&mut app.conn(), &format!("SELECT COUNT(*) AS n FROM schedule_runs WHERE schedule_id = {id}"));
+        let (_, view) = send_json(manager.get(app.url(&format!("/api/v1/orgs/{canteen}/schedules")))).await;
+        let s =
+            view["schedules"].as_array().and_then(|a| a.iter().find(|s| s["id"] == *id).cloned()).unwrap_or_default();
+        let next = s["next_delivery"].as_str().unwrap_or_default().to_string();
+        if runs == 1 {
+            placed += 1;
+            assert_eq!(next, (first + Duration::days(7)).to_string(), "{id}: placed, then moved on");
+        } else {
+            assert_eq!((runs, next.as_str()), (0, first.to_string().as_str()), "{id}: stopped before any order");
+        }
+        // Whoever came first, a schedule whose pause was answered 200 stays paused.
+        let paused_ok = pauses[ids.iter().position(|x| x == id).unwrap_or(0)].0 == 200;
+        if paused_ok {
+            assert_eq!((s["status"].as_str(), s["active"].as_bool()), (Some("paused"), Some(false)), "{id}: {s}");
+        }
+    }
+    assert_eq!(report.placed, placed, "the job's count is the orders placed");
+    let orders = scalar(&mut app.conn(), &format!("SELECT COUNT(*) AS n FROM orders WHERE org_id = {canteen}"));
+    assert_eq!(orders as usize, placed, "one order per placed run, none after a pause");
+}
