@@ -480,7 +480,8 @@ async fn render_canteen(
                 can_pause: s.status == "active",
                 can_resume: s.status == "paused",
                 can_cancel: s.status == "active" || s.status == "paused",
-                can_edit: s.status != "cancelled",
+                // The page edits one line; a schedule of several lines is edited through the API.
+                can_edit: s.status != "cancelled" && s.lines.len() == 1,
                 edit_quantity: first.1,
                 edit_options: picker_options(&picker, &first.0),
                 fortnightly: s.cadence == "fortnightly",
