@@ -45,6 +45,10 @@ pub struct Config {
     /// `/metrics` on the main listener to `Authorization: Bearer TOKEN`; unset: 404 there.
     pub metrics_token: Option<String>,
     pub login_window_secs: u64,
+    /// Registrations allowed per hour from one address, and per email address (each one sends
+    /// a mail: the second limit keeps a stranger from flooding someone's inbox).
+    pub register_limit_per_ip: i64,
+    pub register_limit_per_email: i64,
     /// How long catalog pages may show data before asking the database again (0: never cache).
     pub catalog_cache_secs: u64,
     /// Unpaid orders are cancelled after this many minutes.
@@ -97,6 +101,8 @@ struct FileSettings {
     metrics_bind: Option<String>,
     metrics_token: Option<String>,
     login_window_secs: Option<u64>,
+    register_limit_per_ip: Option<i64>,
+    register_limit_per_email: Option<i64>,
     catalog_cache_secs: Option<u64>,
     payment_timeout_mins: Option<i64>,
     job_interval_secs: Option<u64>,
@@ -302,6 +308,16 @@ impl Config {
             login_limit_per_ip: parse(
                 pick("AIDMART_LOGIN_LIMIT_PER_IP", f.login_limit_per_ip.map(|v| v.to_string())),
                 100,
+                "a whole number",
+            )?,
+            register_limit_per_ip: parse(
+                pick("AIDMART_REGISTER_LIMIT_PER_IP", f.register_limit_per_ip.map(|v| v.to_string())),
+                20,
+                "a whole number",
+            )?,
+            register_limit_per_email: parse(
+                pick("AIDMART_REGISTER_LIMIT_PER_EMAIL", f.register_limit_per_email.map(|v| v.to_string())),
+                3,
                 "a whole number",
             )?,
             catalog_cache_secs: parse(
