@@ -117,6 +117,8 @@ pub struct ProductSummary {
     pub sold: i64,
     /// The first image's file name.
     pub image: Option<String>,
+    /// (count, sum of stars) of the product's visible reviews.
+    pub rating: (i64, i64),
 }
 
 /// An organisation's names (zh, en), when there is one.
@@ -232,6 +234,7 @@ pub fn search_products(
         .load(conn)?;
     let sold = sold_counts(conn, &ids)?;
     let images = first_images(conn, &ids)?;
+    let ratings = ratings(conn, &ids)?;
     let items = rows
         .into_iter()
         .map(|(product, producer, county)| {
@@ -240,7 +243,8 @@ pub fn search_products(
             let in_stock = own.clone().any(|(_, _, stock)| *stock > 0);
             let sold = sold.iter().find(|s| s.0 == product.id).map_or(0, |s| s.1);
             let image = images.iter().find(|i| i.0 == product.id).map(|i| i.1.clone());
-            ProductSummary { product, producer, county, price_from_fen, in_stock, sold, image }
+            let rating = ratings.iter().find(|r| r.0 == product.id).map_or((0, 0), |r| (r.1, r.2));
+            ProductSummary { product, producer, county, price_from_fen, in_stock, sold, image, rating }
         })
         .collect();
     Ok((items, total))
@@ -313,9 +317,10 @@ pub fn product_detail(conn: &mut AnyConnection, product_id: i64) -> QueryResult<
     let in_stock = skus.iter().any(|s| s.stock > 0);
     let sold = sold_counts(conn, &[product.id])?.first().map_or(0, |s| s.1);
     let image = images.first().cloned();
+    let rating = ratings(conn, &[product.id])?.first().map_or((0, 0), |r| (r.1, r.2));
     Ok(Some(ProductDetail {
         campaign_prices,
-        summary: ProductSummary { product, producer, county, price_from_fen, in_stock, sold, image },
+        summary: ProductSummary { product, producer, county, price_from_fen, in_stock, sold, image, rating },
         skus,
         tiers,
         campaigns,
@@ -437,4 +442,25 @@ pub fn campaign_offers(conn: &mut AnyConnection, campaign_id: i64) -> QueryResul
         .select((campaign_prices::sku_id, campaign_prices::price_fen))
         .load(conn)?;
     Ok((rows, prices))
+}
+
+/// (product, count, sum of stars) of the visible (not hidden) reviews of these products.
+pub fn ratings(conn: &mut AnyConnection, product_ids: &[i64]) -> QueryResult<Vec<(i64, i64, i64)>> {
+    use crate::db::schema::reviews;
+    let rows: Vec<(i64, i32)> = reviews::table
+        .filter(reviews::product_id.eq_any(product_ids))
+        .filter(reviews::hidden_at.is_null())
+        .select((reviews::product_id, reviews::stars))
+        .load(conn)?;
+    let mut out: Vec<(i64, i64, i64)> = Vec::new();
+    for (product, stars) in rows {
+        match out.iter_mut().find(|r| r.0 == product) {
+            Some(r) => {
+                r.1 += 1;
+                r.2 += i64::from(stars);
+            }
+            None => out.push((product, 1, i64::from(stars))),
+        }
+    }
+    Ok(out)
 }

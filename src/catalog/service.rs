@@ -2,7 +2,7 @@
 //! that pages and the API both show.
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::model::{Campaign, CountyRow, ProductDetail, ProductSummary};
@@ -166,6 +166,22 @@ pub struct ProductCard {
     pub sold: i64,
     /// The first photo, e.g. "/images/3f…9a.jpg".
     pub image: Option<String>,
+    /// Verified buyers' reviews: the average stars and how many.
+    pub rating: Rating,
+}
+
+/// The average of a product's visible reviews (one decimal; null with none) and their count.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Rating {
+    pub average: Option<f64>,
+    pub count: i64,
+}
+
+impl Rating {
+    pub fn of(count: i64, sum: i64) -> Rating {
+        let average = (count > 0).then(|| ((sum * 10) as f64 / count as f64).round() / 10.0);
+        Rating { average, count }
+    }
 }
 
 impl ProductCard {
@@ -188,6 +204,7 @@ impl ProductCard {
             aid_certified: aid_certified(p.aid_cert_no.as_deref(), p.aid_cert_expires, today),
             sold: s.sold,
             image: s.image.as_ref().map(|name| format!("/images/{name}")),
+            rating: Rating::of(s.rating.0, s.rating.1),
         }
     }
 }

@@ -105,8 +105,11 @@ async fn api_list(
         .db(move |conn| {
             super::model::orders_of(conn, user.id, 50)?
                 .into_iter()
-                .map(|o| service::view_of(conn, o, &url))
-                .collect::<Result<Vec<_>, _>>()
+                .map(|o| {
+                    let parts = crate::aftersales::delivery::parts(conn, &o)?;
+                    Ok(service::OrderView { parts, ..service::view_of(conn, o, &url)? })
+                })
+                .collect::<Result<Vec<_>, AppError>>()
         })
         .await?;
     Ok(web::Json(Items { items }))
@@ -122,7 +125,14 @@ async fn api_get(
 ) -> Result<web::Json<OrderView>, AppError> {
     let url = payment_url(&state);
     let no = path.into_inner();
-    Ok(web::Json(state.db(move |conn| service::view(conn, user.id, &no, url)).await?))
+    Ok(web::Json(
+        state
+            .db(move |conn| {
+                let view = service::view(conn, user.id, &no, url)?;
+                crate::aftersales::delivery::with_parts(conn, view)
+            })
+            .await?,
+    ))
 }
 
 /// Cancels an unpaid order: stock and points go back.
