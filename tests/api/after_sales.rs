@@ -220,8 +220,8 @@ async fn cases_are_checked_against_shipping_quantities_amounts_and_the_window() 
 fn case_refund(app: &TestApp, case: i64) -> (i64, i64) {
     let id = count(app, &format!("SELECT COALESCE(refund_id, 0) AS n FROM after_sales WHERE id = {case}"));
     (
-        count(app, &format!("SELECT COALESCE(SUM(cash_fen), 0) AS n FROM refunds WHERE id = {id}")),
-        count(app, &format!("SELECT COALESCE(SUM(points), 0) AS n FROM refunds WHERE id = {id}")),
+        count(app, &format!("SELECT CAST(COALESCE(SUM(cash_fen), 0) AS BIGINT) AS n FROM refunds WHERE id = {id}")),
+        count(app, &format!("SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS n FROM refunds WHERE id = {id}")),
     )
 }
 
@@ -535,16 +535,16 @@ async fn random_concurrent_cases_never_refund_a_line_more_than_was_paid() {
     for i in 0..2 {
         let l = &order["lines"][i];
         let id = line_id(&order, i);
-        let back_cash = count(&app, &format!("SELECT COALESCE(SUM(cash_fen), 0) AS n FROM refund_lines WHERE order_line_id = {id}"));
-        let back_points = count(&app, &format!("SELECT COALESCE(SUM(points), 0) AS n FROM refund_lines WHERE order_line_id = {id}"));
+        let back_cash = count(&app, &format!("SELECT CAST(COALESCE(SUM(cash_fen), 0) AS BIGINT) AS n FROM refund_lines WHERE order_line_id = {id}"));
+        let back_points = count(&app, &format!("SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS n FROM refund_lines WHERE order_line_id = {id}"));
         assert!(back_cash <= fen(&l["cash"]), "seed {seed}: line {i} cash {back_cash} > {}", l["cash"]);
         assert!(back_points <= l["points"].as_i64().unwrap_or(0), "seed {seed}: line {i} points {back_points}");
-        let credited = count(&app, &format!("SELECT COALESCE(SUM(amount_fen), 0) AS n FROM credit_entries WHERE order_line_id = {id} AND kind IN ('sale', 'sale_reversal')"));
+        let credited = count(&app, &format!("SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM credit_entries WHERE order_line_id = {id} AND kind IN ('sale', 'sale_reversal')"));
         assert!(credited >= 0, "seed {seed}: line {i} reversed more than sold ({credited})");
         assert_eq!(credited, fen(&l["line_total"]) - back_cash - back_points, "seed {seed}: the ledger follows the refunds");
     }
     let v = get_order(&app, &buyer, &no).await;
-    let cash: i64 = count(&app, "SELECT COALESCE(SUM(cash_fen), 0) AS n FROM refunds");
+    let cash: i64 = count(&app, "SELECT CAST(COALESCE(SUM(cash_fen), 0) AS BIGINT) AS n FROM refunds");
     assert_eq!(fen(&v["refunded_cash"]), cash, "seed {seed}");
     // No case moved money twice.
     assert_eq!(
