@@ -23,6 +23,7 @@ pub mod orders;
 pub mod orgs;
 pub mod payments;
 pub mod points;
+pub mod reviews;
 pub mod seed;
 pub mod startup;
 pub mod web;

@@ -464,3 +464,82 @@ pub fn ratings(conn: &mut AnyConnection, product_ids: &[i64]) -> QueryResult<Vec
     }
     Ok(out)
 }
+
+/// One visible review as a product page shows it.
+#[derive(Debug, Clone)]
+pub struct ReviewRow {
+    pub id: i64,
+    pub stars: i32,
+    pub text: String,
+    pub reply: Option<String>,
+    pub created_at: chrono::NaiveDateTime,
+    pub buyer_name: String,
+    /// The line was refunded (in part or in full).
+    pub refunded: bool,
+    pub photos: Vec<String>,
+}
+
+/// A product's visible reviews, newest first, and how many there are.
+pub fn reviews_of(
+    conn: &mut AnyConnection,
+    product_id: i64,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(Vec<ReviewRow>, i64)> {
+    use crate::db::schema::{order_lines, review_photos, reviews, users};
+    let visible = || reviews::table.filter(reviews::product_id.eq(product_id)).filter(reviews::hidden_at.is_null());
+    let total: i64 = visible().count().get_result(conn)?;
+    type Row = (i64, i32, String, Option<String>, chrono::NaiveDateTime, i64, i64);
+    let rows: Vec<Row> = visible()
+        .order((reviews::created_at.desc(), reviews::id.desc()))
+        .offset(offset)
+        .limit(limit)
+        .select((
+            reviews::id,
+            reviews::stars,
+            reviews::text,
+            reviews::reply,
+            reviews::created_at,
+            reviews::buyer_id,
+            reviews::order_line_id,
+        ))
+        .load(conn)?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let buyers: Vec<i64> = rows.iter().map(|r| r.5).collect();
+    let lines: Vec<i64> = rows.iter().map(|r| r.6).collect();
+    let names: Vec<(i64, String)> =
+        users::table.filter(users::id.eq_any(&buyers)).select((users::id, users::display_name)).load(conn)?;
+    let refunded: Vec<(i64, i64, i64, i64)> = order_lines::table
+        .filter(order_lines::id.eq_any(&lines))
+        .select((
+            order_lines::id,
+            order_lines::refunded_quantity,
+            order_lines::refunded_cash_fen,
+            order_lines::refunded_pv_fen,
+        ))
+        .load(conn)?;
+    let photos: Vec<(i64, String)> = review_photos::table
+        .filter(review_photos::review_id.eq_any(&ids))
+        .order((review_photos::review_id, review_photos::position))
+        .select((review_photos::review_id, review_photos::file_name))
+        .load(conn)?;
+    let items = rows
+        .into_iter()
+        .map(|(id, stars, text, reply, created_at, buyer, line)| {
+            // Buyers are shown by their first character only (李**).
+            let name = names.iter().find(|n| n.0 == buyer).map(|n| n.1.clone()).unwrap_or_default();
+            let buyer_name = format!("{}**", name.chars().next().unwrap_or('*'));
+            ReviewRow {
+                id,
+                stars,
+                text,
+                reply,
+                created_at,
+                buyer_name,
+                refunded: refunded.iter().any(|r| r.0 == line && (r.1 > 0 || r.2 > 0 || r.3 > 0)),
+                photos: photos.iter().filter(|p| p.0 == id).map(|p| format!("/images/{}", p.1)).collect(),
+            }
+        })
+        .collect();
+    Ok((items, total))
+}

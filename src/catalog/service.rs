@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::model::{Campaign, CountyRow, ProductDetail, ProductSummary};
+use crate::db::AnyConnection;
 use crate::error::AppError;
 use crate::money::Money;
 use crate::web::i18n::Lang;
@@ -469,4 +470,58 @@ mod tests {
         assert!(!aid_certified(None, None, today));
         assert!(aid_certified(Some("X-1"), None, today));
     }
+}
+
+/// One review on a product page (`GET /api/v1/products/{id}/reviews`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReviewView {
+    pub id: i64,
+    pub stars: i32,
+    pub text: String,
+    /// The cooperative's reply, once.
+    pub reply: Option<String>,
+    pub created_at: chrono::NaiveDateTime,
+    /// The buyer's first character and stars (李**).
+    pub buyer: String,
+    /// The line was refunded (in part or in full).
+    pub refunded: bool,
+    /// Photo URLs.
+    pub photos: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReviewPage {
+    pub rating: Rating,
+    pub items: Vec<ReviewView>,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+pub const REVIEWS_PER_PAGE: i64 = 10;
+
+pub fn review_page(conn: &mut AnyConnection, product_id: i64, page: i64) -> Result<ReviewPage, AppError> {
+    let page = page.clamp(1, 10_000);
+    if super::model::product_detail(conn, product_id)?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    let (rows, _) = super::model::reviews_of(conn, product_id, (page - 1) * REVIEWS_PER_PAGE, REVIEWS_PER_PAGE)?;
+    let (count, sum) = super::model::ratings(conn, &[product_id])?.first().map_or((0, 0), |r| (r.1, r.2));
+    Ok(ReviewPage {
+        rating: Rating::of(count, sum),
+        items: rows
+            .into_iter()
+            .map(|r| ReviewView {
+                id: r.id,
+                stars: r.stars,
+                text: r.text,
+                reply: r.reply,
+                created_at: r.created_at,
+                buyer: r.buyer_name,
+                refunded: r.refunded,
+                photos: r.photos,
+            })
+            .collect(),
+        page,
+        per_page: REVIEWS_PER_PAGE,
+    })
 }

@@ -553,3 +553,59 @@ async fn random_concurrent_cases_never_refund_a_line_more_than_was_paid() {
         "seed {seed}"
     );
 }
+
+#[actix_web::test]
+async fn reviews_need_receipt_come_once_per_line_and_make_the_products_rating() {
+    let app = spawn_app().await;
+    let (buyer, coop) = (app.client_for("buyer@example.com").await, app.client_for(COOP).await);
+    let employee = app.client_for("employee@example.com").await;
+    let admin = app.client_for("admin@example.com").await;
+    let product = count(&app, "SELECT product_id AS n FROM skus WHERE code = 'GY-QUINOA-1KG'");
+    let review = |c: &reqwest::Client, no: &str, line: i64, stars: i64| {
+        let url = app.url(&format!("/api/v1/orders/{no}/lines/{line}/review"));
+        send_json(c.post(url).json(&json!({"stars": stars, "text": "很好"})))
+    };
+    let a = paid_order(&app, &buyer, &[("GY-QUINOA-1KG", 2)], 0).await;
+    let (na, la) = (no(&a), line_id(&a, 0));
+    let (status, body) = review(&buyer, &na, la, 5).await;
+    assert_eq!((status, error_code(&body)), (409, "not_received"), "{body}");
+    let part = ship(&app, &coop, &buyer, &na, "SF123456789021").await;
+    let (status, body) = review(&buyer, &na, la, 5).await;
+    assert_eq!((status, error_code(&body)), (409, "not_received"), "shipped is not received: {body}");
+    receive(&app, &buyer, &na, part, json!({})).await;
+    assert_eq!(review(&buyer, &na, la, 6).await.0, 400);
+    assert_eq!(review(&employee, &na, la, 5).await.0, 404, "only the buyer");
+    let (status, first) = review(&buyer, &na, la, 5).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, body) = review(&buyer, &na, la, 4).await;
+    assert_eq!((status, error_code(&body)), (409, "already_reviewed"));
+    // A second buyer's 2 stars, on a line refunded in part through a case.
+    let b = paid_order(&app, &employee, &[("GY-QUINOA-1KG", 1)], 0).await;
+    let (nb, lb) = (no(&b), line_id(&b, 0));
+    let part = ship(&app, &coop, &employee, &nb, "SF123456789022").await;
+    receive(&app, &employee, &nb, part, json!({})).await;
+    let case = json!({"type": "refund_only", "lines": [{"line_id": lb, "quantity": 1}], "reason": "damaged", "amount": "5.00"});
+    let (_, opened) = open_case(&app, &employee, &nb, case).await;
+    accept(&app, &coop, opened["id"].as_i64().unwrap_or_default(), json!({})).await;
+    let (status, second) = review(&employee, &nb, lb, 2).await;
+    assert_eq!(status, 201, "{second}");
+    let (status, page) = send_json(app.client.get(app.url(&format!("/api/v1/products/{product}/reviews")))).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!((page["rating"]["count"].as_i64(), page["rating"]["average"].as_f64()), (Some(2), Some(3.5)), "{page}");
+    assert_eq!(page["items"][0]["id"], second["id"], "newest first");
+    assert_eq!((page["items"][0]["refunded"].as_bool(), page["items"][1]["refunded"].as_bool()), (Some(true), Some(false)));
+    let (_, p) = send_json(app.client.get(app.url(&format!("/api/v1/products/{product}")))).await;
+    assert_eq!((p["rating"]["count"].as_i64(), p["rating"]["average"].as_f64()), (Some(2), Some(3.5)), "{p}");
+    // The cooperative replies once; an admin hides one with a reason and the rating follows.
+    let rid = second["id"].as_i64().unwrap_or_default();
+    let reply = app.url(&format!("/api/v1/coop/reviews/{rid}/reply"));
+    assert_eq!(send_json(coop.post(&reply).json(&json!({"reply": "抱歉，已补偿"}))).await.0, 204);
+    let (status, body) = send_json(coop.post(&reply).json(&json!({"reply": "again"}))).await;
+    assert_eq!((status, error_code(&body)), (409, "already_replied"));
+    let hide = app.url(&format!("/api/v1/admin/reviews/{rid}/hide"));
+    assert_eq!(send_json(coop.post(&hide).json(&json!({"reason": "x"}))).await.0, 403);
+    assert_eq!(send_json(admin.post(&hide).json(&json!({"reason": "含不实信息"}))).await.0, 204);
+    let (_, page) = send_json(app.client.get(app.url(&format!("/api/v1/products/{product}/reviews")))).await;
+    assert_eq!((page["rating"]["count"].as_i64(), page["rating"]["average"].as_f64()), (Some(1), Some(5.0)), "{page}");
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM reviews WHERE hidden_reason IS NOT NULL"), 1, "kept, with its reason");
+}
