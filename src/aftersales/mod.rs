@@ -3,5 +3,6 @@
 
 pub mod delivery;
 pub mod model;
+pub mod pages;
 pub mod routes;
 pub mod service;

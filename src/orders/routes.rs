@@ -246,6 +246,11 @@ fn note_text(page: &Page, note: &str) -> String {
         ("part_shipped", note.split_once(": ").map_or("", |(_, t)| t))
     } else if note.starts_with("late payment refunded") {
         ("late_payment_refunded", "")
+    } else if let Some(rest) = note.strip_prefix("parcel ") {
+        let number = rest.split(' ').next().unwrap_or_default();
+        (if rest.ends_with("automatically") { "parcel_received_automatically" } else { "parcel_received" }, number)
+    } else if note.starts_with("replacement for case ") {
+        ("replacement_shipped", note.split_once(": ").map_or("", |(_, t)| t))
     } else {
         (note, "")
     };
@@ -286,6 +291,9 @@ struct OrderData {
     notice: Option<String>,
     /// Where each line's money was credited in the ledger.
     credits: Vec<crate::credits::service::LineCredit>,
+    /// Parcels (confirm receipt, cases) and what each line allows (a case, a review).
+    parcels: Vec<crate::aftersales::pages::ParcelItem>,
+    line_actions: Vec<crate::aftersales::pages::LineAction>,
 }
 
 #[derive(Deserialize)]
@@ -344,7 +352,7 @@ async fn order_page(
         address: view.address.clone(),
     };
     let notice = match query.notice.as_deref() {
-        Some(key @ ("paid" | "cancelled" | "placed")) => Some(page.t(&format!("notice_{key}"))),
+        Some(key @ ("paid" | "cancelled" | "placed" | "received" | "reviewed")) => Some(page.t(&format!("notice_{key}"))),
         _ => None,
     };
     // Placing an order is not a transition; the history starts with it all the same.
@@ -358,7 +366,18 @@ async fn order_page(
         })
         .collect();
     let title = format!("{} {}", page.t("title_order"), view.order_no);
-    page.render("pages/order", &title, true, OrderData { order, lines: view.lines, events, notice, credits })
+    let w = crate::aftersales::service::Windows::of(&page.state.config);
+    let extras = crate::aftersales::pages::order_extras(&page, view.order_no.clone(), w).await?;
+    let data = OrderData {
+        order,
+        lines: view.lines,
+        events,
+        notice,
+        credits,
+        parcels: extras.parcels,
+        line_actions: extras.line_actions,
+    };
+    page.render("pages/order", &title, true, data)
 }
 
 /// A form with nothing but its token.

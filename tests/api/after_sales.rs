@@ -609,3 +609,85 @@ async fn reviews_need_receipt_come_once_per_line_and_make_the_products_rating() 
     assert_eq!((page["rating"]["count"].as_i64(), page["rating"]["average"].as_f64()), (Some(1), Some(5.0)), "{page}");
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM reviews WHERE hidden_reason IS NOT NULL"), 1, "kept, with its reason");
 }
+
+#[actix_web::test]
+async fn the_pages_walk_from_receipt_to_a_refund_in_both_languages() {
+    let app = spawn_app().await;
+    let (buyer, coop) = (app.client_for("buyer@example.com").await, app.client_for(COOP).await);
+    let admin = app.client_for("admin@example.com").await;
+    let order = paid_order(&app, &buyer, &[("GY-QUINOA-1KG", 2)], 0).await;
+    let no = no(&order);
+    ship(&app, &coop, &buyer, &no, "SF123456789023").await;
+    let base = app.base.clone();
+    let page = |c: &reqwest::Client, path: String| {
+        let (c, url) = (c.clone(), format!("{base}{path}"));
+        async move {
+            let res = c.get(url).send().await.expect("page");
+            (res.status().as_u16(), res.text().await.unwrap_or_default())
+        }
+    };
+    let (status, html) = page(&buyer, format!("/orders/{no}?lang=zh-CN")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("确认收货") && html.contains("SF123456789023") && html.contains("申请售后"), "{html}");
+    let part = count(&app, "SELECT id AS n FROM shipments");
+    let form = [("_csrf", crate::helpers::csrf_from(&html))];
+    let res = buyer.post(app.url(&format!("/orders/{no}/parts/{part}/receipt"))).form(&form).send().await.expect("post");
+    assert_eq!(res.status(), 303);
+    let (_, html) = page(&buyer, format!("/orders/{no}")).await;
+    assert!(html.contains("已收货") && html.contains("发表评价") && !html.contains("data-testid=\"confirm-receipt\""));
+    // Open a case with a photo through the form.
+    let (status, form_html) = page(&buyer, format!("/orders/{no}/after-sales/new?line={}", line_id(&order, 0))).await;
+    assert_eq!(status, 200);
+    let csrf = crate::helpers::csrf_from(&form_html);
+    let boundary = "----aidmart-test-boundary";
+    let mut body: Vec<u8> = Vec::new();
+    let fields = [
+        ("_csrf", csrf),
+        ("type", "refund_only".to_string()),
+        ("line_id", line_id(&order, 0).to_string()),
+        ("quantity", "1".to_string()),
+        ("reason", "damaged".to_string()),
+        ("amount", "12.50".to_string()),
+        ("text", "压坏了".to_string()),
+    ];
+    for (name, value) in fields {
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+    }
+    body.extend(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n")
+            .as_bytes(),
+    );
+    body.extend(sample_png(&[]));
+    body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let res = buyer
+        .post(app.url(&format!("/orders/{no}/after-sales")))
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 303);
+    let case_url = res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let (status, html) = page(&buyer, case_url.clone()).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("待合作社处理") && html.contains("<img src=\"/images/"), "{html}");
+    // The cooperative's queue shows it with its photo and accepts in one tap.
+    let (status, html) = page(&coop, "/coop/after-sales".into()).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("data-testid=\"accept-case\"") && html.contains("<img src=\"/images/"));
+    let case = count(&app, "SELECT id AS n FROM after_sales");
+    let form = [("_csrf", crate::helpers::csrf_from(&html))];
+    let res = coop.post(app.url(&format!("/coop/after-sales/{case}/accept"))).form(&form).send().await.expect("post");
+    assert_eq!(res.status(), 303);
+    let (_, html) = page(&buyer, case_url).await;
+    assert!(html.contains("已退款") && html.contains("¥12.50"), "{html}");
+    let (_, html) = page(&buyer, format!("/orders/{no}?lang=en")).await;
+    assert!(html.contains("Refunded") && html.contains("After-sales case"), "{html}");
+    for (c, path) in [(&coop, "/coop/after-sales?lang=en"), (&admin, "/admin/after-sales"), (&admin, "/admin/after-sales?lang=en")] {
+        let (status, html) = page(c, path.into()).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(!html.contains("{{"), "{path}");
+    }
+    assert_eq!(page(&buyer, "/admin/after-sales".into()).await.0, 403);
+    assert_eq!(page(&buyer, "/coop/after-sales".into()).await.0, 403);
+}
