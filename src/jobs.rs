@@ -6,10 +6,10 @@ use actix_web::web;
 use chrono::{NaiveDateTime, Utc};
 use std::time::Duration;
 
+use crate::aftersales::{delivery, service::Windows};
 use crate::app::AppState;
 use crate::config::Config;
 use crate::error::AppError;
-use crate::aftersales::{delivery, service::Windows};
 use crate::{aftersales, credits, mail, orders, orgs, points};
 
 struct Job {

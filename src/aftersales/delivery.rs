@@ -62,13 +62,11 @@ pub fn parts(conn: &mut AnyConnection, order: &OrderRow) -> Result<Vec<PartView>
             .filter(|l| l.producer_id == producer_id && l.recipient_id == recipient_id)
             .map(|l| l.id)
             .collect();
-        let parcel =
-            shipped.iter().find(|p| p.after_sales_id.is_none() && p.producer_id == producer_id && p.recipient_id == recipient_id);
+        let parcel = shipped
+            .iter()
+            .find(|p| p.after_sales_id.is_none() && p.producer_id == producer_id && p.recipient_id == recipient_id);
         let unsent = parcel.is_none()
-            && lines
-                .iter()
-                .filter(|l| line_ids.contains(&l.id))
-                .all(|l| l.refunded_quantity == l.quantity);
+            && lines.iter().filter(|l| line_ids.contains(&l.id)).all(|l| l.refunded_quantity == l.quantity);
         if unsent || order.paid_at.is_none() {
             continue; // refunded before it left, or not paid: nothing to ship
         }
@@ -166,6 +164,7 @@ fn all_received(conn: &mut AnyConnection, order_id: i64) -> Result<bool, AppErro
 }
 
 /// `POST /api/v1/orders/{no}/parts/{part_id}/receipt`. Repeated: 200, nothing changes.
+#[allow(clippy::too_many_arguments)]
 pub fn receipt(
     conn: &mut AnyConnection,
     s: &Settings,
@@ -185,7 +184,10 @@ pub fn receipt(
         let mut short: Vec<(i64, i64)> = Vec::new();
         for r in &request.lines {
             let line = lines.iter().find(|l| l.id == r.line_id && in_parcel(&parcel, l)).ok_or_else(|| {
-                AppError::unprocessable("invalid_quantity", format!("line {} is not in this parcel / 该包裹中没有此商品", r.line_id))
+                AppError::unprocessable(
+                    "invalid_quantity",
+                    format!("line {} is not in this parcel / 该包裹中没有此商品", r.line_id),
+                )
             })?;
             let sent = line.quantity - line.refunded_quantity;
             if r.quantity_received < 0 || r.quantity_received > sent || short.iter().any(|(l, _)| *l == line.id) {
@@ -210,7 +212,12 @@ pub fn receipt(
 
 /// Receives every parcel shipped more than `AIDMART_AUTO_RECEIVE_DAYS` ago. Each in its own
 /// transaction by a conditional update, so two runs at once receive each parcel once.
-pub fn auto_receive_due(conn: &mut AnyConnection, s: &Settings, w: Windows, now: NaiveDateTime) -> Result<usize, AppError> {
+pub fn auto_receive_due(
+    conn: &mut AnyConnection,
+    s: &Settings,
+    w: Windows,
+    now: NaiveDateTime,
+) -> Result<usize, AppError> {
     let mut done = 0;
     for (parcel_id, order_id) in model::unreceived_before(conn, now - w.auto_receive)? {
         done += usize::from(db::write_tx(conn, |conn| -> Result<bool, AppError> {

@@ -198,11 +198,11 @@ pub fn add_event(
         .execute(conn)
 }
 
-/// (from, to, note, at) of a case's events, oldest first.
-pub fn events_of(
-    conn: &mut AnyConnection,
-    case_id: i64,
-) -> QueryResult<Vec<(Option<String>, String, String, NaiveDateTime)>> {
+/// (from, to, note, at) of a case's event.
+pub type EventRow = (Option<String>, String, String, NaiveDateTime);
+
+/// A case's events, oldest first.
+pub fn events_of(conn: &mut AnyConnection, case_id: i64) -> QueryResult<Vec<EventRow>> {
     after_sales_events::table
         .filter(after_sales_events::case_id.eq(case_id))
         .order(after_sales_events::id)
@@ -305,8 +305,10 @@ pub fn unanswered(conn: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<V
 
 /// Accepted replacement cases of these producers whose parcel has not left.
 pub fn replacements_to_ship(conn: &mut AnyConnection, producers: &[i64]) -> QueryResult<Vec<CaseRow>> {
-    let shipped: Vec<Option<i64>> =
-        shipments::table.filter(shipments::after_sales_id.is_not_null()).select(shipments::after_sales_id).load(conn)?;
+    let shipped: Vec<Option<i64>> = shipments::table
+        .filter(shipments::after_sales_id.is_not_null())
+        .select(shipments::after_sales_id)
+        .load(conn)?;
     let shipped: Vec<i64> = shipped.into_iter().flatten().collect();
     after_sales::table
         .filter(after_sales::producer_id.eq_any(producers))

@@ -8,7 +8,9 @@ use chrono::{NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::delivery::{self, ReceiptRequest};
-use super::service::{self, AcceptRequest, CaseRequest, CaseView, DecideRequest, RejectRequest, ReturnShipment, Windows};
+use super::service::{
+    self, AcceptRequest, CaseRequest, CaseView, DecideRequest, RejectRequest, ReturnShipment, Windows,
+};
 use crate::accounts::model::Role;
 use crate::error::AppError;
 use crate::money::Money;
@@ -167,8 +169,7 @@ async fn review_submit(
     let user = session::require_user(&page.session)?;
     let (no, line) = path.into_inner();
     let target = format!("/orders/{no}?notice=reviewed");
-    let request =
-        crate::reviews::service::ReviewRequest { stars: form.0.stars, text: form.0.text, photos: Vec::new() };
+    let request = crate::reviews::service::ReviewRequest { stars: form.0.stars, text: form.0.text, photos: Vec::new() };
     page.state.db(move |conn| crate::reviews::service::write(conn, user.id, &no, line, &request, now())).await?;
     Ok(see_other(&target))
 }
@@ -225,7 +226,11 @@ async fn render_new_case(
             selected: Some(l.id) == line,
         })
         .collect();
-    let status = if error.is_some() { actix_web::http::StatusCode::UNPROCESSABLE_ENTITY } else { actix_web::http::StatusCode::OK };
+    let status = if error.is_some() {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        actix_web::http::StatusCode::OK
+    };
     let data = NewCaseData {
         order_no,
         lines,
@@ -285,11 +290,15 @@ async fn new_case_submit(
             Err(_) => return render_new_case(&page, no, line, Some(page.t("case_amount_invalid"))).await,
         },
     };
-    let (s, w, dir) = (page.state.order_settings(), Windows::of(&page.state.config), crate::coop::routes::images_dir(&page.state));
+    let (s, w, dir) =
+        (page.state.order_settings(), Windows::of(&page.state.config), crate::coop::routes::images_dir(&page.state));
     let request_kind = get("type");
     let request = CaseRequest {
         kind: request_kind,
-        lines: vec![service::CaseLineRequest { line_id: line.unwrap_or(0), quantity: get("quantity").parse().unwrap_or(0) }],
+        lines: vec![service::CaseLineRequest {
+            line_id: line.unwrap_or(0),
+            quantity: get("quantity").parse().unwrap_or(0),
+        }],
         reason: get("reason"),
         text: get("text"),
         amount,
@@ -453,7 +462,11 @@ async fn coop_accept(page: Page, path: web::Path<i64>, form: CsrfForm<AcceptForm
 }
 
 #[post("/coop/after-sales/{id}/reject")]
-async fn coop_reject(page: Page, path: web::Path<i64>, form: CsrfForm<RejectRequest>) -> Result<HttpResponse, AppError> {
+async fn coop_reject(
+    page: Page,
+    path: web::Path<i64>,
+    form: CsrfForm<RejectRequest>,
+) -> Result<HttpResponse, AppError> {
     let m = crate::coop::routes::manager(&page.state, &page.session).await?;
     let (id, request, s) = (path.into_inner(), form.0, page.state.order_settings());
     page.state.db(move |conn| service::reject(conn, &s, &m, id, &request, now())).await?;

@@ -66,8 +66,7 @@ async fn api_receipt(
     let request: ReceiptRequest = crate::api::optional_json(&body)?;
     let (no, part) = path.into_inner();
     let (settings, w) = (state.order_settings(), windows(&state));
-    let view =
-        state.db(move |conn| delivery::receipt(conn, &settings, user.id, &no, part, &request, w, now())).await?;
+    let view = state.db(move |conn| delivery::receipt(conn, &settings, user.id, &no, part, &request, w, now())).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 

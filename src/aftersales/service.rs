@@ -349,7 +349,10 @@ pub fn open(
     photos.iter_mut().for_each(|p| *p = p.trim_start_matches("/images/").to_string());
     let known = model::known_photos(conn, &photos)?;
     if photos.iter().any(|p| !known.contains(p)) {
-        return Err(AppError::unprocessable("unknown_photo", "upload each photo first (POST /api/v1/photos) / 请先上传照片"));
+        return Err(AppError::unprocessable(
+            "unknown_photo",
+            "upload each photo first (POST /api/v1/photos) / 请先上传照片",
+        ));
     }
     let amount = money_fen(request.amount);
     let order = order_for(conn, user_id, order_no)?;
@@ -430,10 +433,9 @@ pub fn admin_queue(conn: &mut AnyConnection, status: Option<&str>) -> Result<Vec
 
 fn check_status(status: Option<&str>) -> Result<Option<&str>, AppError> {
     match status.filter(|s| !s.is_empty()) {
-        Some(s) if !STATUSES.contains(&s) => Err(AppError::bad_request(
-            "invalid_status",
-            format!("status is one of {} / 状态无效", STATUSES.join(", ")),
-        )),
+        Some(s) if !STATUSES.contains(&s) => {
+            Err(AppError::bad_request("invalid_status", format!("status is one of {} / 状态无效", STATUSES.join(", "))))
+        }
         other => Ok(other),
     }
 }
@@ -530,6 +532,7 @@ fn refund_units(
 /// Accepts a requested case, inside the caller's locked transaction: a `refund_only` is
 /// refunded (the amount asked, or a lower counter-offer), a `return_refund` waits for the
 /// goods, a `replacement` joins the cooperative's shipping queue.
+#[allow(clippy::too_many_arguments)]
 fn accept_locked(
     conn: &mut AnyConnection,
     s: &Settings,
@@ -656,7 +659,10 @@ pub fn confirm_return(
             return Err(case_state(&case, "awaiting_return"));
         }
         if case.return_tracking_no.is_none() {
-            return Err(AppError::conflict("not_returned", "the buyer has not shipped the goods back yet / 买家尚未寄回"));
+            return Err(AppError::conflict(
+                "not_returned",
+                "the buyer has not shipped the goods back yet / 买家尚未寄回",
+            ));
         }
         if !model::move_case(conn, case.id, &["awaiting_return"], "refunded", now)? {
             return Err(case_state(&case, "awaiting_return"));
@@ -891,7 +897,13 @@ struct CaseMail {
     url: String,
 }
 
-fn case_mail(conn: &mut AnyConnection, id: i64, order: &OrderRow, name: String, url: String) -> Result<CaseMail, AppError> {
+fn case_mail(
+    conn: &mut AnyConnection,
+    id: i64,
+    order: &OrderRow,
+    name: String,
+    url: String,
+) -> Result<CaseMail, AppError> {
     let case = model::case(conn, id)?.ok_or(AppError::NotFound)?;
     Ok(CaseMail {
         name,
@@ -951,8 +963,8 @@ pub fn add_photo(
     dir: &std::path::Path,
     now: NaiveDateTime,
 ) -> Result<String, AppError> {
-    use sha2::Digest;
     use crate::coop::service as coop;
+    use sha2::Digest;
     if data.len() > coop::MAX_IMAGE_BYTES {
         return Err(coop::too_large());
     }
@@ -967,6 +979,8 @@ pub fn add_photo(
         std::fs::write(&tmp, data).map_err(|e| AppError::internal(format!("{}: {e}", tmp.display())))?;
         std::fs::rename(&tmp, &path).map_err(|e| AppError::internal(format!("{}: {e}", path.display())))?;
     }
-    db::write_tx(conn, |conn| Ok::<_, AppError>(model::insert_photo(conn, &name, content_type, data.len() as i64, user_id, now)?))?;
+    db::write_tx(conn, |conn| {
+        Ok::<_, AppError>(model::insert_photo(conn, &name, content_type, data.len() as i64, user_id, now)?)
+    })?;
     Ok(name)
 }

@@ -585,7 +585,8 @@ pub const CARRIERS: &[&str] = &["顺丰速运", "京东物流", "中通", "圆�
 /// `SF1234567890123`; 京东物流: `JD` and 11-18 letters or digits; 圆通: `YT` and 12-16 digits;
 /// 中通, 申通: 12-15 digits; 韵达: 13-15 digits; EMS and 中国邮政: `EA123456789CN` or 13 digits).
 pub fn tracking_fits(carrier: &str, tracking: &str) -> bool {
-    let digits = |s: &str, min: usize, max: usize| (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    let digits =
+        |s: &str, min: usize, max: usize| (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
     let upu = |s: &str| {
         let b = s.as_bytes();
         b.len() == 13

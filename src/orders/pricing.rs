@@ -202,10 +202,15 @@ impl LinePaid {
         let q = q.min(left_units);
         if self.by_units_so_far() {
             let share = |total: i64| refund_share(total, self.quantity, self.refunded_quantity, q);
-            return Share { cash_fen: share(self.cash_fen), points: share(self.points), pv_fen: share(self.points_value_fen) };
+            return Share {
+                cash_fen: share(self.cash_fen),
+                points: share(self.points),
+                pv_fen: share(self.points_value_fen),
+            };
         }
         let left = self.remaining_fen().max(0);
-        let value = if q == left_units { left } else { (i128::from(left) * i128::from(q) / i128::from(left_units)) as i64 };
+        let value =
+            if q == left_units { left } else { (i128::from(left) * i128::from(q) / i128::from(left_units)) as i64 };
         self.share_of_value(value)
     }
 
@@ -221,7 +226,8 @@ impl LinePaid {
         let total = self.value_fen().max(1);
         let target = self.refunded_cash_fen + self.refunded_pv_fen + amount;
         let cash_upto = (i128::from(self.cash_fen) * i128::from(target) / i128::from(total)) as i64;
-        let mut cash = (cash_upto - self.refunded_cash_fen).clamp(0, self.cash_fen - self.refunded_cash_fen).min(amount);
+        let mut cash =
+            (cash_upto - self.refunded_cash_fen).clamp(0, self.cash_fen - self.refunded_cash_fen).min(amount);
         let mut pv = amount - cash;
         let pv_left = self.points_value_fen - self.refunded_pv_fen;
         if pv > pv_left {

@@ -352,7 +352,9 @@ async fn order_page(
         address: view.address.clone(),
     };
     let notice = match query.notice.as_deref() {
-        Some(key @ ("paid" | "cancelled" | "placed" | "received" | "reviewed")) => Some(page.t(&format!("notice_{key}"))),
+        Some(key @ ("paid" | "cancelled" | "placed" | "received" | "reviewed")) => {
+            Some(page.t(&format!("notice_{key}")))
+        }
         _ => None,
     };
     // Placing an order is not a transition; the history starts with it all the same.

@@ -887,7 +887,12 @@ pub fn order_received(
 /// Closes a received order whose after-sales window has passed with no case open (the
 /// caller checks that, holding the order's lock): `completed`, announced. False when it
 /// is not received (or already completed or refunded in full).
-pub fn complete(conn: &mut AnyConnection, s: &Settings, order: &OrderRow, now: NaiveDateTime) -> Result<bool, AppError> {
+pub fn complete(
+    conn: &mut AnyConnection,
+    s: &Settings,
+    order: &OrderRow,
+    now: NaiveDateTime,
+) -> Result<bool, AppError> {
     let from = OrderStatus::parse(&order.status)?;
     if order.received_at.is_none() || !from.can_become(OrderStatus::Completed) {
         return Ok(false);

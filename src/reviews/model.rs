@@ -47,8 +47,7 @@ pub fn exists_for_line(conn: &mut AnyConnection, line_id: i64) -> QueryResult<bo
 
 /// (product id, producer id) of a review.
 pub fn product_of(conn: &mut AnyConnection, review_id: i64) -> QueryResult<Option<(i64, i64)>> {
-    let product: Option<i64> =
-        reviews::table.find(review_id).select(reviews::product_id).first(conn).optional()?;
+    let product: Option<i64> = reviews::table.find(review_id).select(reviews::product_id).first(conn).optional()?;
     match product {
         Some(p) => Ok(Some((p, products::table.find(p).select(products::producer_id).first(conn)?))),
         None => Ok(None),

@@ -78,7 +78,10 @@ pub fn write(
     let photos: Vec<String> = request.photos.iter().map(|p| p.trim_start_matches("/images/").to_string()).collect();
     let known = crate::aftersales::model::known_photos(conn, &photos)?;
     if photos.iter().any(|p| !known.contains(p)) {
-        return Err(AppError::unprocessable("unknown_photo", "upload each photo first (POST /api/v1/photos) / 请先上传照片"));
+        return Err(AppError::unprocessable(
+            "unknown_photo",
+            "upload each photo first (POST /api/v1/photos) / 请先上传照片",
+        ));
     }
     let order = crate::orders::model::order_by_no(conn, order_no)?
         .filter(|o| o.buyer_id == buyer_id)
@@ -100,13 +103,7 @@ pub fn write(
         if model::exists_for_line(conn, line.id)? {
             return Err(already());
         }
-        let new = model::NewReview {
-            order_line_id: line.id,
-            product_id,
-            buyer_id,
-            stars: request.stars,
-            text: &body,
-        };
+        let new = model::NewReview { order_line_id: line.id, product_id, buyer_id, stars: request.stars, text: &body };
         let id = model::insert(conn, &new, now).map_err(|e| match e {
             diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => already(),
             other => other.into(),

@@ -41,8 +41,7 @@ async fn paid_order(app: &TestApp, c: &reqwest::Client, lines: &[(&str, i64)], p
     let (status, order) = send_json(c.post(app.url("/api/v1/orders")).json(&body)).await;
     assert_eq!(status, 201, "{order}");
     if let Some(payment) = order["payment_id"].as_str() {
-        let (status, body) =
-            send_json(c.post(app.url(&format!("/api/v1/payments/sandbox/{payment}/complete")))).await;
+        let (status, body) = send_json(c.post(app.url(&format!("/api/v1/payments/sandbox/{payment}/complete")))).await;
         assert_eq!(status, 200, "{body}");
     }
     order
@@ -104,7 +103,8 @@ async fn the_direct_refund_stops_at_shipping_and_parcels_carry_checked_tracking(
     assert!(v["parts"][0]["id"].is_null());
 
     // A carrier from the list, with a number in its format.
-    let ship_body = |carrier: &str, tracking: &str| json!({"order_no": no, "carrier": carrier, "tracking_no": tracking});
+    let ship_body =
+        |carrier: &str, tracking: &str| json!({"order_no": no, "carrier": carrier, "tracking_no": tracking});
     for (carrier, tracking, code) in [
         ("FooExpress", "SF1234567890123", "invalid_carrier"),
         ("顺丰速运", "SF12345", "invalid_tracking_no"),
@@ -119,7 +119,10 @@ async fn the_direct_refund_stops_at_shipping_and_parcels_carry_checked_tracking(
     let part = ship(&app, &coop, &buyer, &no, "SF1234567890123").await;
     let v = get_order(&app, &buyer, &no).await;
     let p = &v["parts"][0];
-    assert_eq!((p["id"].as_i64(), p["status"].as_str(), p["carrier"].as_str()), (Some(part), Some("shipped"), Some("顺丰速运")));
+    assert_eq!(
+        (p["id"].as_i64(), p["status"].as_str(), p["carrier"].as_str()),
+        (Some(part), Some("shipped"), Some("顺丰速运"))
+    );
     assert!(p["shipped_at"].is_string() && p["received_at"].is_null() && p["after_sales"].is_array(), "{p}");
 
     // Afterwards: 409 use_after_sales, and nothing moves.
@@ -155,7 +158,11 @@ async fn receipt_is_per_parcel_once_and_a_short_delivery_opens_a_case() {
     assert_eq!((status, p["status"].as_str()), (200, Some("received")), "{p}");
     assert!(p["received_at"].is_string());
     assert_eq!(p["after_sales"].as_array().map(Vec::len), Some(1), "{p}");
-    assert_eq!((p["after_sales"][0]["type"].as_str(), fen(&p["after_sales"][0]["amount"])), (Some("refund_only"), 3690), "a tenth at the tier price");
+    assert_eq!(
+        (p["after_sales"][0]["type"].as_str(), fen(&p["after_sales"][0]["amount"])),
+        (Some("refund_only"), 3690),
+        "a tenth at the tier price"
+    );
     // Repeated: 200, no change, no second case.
     let (status, again) = receive(&app, &buyer, &no, part, nine).await;
     assert_eq!((status, &again["received_at"]), (200, &p["received_at"]));
@@ -165,7 +172,10 @@ async fn receipt_is_per_parcel_once_and_a_short_delivery_opens_a_case() {
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM order_events WHERE to_status = 'received'"), 1);
     let case = p["after_sales"][0]["id"].as_i64().unwrap_or_default();
     let (status, c) = send_json(buyer.get(app.url(&format!("/api/v1/orders/{no}/after-sales/{case}")))).await;
-    assert_eq!((status, c["reason"].as_str(), c["lines"][0]["quantity"].as_i64()), (200, Some("short_delivery"), Some(1)));
+    assert_eq!(
+        (status, c["reason"].as_str(), c["lines"][0]["quantity"].as_i64()),
+        (200, Some("short_delivery"), Some(1))
+    );
     // The cooperative was mailed.
     assert_eq!(
         count(&app, "SELECT COUNT(*) AS n FROM outbox WHERE template = 'after_sales_requested' AND recipient = 'coop@example.com'"),
@@ -180,9 +190,7 @@ async fn cases_are_checked_against_shipping_quantities_amounts_and_the_window() 
     let order = paid_order(&app, &buyer, &[("GY-QUINOA-1KG", 2)], 0).await;
     let no = no(&order);
     let line = line_id(&order, 0);
-    let case = |q: i64, amount: &str| {
-        json!({"type": "refund_only", "lines": [{"line_id": line, "quantity": q}], "reason": "damaged", "text": "压坏了", "amount": amount})
-    };
+    let case = |q: i64, amount: &str| json!({"type": "refund_only", "lines": [{"line_id": line, "quantity": q}], "reason": "damaged", "text": "压坏了", "amount": amount});
     let (status, body) = open_case(&app, &buyer, &no, case(1, "1.00")).await;
     assert_eq!((status, error_code(&body)), (409, "not_shipped"), "{body}");
     let part = ship(&app, &coop, &buyer, &no, "SF123456789013").await;
@@ -190,12 +198,23 @@ async fn cases_are_checked_against_shipping_quantities_amounts_and_the_window() 
     assert_eq!((status, error_code(&body)), (422, "invalid_quantity"), "{body}");
     let (status, body) = open_case(&app, &buyer, &no, case(1, "39.91")).await;
     assert_eq!((status, error_code(&body)), (422, "invalid_amount"), "{body}");
-    let (status, body) =
-        open_case(&app, &buyer, &no, json!({"type": "swap", "lines": [{"line_id": line, "quantity": 1}], "reason": "damaged"})).await;
+    let (status, body) = open_case(
+        &app,
+        &buyer,
+        &no,
+        json!({"type": "swap", "lines": [{"line_id": line, "quantity": 1}], "reason": "damaged"}),
+    )
+    .await;
     assert_eq!((status, error_code(&body)), (400, "invalid_type"), "{body}");
     // With a photo uploaded first.
     let png = sample_png(&[]);
-    let res = buyer.post(app.url("/api/v1/photos")).header("content-type", "image/png").body(png).send().await.expect("upload");
+    let res = buyer
+        .post(app.url("/api/v1/photos"))
+        .header("content-type", "image/png")
+        .body(png)
+        .send()
+        .await
+        .expect("upload");
     assert_eq!(res.status(), 201);
     let photo: Value = res.json().await.unwrap_or_default();
     let mut body = case(1, "10.00");
@@ -253,12 +272,31 @@ async fn an_accepted_refund_only_case_refunds_the_agreed_amount_across_cash_poin
     assert_eq!(back_cash + back_points, 4000);
     assert_eq!(back_cash, cash * 4000 / total);
     let v = get_order(&app, &buyer, &no).await;
-    assert_eq!((v["status"].as_str(), fen(&v["refunded_cash"]), v["refunded_points"].as_i64()), (Some("partially_refunded"), back_cash, Some(back_points)));
+    assert_eq!(
+        (v["status"].as_str(), fen(&v["refunded_cash"]), v["refunded_points"].as_i64()),
+        (Some("partially_refunded"), back_cash, Some(back_points))
+    );
     assert_eq!(v["parts"][0]["after_sales"][0]["status"], "refunded");
     let refund_id = count(&app, &format!("SELECT refund_id AS n FROM after_sales WHERE id = {case}"));
     // One reversal credit for the case's refund, of the whole amount; the pledge follows.
-    assert_eq!(count(&app, &format!("SELECT COUNT(*) AS n FROM credit_entries WHERE kind = 'sale_reversal' AND refund_id = {refund_id}")), 1);
-    assert_eq!(count(&app, &format!("SELECT amount_fen AS n FROM credit_entries WHERE kind = 'sale_reversal' AND refund_id = {refund_id}")), -4000);
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT COUNT(*) AS n FROM credit_entries WHERE kind = 'sale_reversal' AND refund_id = {refund_id}"
+            )
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT amount_fen AS n FROM credit_entries WHERE kind = 'sale_reversal' AND refund_id = {refund_id}"
+            )
+        ),
+        -4000
+    );
     assert_eq!(count(&app, &format!("SELECT amount_fen AS n FROM credit_entries WHERE kind = 'charity_reversal' AND refund_id = {refund_id}")), -(300 * 4000 / 29400));
     let (status, verify) = send_json(app.client.get(app.url("/api/v1/ledger/verify"))).await;
     assert_eq!((status, verify["ok"].as_bool()), (200, Some(true)), "{verify}");
@@ -292,7 +330,12 @@ async fn a_case_for_the_whole_order_reverses_its_charity_hours_and_gives_an_orga
 
     // A union's order: the refund gives its budget back, and the union's admin opens the case.
     let union = count(&app, "SELECT id AS n FROM organisations WHERE slug = 'demo-group-union'");
-    exec(&mut app.conn(), &format!("UPDATE org_budgets SET budget_total_fen = 50000, approval_threshold_fen = NULL WHERE org_id = {union}"));
+    exec(
+        &mut app.conn(),
+        &format!(
+            "UPDATE org_budgets SET budget_total_fen = 50000, approval_threshold_fen = NULL WHERE org_id = {union}"
+        ),
+    );
     let admin = app.client_for("union@example.com").await;
     let body = json!({"lines": [{"sku_id": app.sku("GY-QUINOA-1KG"), "quantity": 2}], "address": address(), "account": {"org_id": union}});
     let (status, order) = send_json(admin.post(app.url("/api/v1/orders")).json(&body)).await;
@@ -338,14 +381,21 @@ async fn concurrent_accepts_escalations_and_the_auto_accept_of_one_case_move_mon
     let job_results: Vec<_> = jobs.into_iter().map(|j| j.join().expect("thread")).collect();
     assert!(a.iter().chain(&e).all(|(s, _)| *s < 500), "{a:?} {e:?}");
     assert!(e.iter().all(|(s, b)| *s == 409 && error_code(b) == "invalid_state"), "{e:?}");
-    let won = a.iter().filter(|(s, _)| *s == 200).count() + job_results.iter().map(|r| r.clone().unwrap_or(0)).sum::<usize>();
+    let won =
+        a.iter().filter(|(s, _)| *s == 200).count() + job_results.iter().map(|r| r.clone().unwrap_or(0)).sum::<usize>();
     assert_eq!(won, 1, "{a:?} {job_results:?}");
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM refunds"), 1, "money moved once");
     let (cash, points) = case_refund(&app, case);
     assert_eq!(cash + points, 7777);
     let v = get_order(&app, &buyer, &no).await;
     assert_eq!((fen(&v["refunded_cash"]), v["refunded_points"].as_i64()), (cash, Some(points)));
-    assert_eq!(count(&app, &format!("SELECT COUNT(*) AS n FROM after_sales_events WHERE case_id = {case} AND to_status = 'refunded'")), 1);
+    assert_eq!(
+        count(
+            &app,
+            &format!("SELECT COUNT(*) AS n FROM after_sales_events WHERE case_id = {case} AND to_status = 'refunded'")
+        ),
+        1
+    );
 }
 
 #[actix_web::test]
@@ -356,9 +406,7 @@ async fn return_refund_waits_for_the_goods_and_replacement_moves_no_money() {
     let no = no(&order);
     ship(&app, &coop, &buyer, &no, "SF123456789017").await;
     let refunds = || count(&app, "SELECT COUNT(*) AS n FROM refunds");
-    let cases = |kind: &str, line: i64, q: i64| {
-        json!({"type": kind, "lines": [{"line_id": line, "quantity": q}], "reason": "wrong_item", "text": "发错了"})
-    };
+    let cases = |kind: &str, line: i64, q: i64| json!({"type": kind, "lines": [{"line_id": line, "quantity": q}], "reason": "wrong_item", "text": "发错了"});
     // Return and refund: accepted, then nothing until the goods are confirmed back.
     let (status, ret) = open_case(&app, &buyer, &no, cases("return_refund", line_id(&order, 0), 2)).await;
     assert_eq!(status, 201, "{ret}");
@@ -372,7 +420,8 @@ async fn return_refund_waits_for_the_goods_and_replacement_moves_no_money() {
     let back = app.url(&format!("/api/v1/orders/{no}/after-sales/{rid}/return-shipment"));
     let (status, body) = send_json(buyer.post(&back).json(&json!({"carrier": "圆通", "tracking_no": "bad"}))).await;
     assert_eq!((status, error_code(&body)), (400, "invalid_tracking_no"));
-    let (status, _) = send_json(buyer.post(&back).json(&json!({"carrier": "圆通", "tracking_no": "YT123456789012"}))).await;
+    let (status, _) =
+        send_json(buyer.post(&back).json(&json!({"carrier": "圆通", "tracking_no": "YT123456789012"}))).await;
     assert_eq!(status, 200);
     assert_eq!(refunds(), 0);
     let (status, done) = send_json(coop.post(&confirm)).await;
@@ -393,7 +442,10 @@ async fn return_refund_waits_for_the_goods_and_replacement_moves_no_money() {
     let (_, pending) = send_json(coop.get(app.url("/api/v1/coop/shipments/pending"))).await;
     let queued: Vec<&Value> = pending.as_array().into_iter().flatten().filter(|p| p["after_sales_id"] == pid).collect();
     assert_eq!(queued.len(), 1, "{pending}");
-    assert_eq!((queued[0]["order_no"].as_str(), queued[0]["items"][0]["quantity"].as_i64()), (Some(no.as_str()), Some(1)));
+    assert_eq!(
+        (queued[0]["order_no"].as_str(), queued[0]["items"][0]["quantity"].as_i64()),
+        (Some(no.as_str()), Some(1))
+    );
     let body = json!({"order_no": no, "carrier": "EMS", "tracking_no": "EA123456789CN", "after_sales_id": pid});
     let (status, shipped) = send_json(coop.post(app.url("/api/v1/coop/shipments")).json(&body)).await;
     assert_eq!(status, 201, "{shipped}");
@@ -430,7 +482,9 @@ async fn rejected_cases_escalate_and_the_admin_decides() {
     let (status, _) = send_json(admin.get(app.url("/api/v1/admin/after-sales?status=nonsense"))).await;
     assert_eq!(status, 400);
     let decide = app.url(&format!("/api/v1/admin/after-sales/{id}/decide"));
-    let (status, d) = send_json(admin.post(&decide).json(&json!({"decision": "refund", "amount": "15.00", "note": "照片可见腐坏"}))).await;
+    let (status, d) =
+        send_json(admin.post(&decide).json(&json!({"decision": "refund", "amount": "15.00", "note": "照片可见腐坏"})))
+            .await;
     assert_eq!((status, d["status"].as_str()), (200, Some("refunded")), "{d}");
     assert_eq!(case_refund(&app, id), (1500, 0));
     let (status, _) = send_json(admin.post(&decide).json(&json!({"decision": "reject", "note": "again"}))).await;
@@ -459,8 +513,7 @@ async fn auto_receive_auto_accept_and_completion_happen_once_on_two_threads() {
         first + f(&mut app.conn(), &app.settings(), at)
     };
     let now = Utc::now().naive_utc();
-    let receive_job: JobFn =
-        |c, s, at| delivery::auto_receive_due(c, s, windows(), at).unwrap_or(usize::MAX / 4);
+    let receive_job: JobFn = |c, s, at| delivery::auto_receive_due(c, s, windows(), at).unwrap_or(usize::MAX / 4);
     assert_eq!(run(receive_job, now + Duration::days(9)), 0, "not yet");
     let day11 = now + Duration::days(11);
     assert_eq!(run(receive_job, day11), 1, "received once");
@@ -472,8 +525,7 @@ async fn auto_receive_auto_accept_and_completion_happen_once_on_two_threads() {
     let body = json!({"type": "refund_only", "lines": [{"line_id": line_id(&order, 0), "quantity": 1}], "reason": "damaged", "amount": "5.00"});
     let (status, _) = open_case(&app, &buyer, &no, body).await;
     assert_eq!(status, 201);
-    let complete_job: JobFn =
-        |c, s, at| delivery::complete_due(c, s, windows(), at).unwrap_or(usize::MAX / 4);
+    let complete_job: JobFn = |c, s, at| delivery::complete_due(c, s, windows(), at).unwrap_or(usize::MAX / 4);
     assert_eq!(run(complete_job, day11 + Duration::days(8)), 0, "an open case holds the order");
     let accept_job: JobFn =
         |c, s, at| aidmart::aftersales::service::auto_accept_due(c, s, at).unwrap_or(usize::MAX / 4);
@@ -518,10 +570,13 @@ async fn random_concurrent_cases_never_refund_a_line_more_than_was_paid() {
     }
     // Every case accepted twice at once (and returns confirmed twice at once), and an admin's
     // full refund in the middle.
-    let accepts = opened.iter().flat_map(|(id, _)| [accept(&app, &coop, *id, json!({})), accept(&app, &coop, *id, json!({}))]);
-    let refund = send_json(admin.post(app.url(&format!("/api/v1/admin/orders/{no}/refunds"))).json(
-        &json!({"lines": [{"line_id": line_id(&order, 1), "quantity": 1}]}),
-    ));
+    let accepts =
+        opened.iter().flat_map(|(id, _)| [accept(&app, &coop, *id, json!({})), accept(&app, &coop, *id, json!({}))]);
+    let refund = send_json(
+        admin
+            .post(app.url(&format!("/api/v1/admin/orders/{no}/refunds")))
+            .json(&json!({"lines": [{"line_id": line_id(&order, 1), "quantity": 1}]})),
+    );
     let (answers, r) = futures_util::join!(join_all(accepts), refund);
     assert!(answers.iter().all(|(s, _)| *s < 500) && r.0 < 500, "seed {seed}: {answers:?} {r:?}");
     for (id, kind) in opened.iter().filter(|(_, k)| *k == "return_refund") {
@@ -535,13 +590,27 @@ async fn random_concurrent_cases_never_refund_a_line_more_than_was_paid() {
     for i in 0..2 {
         let l = &order["lines"][i];
         let id = line_id(&order, i);
-        let back_cash = count(&app, &format!("SELECT CAST(COALESCE(SUM(cash_fen), 0) AS BIGINT) AS n FROM refund_lines WHERE order_line_id = {id}"));
-        let back_points = count(&app, &format!("SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS n FROM refund_lines WHERE order_line_id = {id}"));
+        let back_cash = count(
+            &app,
+            &format!(
+                "SELECT CAST(COALESCE(SUM(cash_fen), 0) AS BIGINT) AS n FROM refund_lines WHERE order_line_id = {id}"
+            ),
+        );
+        let back_points = count(
+            &app,
+            &format!(
+                "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS n FROM refund_lines WHERE order_line_id = {id}"
+            ),
+        );
         assert!(back_cash <= fen(&l["cash"]), "seed {seed}: line {i} cash {back_cash} > {}", l["cash"]);
         assert!(back_points <= l["points"].as_i64().unwrap_or(0), "seed {seed}: line {i} points {back_points}");
         let credited = count(&app, &format!("SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM credit_entries WHERE order_line_id = {id} AND kind IN ('sale', 'sale_reversal')"));
         assert!(credited >= 0, "seed {seed}: line {i} reversed more than sold ({credited})");
-        assert_eq!(credited, fen(&l["line_total"]) - back_cash - back_points, "seed {seed}: the ledger follows the refunds");
+        assert_eq!(
+            credited,
+            fen(&l["line_total"]) - back_cash - back_points,
+            "seed {seed}: the ledger follows the refunds"
+        );
     }
     let v = get_order(&app, &buyer, &no).await;
     let cash: i64 = count(&app, "SELECT CAST(COALESCE(SUM(cash_fen), 0) AS BIGINT) AS n FROM refunds");
@@ -593,7 +662,10 @@ async fn reviews_need_receipt_come_once_per_line_and_make_the_products_rating() 
     assert_eq!(status, 200, "{page}");
     assert_eq!((page["rating"]["count"].as_i64(), page["rating"]["average"].as_f64()), (Some(2), Some(3.5)), "{page}");
     assert_eq!(page["items"][0]["id"], second["id"], "newest first");
-    assert_eq!((page["items"][0]["refunded"].as_bool(), page["items"][1]["refunded"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(
+        (page["items"][0]["refunded"].as_bool(), page["items"][1]["refunded"].as_bool()),
+        (Some(true), Some(false))
+    );
     let (_, p) = send_json(app.client.get(app.url(&format!("/api/v1/products/{product}")))).await;
     assert_eq!((p["rating"]["count"].as_i64(), p["rating"]["average"].as_f64()), (Some(2), Some(3.5)), "{p}");
     // The cooperative replies once; an admin hides one with a reason and the rating follows.
@@ -607,7 +679,11 @@ async fn reviews_need_receipt_come_once_per_line_and_make_the_products_rating() 
     assert_eq!(send_json(admin.post(&hide).json(&json!({"reason": "含不实信息"}))).await.0, 204);
     let (_, page) = send_json(app.client.get(app.url(&format!("/api/v1/products/{product}/reviews")))).await;
     assert_eq!((page["rating"]["count"].as_i64(), page["rating"]["average"].as_f64()), (Some(1), Some(5.0)), "{page}");
-    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM reviews WHERE hidden_reason IS NOT NULL"), 1, "kept, with its reason");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) AS n FROM reviews WHERE hidden_reason IS NOT NULL"),
+        1,
+        "kept, with its reason"
+    );
 }
 
 #[actix_web::test]
@@ -631,7 +707,8 @@ async fn the_pages_walk_from_receipt_to_a_refund_in_both_languages() {
     assert!(html.contains("确认收货") && html.contains("SF123456789023") && html.contains("申请售后"), "{html}");
     let part = count(&app, "SELECT id AS n FROM shipments");
     let form = [("_csrf", crate::helpers::csrf_from(&html))];
-    let res = buyer.post(app.url(&format!("/orders/{no}/parts/{part}/receipt"))).form(&form).send().await.expect("post");
+    let res =
+        buyer.post(app.url(&format!("/orders/{no}/parts/{part}/receipt"))).form(&form).send().await.expect("post");
     assert_eq!(res.status(), 303);
     let (_, html) = page(&buyer, format!("/orders/{no}")).await;
     assert!(html.contains("已收货") && html.contains("发表评价") && !html.contains("data-testid=\"confirm-receipt\""));
@@ -651,7 +728,9 @@ async fn the_pages_walk_from_receipt_to_a_refund_in_both_languages() {
         ("text", "压坏了".to_string()),
     ];
     for (name, value) in fields {
-        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
     }
     body.extend(
         format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n")
@@ -683,7 +762,9 @@ async fn the_pages_walk_from_receipt_to_a_refund_in_both_languages() {
     assert!(html.contains("已退款") && html.contains("¥12.50"), "{html}");
     let (_, html) = page(&buyer, format!("/orders/{no}?lang=en")).await;
     assert!(html.contains("Refunded") && html.contains("After-sales case"), "{html}");
-    for (c, path) in [(&coop, "/coop/after-sales?lang=en"), (&admin, "/admin/after-sales"), (&admin, "/admin/after-sales?lang=en")] {
+    for (c, path) in
+        [(&coop, "/coop/after-sales?lang=en"), (&admin, "/admin/after-sales"), (&admin, "/admin/after-sales?lang=en")]
+    {
         let (status, html) = page(c, path.into()).await;
         assert_eq!(status, 200, "{path}");
         assert!(!html.contains("{{"), "{path}");

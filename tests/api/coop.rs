@@ -559,8 +559,9 @@ async fn shipping_by_csv_marks_every_part_or_none() {
     }
     let (a, b) = (&numbers[0], &numbers[1]);
     let bulk = |csv: String| send_json(coop.post(app.url("/api/v1/coop/shipments/bulk")).json(&json!({"csv": csv})));
-    let bad =
-        format!("order_no,carrier,tracking_no\n{a},顺丰速运,SF200000000001\nAM-NO-SUCH-ORDER,顺丰速运,SF200000000002\n");
+    let bad = format!(
+        "order_no,carrier,tracking_no\n{a},顺丰速运,SF200000000001\nAM-NO-SUCH-ORDER,顺丰速运,SF200000000002\n"
+    );
     let (status, body) = bulk(bad).await;
     assert_eq!((status, error_code(&body)), (422, "invalid_csv"), "{body}");
     assert_eq!(body["error"]["rows"][0]["row"], 3);
