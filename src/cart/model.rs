@@ -2,8 +2,9 @@
 
 use diesel::prelude::*;
 
-use crate::db::schema::cart_items;
+use crate::db::schema::{cart_items, users};
 use crate::db::AnyConnection;
+use crate::error::AppError;
 
 /// (sku_id, quantity) in the order they were added.
 pub fn lines(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Vec<(i64, i64)>> {
@@ -14,14 +15,21 @@ pub fn lines(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Vec<(i64, i6
         .load(conn)
 }
 
-/// Replaces the buyer's cart with `lines`, in one write transaction.
-pub fn replace(conn: &mut AnyConnection, user_id: i64, lines: &[(i64, i64)]) -> Result<(), crate::error::AppError> {
+/// Reads the buyer's cart, applies `change` and stores the result, in one write transaction
+/// that first locks the buyer's row: concurrent changes to one cart apply one after the
+/// other, so none is lost and no two insert the same line.
+pub fn update<F>(conn: &mut AnyConnection, user_id: i64, mut change: F) -> Result<Vec<(i64, i64)>, AppError>
+where
+    F: FnMut(Vec<(i64, i64)>) -> Result<Vec<(i64, i64)>, AppError>,
+{
     crate::db::write_tx(conn, |conn| {
+        diesel::update(users::table.find(user_id)).set(users::id.eq(users::id)).execute(conn)?;
+        let changed = change(lines(conn, user_id)?)?;
         diesel::delete(cart_items::table.filter(cart_items::user_id.eq(user_id))).execute(conn)?;
-        if lines.is_empty() {
-            return Ok(());
+        if changed.is_empty() {
+            return Ok(changed);
         }
-        let values: Vec<_> = lines
+        let values: Vec<_> = changed
             .iter()
             .zip(0i64..)
             .map(|((sku_id, quantity), position)| {
@@ -34,6 +42,6 @@ pub fn replace(conn: &mut AnyConnection, user_id: i64, lines: &[(i64, i64)]) -> 
             })
             .collect();
         crate::on_backend!(conn, |c| diesel::insert_into(cart_items::table).values(&values).execute(c))?;
-        Ok(())
+        Ok(changed)
     })
 }

@@ -50,36 +50,40 @@ fn quantity_of(lines: &[(i64, i64)]) -> i64 {
 
 /// The visitor's cart: the account's (with the anonymous cart merged in, once) or the session's.
 pub async fn load(state: &AppState, session: &Session) -> Result<Lines, AppError> {
-    let Some(user) = session::current_user(session) else {
-        return Ok(session_lines(session));
-    };
-    let anonymous = session_lines(session);
-    let merging = !anonymous.is_empty();
-    let lines = state
-        .db(move |conn| {
-            let mine = model::lines(conn, user.id)?;
-            if anonymous.is_empty() {
-                return Ok(mine);
-            }
-            let merged = service::merge(mine, &anonymous);
-            model::replace(conn, user.id, &merged)?;
-            Ok(merged)
-        })
-        .await?;
-    if merging {
-        session.remove(CART);
+    match session::current_user(session) {
+        Some(user) if session_lines(session).is_empty() => {
+            let lines = state.db(move |conn| Ok(model::lines(conn, user.id)?)).await?;
+            session::set_cart_count(session, quantity_of(&lines))?;
+            Ok(lines)
+        }
+        _ => change(state, session, Ok).await,
     }
-    session::set_cart_count(session, quantity_of(&lines))?;
-    Ok(lines)
 }
 
-async fn save(state: &AppState, session: &Session, lines: Lines) -> Result<(), AppError> {
-    let count = quantity_of(&lines);
-    match session::current_user(session) {
-        Some(user) => state.db(move |conn| model::replace(conn, user.id, &lines)).await?,
-        None => session.insert(CART, lines).map_err(AppError::internal)?,
-    }
-    session::set_cart_count(session, count)
+/// Applies `edit` to the visitor's cart and stores the result. For a signed-in buyer the
+/// read, the edit and the write are one transaction (two tabs adding at once lose nothing);
+/// an anonymous cart left in the session is merged in first.
+async fn change<F>(state: &AppState, session: &Session, mut edit: F) -> Result<Lines, AppError>
+where
+    F: FnMut(Lines) -> Result<Lines, AppError> + Send + 'static,
+{
+    let lines = match session::current_user(session) {
+        Some(user) => {
+            let anonymous = session_lines(session);
+            let lines = state
+                .db(move |conn| model::update(conn, user.id, |mine| edit(service::merge(mine, &anonymous))))
+                .await?;
+            session.remove(CART);
+            lines
+        }
+        None => {
+            let lines = edit(session_lines(session))?;
+            session.insert(CART, lines.clone()).map_err(AppError::internal)?;
+            lines
+        }
+    };
+    session::set_cart_count(session, quantity_of(&lines))?;
+    Ok(lines)
 }
 
 /// Refuses a SKU that is not on sale, so the cart only holds what can be bought.
@@ -303,8 +307,8 @@ async fn api_add(
     body: web::Json<AddItem>,
 ) -> Result<web::Json<CartView>, AppError> {
     check_sku(&state, body.sku_id).await?;
-    let lines = service::add(load(&state, &session).await?, body.sku_id, body.quantity.unwrap_or(1))?;
-    save(&state, &session, lines).await?;
+    let (sku_id, quantity) = (body.sku_id, body.quantity.unwrap_or(1));
+    change(&state, &session, move |lines| service::add(lines, sku_id, quantity)).await?;
     Ok(web::Json(cart_view(&state, &session).await?))
 }
 
@@ -320,8 +324,8 @@ async fn api_set(
 ) -> Result<web::Json<CartView>, AppError> {
     let sku_id = path.into_inner();
     check_sku(&state, sku_id).await?;
-    let lines = service::set(load(&state, &session).await?, sku_id, body.quantity)?;
-    save(&state, &session, lines).await?;
+    let quantity = body.quantity;
+    change(&state, &session, move |lines| service::set(lines, sku_id, quantity)).await?;
     Ok(web::Json(cart_view(&state, &session).await?))
 }
 
@@ -333,8 +337,8 @@ async fn api_remove(
     session: Session,
     path: web::Path<i64>,
 ) -> Result<web::Json<CartView>, AppError> {
-    let lines = service::remove(load(&state, &session).await?, path.into_inner());
-    save(&state, &session, lines).await?;
+    let sku_id = path.into_inner();
+    change(&state, &session, move |lines| Ok(service::remove(lines, sku_id))).await?;
     Ok(web::Json(cart_view(&state, &session).await?))
 }
 
@@ -378,8 +382,8 @@ struct CartForm {
 async fn cart_add(page: Page, form: web::Form<CartForm>) -> Result<HttpResponse, AppError> {
     session::verify_csrf(&page.session, &form.csrf)?;
     check_sku(&page.state, form.sku_id).await?;
-    let lines = service::add(load(&page.state, &page.session).await?, form.sku_id, form.quantity.unwrap_or(1))?;
-    save(&page.state, &page.session, lines).await?;
+    let (sku_id, quantity) = (form.sku_id, form.quantity.unwrap_or(1));
+    change(&page.state, &page.session, move |lines| service::add(lines, sku_id, quantity)).await?;
     Ok(see_other("/cart"))
 }
 
@@ -387,19 +391,22 @@ async fn cart_add(page: Page, form: web::Form<CartForm>) -> Result<HttpResponse,
 async fn cart_update(page: Page, form: web::Form<CartForm>) -> Result<HttpResponse, AppError> {
     session::verify_csrf(&page.session, &form.csrf)?;
     let quantity = service::checked_quantity(form.quantity.unwrap_or(1))?;
-    let mut lines = load(&page.state, &page.session).await?;
-    if let Some(line) = lines.iter_mut().find(|l| l.0 == form.sku_id) {
-        line.1 = quantity;
-    }
-    save(&page.state, &page.session, lines).await?;
+    let sku_id = form.sku_id;
+    change(&page.state, &page.session, move |mut lines| {
+        if let Some(line) = lines.iter_mut().find(|l| l.0 == sku_id) {
+            line.1 = quantity;
+        }
+        Ok(lines)
+    })
+    .await?;
     Ok(see_other("/cart"))
 }
 
 #[post("/cart/remove")]
 async fn cart_remove(page: Page, form: web::Form<CartForm>) -> Result<HttpResponse, AppError> {
     session::verify_csrf(&page.session, &form.csrf)?;
-    let lines = service::remove(load(&page.state, &page.session).await?, form.sku_id);
-    save(&page.state, &page.session, lines).await?;
+    let sku_id = form.sku_id;
+    change(&page.state, &page.session, move |lines| Ok(service::remove(lines, sku_id))).await?;
     Ok(see_other("/cart"))
 }
 
@@ -612,8 +619,7 @@ async fn place_from_form(
         Outcome::New(view) => view.order_no,
         Outcome::Replayed(body) => serde_json::from_str::<OrderView>(&body).map_err(AppError::internal)?.order_no,
     };
-    let left = service::after_order(load(&page.state, &page.session).await?, &cart);
-    save(&page.state, &page.session, left).await?;
+    change(&page.state, &page.session, move |lines| Ok(service::after_order(lines, &cart))).await?;
     page.state.db(move |conn| crate::addresses::model::remember(conn, user_id, &saved)).await?;
     Ok(order_no)
 }

@@ -580,3 +580,30 @@ async fn cooperatives_ship_ticked_parcels_with_a_carrier_from_the_list() {
         assert_eq!(order["status"], "shipped", "{no}: {order}");
     }
 }
+
+#[actix_web::test]
+async fn concurrent_cart_changes_of_one_buyer_are_all_kept() {
+    let app = spawn_app().await;
+    let buyer = app.client_for("buyer@example.com").await;
+    let skus: Vec<i64> = ["GY-QUINOA-1KG", "RH-RICE-5KG"].iter().map(|code| app.sku(code)).collect();
+    // 16 adds at once from "two tabs": eight per SKU, on an empty cart (the first insert races).
+    let adds = (0..16).map(|i| {
+        let (buyer, url, sku) = (buyer.clone(), app.url("/api/v1/cart/items"), skus[i % 2]);
+        async move { send_json(buyer.post(url).json(&json!({"sku_id": sku, "quantity": 1}))).await }
+    });
+    for (status, body) in futures_util::future::join_all(adds).await {
+        assert_eq!(status, 200, "{body}");
+    }
+    let (_, cart) = send_json(buyer.get(app.url("/api/v1/cart"))).await;
+    let mut lines: Vec<(i64, i64)> = cart["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|i| (i["sku_id"].as_i64().unwrap_or(0), i["quantity"].as_i64().unwrap_or(0)))
+        .collect();
+    lines.sort_unstable();
+    let mut expected = vec![(skus[0], 8), (skus[1], 8)];
+    expected.sort_unstable();
+    assert_eq!(lines, expected, "no add is lost and no line is doubled");
+}

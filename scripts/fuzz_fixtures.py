@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Prepares live data for scripts/fuzz_api.sh and prints it as JSON: for each demo role, ids
+the fuzzer can aim at (its organisation, orders in each state, pending grants and approvals,
+invite tokens, members, payments), and the catalogue everyone sees.
+
+Random values almost never hit an existing order number or an organisation the role belongs
+to, so without these the fuzzer only ever meets 404s. scripts/fuzz_hooks.py turns three in four
+generated requests into well-formed ones aimed at these objects; the rest stay random.
+
+    python3 scripts/fuzz_fixtures.py http://127.0.0.1:8080 DATA_DIR/mail > fixtures.json
+
+The mail folder is where the store writes its mail when no SMTP server is set: invite tokens
+are only ever sent by mail.
+"""
+
+import datetime
+import email
+import email.policy
+import json
+import pathlib
+import re
+import sys
+import time
+
+import requests
+
+PASSWORD = "aidmart-demo"
+ADDRESS = {"name": "李强", "mobile": "13800138000", "province": "北京市", "city": "北京市",
+           "district": "西城区", "detail": "金融大街1号"}
+
+
+class Api:
+    def __init__(self, base, email=None):
+        self.base = base + "/api/v1"
+        self.http = requests.Session()
+        if email:
+            self.call("POST", "/auth/login", json={"email": email, "password": PASSWORD})
+
+    def call(self, method, path, ok=(200, 201, 202), **kw):
+        r = self.http.request(method, self.base + path, timeout=30, **kw)
+        if r.status_code not in ok:
+            raise SystemExit(f"fixture step {method} {path} answered {r.status_code}: {r.text[:300]}")
+        return r.json() if r.content and r.headers.get("content-type", "").startswith("application/json") else r.text
+
+
+def items(body):
+    return body["items"] if isinstance(body, dict) and "items" in body else body
+
+
+def fen(yuan):
+    whole, _, frac = yuan.partition(".")
+    return int(whole) * 100 + int((frac + "00")[:2])
+
+
+def invite_tokens(mail_dir, to):
+    """The tokens of the invites mailed to `to`, from the store's .eml files."""
+    tokens = []
+    for path in sorted(pathlib.Path(mail_dir).glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if to not in str(message["To"]):
+            continue
+        body = message.get_body(preferencelist=("plain", "html"))
+        tokens += re.findall(r"/invites/([A-Za-z0-9_-]+)", body.get_content() if body else "")
+    return list(dict.fromkeys(tokens))
+
+
+def new_tokens(mail_dir, to, known, count):
+    """Waits (the outbox sends in the background) for `count` tokens mailed to `to` beyond `known`."""
+    for _ in range(150):
+        fresh = [t for t in invite_tokens(mail_dir, to) if t not in known]
+        if len(fresh) >= count:
+            return fresh
+        time.sleep(0.2)
+    raise SystemExit(f"fixture step: no invite mail for {to} in {mail_dir}")
+
+
+def main(base, mail_dir):
+    anon = Api(base)
+    products = items(anon.call("GET", "/products"))
+    skus = []
+    for p in products:
+        detail = anon.call("GET", f"/products/{p['id']}")
+        for s in detail.get("skus", []):
+            skus.append({"id": s["id"], "code": s["code"], "product_id": p["id"], "producer_id": p["producer_id"]})
+    campaigns = [c["id"] for c in items(anon.call("GET", "/campaigns"))]
+    projects = [p["id"] for p in items(anon.call("GET", "/donation-projects"))]
+    common = {"products": [p["id"] for p in products], "skus": skus, "campaigns": campaigns,
+              "projects": projects, "address": ADDRESS}
+
+    # The cooperative's own SKUs (coop@ manages one producer).
+    coop = Api(base, "coop@example.com")
+    own = items(coop.call("GET", "/coop/skus"))
+    own_skus = [s["id"] for s in own]
+    own_codes = [s["code"] for s in own]
+    own_products = sorted({s["product_id"] for s in own if "product_id" in s}) or \
+        sorted({s["product_id"] for s in skus if s["id"] in own_skus})
+    own_sku = own_skus[0]
+    # Enough stock for every fixture order and the fuzzer's own.
+    coop.call("PATCH", f"/coop/skus/{own_sku}/stock", json={"set": 100000, "reason": "restock"})
+
+    def order(api, lines, account=None, points=0):
+        body = {"lines": lines, "address": ADDRESS, "points": points}
+        if account:
+            body["account"] = account
+        return api.call("POST", "/orders", json=body)
+
+    def pay(api, placed):
+        api.call("POST", f"/payments/sandbox/{placed['payment_id']}/complete", json={"outcome": "succeeded"})
+
+    roles = {}
+    # Payments the sandbox page or the gateway's callback may complete (anyone may call them).
+    payer = Api(base, "employee@example.com")
+    waiting = [order(payer, [{"sku_id": own_sku, "quantity": 1}]) for _ in range(12)]
+    common["payments"] = [[o["payment_id"], fen(o["cash_due"])] for o in waiting[:6]]
+    common["webhook_payments"] = [[o["payment_id"], fen(o["cash_due"])] for o in waiting[6:]]
+    for role in ("buyer", "employee"):
+        api = Api(base, f"{role}@example.com")
+        pending = [order(api, [{"sku_id": own_sku, "quantity": 1}]) for _ in range(6)]
+        paid = []
+        for _ in range(6):
+            placed = order(api, [{"sku_id": own_sku, "quantity": 3}])
+            pay(api, placed)
+            paid.append(placed)
+        roles[role] = {
+            "orders": [o["order_no"] for o in pending + paid],
+            "pending_orders": [o["order_no"] for o in pending],
+            "paid_orders": [o["order_no"] for o in paid],
+            "payments": [o["payment_id"] for o in pending],
+        }
+
+    # Unions: orders above the approval threshold placed by the chair wait for union@.
+    union = Api(base, "union@example.com")
+    chair = Api(base, "union2@example.com")
+    me = union.call("GET", "/me")
+    union_org = next(m["id"] for m in me["organisations"] if m.get("kind") == "union")
+    big = [{"sku_id": own_sku, "quantity": 150}]
+    awaiting = [order(chair, big, {"org_id": union_org})["order_no"] for _ in range(12)]
+    for i in range(12):
+        # Above the union's approval threshold (¥5,000 at 100 points a yuan): a second admin decides.
+        csv = f"email,points,expires,reason\nemployee@example.com,{600000 + i},2027-12-31,fixture {i}\n"
+        chair.call("POST", f"/orgs/{union_org}/points-grants", data=csv.encode(),
+                   headers={"content-type": "text/csv"})
+    listed = union.call("GET", f"/orgs/{union_org}/points-grants")
+    grants = [g["id"] for g in items(listed) if g.get("status") == "pending"]
+    # Members union@ may remove: other demo users who accepted an invite to the union.
+    joining = ["buyer@example.com", "employee@example.com", "canteen@example.com", "coop@example.com"]
+    for who in joining:
+        known = set(invite_tokens(mail_dir, who))
+        union.call("POST", f"/orgs/{union_org}/invites", json={"email": who})
+        Api(base, who).call("POST", f"/invites/{new_tokens(mail_dir, who, known, 1)[0]}/accept")
+    members = [m["user_id"] for m in items(union.call("GET", f"/orgs/{union_org}/members"))
+               if m.get("email") in joining]
+    union_orders = [o["order_no"] for o in items(union.call("GET", f"/orgs/{union_org}/orders"))]
+    # Separate objects for approving and rejecting: one decision each.
+    roles["union"] = {"org": union_org, "orders": union_orders, "members": members,
+                      "approvable_orders": awaiting[:6], "rejectable_orders": awaiting[6:],
+                      "approvable_grants": grants[:6], "rejectable_grants": grants[6:]}
+
+    canteen = Api(base, "canteen@example.com")
+    me = canteen.call("GET", "/me")
+    canteen_org = next(m["id"] for m in me["organisations"] if m.get("kind") == "canteen")
+    canteen_orders = []
+    for _ in range(3):
+        when = (datetime.date.today() + datetime.timedelta(days=3)).isoformat()
+        canteen_orders.append(order(canteen, [{"sku_id": own_sku, "quantity": 2}],
+                                    {"org_id": canteen_org, "delivery_date": when})["order_no"])
+    roles["canteen"] = {"org": canteen_org, "orders": canteen_orders}
+
+    # Paid orders of the cooperative's SKU wait for its parcels (not the buyers' to refund).
+    shippable = []
+    for _ in range(10):
+        placed = order(payer, [{"sku_id": own_sku, "quantity": 2}])
+        pay(payer, placed)
+        shippable.append(placed["order_no"])
+    roles["coop"] = {"products": own_products, "skus": own_skus, "sku_codes": own_codes,
+                     "shippable_orders": shippable}
+
+    # Invites for the buyer to accept (each token once).
+    used = set(invite_tokens(mail_dir, "buyer@example.com"))
+    for _ in range(6):
+        union.call("POST", f"/orgs/{union_org}/invites", json={"email": "buyer@example.com"})
+    roles["buyer"]["invites"] = new_tokens(mail_dir, "buyer@example.com", used, 6)
+
+    roles["admin"] = {"org": union_org, "orgs": [union_org, canteen_org],
+                      "users": ["employee@example.com", "buyer@example.com"]}
+    common["ledger_seqs"] = [e["seq"] for e in anon.call("GET", "/ledger?limit=50")["entries"]]
+    json.dump({"common": common, "roles": roles}, sys.stdout, ensure_ascii=False, indent=1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1].rstrip("/"), sys.argv[2])
