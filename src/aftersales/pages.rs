@@ -489,7 +489,7 @@ async fn coop_ship(page: Page, path: web::Path<i64>, form: CsrfForm<ReturnShipme
     page.state
         .db(move |conn| {
             let (carrier, tracking) = crate::coop::service::check_tracking(&form.carrier, &form.tracking_no)?;
-            service::ship_replacement(conn, &m, id, &carrier, &tracking, &s, now())
+            service::ship_replacement(conn, &m, None, id, &carrier, &tracking, &s, now())
         })
         .await?;
     Ok(see_other("/coop/after-sales?notice=done"))

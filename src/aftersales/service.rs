@@ -839,9 +839,11 @@ pub fn replacements_to_ship(
 
 /// Ships a replacement parcel: a shipment naming the case (once: unique per case), the case
 /// `replaced`, the buyer told. No money moves.
+#[allow(clippy::too_many_arguments)]
 pub fn ship_replacement(
     conn: &mut AnyConnection,
     m: &Manager,
+    order_no: Option<&str>,
     case_id: i64,
     carrier: &str,
     tracking_no: &str,
@@ -855,7 +857,7 @@ pub fn ship_replacement(
         }
         let order = orders::lock_order(conn, case.order_id)?;
         let case = model::case(conn, case_id)?.ok_or(AppError::NotFound)?;
-        if case.kind != "replacement" {
+        if case.kind != "replacement" || order_no.is_some_and(|n| n.trim() != order.order_no) {
             return Err(AppError::NotFound);
         }
         step(conn, &case, &["accepted"], "replaced", Some(m.user_id), &format!("{carrier} {tracking_no}"), now)?;

@@ -645,7 +645,17 @@ pub fn ship(
 ) -> Result<ShipAnswer, AppError> {
     let (carrier, tracking_no) = check_ship(request)?;
     if let Some(case_id) = request.after_sales_id {
-        return crate::aftersales::service::ship_replacement(conn, m, case_id, &carrier, &tracking_no, s, now);
+        let order_no = Some(request.order_no.as_str());
+        return crate::aftersales::service::ship_replacement(
+            conn,
+            m,
+            order_no,
+            case_id,
+            &carrier,
+            &tracking_no,
+            s,
+            now,
+        );
     }
     let producer_id = match request.producer_id {
         Some(p) if m.producers.contains(&p) => p,
