@@ -345,6 +345,12 @@ async fn a_case_for_the_whole_order_reverses_its_charity_hours_and_gives_an_orga
     assert_eq!(used(), 7980);
     let body = json!({"order_no": no2, "carrier": "京东物流", "tracking_no": "JDVA12345678901"});
     assert_eq!(send_json(coop.post(app.url("/api/v1/coop/shipments")).json(&body)).await.0, 201);
+    // Any admin of the union confirms receipt (验收), not only the one who placed it.
+    let part = count(&app, "SELECT MAX(id) AS n FROM shipments");
+    let other_admin = app.client_for("union2@example.com").await;
+    let (status, p) = receive(&app, &other_admin, &no2, part, json!({})).await;
+    assert_eq!((status, p["status"].as_str()), (200, Some("received")), "{p}");
+    assert_eq!(receive(&app, &buyer, &no2, part, json!({})).await.0, 404, "a stranger to the union");
     let case = json!({"type": "refund_only", "lines": [{"line_id": line_id(&order, 0), "quantity": 1}], "reason": "damaged", "amount": "20.00"});
     let (status, opened) = open_case(&app, &admin, &no2, case).await;
     assert_eq!(status, 201, "{opened}");
