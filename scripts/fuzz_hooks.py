@@ -186,7 +186,7 @@ _AIM = {
         "tracking_no": f"SF{1000000000000 + n}"}),
     "POST /coop/shipments/bulk": _set(body=lambda n: {
         "csv": "order_no,carrier,tracking_no,recipient_id,producer_id\n"
-               f"{_pick(_mine('shippable_orders'), n, 'AM0')},中通,{7000000000000 + n},,\n"}),
+               f"{_pick(_mine('bulk_shippable_orders'), n, 'AM0')},中通,{7000000000000 + n},,\n"}),
     "PATCH /coop/skus/{id}": _set(path={"id": lambda n: _pick(_mine("skus"), n)},
                                   body=lambda n: {"low_stock_threshold": 5 + n % 20}),
     "GET /coop/skus/{id}/history": _set(path={"id": lambda n: _pick(_mine("skus"), n)},

@@ -15,6 +15,7 @@ mod ops;
 mod orders;
 mod orgs;
 mod pages;
+mod portals;
 mod security;
 mod smtp;
 mod storefront;
