@@ -385,15 +385,8 @@ async fn order_page(
         .into_iter()
         .map(|line| PageLine { image: images.iter().find(|i| i.0 == line.product_id).map(|i| i.1.url_for(112)), line })
         .collect();
-    let data = OrderData {
-        order,
-        lines,
-        events,
-        notice,
-        credits,
-        parcels: extras.parcels,
-        line_actions: extras.line_actions,
-    };
+    let data =
+        OrderData { order, lines, events, notice, credits, parcels: extras.parcels, line_actions: extras.line_actions };
     page.render("pages/order", &title, true, data)
 }
 
