@@ -183,7 +183,20 @@ def main(base, mail_dir, k):
         when = (datetime.date.today() + datetime.timedelta(days=3)).isoformat()
         canteen_orders.append(order(canteen, [{"sku_id": own_sku, "quantity": 2}],
                                     {"org_id": canteen_org, "delivery_date": when})["order_no"])
-    roles["canteen"] = {"org": canteen_org, "orders": canteen_orders}
+    # Recurring orders: k to edit, k to pause, k paused to resume, k to cancel.
+    def schedule():
+        first = datetime.date.today() + datetime.timedelta(days=5)
+        body = {"cadence": "weekly", "first_delivery": first.isoformat(),
+                "end_date": (first + datetime.timedelta(days=60)).isoformat(), "lead_days": 2,
+                "lines": [{"sku_id": own_sku, "quantity": 2}], "address": ADDRESS}
+        return canteen.call("POST", f"/orgs/{canteen_org}/schedules", json=body)["id"]
+
+    schedules = [schedule() for _ in range(4 * k)]
+    for paused in schedules[2 * k:3 * k]:
+        canteen.call("POST", f"/orgs/{canteen_org}/schedules/{paused}/pause")
+    roles["canteen"] = {"org": canteen_org, "orders": canteen_orders,
+                        "editable_schedules": schedules[:k], "pausable_schedules": schedules[k:2 * k],
+                        "resumable_schedules": schedules[2 * k:3 * k], "cancellable_schedules": schedules[3 * k:]}
 
     # Paid orders of the cooperative's SKU wait for its parcels (not the buyers' to refund).
     shippable = []
