@@ -703,3 +703,58 @@ diesel::table! {
         is_default -> Bool,
     }
 }
+
+// Invoices (`invoices/`): read on their own, never joined.
+diesel::table! {
+    invoice_titles (id) {
+        id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        org_id -> Nullable<BigInt>,
+        kind -> Text,
+        name -> Text,
+        uscc -> Text,
+        address -> Text,
+        phone -> Text,
+        bank -> Text,
+        account -> Text,
+        is_default -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invoice_requests (id) {
+        id -> BigInt,
+        title_id -> BigInt,
+        requested_by -> BigInt,
+        org_id -> Nullable<BigInt>,
+        order_id -> Nullable<BigInt>,
+        month -> Nullable<Text>,
+        producer_id -> BigInt,
+        status -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invoice_request_parts (order_id, producer_id) {
+        order_id -> BigInt,
+        producer_id -> BigInt,
+        request_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    invoices (id) {
+        id -> BigInt,
+        request_id -> BigInt,
+        kind -> Text,
+        number -> Text,
+        issued_on -> Date,
+        amount_fen -> BigInt,
+        file_name -> Text,
+        media_type -> Text,
+        uploaded_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}

@@ -1,0 +1,60 @@
+-- Invoices (发票): titles kept by buyers and organisations, requests per cooperative part of an
+-- order or per organisation, cooperative and month, and the e-invoices the cooperative uploads.
+CREATE TABLE invoice_titles (
+    id BIGSERIAL PRIMARY KEY,
+    user_id BIGINT REFERENCES users (id),
+    org_id BIGINT REFERENCES organisations (id),
+    kind TEXT NOT NULL CHECK (kind IN ('normal', 'special')),
+    name TEXT NOT NULL,
+    uscc TEXT NOT NULL,
+    address TEXT NOT NULL DEFAULT '',
+    phone TEXT NOT NULL DEFAULT '',
+    bank TEXT NOT NULL DEFAULT '',
+    account TEXT NOT NULL DEFAULT '',
+    is_default BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at TIMESTAMP NOT NULL,
+    CHECK ((user_id IS NULL) <> (org_id IS NULL))
+);
+CREATE INDEX invoice_titles_user ON invoice_titles (user_id);
+CREATE INDEX invoice_titles_org ON invoice_titles (org_id);
+
+-- status: requested -> issued -> red_needed (a refund after invoicing) -> issued (red uploaded).
+CREATE TABLE invoice_requests (
+    id BIGSERIAL PRIMARY KEY,
+    title_id BIGINT NOT NULL REFERENCES invoice_titles (id),
+    requested_by BIGINT NOT NULL REFERENCES users (id),
+    org_id BIGINT REFERENCES organisations (id),
+    order_id BIGINT REFERENCES orders (id),
+    month TEXT,
+    producer_id BIGINT NOT NULL REFERENCES producers (id),
+    status TEXT NOT NULL DEFAULT 'requested' CHECK (status IN ('requested', 'issued', 'red_needed')),
+    created_at TIMESTAMP NOT NULL,
+    CHECK ((order_id IS NULL) <> (month IS NULL))
+);
+CREATE INDEX invoice_requests_producer ON invoice_requests (producer_id, status);
+CREATE INDEX invoice_requests_org ON invoice_requests (org_id);
+
+-- The order parts (order, cooperative) a request covers: each part is invoiced once, by
+-- whichever request claimed it first (the primary key refuses a second).
+CREATE TABLE invoice_request_parts (
+    order_id BIGINT NOT NULL REFERENCES orders (id),
+    producer_id BIGINT NOT NULL REFERENCES producers (id),
+    request_id BIGINT NOT NULL REFERENCES invoice_requests (id),
+    PRIMARY KEY (order_id, producer_id)
+);
+CREATE INDEX invoice_request_parts_request ON invoice_request_parts (request_id);
+
+-- kind blue: the invoice; red: a credit invoice (红字发票) for what was refunded after it.
+CREATE TABLE invoices (
+    id BIGSERIAL PRIMARY KEY,
+    request_id BIGINT NOT NULL REFERENCES invoice_requests (id),
+    kind TEXT NOT NULL CHECK (kind IN ('blue', 'red')),
+    number TEXT NOT NULL,
+    issued_on DATE NOT NULL,
+    amount_fen BIGINT NOT NULL CHECK (amount_fen > 0),
+    file_name TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    uploaded_by BIGINT NOT NULL REFERENCES users (id),
+    created_at TIMESTAMP NOT NULL
+);
+CREATE INDEX invoices_request ON invoices (request_id);

@@ -1,0 +1,4 @@
+DROP TABLE invoices;
+DROP TABLE invoice_request_parts;
+DROP TABLE invoice_requests;
+DROP TABLE invoice_titles;

@@ -1,0 +1,7 @@
+//! Invoices (发票): titles (抬头) of buyers and organisations, invoice requests per cooperative
+//! part of an order or consolidated per organisation, cooperative and month, the cooperative's
+//! upload of the e-invoice (PDF or OFD), and the red invoice a later refund calls for.
+
+pub mod model;
+pub mod routes;
+pub mod service;
