@@ -758,3 +758,16 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    procurement_targets (org_id, year) {
+        org_id -> BigInt,
+        year -> Integer,
+        canteen_budget_fen -> BigInt,
+        welfare_budget_fen -> BigInt,
+        canteen_target_pct -> Integer,
+        welfare_target_pct -> Integer,
+        updated_by -> BigInt,
+        updated_at -> Timestamp,
+    }
+}

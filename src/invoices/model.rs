@@ -4,8 +4,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    credit_entries, invoice_request_parts, invoice_requests, invoice_titles, invoices, order_lines, producer_managers,
-    producers,
+    credit_entries, invoice_request_parts, invoice_requests, invoice_titles, invoices, order_lines, organisations,
+    procurement_targets, producer_managers, producers,
 };
 use crate::db::AnyConnection;
 
@@ -295,4 +295,55 @@ pub fn invoices_of(conn: &mut AnyConnection, request_id: i64) -> QueryResult<Vec
 
 pub fn invoice(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<InvoiceRow>> {
     invoices::table.find(id).select(InvoiceRow::as_select()).first(conn).optional()
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = procurement_targets)]
+pub struct TargetsRow {
+    pub org_id: i64,
+    pub year: i32,
+    pub canteen_budget_fen: i64,
+    pub welfare_budget_fen: i64,
+    pub canteen_target_pct: i32,
+    pub welfare_target_pct: i32,
+    pub updated_by: i64,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn targets(conn: &mut AnyConnection, org_id: i64, year: i32) -> QueryResult<Option<TargetsRow>> {
+    procurement_targets::table.find((org_id, year)).select(TargetsRow::as_select()).first(conn).optional()
+}
+
+/// Writes the year's targets: an update, or an insert when there were none. The caller holds
+/// the organisation's row lock, so two writers cannot both insert.
+pub fn set_targets(conn: &mut AnyConnection, t: &TargetsRow) -> QueryResult<()> {
+    let values = (
+        procurement_targets::canteen_budget_fen.eq(t.canteen_budget_fen),
+        procurement_targets::welfare_budget_fen.eq(t.welfare_budget_fen),
+        procurement_targets::canteen_target_pct.eq(t.canteen_target_pct),
+        procurement_targets::welfare_target_pct.eq(t.welfare_target_pct),
+        procurement_targets::updated_by.eq(t.updated_by),
+        procurement_targets::updated_at.eq(t.updated_at),
+    );
+    let updated = diesel::update(procurement_targets::table.find((t.org_id, t.year))).set(values).execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(procurement_targets::table)
+            .values((procurement_targets::org_id.eq(t.org_id), procurement_targets::year.eq(t.year), values))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Locks an organisation's row (a no-op update) to serialise writers of its targets.
+pub fn lock_org(conn: &mut AnyConnection, org_id: i64) -> QueryResult<usize> {
+    diesel::update(organisations::table.find(org_id)).set(organisations::id.eq(organisations::id)).execute(conn)
+}
+
+/// The organisation's sub-organisations (a company's union and canteens): id, kind.
+pub fn children(conn: &mut AnyConnection, org_id: i64) -> QueryResult<Vec<(i64, String)>> {
+    organisations::table
+        .filter(organisations::parent_id.eq(org_id))
+        .order(organisations::id)
+        .select((organisations::id, organisations::kind))
+        .load(conn)
 }

@@ -3,12 +3,13 @@
 
 use actix_session::Session;
 use actix_web::http::header;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::Deserialize;
 use sha2::Digest;
 use utoipa::{IntoParams, ToSchema};
 
+use super::procurement::{self, ProcurementReport, TargetsRequest, TargetsView};
 use super::service::{self, MonthlyInvoiceRequest, OrderInvoiceRequest, RequestView, TitleRequest, TitleView, Upload};
 use crate::accounts::model::Role;
 use crate::accounts::routes::{require_me, require_role};
@@ -29,7 +30,10 @@ pub fn api(cfg: &mut ApiConfig) {
         .service(api_requests_of_org)
         .service(api_coop_requests)
         .service(api_upload_invoice)
-        .service(api_invoice_file);
+        .service(api_invoice_file)
+        .service(api_targets)
+        .service(api_set_targets)
+        .service(api_procurement_report);
 }
 
 fn now() -> chrono::NaiveDateTime {
@@ -294,4 +298,67 @@ async fn api_invoice_file(
         ))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .body(data))
+}
+
+/// The organisation's aid-procurement baselines and target shares for a year (its admins;
+/// defaults, `set: false`, until they are set).
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path), ("year" = i32, Path, example = 2026)), responses((status = 200, body = TargetsView), (status = 400, description = "invalid_year"), (status = 401), (status = 403), (status = 404)))]
+#[get("/orgs/{id}/procurement-targets/{year}")]
+async fn api_targets(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<(i64, i32)>,
+) -> Result<web::Json<TargetsView>, AppError> {
+    let (id, year) = path.into_inner();
+    Ok(web::Json(state.db(move |conn| procurement::targets(conn, user.id, id, year)).await?))
+}
+
+/// Sets the year's baselines (canteen food procurement budget, union welfare budget) and
+/// target shares in whole percent (default 10).
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path), ("year" = i32, Path, example = 2026)), request_body = TargetsRequest, responses((status = 200, body = TargetsView), (status = 400, description = "invalid_year"), (status = 401), (status = 403), (status = 404), (status = 422, description = "invalid_target")))]
+#[put("/orgs/{id}/procurement-targets/{year}")]
+async fn api_set_targets(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<(i64, i32)>,
+    body: web::Json<TargetsRequest>,
+) -> Result<web::Json<TargetsView>, AppError> {
+    let ((id, year), r) = (path.into_inner(), body.into_inner());
+    Ok(web::Json(state.db(move |conn| procurement::set_targets(conn, user.id, id, year, &r, now())).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    #[param(example = 2026)]
+    pub year: i32,
+    /// json (default) or xlsx.
+    #[param(example = "json")]
+    pub format: Option<String>,
+}
+
+/// The aid-procurement report: per organisation (a company with its union and canteens) and
+/// month, direct purchases and helped sales from the credit ledger, and the shares reached
+/// against the targets. The canteen target counts canteens and the organisation's own figures
+/// (staff purchases count toward their unit); the welfare target counts unions.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path), ReportQuery), responses((status = 200, body = ProcurementReport, description = "JSON, or XLSX with format=xlsx"), (status = 400, description = "invalid_year, invalid_format"), (status = 401), (status = 403), (status = 404)))]
+#[get("/orgs/{id}/procurement-report")]
+async fn api_procurement_report(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<i64>,
+    query: web::Query<ReportQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (id, q) = (path.into_inner(), query.into_inner());
+    let format = q.format.unwrap_or_else(|| "json".into());
+    if format != "json" && format != "xlsx" {
+        return Err(AppError::bad_request("invalid_format", "format must be json or xlsx / 格式须为 json 或 xlsx"));
+    }
+    let year = q.year;
+    let report = state.db(move |conn| procurement::report(conn, user.id, id, year)).await?;
+    if format == "xlsx" {
+        let body = procurement::report_xlsx(&report)?;
+        return Ok(crate::web::download::xlsx(&format!("aid-procurement-{id}-{year}.xlsx"), body));
+    }
+    Ok(HttpResponse::Ok().json(report))
 }

@@ -415,3 +415,143 @@ async fn a_monthly_request_covers_exactly_the_orgs_orders_from_that_coop_that_mo
     let (_, list) = send_json(app.client_for(COOP).await.get(app.url("/api/v1/coop/invoice-requests"))).await;
     assert_eq!(list["items"][0]["order_nos"].as_array().map(Vec::len), Some(2), "{list}");
 }
+
+/// What the ledger credits an organisation for a year, by category (sales less reversals).
+fn ledger_org_fen(app: &TestApp, org: i64, category: &str, year: i32) -> i64 {
+    count(
+        app,
+        &format!(
+            "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM credit_entries
+             WHERE org_id = {org} AND category = '{category}' AND kind IN ('sale', 'sale_reversal')
+             AND created_at >= '{year}-01-01 00:00:00' AND created_at < '{}-01-01 00:00:00'",
+            year + 1
+        ),
+    )
+}
+
+#[actix_web::test]
+async fn the_procurement_report_equals_the_ledger_to_the_fen_and_shares_follow_the_targets() {
+    let app = spawn_app().await;
+    let (company, union, canteen) =
+        (org_id(&app, "demo-group"), org_id(&app, "demo-group-union"), org_id(&app, "demo-group-canteen"));
+    let union_admin = count(&app, "SELECT id AS n FROM users WHERE email = 'union@example.com'");
+    exec(
+        &mut app.conn(),
+        &format!("UPDATE memberships SET is_admin = TRUE WHERE org_id = {company} AND user_id = {union_admin}"),
+    );
+    let admin = app.client_for("union@example.com").await;
+    let (quinoa, zongzi) = (app.sku("GY-QUINOA-1KG"), app.sku("GY-ZONGZI-8"));
+    let place = |c: reqwest::Client, lines: Value, account: Value| {
+        let app = &app;
+        async move {
+            let body = json!({"lines": lines, "address": address(), "account": account});
+            let (status, order) = send_json(c.post(app.url("/api/v1/orders")).json(&body)).await;
+            assert_eq!(status, 201, "{order}");
+        }
+    };
+    // Direct purchases: the union's and the canteen's orders on account.
+    place(
+        admin.clone(),
+        json!([{"sku_id": quinoa, "quantity": 2}, {"sku_id": zongzi, "quantity": 3}]),
+        json!({"org_id": union}),
+    )
+    .await;
+    let tomorrow = (Utc::now().date_naive() + Duration::days(1)).to_string();
+    place(
+        app.client_for("canteen@example.com").await,
+        json!([{"sku_id": quinoa, "quantity": 5}]),
+        json!({"org_id": canteen, "delivery_date": tomorrow}),
+    )
+    .await;
+    // An employee's personal order: today the ledger credits it to no organisation (org_id is
+    // empty), so it shows nowhere in the report.
+    let employee = app.client_for("employee@example.com").await;
+    paid_order(&app, &employee, &[(quinoa, 3)]).await;
+    // Helped sales the ledger credits to the company (employees' purchases credited to their
+    // employer), a sale and a reversal, written as the ledger would hold them.
+    let at = Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S");
+    for amount in [12_345, -2_345] {
+        let kind = if amount > 0 { "sale" } else { "sale_reversal" };
+        exec(
+            &mut app.conn(),
+            &format!(
+                "INSERT INTO credit_entries (seq, kind, campaign_id, org_id, channel, category, amount_fen, created_at, prev_hash, hash)
+                 SELECT MAX(seq) + 1, '{kind}', 1, {company}, 'employee', 'helped_sales', {amount}, '{at}', '', 'test-{kind}' FROM credit_entries;"
+            ),
+        );
+    }
+
+    let year = Utc::now().year();
+    let targets = format!("/api/v1/orgs/{company}/procurement-targets/{year}");
+    let (status, body) = send_json(admin.get(app.url(&targets))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["set"].as_bool(), body["canteen_target_pct"].as_i64()), (Some(false), Some(10)));
+    let (status, body) =
+        send_json(admin.put(app.url(&targets)).json(
+            &json!({"canteen_food_budget": "100.00", "union_welfare_budget": "100.00", "welfare_target_pct": 101}),
+        ))
+        .await;
+    assert_eq!((status, error_code(&body)), (422, "invalid_target"));
+    let set = json!({"canteen_food_budget": "100.00", "union_welfare_budget": "100000.00", "welfare_target_pct": 30});
+    let (status, body) = send_json(admin.put(app.url(&targets)).json(&set)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["set"].as_bool(), body["canteen_target_pct"].as_i64(), body["welfare_target_pct"].as_i64()),
+        (Some(true), Some(10), Some(30))
+    );
+
+    let (status, report) =
+        send_json(admin.get(app.url(&format!("/api/v1/orgs/{company}/procurement-report?year={year}")))).await;
+    assert_eq!(status, 200, "{report}");
+    let orgs = report["orgs"].as_array().cloned().unwrap_or_default();
+    let ids: Vec<i64> = orgs.iter().filter_map(|o| o["org_id"].as_i64()).collect();
+    assert_eq!(ids.first(), Some(&company));
+    assert!(ids.contains(&union) && ids.contains(&canteen), "{ids:?}");
+    let (mut direct_sum, mut helped_sum) = (0, 0);
+    for o in &orgs {
+        let id = o["org_id"].as_i64().unwrap_or(0);
+        let (direct, helped) =
+            (ledger_org_fen(&app, id, "direct_purchase", year), ledger_org_fen(&app, id, "helped_sales", year));
+        assert_eq!((fen(&o["direct_purchase"]), fen(&o["helped_sales"])), (direct, helped), "org {id}");
+        let months: i64 = o["months"].as_array().into_iter().flatten().map(|m| fen(&m["total"])).sum();
+        assert_eq!(months, direct + helped);
+        direct_sum += direct;
+        helped_sum += helped;
+    }
+    assert!(direct_sum > 0 && helped_sum == 10_000, "both kinds present: {report}");
+    assert_eq!((fen(&report["direct_purchase"]), fen(&report["helped_sales"])), (direct_sum, helped_sum));
+    // Shares: the canteen target counts the canteen and the company's own (staff) figures.
+    let total_of = |id: i64| orgs.iter().find(|o| o["org_id"] == id).map_or(0, |o| fen(&o["total"]));
+    let canteen_counted = total_of(company) + total_of(canteen);
+    assert_eq!(fen(&report["canteen"]["counted"]), canteen_counted);
+    assert_eq!(report["canteen"]["target_amount"], "10.00");
+    // Budget ¥100.00: the share in percent is the counted yuan figure.
+    assert_eq!(report["canteen"]["share_pct"], yuan(canteen_counted));
+    assert_eq!(
+        (report["canteen"]["progress_pct"].as_i64(), report["canteen"]["reached"].as_bool()),
+        (Some(100), Some(true))
+    );
+    let union_counted = total_of(union);
+    assert_eq!(fen(&report["welfare"]["counted"]), union_counted);
+    assert_eq!(report["welfare"]["target_amount"], "30000.00");
+    assert_eq!(report["welfare"]["progress_pct"].as_i64(), Some(union_counted * 100 / 3_000_000));
+    assert_eq!(report["welfare"]["reached"], false);
+
+    let xlsx = admin
+        .get(app.url(&format!("/api/v1/orgs/{company}/procurement-report?year={year}&format=xlsx")))
+        .send()
+        .await
+        .expect("xlsx");
+    assert_eq!(xlsx.status(), 200);
+    assert!(xlsx.bytes().await.map(|b| b.starts_with(b"PK")).unwrap_or(false));
+    // Only the organisation's admins; a bad year is refused.
+    assert_eq!(send_json(employee.get(app.url(&targets))).await.0, 403);
+    let buyer = app.client_for("buyer@example.com").await;
+    assert_eq!(
+        send_json(buyer.get(app.url(&format!("/api/v1/orgs/{company}/procurement-report?year={year}")))).await.0,
+        404
+    );
+    let (status, body) =
+        send_json(admin.get(app.url(&format!("/api/v1/orgs/{company}/procurement-report?year=1999")))).await;
+    assert_eq!(status, 400, "{body}");
+}

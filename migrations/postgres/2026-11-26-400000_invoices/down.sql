@@ -1,3 +1,4 @@
+DROP TABLE procurement_targets;
 DROP TABLE invoices;
 DROP TABLE invoice_request_parts;
 DROP TABLE invoice_requests;

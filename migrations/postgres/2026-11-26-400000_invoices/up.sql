@@ -58,3 +58,17 @@ CREATE TABLE invoices (
     created_at TIMESTAMP NOT NULL
 );
 CREATE INDEX invoices_request ON invoices (request_id);
+
+-- The aid-procurement baselines an organisation sets for a year and its target shares (whole
+-- percent; 10 by default, as the 2022 Ministry of Finance notice asks of canteens).
+CREATE TABLE procurement_targets (
+    org_id BIGINT NOT NULL REFERENCES organisations (id),
+    year INTEGER NOT NULL CHECK (year BETWEEN 2000 AND 2100),
+    canteen_budget_fen BIGINT NOT NULL CHECK (canteen_budget_fen >= 0),
+    welfare_budget_fen BIGINT NOT NULL CHECK (welfare_budget_fen >= 0),
+    canteen_target_pct INTEGER NOT NULL CHECK (canteen_target_pct BETWEEN 0 AND 100),
+    welfare_target_pct INTEGER NOT NULL CHECK (welfare_target_pct BETWEEN 0 AND 100),
+    updated_by BIGINT NOT NULL REFERENCES users (id),
+    updated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (org_id, year)
+);
