@@ -241,8 +241,9 @@ def main(base, mail_dir, k):
         "address": "北京市西城区金融大街1号", "phone": "010-66000000", "bank": "中国工商银行北京金融街支行",
         "account": "0200001234567890123"})
     # A small order on the union's account (paid at once) for its monthly invoice.
-    order(union, [{"sku_id": own_sku, "quantity": 1}], {"org_id": union_org})
+    on_account = order(union, [{"sku_id": own_sku, "quantity": 1}], {"org_id": union_org})
     roles["union"]["org_titles"] = [org_title["id"]]
+    roles["union"]["statement_orders"] = [on_account["order_no"]]
     common["coop_producer"] = next((s["producer_id"] for s in skus if s["id"] == own_sku), 1)
 
     roles["admin"] = {"org": union_org, "orgs": [union_org, canteen_org],

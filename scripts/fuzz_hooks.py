@@ -238,6 +238,11 @@ _AIM = {
                         "canteen_target_pct": 10, "welfare_target_pct": _pick([10, 30], n)}),
     "GET /orgs/{id}/procurement-report": _set(path={"id": lambda n: _mine("org", 2)}, query=lambda n: {
         "year": int(time.strftime("%Y")), "format": _pick(["json", "xlsx"], n)}),
+    "POST /orgs/{id}/statements/{month}/confirm": _set(path={"id": lambda n: _mine("org", 2),
+                                                             "month": lambda n: _month()}),
+    "POST /orgs/{id}/statements/{month}/dispute": _set(
+        path={"id": lambda n: _mine("org", 2), "month": lambda n: _month()},
+        body=lambda n: {"lines": [_pick(_mine("statement_orders"), n, "AM0")], "note": "送达数量与对账单不符"}),
     "GET /orgs/{id}": _org,
     "GET /orgs/{id}/approvals": _org,
     "GET /orgs/{id}/members": _org,

@@ -873,3 +873,22 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    statement_reviews (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        month -> Text,
+        status -> Text,
+        note -> Text,
+        decided_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    statement_dispute_lines (review_id, order_id) {
+        review_id -> BigInt,
+        order_id -> BigInt,
+    }
+}

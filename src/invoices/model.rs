@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{
     credit_entries, invoice_request_parts, invoice_requests, invoice_titles, invoices, order_lines, organisations,
-    procurement_targets, producer_managers, producers,
+    procurement_targets, producer_managers, producers, statement_dispute_lines, statement_reviews,
 };
 use crate::db::AnyConnection;
 
@@ -346,4 +346,84 @@ pub fn children(conn: &mut AnyConnection, org_id: i64) -> QueryResult<Vec<(i64, 
         .order(organisations::id)
         .select((organisations::id, organisations::kind))
         .load(conn)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = statement_reviews)]
+pub struct ReviewRow {
+    pub id: i64,
+    pub org_id: i64,
+    pub month: String,
+    pub status: String,
+    pub note: String,
+    pub decided_by: i64,
+    pub created_at: NaiveDateTime,
+}
+
+/// The latest review of an organisation's month (its state), if any.
+pub fn latest_review(conn: &mut AnyConnection, org_id: i64, month: &str) -> QueryResult<Option<ReviewRow>> {
+    statement_reviews::table
+        .filter(statement_reviews::org_id.eq(org_id))
+        .filter(statement_reviews::month.eq(month))
+        .order(statement_reviews::id.desc())
+        .select(ReviewRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert_review(
+    conn: &mut AnyConnection,
+    org_id: i64,
+    month: &str,
+    status: &str,
+    note: &str,
+    decided_by: i64,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
+    diesel::insert_into(statement_reviews::table)
+        .values((
+            statement_reviews::org_id.eq(org_id),
+            statement_reviews::month.eq(month),
+            statement_reviews::status.eq(status),
+            statement_reviews::note.eq(note),
+            statement_reviews::decided_by.eq(decided_by),
+            statement_reviews::created_at.eq(now),
+        ))
+        .returning(statement_reviews::id)
+        .get_result(conn)
+}
+
+pub fn insert_dispute_line(conn: &mut AnyConnection, review_id: i64, order_id: i64) -> QueryResult<usize> {
+    diesel::insert_into(statement_dispute_lines::table)
+        .values((statement_dispute_lines::review_id.eq(review_id), statement_dispute_lines::order_id.eq(order_id)))
+        .execute(conn)
+}
+
+pub fn dispute_orders(conn: &mut AnyConnection, review_id: i64) -> QueryResult<Vec<i64>> {
+    statement_dispute_lines::table
+        .filter(statement_dispute_lines::review_id.eq(review_id))
+        .order(statement_dispute_lines::order_id)
+        .select(statement_dispute_lines::order_id)
+        .load(conn)
+}
+
+/// Disputes naming an order that holds goods of these producers, newest first: (review, order id).
+pub fn disputes_for_producers(conn: &mut AnyConnection, producer_ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    let lines: Vec<(i64, i64)> = statement_dispute_lines::table
+        .order(statement_dispute_lines::review_id.desc())
+        .limit(2000)
+        .select((statement_dispute_lines::review_id, statement_dispute_lines::order_id))
+        .load(conn)?;
+    let order_ids: Vec<i64> = lines.iter().map(|l| l.1).collect();
+    let theirs: Vec<i64> = order_lines::table
+        .filter(order_lines::order_id.eq_any(&order_ids))
+        .filter(order_lines::producer_id.eq_any(producer_ids))
+        .select(order_lines::order_id)
+        .distinct()
+        .load(conn)?;
+    Ok(lines.into_iter().filter(|l| theirs.contains(&l.1)).collect())
+}
+
+pub fn review(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<ReviewRow>> {
+    statement_reviews::table.find(id).select(ReviewRow::as_select()).first(conn).optional()
 }

@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::procurement::{self, ProcurementReport, TargetsRequest, TargetsView};
 use super::service::{self, MonthlyInvoiceRequest, OrderInvoiceRequest, RequestView, TitleRequest, TitleView, Upload};
+use super::statements::{self, CoopDispute, DisputeRequest, ReviewView};
 use crate::accounts::model::Role;
 use crate::accounts::routes::{require_me, require_role};
 use crate::api::ApiConfig;
@@ -33,7 +34,10 @@ pub fn api(cfg: &mut ApiConfig) {
         .service(api_invoice_file)
         .service(api_targets)
         .service(api_set_targets)
-        .service(api_procurement_report);
+        .service(api_procurement_report)
+        .service(api_confirm_statement)
+        .service(api_dispute_statement)
+        .service(api_coop_disputes);
 }
 
 fn now() -> chrono::NaiveDateTime {
@@ -361,4 +365,48 @@ async fn api_procurement_report(
         return Ok(crate::web::download::xlsx(&format!("aid-procurement-{id}-{year}.xlsx"), body));
     }
     Ok(HttpResponse::Ok().json(report))
+}
+
+/// Confirms the month's statement (the organisation's admins): the month is then settled.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path), ("month" = String, Path, example = "2026-11")), responses((status = 200, body = ReviewView), (status = 400, description = "invalid_month"), (status = 401), (status = 403), (status = 404), (status = 409, description = "already_confirmed, empty_statement")))]
+#[post("/orgs/{id}/statements/{month}/confirm")]
+async fn api_confirm_statement(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<(i64, String)>,
+) -> Result<web::Json<ReviewView>, AppError> {
+    let (id, month) = path.into_inner();
+    Ok(web::Json(state.db(move |conn| statements::review(conn, user.id, id, &month, None, now())).await?))
+}
+
+/// Disputes lines (orders) of the month's statement with a note; the cooperatives whose goods
+/// are in them see it.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path), ("month" = String, Path, example = "2026-11")), request_body = DisputeRequest, responses((status = 201, body = ReviewView), (status = 400, description = "invalid_month"), (status = 401), (status = 403), (status = 404), (status = 409, description = "already_confirmed, empty_statement"), (status = 422, description = "invalid_lines, note_required")))]
+#[post("/orgs/{id}/statements/{month}/dispute")]
+async fn api_dispute_statement(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<(i64, String)>,
+    body: web::Json<DisputeRequest>,
+) -> Result<HttpResponse, AppError> {
+    let ((id, month), r) = (path.into_inner(), body.into_inner());
+    let view = state.db(move |conn| statements::review(conn, user.id, id, &month, Some(&r), now())).await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Statement disputes naming orders that hold the cooperative's goods, newest first.
+#[utoipa::path(tag = "coop", responses((status = 200, body = Items<CoopDispute>), (status = 401), (status = 403)))]
+#[get("/coop/statement-disputes")]
+async fn api_coop_disputes(
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<web::Json<Items<CoopDispute>>, AppError> {
+    let me = require_role(&state, &session, Role::CoopManager).await?;
+    let items = state
+        .db(move |conn| {
+            let m = crate::coop::service::manager(conn, me.id)?;
+            statements::coop_disputes(conn, &m.producers)
+        })
+        .await?;
+    Ok(web::Json(Items { items }))
 }

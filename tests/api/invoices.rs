@@ -555,3 +555,70 @@ async fn the_procurement_report_equals_the_ledger_to_the_fen_and_shares_follow_t
         send_json(admin.get(app.url(&format!("/api/v1/orgs/{company}/procurement-report?year=1999")))).await;
     assert_eq!(status, 400, "{body}");
 }
+
+#[actix_web::test]
+async fn an_org_confirms_or_disputes_its_statement_and_the_cooperative_sees_disputes() {
+    let app = spawn_app().await;
+    let union = org_id(&app, "demo-group-union");
+    let admin = app.client_for("union@example.com").await;
+    let (quinoa, zongzi) = (app.sku("GY-QUINOA-1KG"), app.sku("GY-ZONGZI-8"));
+    let mut orders = Vec::new();
+    for sku in [quinoa, zongzi] {
+        let body =
+            json!({"lines": [{"sku_id": sku, "quantity": 1}], "address": address(), "account": {"org_id": union}});
+        let (status, order) = send_json(admin.post(app.url("/api/v1/orders")).json(&body)).await;
+        assert_eq!(status, 201, "{order}");
+        orders.push(order["order_no"].as_str().unwrap_or_default().to_string());
+    }
+    let month = Utc::now().date_naive().format("%Y-%m").to_string();
+    let base = format!("/api/v1/orgs/{union}/statements/{month}");
+    // Lines must be on the statement; a note is needed.
+    let (status, body) = send_json(
+        admin.post(app.url(&format!("{base}/dispute"))).json(&json!({"lines": ["AM0"], "note": "少了 2 袋"})),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (422, "invalid_lines"), "{body}");
+    let (status, body) =
+        send_json(admin.post(app.url(&format!("{base}/dispute"))).json(&json!({"lines": [orders[1]], "note": " "})))
+            .await;
+    assert_eq!((status, error_code(&body)), (422, "note_required"));
+    let employee = app.client_for("employee@example.com").await;
+    assert_eq!(send_json(employee.post(app.url(&format!("{base}/confirm")))).await.0, 403);
+    let (status, body) =
+        send_json(admin.post(app.url(&format!("/api/v1/orgs/{union}/statements/2025-01/confirm")))).await;
+    assert_eq!((status, error_code(&body)), (409, "empty_statement"));
+
+    let dispute = json!({"lines": [orders[1]], "note": "粽子外包装破损，数量少了 1 盒"});
+    let (status, body) = send_json(admin.post(app.url(&format!("{base}/dispute"))).json(&dispute)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!((body["status"].as_str(), body["lines"][0].as_str()), (Some("disputed"), Some(orders[1].as_str())));
+    // The zongzi's maker sees it; the quinoa cooperative, whose order is not disputed, does not.
+    let coop = app.client_for(COOP).await;
+    let (status, seen) = send_json(coop.get(app.url("/api/v1/coop/statement-disputes"))).await;
+    assert_eq!((status, seen["items"].as_array().map(Vec::len)), (200, Some(0)), "{seen}");
+    let canteen_manager = count(&app, "SELECT id AS n FROM users WHERE email = 'canteen@example.com'");
+    let foods = producer_id(&app, "guyuan-bashang-foods");
+    exec(
+        &mut app.conn(),
+        &format!(
+            "INSERT INTO user_roles (user_id, role) VALUES ({canteen_manager}, 'coop_manager');
+             INSERT INTO producer_managers (user_id, producer_id) VALUES ({canteen_manager}, {foods});"
+        ),
+    );
+    let maker = app.client_for("canteen@example.com").await;
+    let (_, seen) = send_json(maker.get(app.url("/api/v1/coop/statement-disputes"))).await;
+    assert_eq!(seen["items"].as_array().map(Vec::len), Some(1), "{seen}");
+    assert_eq!(
+        (seen["items"][0]["lines"][0].as_str(), seen["items"][0]["month"].as_str()),
+        (Some(orders[1].as_str()), Some(month.as_str()))
+    );
+    assert!(seen["items"][0]["note"].as_str().unwrap_or_default().contains("破损"));
+
+    // Confirmed once; then neither again nor a dispute.
+    let (status, body) = send_json(admin.post(app.url(&format!("{base}/confirm")))).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("confirmed")), "{body}");
+    let (status, body) = send_json(admin.post(app.url(&format!("{base}/confirm")))).await;
+    assert_eq!((status, error_code(&body)), (409, "already_confirmed"));
+    let (status, body) = send_json(admin.post(app.url(&format!("{base}/dispute"))).json(&dispute)).await;
+    assert_eq!((status, error_code(&body)), (409, "already_confirmed"));
+}

@@ -121,6 +121,9 @@ async fn openapi_describes_every_api_route() {
         ("/invoices/{id}/file", "get"),
         ("/orgs/{id}/procurement-targets/{year}", "put"),
         ("/orgs/{id}/procurement-report", "get"),
+        ("/orgs/{id}/statements/{month}/confirm", "post"),
+        ("/orgs/{id}/statements/{month}/dispute", "post"),
+        ("/coop/statement-disputes", "get"),
     ] {
         assert!(
             paths.get(&format!("/api/v1{path}")).is_some_and(|p| p.get(method).is_some()),
@@ -129,6 +132,6 @@ async fn openapi_describes_every_api_route() {
         );
     }
     // Routes and their documentation are registered by the same call, so nothing else is there.
-    assert_eq!(paths.len(), 94, "{:?}", paths.keys());
+    assert_eq!(paths.len(), 97, "{:?}", paths.keys());
     assert!(doc["components"]["schemas"]["ProductPage"].is_object());
 }

@@ -72,3 +72,22 @@ CREATE TABLE procurement_targets (
     updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (org_id, year)
 );
+
+-- Reconciliation (对账): an organisation confirms a month's statement or disputes lines of it
+-- (the orders named in statement_dispute_lines) with a note. The latest row is the state.
+CREATE TABLE statement_reviews (
+    id BIGSERIAL PRIMARY KEY,
+    org_id BIGINT NOT NULL REFERENCES organisations (id),
+    month TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('confirmed', 'disputed')),
+    note TEXT NOT NULL DEFAULT '',
+    decided_by BIGINT NOT NULL REFERENCES users (id),
+    created_at TIMESTAMP NOT NULL
+);
+CREATE INDEX statement_reviews_org ON statement_reviews (org_id, month, id);
+CREATE TABLE statement_dispute_lines (
+    review_id BIGINT NOT NULL REFERENCES statement_reviews (id),
+    order_id BIGINT NOT NULL REFERENCES orders (id),
+    PRIMARY KEY (review_id, order_id)
+);
+CREATE INDEX statement_dispute_lines_order ON statement_dispute_lines (order_id);
