@@ -244,6 +244,14 @@ def main(base, mail_dir, k):
     on_account = order(union, [{"sku_id": own_sku, "quantity": 1}], {"org_id": union_org})
     roles["union"]["org_titles"] = [org_title["id"]]
     roles["union"]["statement_orders"] = [on_account["order_no"]]
+    # A canteen delivery next month: that month's statement stays open for disputes while the
+    # fuzzer confirms this month's.
+    first_next = (datetime.date.today().replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
+    later = order(canteen, [{"sku_id": own_sku, "quantity": 1}],
+                  {"org_id": canteen_org, "delivery_date": (first_next + datetime.timedelta(days=2)).isoformat()})
+    if isinstance(later, dict) and "order_no" in later:
+        roles["canteen"]["statement_orders"] = [later["order_no"]]
+        roles["canteen"]["dispute_month"] = first_next.strftime("%Y-%m")
     common["coop_producer"] = next((s["producer_id"] for s in skus if s["id"] == own_sku), 1)
 
     roles["admin"] = {"org": union_org, "orgs": [union_org, canteen_org],

@@ -241,7 +241,7 @@ _AIM = {
     "POST /orgs/{id}/statements/{month}/confirm": _set(path={"id": lambda n: _mine("org", 2),
                                                              "month": lambda n: _month()}),
     "POST /orgs/{id}/statements/{month}/dispute": _set(
-        path={"id": lambda n: _mine("org", 2), "month": lambda n: _month()},
+        path={"id": lambda n: _mine("org", 2), "month": lambda n: _mine("dispute_month", _month())},
         body=lambda n: {"lines": [_pick(_mine("statement_orders"), n, "AM0")], "note": "送达数量与对账单不符"}),
     "GET /orgs/{id}": _org,
     "GET /orgs/{id}/approvals": _org,
