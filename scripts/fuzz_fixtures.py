@@ -213,6 +213,47 @@ def main(base, mail_dir, k):
         union.call("POST", f"/orgs/{union_org}/invites", json={"email": "buyer@example.com"})
     roles["buyer"]["invites"] = new_tokens(mail_dir, "buyer@example.com", used, k)
 
+    # Invoices: a buyer's title, paid orders to ask invoices for, requests for the cooperative
+    # to fill (with their amounts) and issued invoices whose files may be fetched.
+    invoicer = Api(base, "buyer@example.com")
+    title = invoicer.call("POST", "/me/invoice-titles", json={
+        "kind": "normal", "name": "李强", "uscc": "91440300708461136T"})
+    today = datetime.date.today().isoformat()
+    paid_for = []
+    for _ in range(3 * k):
+        placed = order(invoicer, [{"sku_id": own_sku, "quantity": 1}])
+        pay(invoicer, placed)
+        paid_for.append(placed["order_no"])
+    asked = []
+    for order_no in paid_for[k:]:
+        made = items(invoicer.call("POST", f"/orders/{order_no}/invoice-requests", json={"title_id": title["id"]}))
+        asked.append([made[0]["id"], made[0]["amount"]])
+    issued = []
+    for request_id, amount in asked[k:]:
+        done = coop.call("POST", f"/coop/invoice-requests/{request_id}/invoice",
+                         files={"file": ("invoice.pdf", b"%PDF-1.7\n%%EOF\n", "application/pdf")},
+                         data={"number": "26112000000012345678", "issued_on": today, "amount": amount})
+        issued.append(done["invoices"][0]["id"])
+    roles["buyer"].update({"titles": [title["id"]], "invoiceable_orders": paid_for[:k], "invoices": issued})
+    roles["coop"].update({"uploadable_requests": asked[:k], "invoices": issued})
+    org_title = union.call("POST", f"/orgs/{union_org}/invoice-titles", json={
+        "kind": "special", "name": "示范集团有限公司工会委员会", "uscc": "91330100716105852F",
+        "address": "北京市西城区金融大街1号", "phone": "010-66000000", "bank": "中国工商银行北京金融街支行",
+        "account": "0200001234567890123"})
+    # A small order on the union's account (paid at once) for its monthly invoice.
+    on_account = order(union, [{"sku_id": own_sku, "quantity": 1}], {"org_id": union_org})
+    roles["union"]["org_titles"] = [org_title["id"]]
+    roles["union"]["statement_orders"] = [on_account["order_no"]]
+    # A canteen delivery next month: that month's statement stays open for disputes while the
+    # fuzzer confirms this month's.
+    first_next = (datetime.date.today().replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
+    later = order(canteen, [{"sku_id": own_sku, "quantity": 1}],
+                  {"org_id": canteen_org, "delivery_date": (first_next + datetime.timedelta(days=2)).isoformat()})
+    if isinstance(later, dict) and "order_no" in later:
+        roles["canteen"]["statement_orders"] = [later["order_no"]]
+        roles["canteen"]["dispute_month"] = first_next.strftime("%Y-%m")
+    common["coop_producer"] = next((s["producer_id"] for s in skus if s["id"] == own_sku), 1)
+
     # After the parcel leaves: the buyer's shipped orders, parcels to receive, lines to review,
     # and after-sales cases in each state for each side to act on.
     tracking = iter(range(2000000000000, 3000000000000))

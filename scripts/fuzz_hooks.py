@@ -217,6 +217,32 @@ _AIM = {
     "POST /orders/{order_no}/cancel": _set(path={"order_no": lambda n: _pick(_mine("pending_orders"), n, "AM0")}),
     "POST /orders/{order_no}/refunds": _set(path={"order_no": lambda n: _pick(_mine("paid_orders"), n, "AM0")},
                                             body=lambda n: {"reason": "不想要了"}),
+    "POST /me/invoice-titles": _set(body=lambda n: _title_body(n)),
+    "GET /orgs/{id}/invoice-titles": _org,
+    "POST /orgs/{id}/invoice-titles": _set(path={"id": lambda n: _mine("org", 2)}, body=lambda n: _title_body(n)),
+    "POST /orders/{order_no}/invoice-requests": _set(
+        path={"order_no": lambda n: _pick(_mine("invoiceable_orders"), n, "AM0")},
+        body=lambda n: {"title_id": _pick(_mine("titles"), n)}),
+    "GET /orders/{order_no}/invoice-requests": _set(
+        path={"order_no": lambda n: _pick(_mine("invoiceable_orders"), n, "AM0")}),
+    "POST /orgs/{id}/invoice-requests": _set(path={"id": lambda n: _mine("org", 2)}, body=lambda n: {
+        "title_id": _pick(_mine("org_titles"), n), "month": _month(), "producer_id": _common("coop_producer", 1)}),
+    "GET /orgs/{id}/invoice-requests": _org,
+    "GET /coop/invoice-requests": _set(query=lambda n: {"status": _pick(["requested", "issued", "red_needed"], n)}),
+    "GET /invoices/{id}/file": _set(path={"id": lambda n: _pick(_mine("invoices"), n)}),
+    "GET /orgs/{id}/procurement-targets/{year}": _set(path={"id": lambda n: _mine("org", 2),
+                                                            "year": lambda n: int(time.strftime("%Y")) - n % 2}),
+    "PUT /orgs/{id}/procurement-targets/{year}": _set(
+        path={"id": lambda n: _mine("org", 2), "year": lambda n: int(time.strftime("%Y")) - n % 2},
+        body=lambda n: {"canteen_food_budget": f"{1200000 + n}.00", "union_welfare_budget": "800000.00",
+                        "canteen_target_pct": 10, "welfare_target_pct": _pick([10, 30], n)}),
+    "GET /orgs/{id}/procurement-report": _set(path={"id": lambda n: _mine("org", 2)}, query=lambda n: {
+        "year": int(time.strftime("%Y")), "format": _pick(["json", "xlsx"], n)}),
+    "POST /orgs/{id}/statements/{month}/confirm": _set(path={"id": lambda n: _mine("org", 2),
+                                                             "month": lambda n: _month()}),
+    "POST /orgs/{id}/statements/{month}/dispute": _set(
+        path={"id": lambda n: _mine("org", 2), "month": lambda n: _mine("dispute_month", _month())},
+        body=lambda n: {"lines": [_pick(_mine("statement_orders"), n, "AM0")], "note": "送达数量与对账单不符"}),
     "GET /orgs/{id}": _org,
     "GET /orgs/{id}/approvals": _org,
     "GET /orgs/{id}/members": _org,
@@ -320,6 +346,26 @@ def _webhook(case, n):
 
 
 _AIM["POST /payments/sandbox/webhook"] = _webhook
+
+
+_USCC = ["91440300708461136T", "91330100716105852F", "91110108551385082Q", "91310000132200821H"]
+
+
+def _title_body(n):
+    return {"kind": _pick(["normal", "special"], n), "name": "示范集团有限公司工会委员会", "uscc": _pick(_USCC, n),
+            "address": "北京市西城区金融大街1号", "phone": "010-66000000", "bank": "中国工商银行北京金融街支行",
+            "account": "0200001234567890123"}
+
+
+def _upload_invoice(case, n):
+    request_id, amount = _pick(_mine("uploadable_requests"), n, [1, "1.00"])
+    case.path_parameters["id"] = request_id
+    case.media_type = "multipart/form-data"
+    case.body = {"file": b"%PDF-1.7\n%%EOF\n", "number": f"2611200000001234{n % 10000:04d}",
+                 "issued_on": _today(), "amount": amount}
+
+
+_AIM["POST /coop/invoice-requests/{id}/invoice"] = _upload_invoice
 
 
 def _key(operation):

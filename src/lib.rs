@@ -15,6 +15,7 @@ pub mod db;
 pub mod donations;
 pub mod error;
 pub mod inventory;
+pub mod invoices;
 pub mod jobs;
 pub mod mail;
 pub mod money;

@@ -32,6 +32,7 @@ use crate::{accounts, api, catalog, credits, donations, ops, orders, orgs, payme
 pub const ORDER_HOOKS: Hooks = Hooks(&[
     ("orgs", orgs::account::on_order),
     ("credits", credits::service::on_order),
+    ("invoices", crate::invoices::service::on_order),
     ("mail", orders::mail::on_order),
 ]);
 

@@ -34,6 +34,7 @@ pub fn routes(cfg: &mut ApiConfig) {
             .configure(donations::routes::api)
             .configure(coop::routes::api)
             .configure(orgs::routes::api)
+            .configure(crate::invoices::routes::api)
             .configure(crate::aftersales::routes::api)
             .configure(crate::reviews::routes::api)
             .service(openapi_json)

@@ -805,3 +805,90 @@ diesel::allow_tables_to_appear_in_same_query!(after_sales, after_sales_lines);
 diesel::allow_tables_to_appear_in_same_query!(after_sales, orders);
 diesel::allow_tables_to_appear_in_same_query!(after_sales_lines, order_lines);
 diesel::allow_tables_to_appear_in_same_query!(reviews, users);
+
+// Invoices (`invoices/`): read on their own, never joined.
+diesel::table! {
+    invoice_titles (id) {
+        id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        org_id -> Nullable<BigInt>,
+        kind -> Text,
+        name -> Text,
+        uscc -> Text,
+        address -> Text,
+        phone -> Text,
+        bank -> Text,
+        account -> Text,
+        is_default -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invoice_requests (id) {
+        id -> BigInt,
+        title_id -> BigInt,
+        requested_by -> BigInt,
+        org_id -> Nullable<BigInt>,
+        order_id -> Nullable<BigInt>,
+        month -> Nullable<Text>,
+        producer_id -> BigInt,
+        status -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invoice_request_parts (order_id, producer_id) {
+        order_id -> BigInt,
+        producer_id -> BigInt,
+        request_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    invoices (id) {
+        id -> BigInt,
+        request_id -> BigInt,
+        kind -> Text,
+        number -> Text,
+        issued_on -> Date,
+        amount_fen -> BigInt,
+        file_name -> Text,
+        media_type -> Text,
+        uploaded_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    procurement_targets (org_id, year) {
+        org_id -> BigInt,
+        year -> Integer,
+        canteen_budget_fen -> BigInt,
+        welfare_budget_fen -> BigInt,
+        canteen_target_pct -> Integer,
+        welfare_target_pct -> Integer,
+        updated_by -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    statement_reviews (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        month -> Text,
+        status -> Text,
+        note -> Text,
+        decided_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    statement_dispute_lines (review_id, order_id) {
+        review_id -> BigInt,
+        order_id -> BigInt,
+    }
+}

@@ -31,7 +31,10 @@ pub fn validate_uscc(code: &str) -> Result<String, String> {
     let sum: u32 = values.iter().zip(USCC_WEIGHTS).map(|(v, w)| v * w).sum();
     let check = (31 - sum % 31) % 31;
     if values[17] != check {
-        return Err(format!("'{code}' has a wrong check character / 校验位错误"));
+        let expected = USCC_CHARSET.chars().nth(check as usize).unwrap_or('?');
+        return Err(format!(
+            "'{code}' has a wrong check character: expected '{expected}' / 校验位错误，应为 {expected}"
+        ));
     }
     Ok(code)
 }

@@ -267,6 +267,8 @@ pub fn documented_type(path: &str) -> &'static str {
         "text/csv"
     } else if (path.starts_with("/api/v1/coop/products/") && path.ends_with("/images")) || path == "/api/v1/photos" {
         "image/*"
+    } else if path.starts_with("/api/v1/coop/invoice-requests/") && path.ends_with("/invoice") {
+        "multipart/form-data"
     } else {
         "application/json"
     }

@@ -68,6 +68,7 @@ const FEATURES: &[&str] = &[
     "coop",
     "credits",
     "donations",
+    "invoices",
     "seed",
     "startup",
     "jobs",

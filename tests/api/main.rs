@@ -9,6 +9,7 @@ mod credits;
 mod database;
 mod helpers;
 mod inputs;
+mod invoices;
 mod layering;
 mod lifecycle;
 mod ops;
