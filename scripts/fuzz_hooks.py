@@ -226,7 +226,7 @@ _AIM = {
     "GET /orgs/{id}/statements": _set(path={"id": lambda n: _mine("org", 2)},
                                       query=lambda n: {"month": _month(), "format": _pick(["json", "csv", "xlsx"], n)}),
     "POST /orgs/{id}/budget": _set(path={"id": lambda n: _mine("org", 2)}, body=lambda n: {
-        "budget_total": f"{200000 + n}.00", "period_start": "2026-01-01", "period_end": "2026-12-31",
+        "budget_total": f"{10000000 + n}.00",  # above what the fixtures already spent "period_start": "2026-01-01", "period_end": "2026-12-31",
         "approval_threshold": "5000.00"}),
     "POST /orgs/{id}/distributions": _set(
         path={"id": lambda n: _mine("org", 2)}, query=lambda n: {}, media="text/csv",
@@ -287,6 +287,9 @@ _AIM = {
               "line_id": lambda n: _pick(_mine("reviewable_lines"), n, ["AM0", 1])[1]},
         body=lambda n: {"stars": 1 + n % 5, "text": "很新鲜，下次还买"}),
     "POST /photos": _set(body=lambda n: _png()),
+    "GET /coop/after-sales": _set(query=lambda n: {"status": _pick(
+        ["requested", "accepted", "awaiting_return", "refunded", "replaced", "rejected", "escalated", "closed"], n)}),
+    "GET /admin/after-sales": _set(query=lambda n: {"status": _pick(["escalated", "requested", "refunded"], n)}),
     "POST /coop/after-sales/{id}/accept": _set(path={"id": lambda n: _pick(_mine("acceptable_cases"), n)},
                                                body=lambda n: {"reply": "抱歉，已同意退款"}),
     "POST /coop/after-sales/{id}/reject": _set(path={"id": lambda n: _pick(_mine("rejectable_cases"), n)},
