@@ -32,6 +32,8 @@ pub struct AppState {
     pub ledger_key: ed25519_dalek::SigningKey,
     /// Who hears of each order's lifecycle events, in order (`startup::ORDER_HOOKS`).
     pub order_hooks: Hooks,
+    /// Signs distribution recipients' parcel receipt links (derived from the secret key).
+    pub receipt_key: Vec<u8>,
 }
 
 impl AppState {

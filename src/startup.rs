@@ -92,6 +92,7 @@ impl Application {
         let ip = config.bind.ip();
         let local = if ip.is_unspecified() { "127.0.0.1".to_string() } else { ip.to_string() };
         let host = if ip.is_ipv6() && !ip.is_unspecified() { format!("[{local}]") } else { local };
+        let receipt_key = crate::aftersales::delivery::receipt_key(&secret);
         let gateway = SandboxGateway::new(&secret, format!("http://{host}:{port}/api/v1/payments/sandbox/webhook"));
         let workers = config.workers;
         let cookie_secure = config.cookie_secure;
@@ -108,6 +109,7 @@ impl Application {
             mailer,
             ledger_key,
             order_hooks: ORDER_HOOKS,
+            receipt_key,
         });
         crate::jobs::spawn_all(state.clone());
         let metrics_port = match state.config.metrics_bind {

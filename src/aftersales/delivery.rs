@@ -87,6 +87,7 @@ pub fn parts(conn: &mut AnyConnection, order: &OrderRow) -> Result<Vec<PartView>
             replaces_case: None,
             line_ids,
             after_sales,
+            receipt_url: None,
         });
     }
     for p in shipped.iter().filter(|p| p.after_sales_id.is_some()) {
@@ -103,6 +104,7 @@ pub fn parts(conn: &mut AnyConnection, order: &OrderRow) -> Result<Vec<PartView>
             replaces_case: p.after_sales_id,
             line_ids,
             after_sales: Vec::new(),
+            receipt_url: None,
         });
     }
     Ok(out)
@@ -124,6 +126,16 @@ pub fn with_parts(conn: &mut AnyConnection, mut view: orders::OrderView) -> Resu
     Ok(view)
 }
 
+/// Who confirms a parcel: a user (the buyer or an organisation admin), a distribution
+/// parcel's recipient through the parcel's receipt link (no account: `received_by` stays
+/// NULL), or the auto-receive job (NULL as well; the order's history tells them apart).
+#[derive(Debug, Clone, Copy)]
+enum Receiver {
+    User(i64),
+    Recipient,
+    Auto,
+}
+
 /// Marks a parcel received inside the caller's transaction (which holds the order's lock):
 /// once (a conditional update), and the order `received` when it was the last original
 /// parcel. False when it was already received.
@@ -132,15 +144,20 @@ fn receive_locked(
     s: &Settings,
     order: &OrderRow,
     parcel: &ShipmentRow,
-    by: Option<i64>,
+    by: Receiver,
     now: NaiveDateTime,
 ) -> Result<bool, AppError> {
-    if !model::receive(conn, parcel.id, by, now)? {
+    let user = match by {
+        Receiver::User(id) => Some(id),
+        Receiver::Recipient | Receiver::Auto => None,
+    };
+    if !model::receive(conn, parcel.id, user, now)? {
         return Ok(false);
     }
     let note = match by {
-        Some(_) => format!("parcel {} received", parcel.id),
-        None => format!("parcel {} received automatically", parcel.id),
+        Receiver::User(_) => format!("parcel {} received", parcel.id),
+        Receiver::Recipient => format!("parcel {} received by its recipient", parcel.id),
+        Receiver::Auto => format!("parcel {} received automatically", parcel.id),
     };
     orders_model::add_event(conn, order.id, Some(&order.status), &order.status, &note, now)?;
     if parcel.after_sales_id.is_none() && all_received(conn, order.id)? {
@@ -200,7 +217,7 @@ pub fn receipt(
                 short.push((line.id, sent - r.quantity_received));
             }
         }
-        if receive_locked(conn, s, &order, &parcel, Some(user_id), now)? && !short.is_empty() {
+        if receive_locked(conn, s, &order, &parcel, Receiver::User(user_id), now)? && !short.is_empty() {
             let text = "收货数量不足 / fewer units arrived than were sent";
             service::open_locked(conn, s, &order, "refund_only", "short_delivery", text, &short, None, &[], w, now)?;
         }
@@ -223,7 +240,9 @@ pub fn auto_receive_due(
         done += usize::from(db::write_tx(conn, |conn| -> Result<bool, AppError> {
             let order = orders::lock_order(conn, order_id)?;
             match model::shipment(conn, parcel_id)? {
-                Some(parcel) if parcel.received_at.is_none() => receive_locked(conn, s, &order, &parcel, None, now),
+                Some(parcel) if parcel.received_at.is_none() => {
+                    receive_locked(conn, s, &order, &parcel, Receiver::Auto, now)
+                }
                 _ => Ok(false),
             }
         })?);
@@ -250,4 +269,147 @@ pub fn complete_due(conn: &mut AnyConnection, s: &Settings, w: Windows, now: Nai
         })?);
     }
     Ok(done)
+}
+
+// ---- the recipient's receipt link (a distribution parcel, no account) ----
+
+/// The secret of recipients' receipt links, derived from the application's secret key.
+pub fn receipt_key(app_key: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(b"aidmart parcel receipt links");
+    hasher.update(app_key);
+    hasher.finalize().to_vec()
+}
+
+/// Hex characters of a parcel's receipt token.
+const TOKEN_LEN: usize = 24;
+
+fn token_mac(key: &[u8], part_id: i64) -> Result<hmac::Hmac<sha2::Sha256>, AppError> {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).map_err(AppError::internal)?;
+    mac.update(format!("parcel-receipt:{part_id}").as_bytes());
+    Ok(mac)
+}
+
+/// A parcel's receipt token: derived, never stored (the first 24 hex characters of
+/// HMAC-SHA256(key, "parcel-receipt:" + parcel id)).
+pub fn receipt_token(key: &[u8], part_id: i64) -> Result<String, AppError> {
+    use hmac::Mac;
+    let mut hex = hex::encode(token_mac(key, part_id)?.finalize().into_bytes());
+    hex.truncate(TOKEN_LEN);
+    Ok(hex)
+}
+
+/// Whether `given` is the parcel's token, compared in constant time.
+fn token_ok(key: &[u8], part_id: i64, given: &str) -> Result<bool, AppError> {
+    use hmac::Mac;
+    let lower_hex = given.len() == TOKEN_LEN && given.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let Some(bytes) = hex::decode(given).ok().filter(|_| lower_hex) else { return Ok(false) };
+    Ok(token_mac(key, part_id)?.verify_truncated_left(&bytes).is_ok())
+}
+
+/// Sets `receipt_url` on the shipped distribution parcels (those with a recipient).
+pub fn with_receipt_links(parts: &mut [PartView], key: &[u8], public_url: &str) -> Result<(), AppError> {
+    for p in parts.iter_mut() {
+        if let (Some(id), Some(_)) = (p.id, p.recipient_id) {
+            p.receipt_url = Some(format!("{public_url}/receipt/{id}/{}", receipt_token(key, id)?));
+        }
+    }
+    Ok(())
+}
+
+/// `13800138000` → `138****8000`.
+pub fn mask_mobile(mobile: &str) -> String {
+    let chars: Vec<char> = mobile.chars().collect();
+    if chars.len() < 7 {
+        return "****".to_string();
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}****{tail}")
+}
+
+/// One product in a recipient's parcel.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ParcelLine {
+    pub product_zh: String,
+    pub product_en: String,
+    pub sku_zh: String,
+    pub sku_en: String,
+    pub quantity: i64,
+}
+
+/// What a recipient's receipt page shows.
+#[derive(Debug, Clone)]
+pub struct RecipientParcel {
+    pub part: PartView,
+    pub name: String,
+    pub mobile_masked: String,
+    pub lines: Vec<ParcelLine>,
+}
+
+/// The distribution parcel behind a receipt link; 404 for a wrong token or a parcel with no
+/// recipient.
+pub fn recipient_parcel(
+    conn: &mut AnyConnection,
+    key: &[u8],
+    part_id: i64,
+    token: &str,
+) -> Result<RecipientParcel, AppError> {
+    if !token_ok(key, part_id, token)? {
+        return Err(AppError::NotFound);
+    }
+    let parcel = model::shipment(conn, part_id)?.ok_or(AppError::NotFound)?;
+    let recipient_id = parcel.recipient_id.ok_or(AppError::NotFound)?;
+    let (name, mobile) = model::recipient(conn, recipient_id)?.ok_or(AppError::NotFound)?;
+    let order = orders_model::order_by_id(conn, parcel.order_id)?;
+    let part = parts(conn, &order)?.into_iter().find(|p| p.id == Some(part_id)).ok_or(AppError::NotFound)?;
+    let replaced = match parcel.after_sales_id {
+        Some(case) => model::lines_of_cases(conn, &[case])?,
+        None => Vec::new(),
+    };
+    let lines = orders::view_of(conn, order, |_: &str| String::new())?
+        .lines
+        .into_iter()
+        .filter(|l| part.line_ids.contains(&l.id))
+        .map(|l| ParcelLine {
+            quantity: match parcel.after_sales_id {
+                Some(_) => replaced.iter().filter(|(_, line, _)| *line == l.id).map(|(_, _, q)| *q).sum(),
+                None => l.quantity - l.refunded_quantity,
+            },
+            product_zh: l.product_zh,
+            product_en: l.product_en,
+            sku_zh: l.sku_zh,
+            sku_en: l.sku_en,
+        })
+        .collect();
+    Ok(RecipientParcel { part, name, mobile_masked: mask_mobile(&mobile), lines })
+}
+
+/// `POST /receipt/{part_id}/{token}`: the recipient confirms their parcel, once (repeated:
+/// nothing changes). Recorded with no user (`received_by` NULL) and "received by its
+/// recipient" in the order's history; the order is `received` when it was the last parcel.
+pub fn recipient_receipt(
+    conn: &mut AnyConnection,
+    s: &Settings,
+    key: &[u8],
+    part_id: i64,
+    token: &str,
+    now: NaiveDateTime,
+) -> Result<RecipientParcel, AppError> {
+    let found = recipient_parcel(conn, key, part_id, token)?;
+    if found.part.received_at.is_none() {
+        let order_id = model::shipment(conn, part_id)?.ok_or(AppError::NotFound)?.order_id;
+        db::write_tx(conn, |conn| -> Result<bool, AppError> {
+            let order = orders::lock_order(conn, order_id)?;
+            match model::shipment(conn, part_id)? {
+                Some(parcel) if parcel.received_at.is_none() => {
+                    receive_locked(conn, s, &order, &parcel, Receiver::Recipient, now)
+                }
+                _ => Ok(false),
+            }
+        })?;
+    }
+    recipient_parcel(conn, key, part_id, token)
 }

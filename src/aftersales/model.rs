@@ -37,6 +37,12 @@ pub fn shipment(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Shipmen
     shipments::table.find(id).select(ShipmentRow::as_select()).first(conn).optional()
 }
 
+/// A distribution recipient: (name, mobile).
+pub fn recipient(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<(String, String)>> {
+    use crate::db::schema::order_recipients;
+    order_recipients::table.find(id).select((order_recipients::name, order_recipients::mobile)).first(conn).optional()
+}
+
 /// Marks a parcel received unless it already is: true for the one call that does.
 pub fn receive(conn: &mut AnyConnection, id: i64, by: Option<i64>, now: NaiveDateTime) -> QueryResult<bool> {
     let n = diesel::update(shipments::table.find(id).filter(shipments::received_at.is_null()))

@@ -26,6 +26,8 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
         .service(case_escalate)
         .service(case_return)
         .service(receipt_submit)
+        .service(recipient_page)
+        .service(recipient_submit)
         .service(review_submit)
         .service(coop_queue_page)
         .service(coop_accept)
@@ -59,6 +61,10 @@ pub struct ParcelItem {
     can_receive: bool,
     replacement: bool,
     cases: Vec<CaseItem>,
+    /// A distribution parcel's recipient (masked mobile) and, once shipped, the receipt link
+    /// to forward to them; shown to the organisation's admins.
+    recipient: Option<String>,
+    receipt_url: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -78,11 +84,29 @@ pub struct OrderExtras {
 }
 
 pub async fn order_extras(page: &Page, order_no: String, w: Windows) -> Result<OrderExtras, AppError> {
-    let (parts, lines, status, reviewed) = page
+    let (key, base) = (page.state.receipt_key.clone(), page.state.config.public_url.clone());
+    let viewer = page.user.as_ref().map(|u| u.id);
+    let (parts, lines, status, reviewed, recipients) = page
         .state
         .db(move |conn| {
             let order = crate::orders::model::order_by_no(conn, &order_no)?.ok_or(AppError::NotFound)?;
-            let parts = delivery::parts(conn, &order)?;
+            let mut parts = delivery::parts(conn, &order)?;
+            let org_admin = match (order.org_id, viewer) {
+                (Some(org_id), Some(user_id)) => match crate::orgs::model::org(conn, org_id)? {
+                    Some(org) => crate::orgs::account::is_org_admin(conn, user_id, &org)?,
+                    None => false,
+                },
+                _ => false,
+            };
+            let mut recipients = Vec::new();
+            if org_admin {
+                delivery::with_receipt_links(&mut parts, &key, &base)?;
+                for id in parts.iter().filter_map(|p| p.recipient_id) {
+                    if let Some((name, mobile)) = super::model::recipient(conn, id)? {
+                        recipients.push((id, format!("{name} {}", delivery::mask_mobile(&mobile))));
+                    }
+                }
+            }
             let lines = crate::orders::service::view_of(conn, order.clone(), |_| String::new())?.lines;
             let mut reviewed = Vec::new();
             for l in &lines {
@@ -90,7 +114,7 @@ pub async fn order_extras(page: &Page, order_no: String, w: Windows) -> Result<O
                     reviewed.push(l.id);
                 }
             }
-            Ok((parts, lines, order.status, reviewed))
+            Ok((parts, lines, order.status, reviewed, recipients))
         })
         .await?;
     let now = now();
@@ -112,6 +136,8 @@ pub async fn order_extras(page: &Page, order_no: String, w: Windows) -> Result<O
             can_receive: p.status == "shipped",
             replacement: p.replaces_case.is_some(),
             cases: p.after_sales.iter().map(case_item).collect(),
+            recipient: recipients.iter().find(|r| Some(r.0) == p.recipient_id).map(|r| r.1.clone()),
+            receipt_url: p.receipt_url.clone(),
         })
         .collect();
     let line_actions = lines
@@ -151,6 +177,68 @@ async fn receipt_submit(
         .db(move |conn| delivery::receipt(conn, &s, user.id, &no, part, &ReceiptRequest::default(), w, now()))
         .await?;
     Ok(see_other(&target))
+}
+
+// ---- a distribution parcel's recipient, through the parcel's receipt link (no account) ----
+
+#[derive(Serialize)]
+struct RecipientData {
+    part_id: i64,
+    token: String,
+    name: String,
+    mobile: String,
+    lines: Vec<delivery::ParcelLine>,
+    carrier: Option<String>,
+    tracking_no: Option<String>,
+    status_label: String,
+    shipped_at: Option<String>,
+    received_at: Option<String>,
+    can_receive: bool,
+    not_shipped: bool,
+}
+
+fn render_recipient(page: &Page, token: String, found: delivery::RecipientParcel) -> Result<HttpResponse, AppError> {
+    let p = found.part;
+    let can_receive = p.status == "shipped";
+    let data = RecipientData {
+        part_id: p.id.unwrap_or_default(),
+        token,
+        name: found.name,
+        mobile: found.mobile_masked,
+        lines: found.lines,
+        status_label: page.t(&format!("parcel_status_{}", p.status)),
+        not_shipped: p.shipped_at.is_none(),
+        shipped_at: p.shipped_at.map(|t| page.time(t)),
+        received_at: p.received_at.map(|t| page.time(t)),
+        carrier: p.carrier,
+        tracking_no: p.tracking_no,
+        can_receive,
+    };
+    page.render("pages/parcel_receipt", &page.t("recipient_receipt_title"), can_receive, data)
+}
+
+/// The recipient's page: their parcel (items, carrier, tracking) and, while it is on its way,
+/// the 确认收货 button. A wrong token or a parcel with no recipient: 404.
+#[get("/receipt/{part_id}/{token}")]
+async fn recipient_page(page: Page, path: web::Path<(i64, String)>) -> Result<HttpResponse, AppError> {
+    let (part, token) = path.into_inner();
+    let key = page.state.receipt_key.clone();
+    let t = token.clone();
+    let found = page.state.db(move |conn| delivery::recipient_parcel(conn, &key, part, &t)).await?;
+    render_recipient(&page, token, found)
+}
+
+#[post("/receipt/{part_id}/{token}")]
+async fn recipient_submit(
+    page: Page,
+    path: web::Path<(i64, String)>,
+    _: CsrfForm<Empty>,
+) -> Result<HttpResponse, AppError> {
+    let (part, token) = path.into_inner();
+    let (key, s) = (page.state.receipt_key.clone(), page.state.order_settings());
+    let t = token.clone();
+    page.state.db(move |conn| delivery::recipient_receipt(conn, &s, &key, part, &t, now())).await?;
+    Ok(see_other(&format!("/receipt/{part}/{token}")))
 }
 
 #[derive(Deserialize)]

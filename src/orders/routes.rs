@@ -248,7 +248,14 @@ fn note_text(page: &Page, note: &str) -> String {
         ("late_payment_refunded", "")
     } else if let Some(rest) = note.strip_prefix("parcel ") {
         let number = rest.split(' ').next().unwrap_or_default();
-        (if rest.ends_with("automatically") { "parcel_received_automatically" } else { "parcel_received" }, number)
+        let key = if rest.ends_with("automatically") {
+            "parcel_received_automatically"
+        } else if rest.ends_with("by its recipient") {
+            "parcel_received_by_recipient"
+        } else {
+            "parcel_received"
+        };
+        (key, number)
     } else if note.starts_with("replacement for case ") {
         ("replacement_shipped", note.split_once(": ").map_or("", |(_, t)| t))
     } else {

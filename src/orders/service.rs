@@ -229,6 +229,10 @@ pub struct PartView {
     pub line_ids: Vec<i64>,
     /// The after-sales cases about this parcel's lines.
     pub after_sales: Vec<CaseBrief>,
+    /// A shipped distribution parcel's receipt link for its recipient (no account needed),
+    /// shown to the organisation's admins only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_url: Option<String>,
 }
 
 /// An after-sales case as its order lists it.

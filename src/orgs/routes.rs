@@ -79,7 +79,9 @@ async fn api_org_orders(
     Ok(web::Json(Items { items }))
 }
 
-/// One of the organisation's orders; 404 when it belongs to another organisation.
+/// One of the organisation's orders with its parcels; a shipped distribution parcel carries
+/// `receipt_url`, the link its recipient opens to confirm receipt. 404 when it belongs to
+/// another organisation.
 #[utoipa::path(tag = "orgs", params(("id" = i64, Path), ("order_no" = String, Path)), responses((status = 200, body = OrgOrderView), (status = 403), (status = 404)))]
 #[get("/orgs/{id}/orders/{order_no}")]
 async fn api_org_order(
@@ -88,7 +90,17 @@ async fn api_org_order(
     path: web::Path<(i64, String)>,
 ) -> Result<web::Json<OrgOrderView>, AppError> {
     let (id, no) = path.into_inner();
-    Ok(web::Json(state.db(move |conn| service::order_of(conn, user.id, id, &no)).await?))
+    let (key, base) = (state.receipt_key.clone(), state.config.public_url.clone());
+    let view = state
+        .db(move |conn| {
+            let mut view = service::order_of(conn, user.id, id, &no)?;
+            // Its parcels, with each distribution parcel's receipt link to forward to its recipient.
+            view.order = crate::aftersales::delivery::with_parts(conn, view.order)?;
+            crate::aftersales::delivery::with_receipt_links(&mut view.order.parts, &key, &base)?;
+            Ok(view)
+        })
+        .await?;
+    Ok(web::Json(view))
 }
 
 /// Orders of the union waiting for approval.

@@ -844,3 +844,44 @@ test('ship, confirm receipt, open a case with a photo, the cooperative accepts, 
   assert.deepEqual(buyer.problems, []);
   assert.deepEqual(coop.problems, []);
 }));
+
+// ---- A distribution recipient confirms receipt through the parcel's link, with no account ----
+
+test('a union admin forwards a recipient their parcel link; the recipient confirms on a phone', withServerLog(async (t) => {
+  const admin = await openPage(t, PHONE);
+  await logIn(admin.page, 'union@example.com');
+  const me = await (await admin.page.request.get('/api/v1/me')).json();
+  const union = me.organisations.find((o) => o.slug === 'demo-group-union').id;
+  const csv = 'name,mobile,address,sku,quantity\n张三,13800138000,北京市西城区金融大街 1 号,GY-QUINOA-1KG,1\n';
+  const placed = await admin.page.request.post(`/api/v1/orgs/${union}/distributions`,
+    { headers: { 'content-type': 'text/csv' }, data: csv });
+  assert.equal(placed.status(), 201, await placed.text());
+  const order = await placed.json();
+  const coop = await openPage(t, PHONE);
+  await logIn(coop.page, 'coop@example.com');
+  const view = await (await admin.page.request.get(`/api/v1/orgs/${union}/orders/${order.order_no}`)).json();
+  const recipient = view.parts[0].recipient_id;
+  const shipped = await coop.page.request.post('/api/v1/coop/shipments',
+    { data: { order_no: order.order_no, recipient_id: recipient, carrier: '顺丰速运', tracking_no: 'SF1234567890777' } });
+  assert.equal(shipped.status(), 201, await shipped.text());
+  // The admin's order page carries the link to forward.
+  await visitOnPhone(admin.page, `/orders/${order.order_no}`, 'union-order-receipt-link');
+  await assertAccessible(admin.page, 'union order page with receipt links');
+  const link = await admin.page.getByTestId('receipt-link').locator('a').getAttribute('href');
+  assert.match(link, /\/receipt\/\d+\/[0-9a-f]{24}$/);
+  // The recipient, no account, on a phone.
+  const phone = await openPage(t, PHONE);
+  await visitOnPhone(phone.page, new URL(link).pathname, 'recipient-receipt');
+  await assertAccessible(phone.page, 'recipient receipt page');
+  const path = new URL(link).pathname;
+  await Promise.all([
+    phone.page.waitForURL((u) => u.pathname === path),
+    phone.page.getByTestId('recipient-confirm').click(),
+  ]);
+  assert.equal((await phone.page.getByTestId('parcel-status').textContent()).trim(), '已收货');
+  assert.equal(await phone.page.getByTestId('recipient-confirm').count(), 0, 'received once');
+  await visitOnPhone(phone.page, `${path}?lang=en`, 'recipient-receipt-en');
+  assert.equal((await phone.page.getByTestId('parcel-status').textContent()).trim(), 'Received');
+  assert.deepEqual(admin.problems, []);
+  assert.deepEqual(phone.problems, []);
+}));
