@@ -241,25 +241,72 @@ async fn recipient_submit(
     Ok(see_other(&format!("/receipt/{part}/{token}")))
 }
 
-#[derive(Deserialize)]
-struct ReviewForm {
-    stars: i32,
-    #[serde(default)]
-    text: String,
-}
-
+/// The review form (multipart: `_csrf`, `stars`, `text`, and up to 6 `photo` files).
 #[post("/orders/{order_no}/lines/{line_id}/review")]
 async fn review_submit(
     page: Page,
     path: web::Path<(String, i64)>,
-    form: CsrfForm<ReviewForm>,
+    form: actix_multipart::Multipart,
 ) -> Result<HttpResponse, AppError> {
+    let (fields, photos) = read_form_with_photos(form).await?;
+    session::verify_csrf(&page.session, &fields.get("_csrf"))?;
     let user = session::require_user(&page.session)?;
     let (no, line) = path.into_inner();
     let target = format!("/orders/{no}?notice=reviewed");
-    let request = crate::reviews::service::ReviewRequest { stars: form.0.stars, text: form.0.text, photos: Vec::new() };
-    page.state.db(move |conn| crate::reviews::service::write(conn, user.id, &no, line, &request, now())).await?;
+    let stars = fields.get("stars").parse().unwrap_or(0);
+    let text = fields.get("text");
+    let dir = crate::coop::routes::images_dir(&page.state);
+    page.state
+        .db(move |conn| {
+            let photos = save_photos(conn, user.id, &photos, &dir)?;
+            let request = crate::reviews::service::ReviewRequest { stars, text, photos };
+            crate::reviews::service::write(conn, user.id, &no, line, &request, now())
+        })
+        .await?;
     Ok(see_other(&target))
+}
+
+/// A multipart form's text fields.
+struct FormFields(Vec<(String, String)>);
+
+impl FormFields {
+    fn get(&self, key: &str) -> String {
+        self.0.iter().find(|(n, _)| n == key).map(|(_, v)| v.trim().to_string()).unwrap_or_default()
+    }
+}
+
+/// Reads a multipart form: its text fields and its `photo` files (at most one more than
+/// allowed, so that too many can be refused).
+async fn read_form_with_photos(mut form: actix_multipart::Multipart) -> Result<(FormFields, Vec<Vec<u8>>), AppError> {
+    use futures_util::StreamExt;
+    let mut fields = Vec::new();
+    let mut photos: Vec<Vec<u8>> = Vec::new();
+    while let Some(field) = form.next().await {
+        let field = field.map_err(|e| AppError::bad_request("invalid_form", format!("{e} / 表单内容有误")))?;
+        let name = field.name().unwrap_or_default().to_string();
+        let data = crate::coop::routes::read_capped(field).await?;
+        if name == "photo" {
+            if !data.is_empty() && photos.len() < service::MAX_PHOTOS + 1 {
+                photos.push(data);
+            }
+        } else if data.len() <= 4000 {
+            fields.push((name, String::from_utf8_lossy(&data).into_owned()));
+        }
+    }
+    Ok((FormFields(fields), photos))
+}
+
+/// Stores uploaded photos (each checked as an image) and answers their names.
+fn save_photos(
+    conn: &mut crate::db::AnyConnection,
+    user_id: i64,
+    photos: &[Vec<u8>],
+    dir: &std::path::Path,
+) -> Result<Vec<String>, AppError> {
+    if photos.len() > service::MAX_PHOTOS {
+        return Err(AppError::unprocessable("too_many_photos", "at most 6 photos / 最多 6 张照片"));
+    }
+    photos.iter().map(|p| service::add_photo(conn, user_id, p, dir, now())).collect()
 }
 
 #[derive(Deserialize)]
@@ -349,25 +396,11 @@ async fn new_case_page(
 async fn new_case_submit(
     page: Page,
     path: web::Path<String>,
-    mut form: actix_multipart::Multipart,
+    form: actix_multipart::Multipart,
 ) -> Result<HttpResponse, AppError> {
-    use futures_util::StreamExt;
     let no = path.into_inner();
-    let mut fields: Vec<(String, String)> = Vec::new();
-    let mut photos: Vec<Vec<u8>> = Vec::new();
-    while let Some(field) = form.next().await {
-        let field = field.map_err(|e| AppError::bad_request("invalid_form", format!("{e} / 表单内容有误")))?;
-        let name = field.name().unwrap_or_default().to_string();
-        let data = crate::coop::routes::read_capped(field).await?;
-        if name == "photo" {
-            if !data.is_empty() && photos.len() < service::MAX_PHOTOS + 1 {
-                photos.push(data);
-            }
-        } else if data.len() <= 4000 {
-            fields.push((name, String::from_utf8_lossy(&data).into_owned()));
-        }
-    }
-    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_string()).unwrap_or_default();
+    let (fields, photos) = read_form_with_photos(form).await?;
+    let get = |k: &str| fields.get(k);
     session::verify_csrf(&page.session, &get("_csrf"))?;
     let user = session::require_user(&page.session)?;
     let line: Option<i64> = get("line_id").parse().ok();
@@ -396,13 +429,8 @@ async fn new_case_submit(
     let opened = page
         .state
         .db(move |conn| {
-            if photos.len() > service::MAX_PHOTOS {
-                return Err(AppError::unprocessable("too_many_photos", "at most 6 photos / 最多 6 张照片"));
-            }
             let mut request = request;
-            for p in &photos {
-                request.photos.push(service::add_photo(conn, user.id, p, &dir, now())?);
-            }
+            request.photos = save_photos(conn, user.id, &photos, &dir)?;
             service::open(conn, &s, user.id, &no2, &request, w, now())
         })
         .await;

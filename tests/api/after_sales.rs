@@ -777,4 +777,34 @@ async fn the_pages_walk_from_receipt_to_a_refund_in_both_languages() {
     }
     assert_eq!(page(&buyer, "/admin/after-sales".into()).await.0, 403);
     assert_eq!(page(&buyer, "/coop/after-sales".into()).await.0, 403);
+
+    // A review with a photo through the order page's form; the product page shows both.
+    let (_, html) = page(&buyer, format!("/orders/{no}")).await;
+    assert!(html.contains("enctype=\"multipart/form-data\"") && html.contains("name=\"photo\""), "{html}");
+    let mut body: Vec<u8> = Vec::new();
+    for (name, value) in [("_csrf", crate::helpers::csrf_from(&html)), ("stars", "4".into()), ("text", "很新鲜".into())]
+    {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    body.extend(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"b.png\"\r\nContent-Type: image/png\r\n\r\n")
+            .as_bytes(),
+    );
+    body.extend(sample_png(&[]));
+    body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let res = buyer
+        .post(app.url(&format!("/orders/{no}/lines/{}/review", line_id(&order, 0))))
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 303);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM review_photos"), 1);
+    let product = order["lines"][0]["product_id"].as_i64().unwrap_or_default();
+    let (_, reviews) = send_json(app.client.get(app.url(&format!("/api/v1/products/{product}/reviews")))).await;
+    let first = &reviews["items"][0];
+    assert_eq!((first["stars"].as_i64(), first["photos"].as_array().map(Vec::len)), (Some(4), Some(1)), "{reviews}");
 }
