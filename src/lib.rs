@@ -23,5 +23,6 @@ pub mod orgs;
 pub mod payments;
 pub mod points;
 pub mod seed;
+pub mod settlement;
 pub mod startup;
 pub mod web;

@@ -34,6 +34,7 @@ pub fn routes(cfg: &mut ApiConfig) {
             .configure(donations::routes::api)
             .configure(coop::routes::api)
             .configure(orgs::routes::api)
+            .configure(crate::settlement::routes::api)
             .service(openapi_json)
             .default_service(web::to(|| async { Err::<HttpResponse, _>(AppError::NotFound) })),
     );

@@ -35,7 +35,7 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
 pub struct EntryView {
     pub seq: i64,
     pub kind: String,
-    pub campaign_id: i64,
+    pub campaign_id: Option<i64>,
     pub producer_id: Option<i64>,
     pub county_id: Option<i64>,
     pub org_id: Option<i64>,
@@ -50,6 +50,10 @@ pub struct EntryView {
     pub created_at: NaiveDateTime,
     pub prev_hash: String,
     pub hash: String,
+    /// A payout's payout, period and SHA-256 of its bank reference (null for other kinds).
+    pub payout_id: Option<i64>,
+    pub period_end: Option<chrono::NaiveDate>,
+    pub reference_hash: Option<String>,
     /// The exact text whose SHA-256 is `hash`.
     pub canonical: String,
 }
@@ -74,6 +78,9 @@ impl From<Entry> for EntryView {
             created_at: e.created_at,
             prev_hash: e.prev_hash,
             hash: e.hash,
+            payout_id: e.payout_id,
+            period_end: e.period_end,
+            reference_hash: e.reference_hash,
             canonical,
         }
     }
@@ -427,7 +434,7 @@ async fn entry_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, Ap
             let entry = model::entry(conn, seq)?.ok_or(AppError::NotFound)?;
             let prev =
                 if seq > 1 { model::entry(conn, seq - 1)?.map(|p| p.hash) } else { Some(service::GENESIS.into()) };
-            let campaign = model::campaign_names(conn, &[entry.campaign_id])?.pop();
+            let campaign = model::campaign_names(conn, &entry.campaign_id.into_iter().collect::<Vec<_>>())?.pop();
             let producer =
                 crate::catalog::model::producer_names(conn, &entry.producer_id.into_iter().collect::<Vec<_>>())?.pop();
             let county = model::county_names(conn, &entry.county_id.into_iter().collect::<Vec<_>>())?.pop();

@@ -15,5 +15,6 @@ mod orders;
 mod orgs;
 mod pages;
 mod security;
+mod settlement;
 mod smtp;
 mod storefront;
