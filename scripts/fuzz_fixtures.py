@@ -175,6 +175,18 @@ def main(base, mail_dir):
     roles["coop"] = {"products": own_products, "skus": own_skus, "sku_codes": own_codes,
                      "shippable_orders": shippable}
 
+    # Settlement: close today for every cooperative with paid lines (one statement each per
+    # period); the demo cooperative's is confirmed here, so the admin has a payout to mark paid
+    # or failed (the cooperative's own confirm and dispute then meet 409 invalid_state).
+    admin = Api(base, "admin@example.com")
+    statements = admin.call("POST", "/admin/settlements/run", json={"period_end": datetime.date.today().isoformat()})
+    own_producers = sorted({s["producer_id"] for s in skus if s["id"] in own_skus})
+    mine = [s["id"] for s in statements if s["producer_id"] in own_producers]
+    for st in mine:
+        coop.call("POST", f"/coop/statements/{st}/confirm")
+    roles["coop"].update({"producers": own_producers, "statements": mine,
+                          "confirmable_statements": mine, "disputable_statements": mine})
+
     # Invites for the buyer to accept (each token once).
     used = set(invite_tokens(mail_dir, "buyer@example.com"))
     for _ in range(6):
@@ -182,7 +194,8 @@ def main(base, mail_dir):
     roles["buyer"]["invites"] = new_tokens(mail_dir, "buyer@example.com", used, 6)
 
     roles["admin"] = {"org": union_org, "orgs": [union_org, canteen_org],
-                      "users": ["employee@example.com", "buyer@example.com"]}
+                      "users": ["employee@example.com", "buyer@example.com"],
+                      "payouts": [p["id"] for p in admin.call("GET", "/admin/payouts")]}
     common["ledger_seqs"] = [e["seq"] for e in anon.call("GET", "/ledger?limit=50")["entries"]]
     json.dump({"common": common, "roles": roles}, sys.stdout, ensure_ascii=False, indent=1)
 

@@ -162,6 +162,7 @@ impl Application {
                 .configure(credits::routes::pages)
                 .configure(donations::routes::pages)
                 .configure(crate::coop::routes::pages)
+                .configure(settlement::routes::pages)
                 .configure(orgs::routes::pages)
                 .route("/static/{file}", web::get().to(webparts::templates::static_file))
                 .route("/favicon.ico", web::get().to(webparts::templates::favicon))

@@ -241,6 +241,13 @@ pub struct CampaignDetail {
     /// Sales credited to the campaign in the ledger, net of refunds.
     #[schema(value_type = String)]
     credited_total: Money,
+    /// Paid out to the cooperatives: what the campaign's lines added to settlement statements
+    /// whose payout was marked paid.
+    #[schema(value_type = String)]
+    paid_out: Money,
+    /// Earned by the cooperatives (value less fees and refunds) and not yet paid out.
+    #[schema(value_type = String)]
+    pending: Money,
     /// Progress towards the target, in percent (0 when there is no target).
     progress_pct: f64,
     by_category: CategoryTotals,
@@ -280,10 +287,12 @@ async fn load_campaign(
     Ok((CampaignView::new(campaign, organiser, lang, Utc::now().date_naive()), credits))
 }
 
-fn detail(campaign: CampaignView, c: &CampaignCredits) -> CampaignDetail {
+fn detail(campaign: CampaignView, c: &CampaignCredits, settled: (Money, Money)) -> CampaignDetail {
     let months: Vec<dashboard::Group> = c.by_month.iter().map(|(m, fen)| (m.clone(), m.clone(), *fen)).collect();
     CampaignDetail {
         credited_total: Money::from_fen(c.credited_fen),
+        paid_out: settled.0,
+        pending: settled.1,
         progress_pct: progress(c.credited_fen, campaign.target.fen()),
         by_category: CategoryTotals {
             direct_purchase: Money::from_fen(c.direct_purchase_fen),
@@ -308,7 +317,8 @@ async fn api_campaign(
 ) -> Result<web::Json<CampaignDetail>, AppError> {
     let id = path.into_inner();
     let (campaign, credits) = load_campaign(&state, move |c| c.id == id, lang).await?;
-    Ok(web::Json(detail(campaign, &credits)))
+    let settled = state.db(move |conn| crate::settlement::service::campaign_totals(conn, id)).await?;
+    Ok(web::Json(detail(campaign, &credits, settled)))
 }
 
 #[derive(Serialize)]
@@ -334,7 +344,9 @@ async fn campaign_page(page: Page, path: web::Path<String>) -> Result<HttpRespon
     let (campaign, c) = load_campaign(&page.state, move |c| c.slug == slug, page.lang).await?;
     let title = campaign.name.clone();
     let offers = super::campaign_offers::offers(&page.state, campaign.id).await?;
-    let detail = detail(campaign, &c);
+    let id = campaign.id;
+    let settled = page.state.db(move |conn| crate::settlement::service::campaign_totals(conn, id)).await?;
+    let detail = detail(campaign, &c, settled);
     let (zh_direct, en_direct) = ("直接采购", "Direct purchase");
     let (zh_helped, en_helped) = ("帮助销售", "Helped sales");
     let today = Utc::now().date_naive();

@@ -403,3 +403,124 @@ pub fn insert_payout(
         .returning(payouts::id)
         .get_result(conn)
 }
+
+pub fn payout(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Payout>> {
+    payouts::table.find(id).select(Payout::as_select()).first(conn).optional()
+}
+
+/// Payouts (with the payee's current bank details and hold), oldest first, at most `limit`.
+pub fn payouts_by_status(
+    conn: &mut AnyConnection,
+    status: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<(Payout, Account, NaiveDate, String)>> {
+    use crate::db::schema::producers;
+    let mut q = payouts::table
+        .inner_join(settlement_statements::table)
+        .inner_join(earnings_accounts::table.on(earnings_accounts::producer_id.eq(payouts::producer_id)))
+        .inner_join(producers::table.on(producers::id.eq(payouts::producer_id)))
+        .order(payouts::id)
+        .limit(limit)
+        .select((Payout::as_select(), Account::as_select(), settlement_statements::period_end, producers::name_zh))
+        .into_boxed();
+    if let Some(s) = status {
+        q = q.filter(payouts::status.eq(s.to_string()));
+    }
+    q.load(conn)
+}
+
+/// `queued → paid` with the details paid to and the reference; false when not queued.
+pub fn set_paid(
+    conn: &mut AnyConnection,
+    id: i64,
+    account: &Account,
+    reference: &str,
+    by: i64,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(payouts::table.find(id).filter(payouts::status.eq("queued")))
+        .set((
+            payouts::status.eq("paid"),
+            payouts::account_name.eq(&account.account_name),
+            payouts::bank.eq(&account.bank),
+            payouts::account_no.eq(&account.account_no),
+            payouts::bank_reference.eq(reference),
+            payouts::decided_at.eq(now),
+            payouts::decided_by.eq(by),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// `queued → failed` with the reason; false when not queued.
+pub fn set_failed(conn: &mut AnyConnection, id: i64, reason: &str, by: i64, now: NaiveDateTime) -> QueryResult<bool> {
+    diesel::update(payouts::table.find(id).filter(payouts::status.eq("queued")))
+        .set((
+            payouts::status.eq("failed"),
+            payouts::reason.eq(reason),
+            payouts::decided_at.eq(now),
+            payouts::decided_by.eq(by),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+pub fn set_bank(
+    conn: &mut AnyConnection,
+    producer_id: i64,
+    details: (&str, &str, &str),
+    held_until: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(earnings_accounts::table.find(producer_id))
+        .set((
+            earnings_accounts::account_name.eq(details.0),
+            earnings_accounts::bank.eq(details.1),
+            earnings_accounts::account_no.eq(details.2),
+            earnings_accounts::bank_changed_at.eq(now),
+            earnings_accounts::payouts_held_until.eq(held_until),
+        ))
+        .execute(conn)
+}
+
+/// The producer's managers' (email, display name) and its name, for mail.
+pub fn managers(conn: &mut AnyConnection, producer_id: i64) -> QueryResult<Vec<(String, String)>> {
+    use crate::db::schema::{producer_managers, users};
+    producer_managers::table
+        .inner_join(users::table)
+        .filter(producer_managers::producer_id.eq(producer_id))
+        .order(users::id)
+        .select((users::email, users::display_name))
+        .load(conn)
+}
+
+pub fn producer_name(conn: &mut AnyConnection, producer_id: i64) -> QueryResult<(String, String)> {
+    use crate::db::schema::producers;
+    producers::table.find(producer_id).select((producers::name_zh, producers::name_en)).first(conn)
+}
+
+#[derive(QueryableByName)]
+struct Fen {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// A campaign's earnings (value less fees and refunds) and the part of them on statements whose
+/// payout was paid.
+pub fn campaign_sums(conn: &mut AnyConnection, campaign_id: i64) -> QueryResult<(i64, i64)> {
+    let net = diesel::sql_query(
+        "SELECT CAST(COALESCE(SUM(pending_fen + available_fen), 0) AS BIGINT) AS n FROM earnings_entries WHERE campaign_id = $1",
+    )
+    .bind::<BigInt, _>(campaign_id)
+    .get_result::<Fen>(conn)?
+    .n;
+    let paid = diesel::sql_query(
+        "SELECT CAST(COALESCE(SUM(e.available_fen), 0) AS BIGINT) AS n FROM statement_lines sl \
+         JOIN earnings_entries e ON e.id = sl.entry_id JOIN payouts p ON p.statement_id = sl.statement_id \
+         WHERE p.status = 'paid' AND e.campaign_id = $1",
+    )
+    .bind::<BigInt, _>(campaign_id)
+    .get_result::<Fen>(conn)?
+    .n;
+    Ok((net, paid))
+}

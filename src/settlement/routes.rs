@@ -2,12 +2,12 @@
 //! platform admin's settlement runs and payout queue under `/api/v1/admin/…`.
 
 use actix_session::Session;
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, put, web, HttpResponse};
 use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::service::{self, Earnings, StatementDetail, StatementView};
+use super::service::{self, BankInput, BankView, Earnings, PayoutView, StatementDetail, StatementView};
 use crate::accounts::model::Role;
 use crate::accounts::routes::require_role;
 use crate::api::ApiConfig;
@@ -15,6 +15,8 @@ use crate::app::AppState;
 use crate::coop::service::{csv_safe, Manager};
 use crate::error::AppError;
 use crate::web::download;
+use crate::web::forms::CsrfForm;
+use crate::web::page::{see_other, Page};
 
 pub fn api(cfg: &mut ApiConfig) {
     cfg.service(api_earnings)
@@ -22,7 +24,16 @@ pub fn api(cfg: &mut ApiConfig) {
         .service(api_statement)
         .service(api_confirm)
         .service(api_dispute)
-        .service(api_run);
+        .service(api_run)
+        .service(api_bank)
+        .service(api_payouts)
+        .service(api_payouts_csv)
+        .service(api_paid)
+        .service(api_failed);
+}
+
+pub fn pages(cfg: &mut web::ServiceConfig) {
+    cfg.service(earnings_page).service(confirm_submit).service(dispute_submit).service(bank_submit);
 }
 
 fn now() -> chrono::NaiveDateTime {
@@ -259,4 +270,260 @@ async fn api_run(
     let period_end = body.into_inner().period_end;
     let zone = state.config.timezone;
     Ok(web::Json(state.db(move |conn| service::run_period(conn, zone, period_end, now())).await?))
+}
+
+/// Sets the cooperative's bank details (户名, 开户行, 账号). A change of details already set
+/// holds its payouts for 24 hours; every setting is mailed to all its managers.
+#[utoipa::path(tag = "coop", request_body = BankInput, responses((status = 200, body = BankView), (status = 400, description = "invalid_bank_account"), (status = 401), (status = 403), (status = 404)))]
+#[put("/coop/bank-account")]
+async fn api_bank(
+    state: web::Data<AppState>,
+    session: Session,
+    body: web::Json<BankInput>,
+) -> Result<web::Json<BankView>, AppError> {
+    let m = manager(&state, &session).await?;
+    let input = body.into_inner();
+    let producer = pick(&m, input.producer_id)?;
+    Ok(web::Json(state.db(move |conn| service::set_bank(conn, producer, &input, now())).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusQuery {
+    status: Option<String>,
+}
+
+/// The payout queue (oldest first, at most 1000), by `status`: queued, paid or failed.
+#[utoipa::path(tag = "admin", params(("status" = Option<String>, Query, description = "queued | paid | failed")), responses((status = 200, body = [PayoutView]), (status = 400, description = "invalid_status"), (status = 401), (status = 403)))]
+#[get("/admin/payouts")]
+async fn api_payouts(
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<StatusQuery>,
+) -> Result<web::Json<Vec<PayoutView>>, AppError> {
+    require_role(&state, &session, Role::PlatformAdmin).await?;
+    let status = query.into_inner().status;
+    Ok(web::Json(state.db(move |conn| service::payouts(conn, status.as_deref(), now())).await?))
+}
+
+/// The bank batch file (批量代发) of the queued payouts payable now: payee name, bank, account
+/// number, amount, memo (CSV, UTF-8 with a BOM).
+#[utoipa::path(tag = "admin", responses((status = 200, content_type = "text/csv", description = "收款人 payee name,开户行 bank,账号 account number,金额 amount,用途 memo"), (status = 401), (status = 403)))]
+#[get("/admin/payouts.csv")]
+async fn api_payouts_csv(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
+    require_role(&state, &session, Role::PlatformAdmin).await?;
+    let body = state.db(move |conn| service::payouts_csv(conn, now())).await?;
+    Ok(download::csv("payouts.csv", body))
+}
+
+/// `POST /api/v1/admin/payouts/{id}/paid`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"bank_reference": "ABC20261126000123"}))]
+pub struct PaidRequest {
+    pub bank_reference: String,
+}
+
+/// `POST /api/v1/admin/payouts/{id}/failed`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "户名与账号不符，银行退回"}))]
+pub struct FailedRequest {
+    pub reason: String,
+}
+
+/// Marks a payout paid with the bank's reference and posts it to the credit ledger (with the
+/// reference's SHA-256). Again: the same answer, nothing moves. 409 `invalid_state` (failed),
+/// `payout_on_hold` (bank details changed within 24 hours), `no_bank_account`.
+#[utoipa::path(tag = "admin", params(("id" = i64, Path)), request_body = PaidRequest, responses((status = 200, body = PayoutView), (status = 400, description = "invalid_reference"), (status = 401), (status = 403), (status = 404), (status = 409, description = "invalid_state, payout_on_hold, no_bank_account")))]
+#[post("/admin/payouts/{id}/paid")]
+async fn api_paid(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    body: web::Json<PaidRequest>,
+) -> Result<web::Json<PayoutView>, AppError> {
+    let admin = require_role(&state, &session, Role::PlatformAdmin).await?;
+    let (id, reference) = (path.into_inner(), body.into_inner().bank_reference);
+    Ok(web::Json(state.db(move |conn| service::mark_paid(conn, id, &reference, admin.id, now())).await?))
+}
+
+/// Marks a payout failed: the amount returns to the cooperative's available balance. Again:
+/// the same answer; 409 `invalid_state` when it was paid.
+#[utoipa::path(tag = "admin", params(("id" = i64, Path)), request_body = FailedRequest, responses((status = 200, body = PayoutView), (status = 400, description = "invalid_reason"), (status = 401), (status = 403), (status = 404), (status = 409, description = "invalid_state")))]
+#[post("/admin/payouts/{id}/failed")]
+async fn api_failed(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    body: web::Json<FailedRequest>,
+) -> Result<web::Json<PayoutView>, AppError> {
+    let admin = require_role(&state, &session, Role::PlatformAdmin).await?;
+    let (id, reason) = (path.into_inner(), body.into_inner().reason);
+    Ok(web::Json(state.db(move |conn| service::mark_failed(conn, id, &reason, admin.id, now())).await?))
+}
+
+// ---------------------------------------------------------------------------------------
+// The cooperative's 收入 page
+
+#[derive(serde::Serialize)]
+struct EarningsPageData {
+    earnings: Earnings,
+    statements: Vec<StatementRow>,
+    bank: BankForm,
+    settle_after_days: i64,
+    notice: Option<String>,
+    error: Option<String>,
+    dispute_note: String,
+}
+
+/// The bank form's values (empty until set) and, after a change, until when payouts wait.
+#[derive(serde::Serialize, Deserialize, Default)]
+struct BankForm {
+    account_name: String,
+    bank: String,
+    account_no: String,
+    #[serde(skip_deserializing)]
+    held_until: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct StatementRow {
+    #[serde(flatten)]
+    statement: StatementView,
+    open: bool,
+    status_label: String,
+}
+
+#[derive(Deserialize)]
+struct NoticeQuery {
+    done: Option<String>,
+}
+
+async fn render_earnings(
+    page: &Page,
+    m: Manager,
+    notice: Option<String>,
+    error: Option<String>,
+    note: String,
+    status: actix_web::http::StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let producer = pick(&m, None)?;
+    let (earnings, statements, bank) = page
+        .state
+        .db(move |conn| {
+            Ok((
+                service::earnings(conn, producer)?,
+                service::statements(conn, &m.producers)?,
+                service::bank(conn, producer, now())?,
+            ))
+        })
+        .await?;
+    let statements = statements
+        .into_iter()
+        .map(|s| StatementRow {
+            open: s.status == "open",
+            status_label: page.t(&format!("settle_status_{}", s.payout_status.as_deref().unwrap_or(&s.status))),
+            statement: s,
+        })
+        .collect();
+    let bank = bank
+        .map(|b| BankForm {
+            account_name: b.account_name.unwrap_or_default(),
+            bank: b.bank.unwrap_or_default(),
+            account_no: b.account_no.unwrap_or_default(),
+            held_until: b.payouts_held_until.map(|h| page.time(h)),
+        })
+        .unwrap_or_default();
+    let data = EarningsPageData {
+        earnings,
+        statements,
+        bank,
+        settle_after_days: page.state.config.settle_after_days,
+        notice,
+        error,
+        dispute_note: note,
+    };
+    let mut response = page.render("pages/coop_earnings", &page.t("settle_title"), true, data)?;
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+#[get("/coop/earnings")]
+async fn earnings_page(page: Page, query: web::Query<NoticeQuery>) -> Result<HttpResponse, AppError> {
+    if page.user.is_none() {
+        return Ok(see_other("/login?next=/coop/earnings"));
+    }
+    let m = manager(&page.state, &page.session).await?;
+    let notice = match query.into_inner().done.as_deref() {
+        Some(k @ ("confirmed" | "disputed" | "bank")) => Some(page.t(&format!("settle_done_{k}"))),
+        _ => None,
+    };
+    render_earnings(&page, m, notice, None, String::new(), actix_web::http::StatusCode::OK).await
+}
+
+/// An error shown on the page itself (bad input, a state that moved), or passed on.
+fn shown(page: &Page, e: AppError) -> Result<(String, actix_web::http::StatusCode), AppError> {
+    use actix_web::ResponseError;
+    match e {
+        e @ (AppError::Internal(_) | AppError::Unavailable | AppError::NotFound | AppError::Forbidden) => Err(e),
+        e => Ok((page.error_text(&e), e.status_code())),
+    }
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+#[post("/coop/earnings/statements/{id}/confirm")]
+async fn confirm_submit(page: Page, path: web::Path<i64>, _: CsrfForm<Empty>) -> Result<HttpResponse, AppError> {
+    let m = manager(&page.state, &page.session).await?;
+    let id = path.into_inner();
+    let m2 = m.clone();
+    match page.state.db(move |conn| service::decide(conn, &m2.producers, id, true, None, m2.user_id, now())).await {
+        Ok(_) => Ok(see_other("/coop/earnings?done=confirmed")),
+        Err(e) => {
+            let (text, status) = shown(&page, e)?;
+            render_earnings(&page, m, None, Some(text), String::new(), status).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct DisputeForm {
+    note: String,
+}
+
+#[post("/coop/earnings/statements/{id}/dispute")]
+async fn dispute_submit(
+    page: Page,
+    path: web::Path<i64>,
+    form: CsrfForm<DisputeForm>,
+) -> Result<HttpResponse, AppError> {
+    let m = manager(&page.state, &page.session).await?;
+    let id = path.into_inner();
+    let note = form.0.note;
+    let (m2, n2) = (m.clone(), note.clone());
+    match page.state.db(move |conn| service::decide(conn, &m2.producers, id, false, Some(&n2), m2.user_id, now())).await
+    {
+        Ok(_) => Ok(see_other("/coop/earnings?done=disputed")),
+        Err(e) => {
+            let (text, status) = shown(&page, e)?;
+            render_earnings(&page, m, None, Some(text), note, status).await
+        }
+    }
+}
+
+#[post("/coop/earnings/bank")]
+async fn bank_submit(page: Page, form: CsrfForm<BankForm>) -> Result<HttpResponse, AppError> {
+    let m = manager(&page.state, &page.session).await?;
+    let producer = pick(&m, None)?;
+    let f = form.0;
+    let input = BankInput { producer_id: None, account_name: f.account_name, bank: f.bank, account_no: f.account_no };
+    match page.state.db(move |conn| service::set_bank(conn, producer, &input, now())).await {
+        Ok(_) => Ok(see_other("/coop/earnings?done=bank")),
+        Err(e) => {
+            let (text, status) = shown(&page, e)?;
+            render_earnings(&page, m, None, Some(text), String::new(), status).await
+        }
+    }
 }

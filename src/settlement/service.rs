@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{Days, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use rust_decimal::Decimal;
 use serde::Serialize;
+use sha2::Digest;
 use utoipa::ToSchema;
 
 use super::model::{self, Entry, NewEntry, Statement};
@@ -504,4 +505,346 @@ pub fn decide(
         }
         Ok(view(s, payout))
     })
+}
+
+// ---------------------------------------------------------------------------------------
+// Payouts
+
+/// A payout in the queue (or done), with the payee's bank details.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": 4, "statement_id": 12, "producer_id": 1, "payee": "沽源县藜麦种植专业合作社",
+    "period_end": "2026-11-22", "amount": "356.00", "status": "queued", "account_name": "沽源县藜麦种植专业合作社",
+    "bank": "中国农业银行沽源县支行", "account_no": "6228480418123456789", "held_until": null,
+    "bank_reference": null, "reason": null, "created_at": "2026-11-23T02:00:00", "decided_at": null}))]
+pub struct PayoutView {
+    pub id: i64,
+    pub statement_id: i64,
+    pub producer_id: i64,
+    pub payee: String,
+    pub period_end: NaiveDate,
+    #[schema(value_type = String)]
+    pub amount: Money,
+    /// queued, paid or failed.
+    pub status: String,
+    /// The details it was paid to (paid), else the producer's current ones.
+    pub account_name: Option<String>,
+    pub bank: Option<String>,
+    pub account_no: Option<String>,
+    /// Bank details changed recently: not payable before this time (UTC).
+    pub held_until: Option<NaiveDateTime>,
+    pub bank_reference: Option<String>,
+    pub reason: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub decided_at: Option<NaiveDateTime>,
+}
+
+fn payout_view(
+    p: model::Payout,
+    a: model::Account,
+    period_end: NaiveDate,
+    payee: String,
+    now: NaiveDateTime,
+) -> PayoutView {
+    let paid = p.status == "paid";
+    PayoutView {
+        id: p.id,
+        statement_id: p.statement_id,
+        producer_id: p.producer_id,
+        payee,
+        period_end,
+        amount: Money::from_fen(p.amount_fen),
+        account_name: if paid { p.account_name } else { a.account_name },
+        bank: if paid { p.bank } else { a.bank },
+        account_no: if paid { p.account_no } else { a.account_no },
+        held_until: a.payouts_held_until.filter(|h| *h > now && !paid),
+        status: p.status,
+        bank_reference: p.bank_reference,
+        reason: p.reason,
+        created_at: p.created_at,
+        decided_at: p.decided_at,
+    }
+}
+
+pub fn payouts(
+    conn: &mut AnyConnection,
+    status: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<Vec<PayoutView>, AppError> {
+    if let Some(s) = status {
+        if !["queued", "paid", "failed"].contains(&s) {
+            return Err(AppError::bad_request(
+                "invalid_status",
+                "status is queued, paid or failed / 状态须为 queued、paid 或 failed",
+            ));
+        }
+    }
+    Ok(model::payouts_by_status(conn, status, 1000)?
+        .into_iter()
+        .map(|(p, a, period, payee)| payout_view(p, a, period, payee, now))
+        .collect())
+}
+
+fn one_payout(conn: &mut AnyConnection, id: i64, now: NaiveDateTime) -> Result<PayoutView, AppError> {
+    // The queue is small; a payout is found among all of them by id.
+    let p = model::payout(conn, id)?.ok_or(AppError::NotFound)?;
+    let a = model::account(conn, p.producer_id)?.ok_or(AppError::NotFound)?;
+    let s = model::statement(conn, p.statement_id)?.ok_or(AppError::NotFound)?;
+    let (payee, _) = model::producer_name(conn, p.producer_id)?;
+    Ok(payout_view(p, a, s.period_end, payee, now))
+}
+
+/// The bank batch file (批量代发) of the queued payouts that may be paid now: payee name, bank,
+/// account number, amount, memo. Payouts held by a recent change of bank details, or of a
+/// cooperative without bank details, are left out until they can be paid.
+pub fn payouts_csv(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<Vec<u8>, AppError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["收款人 payee name", "开户行 bank", "账号 account number", "金额 amount", "用途 memo"])
+        .map_err(AppError::internal)?;
+    for p in payouts(conn, Some("queued"), now)? {
+        let (Some(name), Some(bank), Some(no)) = (&p.account_name, &p.bank, &p.account_no) else { continue };
+        if p.held_until.is_some() {
+            continue;
+        }
+        let memo = format!("助农集市结算 {} 付款{}", p.period_end, p.id);
+        w.write_record([safe(name), safe(bank), safe(no), p.amount.to_string(), memo]).map_err(AppError::internal)?;
+    }
+    let mut out = "\u{feff}".as_bytes().to_vec();
+    out.extend(w.into_inner().map_err(AppError::internal)?);
+    Ok(out)
+}
+
+/// Text a spreadsheet will not run as a formula.
+fn safe(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// Marks a queued payout paid with the bank's reference: the money moves from "in payout" to
+/// "paid out" and a `payout` entry (with the SHA-256 of the reference) joins the credit
+/// ledger's chain, all in one transaction that takes the ledger head first, then the
+/// producer's account. Marking it paid again changes nothing (the same answer); a failed one
+/// is 409. Of "paid" and "failed" at once, one wins.
+pub fn mark_paid(
+    conn: &mut AnyConnection,
+    id: i64,
+    reference: &str,
+    by: i64,
+    now: NaiveDateTime,
+) -> Result<PayoutView, AppError> {
+    let reference = reference.trim();
+    if reference.is_empty() || reference.chars().count() > 100 {
+        return Err(AppError::bad_request(
+            "invalid_reference",
+            "give the bank's reference, 1 to 100 characters / 请填写 1 至 100 字的银行流水号",
+        ));
+    }
+    let producer = model::payout(conn, id)?.ok_or(AppError::NotFound)?.producer_id;
+    crate::db::write_tx(conn, |conn| {
+        crate::db::lock_ledger_head(conn)?;
+        let account = model::lock_account(conn, producer)?;
+        let p = model::payout(conn, id)?.ok_or(AppError::NotFound)?;
+        match p.status.as_str() {
+            "paid" => return one_payout(conn, id, now),
+            "failed" => {
+                return Err(AppError::conflict("invalid_state", "the payout failed already / 该付款已标记失败"));
+            }
+            _ => {}
+        }
+        if account.payouts_held_until.is_some_and(|h| h > now) {
+            return Err(AppError::conflict(
+                "payout_on_hold",
+                "the bank details changed less than 24 hours ago / 收款账户 24 小时内有变更，暂停付款",
+            ));
+        }
+        if account.account_no.is_none() {
+            return Err(AppError::conflict(
+                "no_bank_account",
+                "the cooperative has no bank details / 合作社未设置收款账户",
+            ));
+        }
+        if !model::set_paid(conn, id, &account, reference, by, now)? {
+            return Err(AppError::conflict("invalid_state", "the payout is not queued / 该付款不在待付队列"));
+        }
+        let statement = model::statement(conn, p.statement_id)?.ok_or(AppError::NotFound)?;
+        model::append(
+            conn,
+            &[NewEntry {
+                payout_id: Some(id),
+                statement_id: Some(p.statement_id),
+                amount_fen: p.amount_fen,
+                in_payout_fen: -p.amount_fen,
+                paid_out_fen: p.amount_fen,
+                ..NewEntry::new(producer, "payout", now)
+            }],
+        )?;
+        let digest = hex::encode(sha2::Sha256::digest(reference.as_bytes()));
+        crate::credits::service::append_payout(conn, producer, p.amount_fen, id, statement.period_end, digest, now)?;
+        one_payout(conn, id, now)
+    })
+}
+
+/// Marks a queued payout failed: its amount returns to "available" (the next statement shows
+/// it). Again changes nothing; a paid one is 409.
+pub fn mark_failed(
+    conn: &mut AnyConnection,
+    id: i64,
+    reason: &str,
+    by: i64,
+    now: NaiveDateTime,
+) -> Result<PayoutView, AppError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 200 {
+        return Err(AppError::bad_request(
+            "invalid_reason",
+            "give a reason of 1 to 200 characters / 请填写 1 至 200 字的原因",
+        ));
+    }
+    let producer = model::payout(conn, id)?.ok_or(AppError::NotFound)?.producer_id;
+    crate::db::write_tx(conn, |conn| {
+        model::lock_account(conn, producer)?;
+        let p = model::payout(conn, id)?.ok_or(AppError::NotFound)?;
+        match p.status.as_str() {
+            "failed" => return one_payout(conn, id, now),
+            "paid" => return Err(AppError::conflict("invalid_state", "the payout was paid already / 该付款已完成")),
+            _ => {}
+        }
+        if !model::set_failed(conn, id, reason, by, now)? {
+            return Err(AppError::conflict("invalid_state", "the payout is not queued / 该付款不在待付队列"));
+        }
+        model::append(
+            conn,
+            &[NewEntry {
+                payout_id: Some(id),
+                statement_id: Some(p.statement_id),
+                amount_fen: p.amount_fen,
+                in_payout_fen: -p.amount_fen,
+                available_fen: p.amount_fen,
+                ..NewEntry::new(producer, "payout_failed", now)
+            }],
+        )?;
+        one_payout(conn, id, now)
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Bank details
+
+/// `PUT /api/v1/coop/bank-account`.
+#[derive(Debug, Clone, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"account_name": "沽源县藜麦种植专业合作社", "bank": "中国农业银行沽源县支行", "account_no": "6228480418123456789"}))]
+pub struct BankInput {
+    /// Needed only by a manager of several cooperatives.
+    pub producer_id: Option<i64>,
+    pub account_name: String,
+    pub bank: String,
+    /// Digits only (spaces are dropped), 8 to 30 of them.
+    pub account_no: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"producer_id": 1, "account_name": "沽源县藜麦种植专业合作社", "bank": "中国农业银行沽源县支行",
+    "account_no": "6228480418123456789", "changed_at": "2026-11-26T09:00:00", "payouts_held_until": "2026-11-27T09:00:00"}))]
+pub struct BankView {
+    pub producer_id: i64,
+    pub account_name: Option<String>,
+    pub bank: Option<String>,
+    pub account_no: Option<String>,
+    pub changed_at: Option<NaiveDateTime>,
+    /// After a change (not the first setting), payouts wait until this time (UTC).
+    pub payouts_held_until: Option<NaiveDateTime>,
+}
+
+#[derive(Serialize)]
+struct BankMail<'a> {
+    display_name: &'a str,
+    producer_zh: &'a str,
+    producer_en: &'a str,
+    account_name: &'a str,
+    bank: &'a str,
+    account_tail: String,
+    held: bool,
+}
+
+/// The producer's bank details, if set.
+pub fn bank(conn: &mut AnyConnection, producer: i64, now: NaiveDateTime) -> Result<Option<BankView>, AppError> {
+    Ok(model::account(conn, producer)?.filter(|a| a.account_no.is_some()).map(|a| BankView {
+        producer_id: producer,
+        account_name: a.account_name,
+        bank: a.bank,
+        account_no: a.account_no,
+        changed_at: a.bank_changed_at,
+        payouts_held_until: a.payouts_held_until.filter(|h| *h > now),
+    }))
+}
+
+/// Sets the producer's bank details. A change of details already set holds its payouts for 24
+/// hours; every setting is mailed to all its managers (the account number's last four digits).
+/// Setting the same details again changes nothing.
+pub fn set_bank(
+    conn: &mut AnyConnection,
+    producer: i64,
+    input: &BankInput,
+    now: NaiveDateTime,
+) -> Result<BankView, AppError> {
+    let name = input.account_name.trim();
+    let bank = input.bank.trim();
+    let number: String = input.account_no.chars().filter(|c| !c.is_whitespace()).collect();
+    if name.is_empty() || name.chars().count() > 100 || bank.is_empty() || bank.chars().count() > 100 {
+        return Err(AppError::bad_request(
+            "invalid_bank_account",
+            "account name and bank need 1 to 100 characters / 户名和开户行须为 1 至 100 字",
+        ));
+    }
+    if !(8..=30).contains(&number.len()) || !number.chars().all(|c| c.is_ascii_digit()) {
+        return Err(AppError::bad_request(
+            "invalid_bank_account",
+            "the account number is 8 to 30 digits / 账号须为 8 至 30 位数字",
+        ));
+    }
+    crate::db::write_tx(conn, |conn| {
+        let before = model::lock_account(conn, producer)?;
+        let same = before.account_name.as_deref() == Some(name)
+            && before.bank.as_deref() == Some(bank)
+            && before.account_no.as_deref() == Some(number.as_str());
+        if !same {
+            let changed = before.account_no.is_some();
+            let held = if changed { Some(now + chrono::Duration::hours(24)) } else { before.payouts_held_until };
+            model::set_bank(conn, producer, (name, bank, &number), held, now)?;
+            let (zh, en) = model::producer_name(conn, producer)?;
+            let tail: String = number.chars().skip(number.len().saturating_sub(4)).collect();
+            for (email, display_name) in model::managers(conn, producer)? {
+                let mail = BankMail {
+                    display_name: &display_name,
+                    producer_zh: &zh,
+                    producer_en: &en,
+                    account_name: name,
+                    bank,
+                    account_tail: tail.clone(),
+                    held: changed,
+                };
+                crate::mail::enqueue(conn, "bank_account_changed", &email, &mail, now)?;
+            }
+        }
+        let a = model::lock_account(conn, producer)?;
+        Ok(BankView {
+            producer_id: producer,
+            account_name: a.account_name,
+            bank: a.bank,
+            account_no: a.account_no,
+            changed_at: a.bank_changed_at,
+            payouts_held_until: a.payouts_held_until.filter(|h| *h > now),
+        })
+    })
+}
+
+/// A campaign's money on its way to the cooperatives: `paid_out` is what its lines added to
+/// statements whose payout was marked paid; `pending` is the rest of what they earned (value
+/// less fees and refunds), not yet paid out.
+pub fn campaign_totals(conn: &mut AnyConnection, campaign_id: i64) -> Result<(Money, Money), AppError> {
+    let (net, paid) = model::campaign_sums(conn, campaign_id)?;
+    Ok((Money::from_fen(paid), Money::from_fen(net - paid)))
 }

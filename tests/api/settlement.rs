@@ -218,7 +218,6 @@ async fn earnings_add_up_for_every_producer_after_random_orders_refunds_and_sett
     set_fee_rates(&app);
     grant(&app, "employee@example.com", 50_000_000).await;
     let buyer = app.client_for("employee@example.com").await;
-    let coop = app.client_for("coop@example.com").await;
     let year_round = app.campaign("year-round");
     let skus = ids(
         &app,
@@ -252,7 +251,9 @@ async fn earnings_add_up_for_every_producer_after_random_orders_refunds_and_sett
                 aidmart::settlement::service::run_period(&mut conn, app.config.timezone, day, later).expect("run");
             assert!(again.is_empty());
             check_invariants(&app, 60);
-            // The demo cooperative confirms its open statements.
+            // The demo cooperative confirms its open statements (a fresh session: an idle
+            // keep-alive connection may have been closed by the server meanwhile).
+            let coop = app.client_for("coop@example.com").await;
             let (_, mine) = send_json(coop.get(app.url("/api/v1/coop/statements"))).await;
             for st in mine.as_array().cloned().unwrap_or_default() {
                 if st["status"] == "open" {
@@ -291,6 +292,7 @@ async fn earnings_add_up_for_every_producer_after_random_orders_refunds_and_sett
         }
     }
     // The earnings API says what the ledger says.
+    let coop = app.client_for("coop@example.com").await;
     let producer = scalar(c, "SELECT id AS n FROM producers WHERE code = 'guyuan-quinoa-coop'");
     let (s, e) = send_json(coop.get(app.url("/api/v1/coop/earnings"))).await;
     assert_eq!(s, 200, "{e}");
@@ -474,4 +476,297 @@ async fn earnings_become_available_once_the_part_has_shipped_for_the_settlement_
         "{e}"
     );
     check_invariants(&app, 60);
+}
+
+/// `python3 scripts/ledger.py verify URL`, off the runtime the server runs on.
+async fn ledger_py(app: &TestApp) -> (bool, String) {
+    let base = app.base.clone();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/ledger.py");
+    let out = actix_web::rt::task::spawn_blocking(move || {
+        std::process::Command::new("python3").args([script, "verify", &base]).output()
+    })
+    .await
+    .expect("join")
+    .expect("python3 runs");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[actix_web::test]
+async fn payouts_move_money_once_and_are_posted_to_the_ledger_chain() {
+    let app = spawn_app().await;
+    exec(&mut app.conn(), "UPDATE skus SET stock = 1000000");
+    let buyer = app.client_for("buyer@example.com").await;
+    let admin = app.client_for("admin@example.com").await;
+    let coop = app.client_for("coop@example.com").await;
+    let year_round = app.campaign("year-round");
+    let skus = ids(
+        &app,
+        &format!("SELECT s.id AS n FROM skus s JOIN campaign_products cp ON cp.product_id = s.product_id WHERE cp.campaign_id = {year_round}"),
+    );
+    let mut rng = StdRng::seed_from_u64(14);
+    random_orders(&app, &buyer, &mut rng, &skus, 16, false).await;
+    release_some(&app, &mut rng, 1.0);
+    let (s, made) =
+        send_json(admin.post(app.url("/api/v1/admin/settlements/run")).json(&json!({"period_end": today(&app)}))).await;
+    assert_eq!(s, 200, "{made}");
+    let statements = made.as_array().cloned().unwrap_or_default();
+    assert!(statements.len() >= 4, "{made}");
+    // Every cooperative confirms (the demo one through the API, the others as their managers would).
+    let coop_producer = scalar(&mut app.conn(), "SELECT id AS n FROM producers WHERE code = 'guyuan-quinoa-coop'");
+    let now = chrono::Utc::now().naive_utc();
+    for st in &statements {
+        let (id, producer) = (st["id"].as_i64().unwrap_or(0), st["producer_id"].as_i64().unwrap_or(0));
+        if producer == coop_producer {
+            let (s, v) = send_json(coop.post(app.url(&format!("/api/v1/coop/statements/{id}/confirm")))).await;
+            assert_eq!((s, &v["payout_status"]), (200, &json!("queued")), "{v}");
+        } else {
+            aidmart::settlement::service::decide(&mut app.conn(), &[producer], id, true, None, 1, now)
+                .expect("confirm");
+        }
+    }
+    check_invariants(&app, 60);
+
+    let (s, queue) = send_json(admin.get(app.url("/api/v1/admin/payouts?status=queued"))).await;
+    assert_eq!(s, 200, "{queue}");
+    let queue = queue.as_array().cloned().unwrap_or_default();
+    assert_eq!(queue.len(), statements.len());
+    assert!(queue.iter().all(|p| p["account_no"].is_string() && p["held_until"].is_null()), "{queue:?}");
+    let csv = admin.get(app.url("/api/v1/admin/payouts.csv")).send().await.expect("csv");
+    assert_eq!(csv.status(), 200);
+    let text = csv.text().await.unwrap_or_default();
+    for p in &queue {
+        let row = format!(
+            "{},{},{},{},",
+            p["account_name"].as_str().unwrap_or("?"),
+            p["bank"].as_str().unwrap_or("?"),
+            p["account_no"].as_str().unwrap_or("?"),
+            p["amount"].as_str().unwrap_or("?")
+        );
+        assert!(text.contains(&row), "{row} not in {text}");
+    }
+    for (who, path) in [(&coop, "/api/v1/admin/payouts"), (&buyer, "/api/v1/admin/payouts.csv")] {
+        let (s, _) = send_json(who.get(app.url(path))).await;
+        assert_eq!(s, 403);
+    }
+    let (s, v) = send_json(admin.get(app.url("/api/v1/admin/payouts?status=lost"))).await;
+    assert_eq!((s, error_code(&v)), (400, "invalid_status"));
+
+    // The demo cooperative changes its bank details: its payout is held for 24 hours, out of
+    // the batch file, and every manager is told.
+    let mine = queue.iter().find(|p| p["producer_id"].as_i64() == Some(coop_producer)).cloned().unwrap_or_default();
+    let others: Vec<i64> = queue
+        .iter()
+        .filter(|p| p["producer_id"].as_i64() != Some(coop_producer))
+        .filter_map(|p| p["id"].as_i64())
+        .collect();
+    let (s, v) = send_json(coop.put(app.url("/api/v1/coop/bank-account")).json(
+        &json!({"account_name": "沽源县藜麦种植专业合作社", "bank": "中国银行", "account_no": "6217-ABCD-0000"}),
+    ))
+    .await;
+    assert_eq!((s, error_code(&v)), (400, "invalid_bank_account"), "{v}");
+    let change = json!({"account_name": "沽源县藜麦种植专业合作社", "bank": "中国银行张家口分行", "account_no": "6217 9000 0001 2345 678"});
+    let (s, v) = send_json(coop.put(app.url("/api/v1/coop/bank-account")).json(&change)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["account_no"], "6217900000012345678");
+    assert!(v["payouts_held_until"].is_string(), "{v}");
+    assert_eq!(
+        scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM outbox WHERE template = 'bank_account_changed' AND recipient = 'coop@example.com'"),
+        1
+    );
+    let mine_id = mine["id"].as_i64().unwrap_or(0);
+    let (s, v) = send_json(
+        admin.post(app.url(&format!("/api/v1/admin/payouts/{mine_id}/paid"))).json(&json!({"bank_reference": "R1"})),
+    )
+    .await;
+    assert_eq!((s, error_code(&v)), (409, "payout_on_hold"), "{v}");
+    let text =
+        admin.get(app.url("/api/v1/admin/payouts.csv")).send().await.expect("csv").text().await.unwrap_or_default();
+    assert!(!text.contains("6217900000012345678"), "{text}");
+    // The same details again change nothing and mail nobody.
+    let (s, _) = send_json(coop.put(app.url("/api/v1/coop/bank-account")).json(&change)).await;
+    assert_eq!(s, 200);
+    assert_eq!(scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM outbox WHERE template = 'bank_account_changed'"), 1);
+
+    // Paid and failed at once: one wins, money moves once. Paid twice at once: once.
+    let (a, b) = (others[0], others[1]);
+    let paid = |id: i64, r: &str| {
+        admin.post(app.url(&format!("/api/v1/admin/payouts/{id}/paid"))).json(&json!({"bank_reference": r}))
+    };
+    let failed = |id: i64| {
+        admin
+            .post(app.url(&format!("/api/v1/admin/payouts/{id}/failed")))
+            .json(&json!({"reason": "账号不存在，银行退回"}))
+    };
+    let (x, y) = futures_util::join!(send_json(paid(a, "ABC20261126000123")), send_json(failed(a)));
+    let wins = [&x, &y].iter().filter(|(s, _)| *s == 200).count();
+    let conflicts = [&x, &y].iter().filter(|(s, v)| *s == 409 && error_code(v) == "invalid_state").count();
+    assert_eq!((wins, conflicts), (1, 1), "{x:?} {y:?}");
+    let both = join_all((0..3).map(|_| send_json(paid(b, "ABC20261126000124")))).await;
+    assert!(both.iter().all(|(s, v)| *s == 200 && v["status"] == "paid"), "{both:?}");
+    // Failing twice is one failure.
+    for id in &others[2..] {
+        let twice = join_all((0..2).map(|_| send_json(failed(*id)))).await;
+        assert!(twice.iter().all(|(s, v)| *s == 200 && v["status"] == "failed"), "{twice:?}");
+    }
+    let (s, v) = send_json(paid(b, "  ")).await;
+    assert_eq!((s, error_code(&v)), (400, "invalid_reference"));
+    let (s, _) = send_json(paid(999_999, "X")).await;
+    assert_eq!(s, 404);
+    check_invariants(&app, 60);
+
+    let c = &mut app.conn();
+    assert_eq!(
+        scalar(c, &format!("SELECT COUNT(*) AS n FROM earnings_entries WHERE kind = 'payout' AND payout_id = {b}")),
+        1
+    );
+    // Paid out = the payouts marked paid = the ledger's payout entries, per producer.
+    assert_eq!(
+        scalar(c, "SELECT CAST(COALESCE(SUM(paid_out_fen), 0) AS BIGINT) AS n FROM earnings_accounts"),
+        scalar(c, "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM payouts WHERE status = 'paid'"),
+    );
+    assert_eq!(
+        scalar(c, "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM credit_entries WHERE kind = 'payout'"),
+        scalar(c, "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM payouts WHERE status = 'paid'"),
+    );
+    assert_eq!(
+        scalar(c, "SELECT COUNT(*) AS n FROM (SELECT p.producer_id FROM payouts p WHERE p.status = 'paid' GROUP BY p.producer_id \
+                   HAVING SUM(p.amount_fen) <> (SELECT SUM(e.amount_fen) FROM credit_entries e WHERE e.kind = 'payout' AND e.producer_id = p.producer_id)) q"),
+        0
+    );
+    // The entry holds the reference's hash, never the reference or the account number.
+    let paid_count = scalar(c, "SELECT COUNT(*) AS n FROM payouts WHERE status = 'paid'");
+    assert_eq!(scalar(c, "SELECT COUNT(*) AS n FROM credit_entries WHERE kind = 'payout'"), paid_count);
+    assert!(paid_count >= 1);
+    let (s, ledger) = send_json(app.client.get(app.url("/api/v1/ledger?limit=1000"))).await;
+    assert_eq!(s, 200);
+    let text = ledger.to_string();
+    assert!(!text.contains("ABC20261126000124") && !text.contains("6228480418123456789"));
+    let entry = ledger["entries"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["kind"] == "payout").cloned())
+        .unwrap_or_default();
+    assert_eq!(entry["reference_hash"].as_str().map(str::len), Some(64), "{entry}");
+    assert!(entry["campaign_id"].is_null() && entry["period_end"].is_string(), "{entry}");
+    let (s, v) = send_json(app.client.get(app.url("/api/v1/ledger/verify"))).await;
+    assert_eq!((s, &v["ok"]), (200, &json!(true)), "{v}");
+    let (ok, out) = ledger_py(&app).await;
+    assert!(ok && out.starts_with("ok:"), "{out}");
+
+    // The campaign shows what reached the cooperatives and what is on its way.
+    let (s, detail) = send_json(app.client.get(app.url(&format!("/api/v1/campaigns/{year_round}")))).await;
+    assert_eq!(s, 200, "{detail}");
+    let paid_lines = scalar(
+        c,
+        &format!("SELECT CAST(COALESCE(SUM(e.available_fen), 0) AS BIGINT) AS n FROM statement_lines sl JOIN earnings_entries e ON e.id = sl.entry_id \
+                  JOIN payouts p ON p.statement_id = sl.statement_id WHERE p.status = 'paid' AND e.campaign_id = {year_round}"),
+    );
+    let net = scalar(
+        c,
+        &format!("SELECT CAST(COALESCE(SUM(pending_fen + available_fen), 0) AS BIGINT) AS n FROM earnings_entries WHERE campaign_id = {year_round}"),
+    );
+    assert!(paid_lines > 0);
+    assert_eq!((fen(&detail["paid_out"]), fen(&detail["pending"])), (paid_lines, net - paid_lines), "{detail}");
+    let page = app.get("/campaigns/year-round").await.text().await.unwrap_or_default();
+    assert!(page.contains("已付合作社") && page.contains("data-testid=\"paid-out\""), "campaign page");
+
+    // A failed payout's money is available again, and the next statement shows it.
+    let failed_fen: i64 =
+        scalar(c, "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM payouts WHERE status = 'failed'");
+    assert!(failed_fen > 0);
+    let later = chrono::Utc::now().naive_utc() + chrono::Duration::days(1);
+    let day = aidmart::web::time::local_date(app.config.timezone, later);
+    let next = aidmart::settlement::service::run_period(c, app.config.timezone, day, later).expect("run");
+    // Each cooperative whose payout was decided gets a statement showing it (paid or failed).
+    let decided = ids(&app, "SELECT producer_id AS n FROM payouts WHERE status IN ('paid', 'failed')");
+    assert_eq!(next.iter().map(|s| s.producer_id).collect::<Vec<_>>(), decided, "{next:?}");
+    for st in &next {
+        let status = scalar(
+            c,
+            &format!(
+                "SELECT CAST(CASE WHEN status = 'failed' THEN 1 ELSE 0 END AS BIGINT) AS n FROM payouts WHERE producer_id = {}",
+                st.producer_id
+            ),
+        );
+        let kind = if status == 1 { "payout_failed" } else { "payout" };
+        let lines = scalar(
+            c,
+            &format!("SELECT COUNT(*) AS n FROM statement_lines sl JOIN earnings_entries e ON e.id = sl.entry_id WHERE sl.statement_id = {} AND e.kind = '{kind}'", st.id),
+        );
+        assert_eq!(lines, 1, "{st:?}");
+        if status == 1 {
+            assert!(st.payable.fen() > 0, "the failed amount is payable again: {st:?}");
+        }
+    }
+    check_invariants(&app, 60);
+}
+
+#[actix_web::test]
+async fn the_cooperative_earnings_page_shows_the_money_and_confirms_a_statement_on_a_form() {
+    let app = spawn_app().await;
+    let buyer = app.client_for("buyer@example.com").await;
+    let sku = app.sku("GY-QUINOA-1KG");
+    let body = json!({"lines": [{"sku_id": sku, "quantity": 3}], "points": 0, "campaign_id": app.campaign("year-round"), "address": address(), "account": "personal"});
+    let (s, order) = send_json(buyer.post(app.url("/api/v1/orders")).json(&body)).await;
+    assert_eq!(s, 201, "{order}");
+    let (s, _) = send_json(buyer.post(
+        app.url(&format!("/api/v1/payments/sandbox/{}/complete", order["payment_id"].as_str().unwrap_or_default())),
+    ))
+    .await;
+    assert_eq!(s, 200);
+    let mut rng = StdRng::seed_from_u64(1);
+    release_some(&app, &mut rng, 1.0);
+    let admin = app.client_for("admin@example.com").await;
+    let (s, made) =
+        send_json(admin.post(app.url("/api/v1/admin/settlements/run")).json(&json!({"period_end": today(&app)}))).await;
+    assert_eq!(s, 200, "{made}");
+
+    let coop = app.client_for("coop@example.com").await;
+    let page = coop.get(app.url("/coop/earnings")).send().await.expect("page");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap_or_default();
+    assert!(html.contains("<h1>收入</h1>") && html.contains("data-testid=\"earnings-in-payout\""), "{html}");
+    assert!(html.contains("6228480418123456789"), "the seeded bank details are in the form");
+    let id = scalar(&mut app.conn(), "SELECT s.id AS n FROM settlement_statements s JOIN producers p ON p.id = s.producer_id WHERE p.code = 'guyuan-quinoa-coop'");
+    assert!(
+        html.contains(&format!("/coop/earnings/statements/{id}/confirm")),
+        "an open statement has a confirm button"
+    );
+    let csrf = crate::helpers::csrf_from(&html);
+
+    // A bad account number is shown on the page, nothing saved.
+    let res = coop
+        .post(app.url("/coop/earnings/bank"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("account_name", "沽源县藜麦种植专业合作社"),
+            ("bank", "中国银行"),
+            ("account_no", "abc"),
+        ])
+        .send()
+        .await
+        .expect("bank");
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap_or_default().contains("账号须为 8 至 30 位数字"));
+    // No token: refused.
+    let res = coop
+        .post(app.url(&format!("/coop/earnings/statements/{id}/confirm")))
+        .form(&[("x", "1")])
+        .send()
+        .await
+        .expect("confirm");
+    assert!(res.status() == 400 || res.status() == 403, "{}", res.status());
+    let res = coop
+        .post(app.url(&format!("/coop/earnings/statements/{id}/confirm")))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("confirm");
+    assert_eq!(res.status(), 303);
+    let html =
+        coop.get(app.url("/coop/earnings?done=confirmed")).send().await.expect("page").text().await.unwrap_or_default();
+    assert!(html.contains("对账单已确认") && html.contains("已确认，待付款"), "{html}");
+    assert!(!html.contains(&format!("/coop/earnings/statements/{id}/confirm")));
+    // Not a manager: no page.
+    let res = buyer.get(app.url("/coop/earnings")).send().await.expect("page");
+    assert_eq!(res.status(), 403);
 }
