@@ -30,11 +30,11 @@ ADDRESS = {"name": "李强", "mobile": "13800138000", "province": "北京市", "
 
 
 class Api:
-    def __init__(self, base, email=None):
+    def __init__(self, base, email=None, password=PASSWORD):
         self.base = base + "/api/v1"
         self.http = requests.Session()
         if email:
-            self.call("POST", "/auth/login", json={"email": email, "password": PASSWORD})
+            self.call("POST", "/auth/login", json={"email": email, "password": password})
 
     def call(self, method, path, ok=(200, 201, 202), **kw):
         r = self.http.request(method, self.base + path, timeout=30, **kw)
@@ -52,29 +52,36 @@ def fen(yuan):
     return int(whole) * 100 + int((frac + "00")[:2])
 
 
-def invite_tokens(mail_dir, to):
-    """The tokens of the invites mailed to `to`, from the store's .eml files."""
+def mailed_links(mail_dir, to, path):
+    """The tokens of the links to `path` (such as "/invites/") mailed to `to`, from the store's
+    .eml files."""
     tokens = []
-    for path in sorted(pathlib.Path(mail_dir).glob("*.eml")):
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if to not in str(message["To"]):
-            continue
-        body = message.get_body(preferencelist=("plain", "html"))
-        tokens += re.findall(r"/invites/([A-Za-z0-9_-]+)", body.get_content() if body else "")
+    for file in sorted(pathlib.Path(mail_dir).glob("*.eml")):
+        if file.name not in _PARSED:  # each file is parsed once
+            message = email.message_from_bytes(file.read_bytes(), policy=email.policy.default)
+            body = message.get_body(preferencelist=("plain", "html"))
+            _PARSED[file.name] = (str(message["To"]), body.get_content() if body else "")
+        recipient, text = _PARSED[file.name]
+        if to in recipient:
+            tokens += re.findall(re.escape(path) + r"([A-Za-z0-9_-]+)", text)
     return list(dict.fromkeys(tokens))
 
 
-def new_tokens(mail_dir, to, known, count):
+_PARSED = {}
+
+
+def new_tokens(mail_dir, to, known, count, path="/invites/"):
     """Waits (the outbox sends in the background) for `count` tokens mailed to `to` beyond `known`."""
     for _ in range(150):
-        fresh = [t for t in invite_tokens(mail_dir, to) if t not in known]
+        fresh = [t for t in mailed_links(mail_dir, to, path) if t not in known]
         if len(fresh) >= count:
             return fresh
         time.sleep(0.2)
     raise SystemExit(f"fixture step: no invite mail for {to} in {mail_dir}")
 
 
-def main(base, mail_dir):
+def main(base, mail_dir, k):
+    """`k`: how many objects of each one-shot kind (an order can be cancelled once)."""
     anon = Api(base)
     products = items(anon.call("GET", "/products"))
     skus = []
@@ -110,14 +117,14 @@ def main(base, mail_dir):
     roles = {}
     # Payments the sandbox page or the gateway's callback may complete (anyone may call them).
     payer = Api(base, "employee@example.com")
-    waiting = [order(payer, [{"sku_id": own_sku, "quantity": 1}]) for _ in range(12)]
-    common["payments"] = [[o["payment_id"], fen(o["cash_due"])] for o in waiting[:6]]
-    common["webhook_payments"] = [[o["payment_id"], fen(o["cash_due"])] for o in waiting[6:]]
+    waiting = [order(payer, [{"sku_id": own_sku, "quantity": 1}]) for _ in range(2 * k)]
+    common["payments"] = [[o["payment_id"], fen(o["cash_due"])] for o in waiting[:k]]
+    common["webhook_payments"] = [[o["payment_id"], fen(o["cash_due"])] for o in waiting[k:]]
     for role in ("buyer", "employee"):
         api = Api(base, f"{role}@example.com")
-        pending = [order(api, [{"sku_id": own_sku, "quantity": 1}]) for _ in range(6)]
+        pending = [order(api, [{"sku_id": own_sku, "quantity": 1}]) for _ in range(k)]
         paid = []
-        for _ in range(6):
+        for _ in range(k):
             placed = order(api, [{"sku_id": own_sku, "quantity": 3}])
             pay(api, placed)
             paid.append(placed)
@@ -133,9 +140,13 @@ def main(base, mail_dir):
     chair = Api(base, "union2@example.com")
     me = union.call("GET", "/me")
     union_org = next(m["id"] for m in me["organisations"] if m.get("kind") == "union")
+    # Room in the welfare budget for 2k orders and 2k grants above the approval threshold.
+    Api(base, "admin@example.com").call("POST", f"/orgs/{union_org}/budget", json={
+        "budget_total": "10000000.00", "period_start": f"{datetime.date.today().year}-01-01",
+        "period_end": f"{datetime.date.today().year}-12-31", "approval_threshold": "5000.00"})
     big = [{"sku_id": own_sku, "quantity": 150}]
-    awaiting = [order(chair, big, {"org_id": union_org})["order_no"] for _ in range(12)]
-    for i in range(12):
+    awaiting = [order(chair, big, {"org_id": union_org})["order_no"] for _ in range(2 * k)]
+    for i in range(2 * k):
         # Above the union's approval threshold (¥5,000 at 100 points a yuan): a second admin decides.
         csv = f"email,points,expires,reason\nemployee@example.com,{600000 + i},2027-12-31,fixture {i}\n"
         chair.call("POST", f"/orgs/{union_org}/points-grants", data=csv.encode(),
@@ -144,17 +155,25 @@ def main(base, mail_dir):
     grants = [g["id"] for g in items(listed) if g.get("status") == "pending"]
     # Members union@ may remove: other demo users who accepted an invite to the union.
     joining = ["buyer@example.com", "employee@example.com", "canteen@example.com", "coop@example.com"]
+    for i in range(max(0, k - len(joining))):
+        who = f"member{i}-{int(time.time())}@example.com"
+        anon.call("POST", "/auth/register", json={"email": who, "password": "quinoa fields at dawn",
+                                                  "display_name": f"成员{i}"})
+        verify = new_tokens(mail_dir, who, set(), 1, "/verify/")[0]
+        anon.http.get(f"{base}/verify/{verify}", timeout=30).raise_for_status()
+        joining.append(who)
     for who in joining:
-        known = set(invite_tokens(mail_dir, who))
+        known = set(mailed_links(mail_dir, who, "/invites/"))
         union.call("POST", f"/orgs/{union_org}/invites", json={"email": who})
-        Api(base, who).call("POST", f"/invites/{new_tokens(mail_dir, who, known, 1)[0]}/accept")
+        member = Api(base, who, "quinoa fields at dawn" if who.startswith("member") else PASSWORD)
+        member.call("POST", f"/invites/{new_tokens(mail_dir, who, known, 1)[0]}/accept")
     members = [m["user_id"] for m in items(union.call("GET", f"/orgs/{union_org}/members"))
                if m.get("email") in joining]
     union_orders = [o["order_no"] for o in items(union.call("GET", f"/orgs/{union_org}/orders"))]
     # Separate objects for approving and rejecting: one decision each.
     roles["union"] = {"org": union_org, "orders": union_orders, "members": members,
-                      "approvable_orders": awaiting[:6], "rejectable_orders": awaiting[6:],
-                      "approvable_grants": grants[:6], "rejectable_grants": grants[6:]}
+                      "approvable_orders": awaiting[:k], "rejectable_orders": awaiting[k:],
+                      "approvable_grants": grants[:k], "rejectable_grants": grants[k:]}
 
     canteen = Api(base, "canteen@example.com")
     me = canteen.call("GET", "/me")
@@ -164,16 +183,29 @@ def main(base, mail_dir):
         when = (datetime.date.today() + datetime.timedelta(days=3)).isoformat()
         canteen_orders.append(order(canteen, [{"sku_id": own_sku, "quantity": 2}],
                                     {"org_id": canteen_org, "delivery_date": when})["order_no"])
-    roles["canteen"] = {"org": canteen_org, "orders": canteen_orders}
+    # Recurring orders: k to edit, k to pause, k paused to resume, k to cancel.
+    def schedule():
+        first = datetime.date.today() + datetime.timedelta(days=5)
+        body = {"cadence": "weekly", "first_delivery": first.isoformat(),
+                "end_date": (first + datetime.timedelta(days=60)).isoformat(), "lead_days": 2,
+                "lines": [{"sku_id": own_sku, "quantity": 2}], "address": ADDRESS}
+        return canteen.call("POST", f"/orgs/{canteen_org}/schedules", json=body)["id"]
+
+    schedules = [schedule() for _ in range(4 * k)]
+    for paused in schedules[2 * k:3 * k]:
+        canteen.call("POST", f"/orgs/{canteen_org}/schedules/{paused}/pause")
+    roles["canteen"] = {"org": canteen_org, "orders": canteen_orders,
+                        "editable_schedules": schedules[:k], "pausable_schedules": schedules[k:2 * k],
+                        "resumable_schedules": schedules[2 * k:3 * k], "cancellable_schedules": schedules[3 * k:]}
 
     # Paid orders of the cooperative's SKU wait for its parcels (not the buyers' to refund).
     shippable = []
-    for _ in range(10):
+    for _ in range(2 * k):
         placed = order(payer, [{"sku_id": own_sku, "quantity": 2}])
         pay(payer, placed)
         shippable.append(placed["order_no"])
     roles["coop"] = {"products": own_products, "skus": own_skus, "sku_codes": own_codes,
-                     "shippable_orders": shippable}
+                     "shippable_orders": shippable[:k], "bulk_shippable_orders": shippable[k:]}
 
     # Settlement: close today for every cooperative with paid lines (one statement each per
     # period); the demo cooperative's is confirmed here, so the admin has a payout to mark paid
@@ -188,10 +220,10 @@ def main(base, mail_dir):
                           "confirmable_statements": mine, "disputable_statements": mine})
 
     # Invites for the buyer to accept (each token once).
-    used = set(invite_tokens(mail_dir, "buyer@example.com"))
-    for _ in range(6):
+    used = set(mailed_links(mail_dir, "buyer@example.com", "/invites/"))
+    for _ in range(k):
         union.call("POST", f"/orgs/{union_org}/invites", json={"email": "buyer@example.com"})
-    roles["buyer"]["invites"] = new_tokens(mail_dir, "buyer@example.com", used, 6)
+    roles["buyer"]["invites"] = new_tokens(mail_dir, "buyer@example.com", used, k)
 
     roles["admin"] = {"org": union_org, "orgs": [union_org, canteen_org],
                       "users": ["employee@example.com", "buyer@example.com"],
@@ -201,4 +233,4 @@ def main(base, mail_dir):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1].rstrip("/"), sys.argv[2])
+    main(sys.argv[1].rstrip("/"), sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 6)

@@ -120,6 +120,15 @@ def _order_body(n):
     return body
 
 
+def _schedule_body(n):
+    return {"cadence": _pick(["weekly", "fortnightly"], n),
+            "first_delivery": time.strftime("%Y-%m-%d", time.gmtime(time.time() + (3 + n % 20) * 86400)),
+            "end_date": time.strftime("%Y-%m-%d", time.gmtime(time.time() + 60 * 86400)), "lead_days": 2,
+            "lines": [{"sku_id": _pick(_mine("skus") or [s["id"] for s in _common("skus")], n),
+                       "quantity": 1 + n % 5}],
+            "address": _common("address", {})}
+
+
 def _org(case, n):
     case.path_parameters["id"] = _mine("org", 2)
 
@@ -186,7 +195,7 @@ _AIM = {
         "tracking_no": f"SF{1000000000000 + n}"}),
     "POST /coop/shipments/bulk": _set(body=lambda n: {
         "csv": "order_no,carrier,tracking_no,recipient_id,producer_id\n"
-               f"{_pick(_mine('shippable_orders'), n, 'AM0')},中通,{7000000000000 + n},,\n"}),
+               f"{_pick(_mine('bulk_shippable_orders'), n, 'AM0')},中通,{7000000000000 + n},,\n"}),
     "PATCH /coop/skus/{id}": _set(path={"id": lambda n: _pick(_mine("skus"), n)},
                                   body=lambda n: {"low_stock_threshold": 5 + n % 20}),
     "GET /coop/skus/{id}/history": _set(path={"id": lambda n: _pick(_mine("skus"), n)},
@@ -257,12 +266,17 @@ _AIM = {
         "id": lambda n: _mine("org", 2), "grant_id": lambda n: _pick(_mine("approvable_grants"), n)}),
     "POST /orgs/{id}/points-grants/{grant_id}/reject": _set(path={
         "id": lambda n: _mine("org", 2), "grant_id": lambda n: _pick(_mine("rejectable_grants"), n)}),
-    "POST /orgs/{id}/schedules": _set(path={"id": lambda n: _mine("org", 2)}, body=lambda n: {
-        "cadence": _pick(["weekly", "fortnightly"], n),
-        "first_delivery": time.strftime("%Y-%m-%d", time.gmtime(time.time() + (3 + n % 20) * 86400)),
-        "end_date": time.strftime("%Y-%m-%d", time.gmtime(time.time() + 60 * 86400)), "lead_days": 2,
-        "lines": [{"sku_id": _pick(_mine("skus") or [s["id"] for s in _common("skus")], n), "quantity": 1 + n % 5}],
-        "address": _common("address", {})}),
+    "POST /orgs/{id}/schedules": _set(path={"id": lambda n: _mine("org", 3)}, body=lambda n: _schedule_body(n)),
+    "PUT /orgs/{id}/schedules/{schedule_id}": _set(
+        path={"id": lambda n: _mine("org", 3), "schedule_id": lambda n: _pick(_mine("editable_schedules"), n)},
+        body=lambda n: _schedule_body(n)),
+    "POST /orgs/{id}/schedules/{schedule_id}/pause": _set(path={
+        "id": lambda n: _mine("org", 3), "schedule_id": lambda n: _pick(_mine("pausable_schedules"), n)}),
+    "POST /orgs/{id}/schedules/{schedule_id}/resume": _set(path={
+        "id": lambda n: _mine("org", 3), "schedule_id": lambda n: _pick(_mine("resumable_schedules"), n)}),
+    "POST /orgs/{id}/schedules/{schedule_id}/cancel": _set(path={
+        "id": lambda n: _mine("org", 3), "schedule_id": lambda n: _pick(_mine("cancellable_schedules"), n)}),
+    "GET /orgs/{id}/canteen-products": _org,
     "POST /payments/sandbox/{payment_id}/complete": _set(
         path={"payment_id": lambda n: _pick([p[0] for p in _common("payments")], n, "x")},
         body=lambda n: {"outcome": _pick(["succeeded", "failed"], n // 3)}),

@@ -87,7 +87,8 @@ fn main() -> ExitCode {
         Command::Seed => with_connection(&config, |conn| {
             db::migrate(conn)?;
             let report = seed::load(conn, &config.seed_dir)?;
-            Ok(if report.is_nothing() {
+            let photos = seed::load_images(conn, &config.seed_dir, &config.data_dir.join("images"))?;
+            Ok(if report.is_nothing() && photos == 0 {
                 "seed data already loaded: nothing to add".to_string()
             } else {
                 report.to_string()

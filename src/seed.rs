@@ -717,3 +717,98 @@ fn load_users(conn: &mut AnyConnection, file: &Users, hashes: &[String], report:
     }
     Ok(())
 }
+
+/// A seed file's bytes, from the folder or the embedded copy as [`seed_text`] chooses; `None`
+/// when there is no such file.
+fn seed_bytes(dir: &Path, file: &str) -> Option<Vec<u8>> {
+    if dir == Path::new(DEFAULT_DIR) && !dir.is_dir() {
+        return EmbeddedSeed::get(file).map(|f| f.data.into_owned());
+    }
+    std::fs::read(dir.join(file)).ok()
+}
+
+/// Gives each seed product without a photo its demo photo, `images/<product>.jpg` with its
+/// 320 and 640 px derivatives (drawn by `examples/draw_seed_images.rs`, part of the project),
+/// stored as an upload would be, under `images_dir` by content hash. Safe to run again: a
+/// product that has a photo is left alone. Returns how many photos were added.
+pub fn load_images(conn: &mut AnyConnection, dir: &Path, images_dir: &Path) -> Result<usize, AppError> {
+    use crate::catalog::images::derivative_name;
+    use crate::db::schema::{product_images, user_roles};
+    use sha2::Digest;
+    let product_file: Products = read(dir, "products.toml")?;
+    let Some(owner) = user_roles::table
+        .filter(user_roles::role.eq("platform_admin"))
+        .order(user_roles::user_id)
+        .select(user_roles::user_id)
+        .first::<i64>(conn)
+        .optional()?
+    else {
+        return Ok(0);
+    };
+    let write = |name: &str, bytes: &[u8]| -> Result<(), AppError> {
+        let path = images_dir.join(name);
+        if path.exists() {
+            return Ok(());
+        }
+        std::fs::create_dir_all(images_dir)
+            .map_err(|e| AppError::internal(format!("{}: {e}", images_dir.display())))?;
+        let tmp = images_dir.join(format!("{name}.seed.tmp"));
+        std::fs::write(&tmp, bytes).map_err(|e| AppError::internal(format!("{}: {e}", tmp.display())))?;
+        std::fs::rename(&tmp, &path).map_err(|e| AppError::internal(format!("{}: {e}", path.display())))
+    };
+    let mut added = 0;
+    for p in &product_file.product {
+        let Some(original) = seed_bytes(dir, &format!("images/{}.jpg", p.code)) else { continue };
+        let Some(product_id) =
+            products::table.filter(products::code.eq(&p.code)).select(products::id).first::<i64>(conn).optional()?
+        else {
+            continue;
+        };
+        let has: i64 =
+            product_images::table.filter(product_images::product_id.eq(product_id)).count().get_result(conn)?;
+        if has > 0 {
+            continue;
+        }
+        let name = format!("{}.jpg", hex::encode(sha2::Sha256::digest(&original)));
+        let mut widths = Vec::new();
+        for w in [320u32, 640] {
+            if let Some(bytes) = seed_bytes(dir, &format!("images/{}-{w}.jpg", p.code)) {
+                write(&derivative_name(&name, w), &bytes)?;
+                widths.push(w.to_string());
+            }
+        }
+        write(&name, &original)?;
+        let width = jpeg_width(&original).unwrap_or(0);
+        diesel::insert_into(product_images::table)
+            .values((
+                product_images::product_id.eq(product_id),
+                product_images::file_name.eq(&name),
+                product_images::content_type.eq("image/jpeg"),
+                product_images::bytes.eq(original.len() as i64),
+                product_images::uploaded_by.eq(owner),
+                product_images::created_at.eq(chrono::Utc::now().naive_utc()),
+                product_images::width.eq(width),
+                product_images::widths.eq(widths.join(",")),
+            ))
+            .execute(conn)?;
+        added += 1;
+    }
+    Ok(added)
+}
+
+/// A baseline or progressive JPEG's width, from its frame header.
+fn jpeg_width(bytes: &[u8]) -> Option<i32> {
+    let mut i = 2;
+    while i + 9 < bytes.len() {
+        if bytes[i] != 0xFF {
+            return None;
+        }
+        let marker = bytes[i + 1];
+        let len = usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]));
+        if matches!(marker, 0xC0..=0xC3) {
+            return Some(i32::from(u16::from_be_bytes([bytes[i + 7], bytes[i + 8]])));
+        }
+        i += 2 + len;
+    }
+    None
+}

@@ -55,7 +55,8 @@ impl Application {
             crate::coop::model::refresh_stale_search_texts(&mut conn)?;
             if seed::is_empty(&mut conn)? {
                 let report = seed::load(&mut conn, &config.seed_dir)?;
-                tracing::info!(%report, "empty database: demo data loaded");
+                let photos = seed::load_images(&mut conn, &config.seed_dir, &config.data_dir.join("images"))?;
+                tracing::info!(%report, photos, "empty database: demo data loaded");
             }
         }
         let cache = match &config.redis_url {

@@ -26,7 +26,8 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
         .service(verify_page)
         .service(logout_everywhere_submit)
         .service(password_submit)
-        .service(account_page);
+        .service(account_page)
+        .service(admin_users_page);
 }
 
 pub fn api(cfg: &mut ApiConfig) {
@@ -445,12 +446,16 @@ struct AccountView {
     points_value: Money,
     /// Cooperative managers get a link to their portal.
     coop_portal: bool,
+    /// Platform admins get a link to the admin pages.
+    admin_portal: bool,
 }
 
 #[derive(Serialize)]
 struct AccountData {
     account: AccountView,
     charity: crate::credits::service::CharityHours,
+    /// The points lots: how many, why, until when, what is left.
+    lots: Vec<crate::points::model::LotView>,
 }
 
 #[get("/account")]
@@ -461,9 +466,16 @@ async fn account_page(page: Page) -> Result<HttpResponse, AppError> {
         Err(e) => return Err(e),
     };
     let user_id = me.id;
-    let charity = page.state.db(move |conn| crate::credits::service::charity_hours(conn, user_id)).await?;
+    let (charity, lots) = page
+        .state
+        .db(move |conn| {
+            let lots = crate::points::model::user_lots(conn, user_id, chrono::Utc::now().naive_utc(), 20)?;
+            Ok((crate::credits::service::charity_hours(conn, user_id)?, lots))
+        })
+        .await?;
     let account = AccountView {
         coop_portal: me.has_role(Role::CoopManager),
+        admin_portal: me.has_role(Role::PlatformAdmin),
         roles: me.roles.iter().map(|r| page.t(&format!("role_{r}"))).collect(),
         organisations: me
             .organisations
@@ -487,5 +499,36 @@ async fn account_page(page: Page) -> Result<HttpResponse, AppError> {
         province_zh: me.province_zh,
         province_en: me.province_en,
     };
-    page.render("pages/account", &page.t("title_account"), true, AccountData { account, charity })
+    page.render("pages/account", &page.t("title_account"), true, AccountData { account, charity, lots })
+}
+
+#[derive(Serialize)]
+struct AdminUsersData {
+    admin_section: &'static str,
+    users: Vec<UserRow>,
+}
+
+/// Every user with their roles, for platform admins.
+#[get("/admin/users")]
+async fn admin_users_page(page: Page) -> Result<HttpResponse, AppError> {
+    if page.user.is_none() {
+        return Ok(see_other("/login?next=/admin/users"));
+    }
+    require_role(&page.state, &page.session, Role::PlatformAdmin).await?;
+    let rows = page.state.db(|conn| Ok(super::model::list_with_roles(conn)?)).await?;
+    let users = rows
+        .into_iter()
+        .map(|(id, email, display_name, roles)| UserRow {
+            id,
+            email,
+            display_name,
+            roles: roles.iter().map(|r| page.t(&format!("role_{r}"))).collect(),
+        })
+        .collect();
+    page.render(
+        "pages/admin_users",
+        &page.t("title_admin_users"),
+        false,
+        AdminUsersData { admin_section: "users", users },
+    )
 }

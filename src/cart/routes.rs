@@ -230,7 +230,7 @@ fn price(
             line_total_fen: total,
             stock: d.stock,
             in_stock: d.stock >= line.quantity,
-            image: images.iter().find(|i| i.0 == d.product_id).map(|i| format!("/images/{}", i.1)),
+            image: images.iter().find(|i| i.0 == d.product_id).map(|i| i.1.url_for(112)),
         });
     }
     let total_fen = out.iter().map(|l| l.line_total_fen).sum();

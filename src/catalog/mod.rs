@@ -1,5 +1,6 @@
 //! County products: listing, search, campaigns.
 
+pub mod images;
 pub mod model;
 pub mod routes;
 pub mod service;

@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
+use super::images::StoredImage;
 use crate::db::schema::{
     campaign_prices, campaign_products, campaigns, counties, donation_projects, organisations, producer_managers,
     producers, product_images, products, provinces, sku_price_tiers, skus, users,
@@ -115,8 +116,48 @@ pub struct ProductSummary {
     pub in_stock: bool,
     /// Units sold and paid for, net of refunds (已售).
     pub sold: i64,
-    /// The first image's file name.
-    pub image: Option<String>,
+    /// The first image.
+    pub image: Option<StoredImage>,
+    /// (sku_id, list price in fen) of the listed SKUs.
+    pub sku_prices: Vec<(i64, i64)>,
+    /// The SKUs' campaign prices, with each campaign's period.
+    pub campaign_prices: Vec<CampaignSkuPrice>,
+}
+
+/// A campaign's price for a SKU of a product the campaign includes, with the campaign's period,
+/// so a list can tell which campaigns are running today.
+#[derive(Debug, Clone, Queryable)]
+pub struct CampaignSkuPrice {
+    pub campaign_id: i64,
+    pub sku_id: i64,
+    pub price_fen: i64,
+    pub starts_on: NaiveDate,
+    pub ends_on: Option<NaiveDate>,
+}
+
+/// The campaign prices of the SKUs, for campaigns that include the SKU's product.
+pub fn campaign_sku_prices(conn: &mut AnyConnection, sku_ids: &[i64]) -> QueryResult<Vec<CampaignSkuPrice>> {
+    if sku_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    campaign_prices::table
+        .inner_join(campaigns::table)
+        .inner_join(skus::table)
+        .inner_join(
+            campaign_products::table.on(campaign_products::campaign_id
+                .eq(campaign_prices::campaign_id)
+                .and(campaign_products::product_id.eq(skus::product_id))),
+        )
+        .filter(campaign_prices::sku_id.eq_any(sku_ids))
+        .order((campaign_prices::sku_id, campaign_prices::campaign_id))
+        .select((
+            campaign_prices::campaign_id,
+            campaign_prices::sku_id,
+            campaign_prices::price_fen,
+            campaigns::starts_on,
+            campaigns::ends_on,
+        ))
+        .load(conn)
 }
 
 /// An organisation's names (zh, en), when there is one.
@@ -225,22 +266,37 @@ pub fn search_products(
         .limit(limit)
         .load(conn)?;
     let ids: Vec<i64> = rows.iter().map(|(p, _, _)| p.id).collect();
-    let prices: Vec<(i64, i64, i64)> = skus::table
+    let prices: Vec<(i64, i64, i64, i64)> = skus::table
         .filter(skus::product_id.eq_any(&ids))
         .filter(skus::listed.eq(true))
-        .select((skus::product_id, skus::price_fen, skus::stock))
+        .select((skus::product_id, skus::price_fen, skus::stock, skus::id))
         .load(conn)?;
     let sold = sold_counts(conn, &ids)?;
     let images = first_images(conn, &ids)?;
+    let sku_ids: Vec<i64> = prices.iter().map(|p| p.3).collect();
+    let offers = campaign_sku_prices(conn, &sku_ids)?;
     let items = rows
         .into_iter()
         .map(|(product, producer, county)| {
-            let own = prices.iter().filter(|(pid, _, _)| *pid == product.id);
-            let price_from_fen = own.clone().map(|(_, price, _)| *price).min();
-            let in_stock = own.clone().any(|(_, _, stock)| *stock > 0);
+            let own = prices.iter().filter(|(pid, _, _, _)| *pid == product.id);
+            let price_from_fen = own.clone().map(|(_, price, _, _)| *price).min();
+            let in_stock = own.clone().any(|(_, _, stock, _)| *stock > 0);
             let sold = sold.iter().find(|s| s.0 == product.id).map_or(0, |s| s.1);
             let image = images.iter().find(|i| i.0 == product.id).map(|i| i.1.clone());
-            ProductSummary { product, producer, county, price_from_fen, in_stock, sold, image }
+            let sku_prices: Vec<(i64, i64)> = own.map(|(_, price, _, id)| (*id, *price)).collect();
+            let campaign_prices =
+                offers.iter().filter(|o| sku_prices.iter().any(|s| s.0 == o.sku_id)).cloned().collect();
+            ProductSummary {
+                product,
+                producer,
+                county,
+                price_from_fen,
+                in_stock,
+                sold,
+                image,
+                sku_prices,
+                campaign_prices,
+            }
         })
         .collect();
     Ok((items, total))
@@ -255,8 +311,8 @@ pub struct ProductDetail {
     pub campaigns: Vec<Campaign>,
     /// (id, slug, zh, en) of the charity projects the SKUs pledge to.
     pub charity_projects: Vec<(i64, String, String, String)>,
-    /// File names of the product's images, first uploaded first.
-    pub images: Vec<String>,
+    /// The product's images, first uploaded first.
+    pub images: Vec<StoredImage>,
     /// (campaign_id, sku_id, price_fen): the campaign prices of the SKUs.
     pub campaign_prices: Vec<(i64, i64, i64)>,
 }
@@ -303,8 +359,11 @@ pub fn product_detail(conn: &mut AnyConnection, product_id: i64) -> QueryResult<
     let images = product_images::table
         .filter(product_images::product_id.eq(product.id))
         .order(product_images::id)
-        .select(product_images::file_name)
-        .load(conn)?;
+        .select((product_images::file_name, product_images::width, product_images::widths))
+        .load::<(String, i32, String)>(conn)?
+        .into_iter()
+        .map(|(file_name, width, widths)| StoredImage { file_name, width, widths })
+        .collect::<Vec<_>>();
     let campaign_prices = campaign_prices::table
         .filter(campaign_prices::sku_id.eq_any(&sku_ids))
         .select((campaign_prices::campaign_id, campaign_prices::sku_id, campaign_prices::price_fen))
@@ -313,9 +372,21 @@ pub fn product_detail(conn: &mut AnyConnection, product_id: i64) -> QueryResult<
     let in_stock = skus.iter().any(|s| s.stock > 0);
     let sold = sold_counts(conn, &[product.id])?.first().map_or(0, |s| s.1);
     let image = images.first().cloned();
+    let sku_prices = skus.iter().map(|s| (s.id, s.price_fen)).collect();
+    let offers = campaign_sku_prices(conn, &sku_ids)?;
     Ok(Some(ProductDetail {
         campaign_prices,
-        summary: ProductSummary { product, producer, county, price_from_fen, in_stock, sold, image },
+        summary: ProductSummary {
+            product,
+            producer,
+            county,
+            price_from_fen,
+            in_stock,
+            sold,
+            image,
+            sku_prices,
+            campaign_prices: offers,
+        },
         skus,
         tiers,
         campaigns,
@@ -332,17 +403,17 @@ pub fn campaigns(conn: &mut AnyConnection) -> QueryResult<Vec<(Campaign, OrgName
         .load(conn)
 }
 
-/// (product_id, file name) of each product's first image, for cards, carts and orders.
-pub fn first_images(conn: &mut AnyConnection, product_ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
-    let rows: Vec<(i64, String)> = product_images::table
+/// (product_id, image) of each product's first image, for cards, carts and orders.
+pub fn first_images(conn: &mut AnyConnection, product_ids: &[i64]) -> QueryResult<Vec<(i64, StoredImage)>> {
+    let rows: Vec<(i64, String, i32, String)> = product_images::table
         .filter(product_images::product_id.eq_any(product_ids))
         .order((product_images::product_id, product_images::id))
-        .select((product_images::product_id, product_images::file_name))
+        .select((product_images::product_id, product_images::file_name, product_images::width, product_images::widths))
         .load(conn)?;
-    let mut out: Vec<(i64, String)> = Vec::new();
-    for (product_id, name) in rows {
+    let mut out: Vec<(i64, StoredImage)> = Vec::new();
+    for (product_id, file_name, width, widths) in rows {
         if out.last().is_none_or(|l| l.0 != product_id) {
-            out.push((product_id, name));
+            out.push((product_id, StoredImage { file_name, width, widths }));
         }
     }
     Ok(out)

@@ -4,12 +4,13 @@ use actix_web::{get, web, HttpResponse};
 use chrono::Utc;
 use serde::Serialize;
 
-use super::model::{self, ProductFilter};
+use super::model::{self, ProductFilter, ProductSummary};
 use super::service::{CampaignView, CountyView, ProductCard, ProductDetailView, ProductPage, ProductQuery, PER_PAGE};
 use crate::api::ApiConfig;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::money::Money;
+use crate::orders::pricing::{unit_price_fen, SkuPrice};
 use crate::web::i18n::Lang;
 use crate::web::list::Items;
 use crate::web::page::Page;
@@ -26,6 +27,37 @@ fn today() -> chrono::NaiveDate {
     Utc::now().date_naive()
 }
 
+/// The lowest price one unit of the product costs today, as the order prices it
+/// (`orders::pricing::unit_price_fen`): each SKU with its best running campaign's price, or,
+/// on a campaign's list, with that campaign's price.
+fn offer_from(s: &ProductSummary, only_campaign: Option<i64>, today: chrono::NaiveDate) -> Option<i64> {
+    s.sku_prices
+        .iter()
+        .map(|(sku_id, price_fen)| {
+            let campaign_price_fen = s
+                .campaign_prices
+                .iter()
+                .filter(|c| c.sku_id == *sku_id && only_campaign.is_none_or(|only| only == c.campaign_id))
+                .filter(|c| c.starts_on <= today && c.ends_on.is_none_or(|end| today <= end))
+                .map(|c| c.price_fen)
+                .min();
+            let sku = SkuPrice {
+                sku_id: *sku_id,
+                price_fen: *price_fen,
+                tiers: Vec::new(),
+                campaign_price_fen,
+                max_points_pct: 0,
+            };
+            unit_price_fen(&sku, 1)
+        })
+        .min()
+}
+
+/// A product card with its campaign price.
+fn card(s: &ProductSummary, lang: Lang, only_campaign: Option<i64>, today: chrono::NaiveDate) -> ProductCard {
+    ProductCard::new(s, lang, today).with_offer(offer_from(s, only_campaign, today))
+}
+
 async fn product_page_data(state: &AppState, query: &ProductQuery, lang: Lang) -> Result<ProductPage, AppError> {
     let parsed = query.parse()?;
     let offset = (parsed.page - 1) * PER_PAGE;
@@ -40,7 +72,7 @@ async fn product_page_data(state: &AppState, query: &ProductQuery, lang: Lang) -
         })
         .await?;
     let today = today();
-    let items = rows.iter().map(|s| ProductCard::new(s, lang, today)).collect();
+    let items = rows.iter().map(|s| card(s, lang, parsed.campaign_id, today)).collect();
     Ok(ProductPage { items, total, page: parsed.page, per_page: PER_PAGE })
 }
 
@@ -119,7 +151,7 @@ async fn home(page: Page) -> Result<HttpResponse, AppError> {
             .filter(|c| c.current)
             .collect(),
         counties: counties.iter().filter(|c| c.county.aided).map(|r| CountyView::new(r.clone(), lang)).collect(),
-        featured: featured.iter().map(|s| ProductCard::new(s, lang, today)).collect(),
+        featured: featured.iter().map(|s| card(s, lang, None, today)).collect(),
     };
     page.render("pages/home", &page.t("title_home"), false, data)
 }
@@ -171,7 +203,7 @@ async fn county_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, A
                 name_en: p.name_en.clone(),
             })
             .collect(),
-        products: products.iter().map(|s| ProductCard::new(s, lang, today)).collect(),
+        products: products.iter().map(|s| card(s, lang, None, today)).collect(),
         county: CountyView::new(county.clone(), lang),
     };
     let title = data.county.name.clone();
@@ -206,7 +238,7 @@ struct ProductData<'a> {
     /// The first SKU on sale, whose price the bar at the bottom shows.
     bar: Option<BarPrice>,
     campaigns: &'a [super::service::CampaignRef],
-    images: Vec<Picture>,
+    images: Vec<super::images::Picture>,
 }
 
 #[derive(Serialize)]
@@ -214,19 +246,6 @@ struct BarPrice {
     unit_price: Money,
     list_price: Money,
     discounted: bool,
-}
-
-/// An image with its responsive sources.
-#[derive(Serialize)]
-pub struct Picture {
-    pub src: String,
-    pub srcset: String,
-}
-
-impl Picture {
-    pub fn of(url: &str) -> Picture {
-        Picture { src: url.to_string(), srcset: String::new() }
-    }
 }
 
 #[get("/products/{id}")]
@@ -288,7 +307,7 @@ async fn product_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, 
         product: &view.product,
         producer_kind_label: page.t(&format!("producer_kind_{}", view.product.producer_kind)),
     };
-    let images = view.images.iter().map(|u| Picture::of(u)).collect();
+    let images = view.pictures.clone();
     page.render("pages/product", &title, true, ProductData { product, skus, bar, campaigns: &view.campaigns, images })
 }
 

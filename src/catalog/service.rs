@@ -160,15 +160,28 @@ pub struct ProductCard {
     /// Lowest listed SKU price, e.g. "19.90".
     #[schema(value_type = Option<String>)]
     pub price_from: Option<Money>,
+    /// The lowest price one unit costs today in a running campaign (活动价), as the order
+    /// prices it, when it is below `price_from`; e.g. "55.00".
+    #[schema(value_type = Option<String>)]
+    pub campaign_price: Option<Money>,
     pub in_stock: bool,
     pub aid_certified: bool,
     /// Units sold (已售), net of refunds.
     pub sold: i64,
-    /// The first photo, e.g. "/images/3f…9a.jpg".
+    /// The first photo, e.g. "/images/3f…9a-640.jpg".
     pub image: Option<String>,
+    /// Its sizes for `srcset`, e.g. "/images/3f…9a-320.jpg 320w, …"; empty without derivatives.
+    pub image_srcset: Option<String>,
 }
 
 impl ProductCard {
+    /// The card with its campaign price (computed by the caller with the order's pricing),
+    /// shown only when it is below the list price.
+    pub fn with_offer(mut self, offer_fen: Option<i64>) -> ProductCard {
+        self.campaign_price = offer_fen.filter(|o| self.price_from.is_some_and(|p| *o < p.fen())).map(Money::from_fen);
+        self
+    }
+
     pub fn new(s: &ProductSummary, lang: Lang, today: NaiveDate) -> ProductCard {
         let p = &s.product;
         ProductCard {
@@ -184,10 +197,12 @@ impl ProductCard {
             producer_zh: s.producer.name_zh.clone(),
             producer_en: s.producer.name_en.clone(),
             price_from: s.price_from_fen.map(Money::from_fen),
+            campaign_price: None,
             in_stock: s.in_stock,
             aid_certified: aid_certified(p.aid_cert_no.as_deref(), p.aid_cert_expires, today),
             sold: s.sold,
-            image: s.image.as_ref().map(|name| format!("/images/{name}")),
+            image: s.image.as_ref().map(|i| i.picture().src),
+            image_srcset: s.image.as_ref().map(|i| i.picture().srcset),
         }
     }
 }
@@ -350,6 +365,9 @@ pub struct ProductDetailView {
     pub campaigns: Vec<CampaignRef>,
     /// Image URLs, e.g. "/images/3f…9a.jpg".
     pub images: Vec<String>,
+    /// The same images with their sizes, for pages.
+    #[serde(skip)]
+    pub pictures: Vec<super::images::Picture>,
 }
 
 impl ProductDetailView {
@@ -406,7 +424,8 @@ impl ProductDetailView {
             },
             skus,
             campaigns,
-            images: d.images.iter().map(|name| format!("/images/{name}")).collect(),
+            images: d.images.iter().map(|i| i.url()).collect(),
+            pictures: d.images.iter().map(|i| i.picture()).collect(),
         }
     }
 }

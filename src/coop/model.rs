@@ -599,6 +599,10 @@ pub struct NewImage<'a> {
     pub content_type: &'a str,
     pub bytes: i64,
     pub uploaded_by: i64,
+    /// The photo's width (0 when it could not be decoded).
+    pub width: i32,
+    /// Widths of its JPEG derivatives, comma-separated.
+    pub widths: &'a str,
 }
 
 pub fn insert_image(conn: &mut AnyConnection, i: &NewImage, now: NaiveDateTime) -> QueryResult<usize> {
@@ -610,6 +614,8 @@ pub fn insert_image(conn: &mut AnyConnection, i: &NewImage, now: NaiveDateTime) 
             product_images::bytes.eq(i.bytes),
             product_images::uploaded_by.eq(i.uploaded_by),
             product_images::created_at.eq(now),
+            product_images::width.eq(i.width),
+            product_images::widths.eq(i.widths),
         ))
         .execute(conn)
 }

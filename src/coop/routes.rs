@@ -958,13 +958,18 @@ async fn image_file(
     req: actix_web::HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
-    if !service::valid_image_name(&name) {
+    let derivative = crate::catalog::images::is_derivative_name(&name);
+    if !derivative && !service::valid_image_name(&name) {
         return Err(AppError::NotFound);
     }
     let etag = format!("\"{}\"", name.split('.').next().unwrap_or_default());
     let lookup = name.clone();
-    let content_type =
-        state.db(move |conn| Ok(super::model::image_type(conn, &lookup)?)).await?.ok_or(AppError::NotFound)?;
+    // A derivative is a JPEG made here on upload; it is served when its file exists.
+    let content_type = if derivative {
+        "image/jpeg".to_string()
+    } else {
+        state.db(move |conn| Ok(super::model::image_type(conn, &lookup)?)).await?.ok_or(AppError::NotFound)?
+    };
     let cache = (header::CACHE_CONTROL, "public, max-age=31536000, immutable");
     let matches = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v == etag);
     if matches {

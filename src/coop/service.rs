@@ -1463,12 +1463,22 @@ pub fn add_image(
     let name = format!("{}.{ext}", hex::encode(sha2::Sha256::digest(data)));
     let p = m.product(conn, product_id)?;
     std::fs::create_dir_all(dir).map_err(|e| AppError::internal(format!("{}: {e}", dir.display())))?;
-    let path = dir.join(&name);
-    if !path.exists() {
-        let tmp = dir.join(format!("{name}.{}.tmp", crate::orders::service::random_token(8)));
-        std::fs::write(&tmp, data).map_err(|e| AppError::internal(format!("{}: {e}", tmp.display())))?;
-        std::fs::rename(&tmp, &path).map_err(|e| AppError::internal(format!("{}: {e}", path.display())))?;
+    let write = |file: &str, bytes: &[u8]| -> Result<(), AppError> {
+        let path = dir.join(file);
+        if !path.exists() {
+            let tmp = dir.join(format!("{file}.{}.tmp", crate::orders::service::random_token(8)));
+            std::fs::write(&tmp, bytes).map_err(|e| AppError::internal(format!("{}: {e}", tmp.display())))?;
+            std::fs::rename(&tmp, &path).map_err(|e| AppError::internal(format!("{}: {e}", path.display())))?;
+        }
+        Ok(())
+    };
+    // The derivatives first, so a page never names one that is not there yet.
+    let (width, derived) = crate::catalog::images::derivatives(data).unwrap_or_default();
+    for (w, bytes) in &derived {
+        write(&crate::catalog::images::derivative_name(&name, *w), bytes)?;
     }
+    write(&name, data)?;
+    let widths = derived.iter().map(|(w, _)| w.to_string()).collect::<Vec<_>>().join(",");
     db::write_tx(conn, |conn| {
         if model::images_of(conn, p.id)?.iter().any(|(n, _, _)| *n == name) {
             return Ok(());
@@ -1485,6 +1495,8 @@ pub fn add_image(
             content_type,
             bytes: data.len() as i64,
             uploaded_by: m.user_id,
+            width: i32::try_from(width).unwrap_or(0),
+            widths: &widths,
         };
         model::insert_image(conn, &new, now)?;
         Ok(())

@@ -48,7 +48,7 @@ pub async fn offers(state: &AppState, campaign_id: i64) -> Result<Vec<Offer>, Ap
                 1,
             );
             Offer {
-                image: images.iter().find(|i| i.0 == r.product_id).map(|i| format!("/images/{}", i.1)),
+                image: images.iter().find(|i| i.0 == r.product_id).map(|i| i.1.url_for(112)),
                 unit_price: Money::from_fen(unit),
                 list_price: Money::from_fen(r.price_fen),
                 discounted: unit < r.price_fen,

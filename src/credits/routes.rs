@@ -377,6 +377,10 @@ struct LedgerRow {
     amount: Money,
     created_at: NaiveDateTime,
     hash: String,
+    county_zh: Option<String>,
+    county_en: Option<String>,
+    producer_zh: Option<String>,
+    producer_en: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -386,35 +390,85 @@ struct LedgerPageData {
     head: String,
     public_key: String,
     checkpoints: Vec<CheckpointView>,
+    page: i64,
+    pages: i64,
+    prev_page: Option<i64>,
+    next_page: Option<i64>,
 }
 
-/// The latest entries and checkpoints, with links for anyone to verify.
+/// Entries on one page of `/ledger`.
+const LEDGER_PAGE_SIZE: i64 = 50;
+
+#[derive(Deserialize)]
+struct LedgerPageQuery {
+    page: Option<String>,
+}
+
+/// The entries, newest first, 50 a page, with their county and cooperative, and the
+/// checkpoints, with links for anyone to verify.
 #[get("/ledger")]
-async fn ledger_page(page: Page) -> Result<HttpResponse, AppError> {
-    let ((entries, head), mut recent, checkpoints) = page
+async fn ledger_page(page: Page, query: web::Query<LedgerPageQuery>) -> Result<HttpResponse, AppError> {
+    let wanted = match query.page.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        None => 1,
+        Some(p) => p.parse::<i64>().ok().filter(|n| (1..=10_000_000).contains(n)).ok_or_else(|| {
+            AppError::bad_request("invalid_query", "page must be a whole number from 1 / 页码须为不小于 1 的整数")
+        })?,
+    };
+    let ((entries, head), mut recent, checkpoints, counties, producers) = page
         .state
-        .db(|conn| {
+        .db(move |conn| {
             let head = model::head(conn)?;
-            let recent = model::entries_after(conn, (head.0 - 50).max(0), 50)?;
-            Ok((head, recent, model::checkpoints(conn, 10)?))
+            // Page 1 ends at the head; page n ends 50 × (n - 1) entries before it.
+            let last = head.0 - (wanted - 1) * LEDGER_PAGE_SIZE;
+            let first_after = (last - LEDGER_PAGE_SIZE).max(0);
+            let recent =
+                if last > 0 { model::entries_after(conn, first_after, last - first_after)? } else { Vec::new() };
+            let county_ids: Vec<i64> = recent.iter().filter_map(|e| e.county_id).collect();
+            let producer_ids: Vec<i64> = recent.iter().filter_map(|e| e.producer_id).collect();
+            Ok((
+                head,
+                recent,
+                model::checkpoints(conn, 10)?,
+                model::county_names(conn, &county_ids)?,
+                crate::catalog::model::producer_names(conn, &producer_ids)?,
+            ))
         })
         .await?;
+    let pages = ((entries + LEDGER_PAGE_SIZE - 1) / LEDGER_PAGE_SIZE).max(1);
+    if wanted > pages {
+        return Err(AppError::NotFound);
+    }
     recent.reverse();
+    let name = |names: &[(i64, String, String)], id: Option<i64>| {
+        names.iter().find(|n| Some(n.0) == id).map(|n| (n.1.clone(), n.2.clone())).unzip()
+    };
     let data = LedgerPageData {
         entries: recent
             .into_iter()
-            .map(|e| LedgerRow {
-                seq: e.seq,
-                kind_label: page.t(&format!("ledger_kind_{}", e.kind)),
-                amount: Money::from_fen(e.amount_fen),
-                created_at: e.created_at,
-                hash: e.hash,
+            .map(|e| {
+                let (county_zh, county_en) = name(&counties, e.county_id);
+                let (producer_zh, producer_en) = name(&producers, e.producer_id);
+                LedgerRow {
+                    seq: e.seq,
+                    kind_label: page.t(&format!("ledger_kind_{}", e.kind)),
+                    amount: Money::from_fen(e.amount_fen),
+                    created_at: e.created_at,
+                    hash: e.hash,
+                    county_zh,
+                    county_en,
+                    producer_zh,
+                    producer_en,
+                }
             })
             .collect(),
         head_entries: entries,
         head,
         public_key: hex::encode(page.state.ledger_key.verifying_key().as_bytes()),
         checkpoints: checkpoints.into_iter().map(checkpoint_view).collect(),
+        page: wanted,
+        pages,
+        prev_page: (wanted > 1).then_some(wanted - 1),
+        next_page: (wanted < pages).then_some(wanted + 1),
     };
     page.render("pages/ledger", &page.t("ledger_title"), false, data)
 }

@@ -386,6 +386,8 @@ diesel::table! {
         bytes -> BigInt,
         uploaded_by -> BigInt,
         created_at -> Timestamp,
+        width -> Integer,
+        widths -> Text,
     }
 }
 
@@ -556,6 +558,7 @@ diesel::table! {
         campaign_id -> Nullable<BigInt>,
         active -> Bool,
         created_at -> Timestamp,
+        status -> Text,
     }
 }
 

@@ -268,10 +268,18 @@ struct OrderPageView {
     address: service::Address,
 }
 
+/// An order line with its product's photo.
+#[derive(Serialize)]
+struct PageLine {
+    #[serde(flatten)]
+    line: service::LineView,
+    image: Option<String>,
+}
+
 #[derive(Serialize)]
 struct OrderData {
     order: OrderPageView,
-    lines: Vec<service::LineView>,
+    lines: Vec<PageLine>,
     events: Vec<EventItem>,
     notice: Option<String>,
     /// Where each line's money was credited in the ledger.
@@ -294,16 +302,18 @@ async fn order_page(
     };
     let no = path.into_inner();
     let url = |id: &str| format!("/pay/sandbox/{id}");
-    let (view, events, campaign, credits) = page
+    let (view, events, campaign, credits, images) = page
         .state
         .db(move |conn| {
             let view = service::view(conn, user.id, &no, url)?;
+            let product_ids: Vec<i64> = view.lines.iter().map(|l| l.product_id).collect();
+            let images = crate::catalog::model::first_images(conn, &product_ids)?;
             let order = super::model::order_by_no(conn, &view.order_no)?.ok_or(AppError::NotFound)?;
             let events = super::model::events_of(conn, order.id)?;
             let campaign = super::model::campaign_names(conn, order.campaign_id)?;
             let line_ids: Vec<i64> = view.lines.iter().map(|l| l.id).collect();
             let credits = crate::credits::service::line_credits(conn, &line_ids)?;
-            Ok((view, events, campaign, credits))
+            Ok((view, events, campaign, credits, images))
         })
         .await?;
     let mut credits = credits;
@@ -348,7 +358,12 @@ async fn order_page(
         })
         .collect();
     let title = format!("{} {}", page.t("title_order"), view.order_no);
-    page.render("pages/order", &title, true, OrderData { order, lines: view.lines, events, notice, credits })
+    let lines = view
+        .lines
+        .into_iter()
+        .map(|line| PageLine { image: images.iter().find(|i| i.0 == line.product_id).map(|i| i.1.url_for(112)), line })
+        .collect();
+    page.render("pages/order", &title, true, OrderData { order, lines, events, notice, credits })
 }
 
 /// A form with nothing but its token.

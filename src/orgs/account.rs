@@ -192,7 +192,8 @@ struct ApprovalMail {
     org_zh: String,
     order_no: String,
     total: Money,
-    expires_at: String,
+    /// UTC; the template prints it in the store's zone with `{{time}}`.
+    expires_at: NaiveDateTime,
     approvals_url: String,
 }
 
@@ -274,7 +275,7 @@ fn on_placed(
             org_zh: org.name_zh.clone(),
             order_no: order.order_no.clone(),
             total: Money::from_fen(order.total_fen),
-            expires_at: expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            expires_at,
             approvals_url: format!("{}/union?org={}", s.public_url, org_id),
         };
         mail::enqueue(conn, "order_approval_needed", &email, &context, now)?;

@@ -49,14 +49,32 @@ pub struct ScheduleView {
     pub next_delivery: NaiveDate,
     pub end_date: NaiveDate,
     pub lead_days: i32,
+    /// Whether the job will place its next order (false when paused, cancelled or ended).
     pub active: bool,
+    /// `active`, `paused`, `cancelled` or `ended` (past its end date).
+    pub status: String,
     pub lines: Vec<ScheduleLineView>,
+    /// What one delivery costs at today's prices, e.g. "239.40"; absent when a SKU is no
+    /// longer on sale.
+    #[schema(value_type = Option<String>)]
+    pub amount: Option<Money>,
+    pub address: Address,
+    pub campaign_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ScheduleLineView {
     pub sku_id: i64,
     pub quantity: i64,
+    pub product_zh: String,
+    pub product_en: String,
+    pub sku_zh: String,
+    pub sku_en: String,
+    /// Today's unit price as the order will charge it, e.g. "39.90".
+    #[schema(value_type = Option<String>)]
+    pub unit_price: Option<Money>,
+    #[schema(value_type = Option<String>)]
+    pub line_total: Option<Money>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -87,20 +105,63 @@ fn step(cadence: &str) -> Duration {
     }
 }
 
-fn schedule_view(s: &Schedule) -> ScheduleView {
-    let lines: Vec<StoredLine> = serde_json::from_str(&s.lines).unwrap_or_default();
-    ScheduleView {
+/// What the schedule's state reads as: its stored status, or `ended` once it ran past its end.
+pub fn status_of(s: &Schedule) -> &str {
+    match s.status.as_str() {
+        "active" if !s.active => "ended",
+        other => other,
+    }
+}
+
+/// The schedule with its lines' names and today's prices (the order's own pricing).
+fn schedule_view(conn: &mut AnyConnection, s: &Schedule, today: NaiveDate) -> Result<ScheduleView, AppError> {
+    let stored: Vec<StoredLine> = serde_json::from_str(&s.lines).unwrap_or_default();
+    let requested: Vec<LineRequest> =
+        stored.iter().map(|l| LineRequest { sku_id: l.sku_id, quantity: l.quantity }).collect();
+    let priced = match orders::prepare(conn, &requested, s.campaign_id, today) {
+        Ok(p) => Some(p.lines),
+        Err(AppError::Internal(e)) => return Err(AppError::Internal(e)),
+        Err(_) => None,
+    };
+    let names = crate::orders::model::line_names(conn, &stored.iter().map(|l| l.sku_id).collect::<Vec<_>>())?;
+    let lines = stored
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let p = priced.as_ref().and_then(|p| p.get(i));
+            let n = names.iter().find(|n| n.0 == l.sku_id);
+            let name = |k: usize| {
+                let stored = n.map(|n| [&n.2, &n.3, &n.4, &n.5][k].clone());
+                p.map(|p| p.names[k].clone()).or(stored).unwrap_or_default()
+            };
+            ScheduleLineView {
+                sku_id: l.sku_id,
+                quantity: l.quantity,
+                product_zh: name(0),
+                product_en: name(1),
+                sku_zh: name(2),
+                sku_en: name(3),
+                unit_price: p.map(|p| Money::from_fen(p.priced.unit_price_fen)),
+                line_total: p.map(|p| Money::from_fen(p.priced.line_total_fen)),
+            }
+        })
+        .collect();
+    Ok(ScheduleView {
         id: s.id,
         cadence: s.cadence.clone(),
         next_delivery: s.next_delivery,
         end_date: s.end_date,
         lead_days: s.lead_days,
         active: s.active,
-        lines: lines.into_iter().map(|l| ScheduleLineView { sku_id: l.sku_id, quantity: l.quantity }).collect(),
-    }
+        status: status_of(s).to_string(),
+        amount: priced.map(|p| Money::from_fen(p.iter().map(|l| l.priced.line_total_fen).sum())),
+        lines,
+        address: serde_json::from_str(&s.address).map_err(AppError::internal)?,
+        campaign_id: s.campaign_id,
+    })
 }
 
-fn require_canteen(conn: &mut AnyConnection, user_id: i64, org_id: i64) -> Result<model::Org, AppError> {
+pub fn require_canteen(conn: &mut AnyConnection, user_id: i64, org_id: i64) -> Result<model::Org, AppError> {
     let org = account::require_admin(conn, user_id, org_id)?;
     if org.kind != "canteen" {
         return Err(AppError::unprocessable("account_not_supported", "schedules are for canteens / 定期订单仅限食堂"));
@@ -108,15 +169,13 @@ fn require_canteen(conn: &mut AnyConnection, user_id: i64, org_id: i64) -> Resul
     Ok(org)
 }
 
-pub fn create_schedule(
+/// Checks a schedule's terms; the lines must be orderable now (on sale, valid quantities,
+/// campaign running). Returns the lines and address as stored.
+fn checked_terms(
     conn: &mut AnyConnection,
-    user_id: i64,
-    org_id: i64,
     r: &ScheduleRequest,
-    now: NaiveDateTime,
-) -> Result<ScheduleView, AppError> {
-    require_canteen(conn, user_id, org_id)?;
-    let today = now.date();
+    today: NaiveDate,
+) -> Result<(String, String), AppError> {
     if !["weekly", "fortnightly"].contains(&r.cadence.as_str()) {
         return Err(invalid("cadence is weekly or fortnightly / 周期须为每周或每两周"));
     }
@@ -129,12 +188,24 @@ pub fn create_schedule(
         return Err(invalid("lead_days is from 0 to 30 / 提前天数须为 0 至 30"));
     }
     r.address.validate()?;
-    // The lines must be orderable now: SKUs on sale, quantities valid, campaign running.
     orders::prepare(conn, &r.lines, r.campaign_id, today)?;
     let lines: Vec<StoredLine> =
         r.lines.iter().map(|l| StoredLine { sku_id: l.sku_id, quantity: l.quantity }).collect();
     let lines = serde_json::to_string(&lines).map_err(AppError::internal)?;
     let address = serde_json::to_string(&r.address).map_err(AppError::internal)?;
+    Ok((lines, address))
+}
+
+pub fn create_schedule(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    org_id: i64,
+    r: &ScheduleRequest,
+    now: NaiveDateTime,
+) -> Result<ScheduleView, AppError> {
+    require_canteen(conn, user_id, org_id)?;
+    let today = now.date();
+    let (lines, address) = checked_terms(conn, r, today)?;
     let id = db::write_tx(conn, |conn| -> Result<i64, AppError> {
         Ok(model::insert_schedule(
             conn,
@@ -153,12 +224,123 @@ pub fn create_schedule(
         )?)
     })?;
     let s = model::schedule(conn, id)?.ok_or(AppError::NotFound)?;
-    Ok(schedule_view(&s))
+    schedule_view(conn, &s, today)
+}
+
+/// The canteen's schedule, or 404 (also for another organisation's).
+fn own_schedule(conn: &mut AnyConnection, org_id: i64, schedule_id: i64) -> Result<Schedule, AppError> {
+    model::schedule(conn, schedule_id)?.filter(|s| s.org_id == org_id).ok_or(AppError::NotFound)
+}
+
+fn changed_meanwhile() -> AppError {
+    AppError::conflict("busy", "the schedule was changed meanwhile; try again / 定期订单刚被修改，请重试")
+}
+
+/// Rewrites a schedule's terms (not a cancelled one); a paused one stays paused.
+pub fn edit_schedule(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    org_id: i64,
+    schedule_id: i64,
+    r: &ScheduleRequest,
+    now: NaiveDateTime,
+) -> Result<ScheduleView, AppError> {
+    require_canteen(conn, user_id, org_id)?;
+    let today = now.date();
+    let s = own_schedule(conn, org_id, schedule_id)?;
+    if s.status == "cancelled" {
+        return Err(AppError::conflict(
+            "invalid_state",
+            "a cancelled schedule cannot be edited / 已取消的定期订单不能修改",
+        ));
+    }
+    let (lines, address) = checked_terms(conn, r, today)?;
+    let edit = model::ScheduleEdit {
+        cadence: &r.cadence,
+        next_delivery: r.first_delivery,
+        end_date: r.end_date,
+        lead_days: r.lead_days,
+        lines: &lines,
+        address: &address,
+        campaign_id: r.campaign_id,
+        active: s.status == "active",
+    };
+    let done = db::write_tx(conn, |conn| -> Result<bool, AppError> {
+        Ok(model::edit_schedule(conn, s.id, &s.status, s.next_delivery, &edit)?)
+    })?;
+    if !done {
+        return Err(changed_meanwhile());
+    }
+    let s = own_schedule(conn, org_id, schedule_id)?;
+    schedule_view(conn, &s, today)
+}
+
+/// What a canteen's admin may do to a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleAction {
+    Pause,
+    Resume,
+    Cancel,
+}
+
+/// Pauses (active → paused), resumes (paused → active, from the first delivery not in the
+/// past) or cancels (active or paused → cancelled) a schedule, by one conditional update.
+pub fn change_schedule(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    org_id: i64,
+    schedule_id: i64,
+    action: ScheduleAction,
+    now: NaiveDateTime,
+) -> Result<ScheduleView, AppError> {
+    require_canteen(conn, user_id, org_id)?;
+    let today = now.date();
+    let s = own_schedule(conn, org_id, schedule_id)?;
+    let state = status_of(&s).to_string();
+    let refused = |what: &str| {
+        AppError::conflict(
+            "invalid_state",
+            format!("a schedule that is {state} cannot be {what} / 定期订单当前状态不允许此操作"),
+        )
+    };
+    let (to, next, active) = match action {
+        ScheduleAction::Pause if state == "active" => ("paused", s.next_delivery, false),
+        ScheduleAction::Pause => return Err(refused("paused")),
+        ScheduleAction::Resume if state == "paused" => {
+            // Deliveries missed while paused are skipped.
+            let mut next = s.next_delivery;
+            while next < today {
+                next += step(&s.cadence);
+            }
+            ("active", next, next <= s.end_date)
+        }
+        ScheduleAction::Resume => return Err(refused("resumed")),
+        ScheduleAction::Cancel if state == "active" || state == "paused" => ("cancelled", s.next_delivery, false),
+        ScheduleAction::Cancel => return Err(refused("cancelled")),
+    };
+    let done = db::write_tx(conn, |conn| -> Result<bool, AppError> {
+        Ok(model::set_schedule_status(conn, s.id, &s.status, s.next_delivery, to, next, active)?)
+    })?;
+    if !done {
+        return Err(changed_meanwhile());
+    }
+    let s = own_schedule(conn, org_id, schedule_id)?;
+    schedule_view(conn, &s, today)
 }
 
 pub fn schedules(conn: &mut AnyConnection, user_id: i64, org_id: i64) -> Result<SchedulesView, AppError> {
+    schedules_on(conn, user_id, org_id, chrono::Utc::now().date_naive())
+}
+
+pub fn schedules_on(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    org_id: i64,
+    today: NaiveDate,
+) -> Result<SchedulesView, AppError> {
     require_canteen(conn, user_id, org_id)?;
-    let schedules = model::schedules_of(conn, org_id)?.iter().map(schedule_view).collect();
+    let rows = model::schedules_of(conn, org_id)?;
+    let schedules = rows.iter().map(|s| schedule_view(conn, s, today)).collect::<Result<Vec<_>, _>>()?;
     let runs = model::runs_of_org(conn, org_id, 50)?
         .into_iter()
         .map(|(schedule_id, delivery_date, status, order_no, reason)| RunView {
@@ -170,6 +352,66 @@ pub fn schedules(conn: &mut AnyConnection, user_id: i64, org_id: i64) -> Result<
         })
         .collect();
     Ok(SchedulesView { schedules, runs })
+}
+
+/// A SKU the canteen can order, with what it costs (the order's pricing: list price, tiers,
+/// the year-round campaign's price).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PickerItem {
+    pub sku_id: i64,
+    pub code: String,
+    pub product_zh: String,
+    pub product_en: String,
+    pub sku_zh: String,
+    pub sku_en: String,
+    pub unit_zh: String,
+    pub unit_en: String,
+    /// One unit's price, e.g. "39.90".
+    #[schema(value_type = String)]
+    pub unit_price: Money,
+    pub price_fen: i64,
+    pub campaign_price_fen: Option<i64>,
+    /// Quantity tiers as `min:fen` pairs joined by commas, for the page's live total.
+    pub tiers: String,
+}
+
+/// Every SKU a canteen order can hold today, priced as the order prices it.
+pub fn picker(conn: &mut AnyConnection) -> Result<Vec<PickerItem>, AppError> {
+    let Some(campaign) = crate::orders::model::year_round_campaign(conn)? else { return Ok(Vec::new()) };
+    let listed = model::listed_skus(conn)?;
+    let ids: Vec<i64> = listed.iter().map(|l| l.0).collect();
+    let rows = crate::orders::model::sale_rows(conn, &ids, campaign)?;
+    let mut out = Vec::new();
+    for (sku_id, code, unit_zh, unit_en) in listed {
+        let own: Vec<_> = rows.iter().filter(|r| r.sku_id == sku_id).collect();
+        let Some(first) = own.first() else { continue };
+        if !first.sellable || first.in_campaign.is_none() {
+            continue;
+        }
+        let tiers: Vec<(i64, i64)> = own.iter().filter_map(|r| r.tier).collect();
+        let price = crate::orders::pricing::SkuPrice {
+            sku_id,
+            price_fen: first.price_fen,
+            tiers: tiers.clone(),
+            campaign_price_fen: first.campaign_price_fen,
+            max_points_pct: first.max_points_pct,
+        };
+        out.push(PickerItem {
+            sku_id,
+            code,
+            product_zh: first.product_zh.clone(),
+            product_en: first.product_en.clone(),
+            sku_zh: first.sku_zh.clone(),
+            sku_en: first.sku_en.clone(),
+            unit_zh,
+            unit_en,
+            unit_price: Money::from_fen(crate::orders::pricing::unit_price_fen(&price, 1)),
+            price_fen: first.price_fen,
+            campaign_price_fen: first.campaign_price_fen,
+            tiers: tiers.iter().map(|(m, p)| format!("{m}:{p}")).collect::<Vec<_>>().join(","),
+        });
+    }
+    Ok(out)
 }
 
 #[derive(Serialize)]
@@ -208,6 +450,10 @@ fn place_run(
     db::write_tx(conn, |conn| {
         // First: a twin that claimed this pair makes this insert fail (or wait, then fail).
         let run_id = model::insert_run(conn, s.id, delivery, "placed", None, "", now)?;
+        // Then the schedule's row: paused, cancelled or edited meanwhile means no order.
+        if !model::claim_schedule(conn, s.id, delivery)? {
+            return Err(AppError::conflict("schedule_changed", "the schedule was changed / 定期订单已变更"));
+        }
         let org = account::require_admin(conn, s.created_by, s.org_id)?;
         let buyer = orders::buyer_of(conn, s.created_by)?;
         let stored: Vec<StoredLine> = serde_json::from_str(&s.lines).map_err(AppError::internal)?;
@@ -293,7 +539,7 @@ pub fn run_due(conn: &mut AnyConnection, settings: &Settings, now: NaiveDateTime
         match outcome {
             Ok(()) => report.placed += 1,
             Err(e) => {
-                if model::run_exists(conn, s.id, delivery)? {
+                if e.code() == "schedule_changed" || model::run_exists(conn, s.id, delivery)? {
                     // A twin run placed (or recorded) it.
                     continue;
                 }
@@ -321,6 +567,24 @@ pub struct StatementLine {
     pub refunded: Money,
     #[schema(value_type = String)]
     pub net: Money,
+    /// The order's products and quantities.
+    pub items: Vec<StatementItem>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StatementItem {
+    pub sku_id: i64,
+    pub sku_code: String,
+    pub product_zh: String,
+    pub product_en: String,
+    pub sku_zh: String,
+    pub sku_en: String,
+    pub quantity: i64,
+    pub refunded_quantity: i64,
+    #[schema(value_type = String)]
+    pub unit_price: Money,
+    #[schema(value_type = String)]
+    pub line_total: Money,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -356,9 +620,27 @@ fn next_month(first: NaiveDate) -> NaiveDate {
 pub fn statement(conn: &mut AnyConnection, user_id: i64, org_id: i64, month: NaiveDate) -> Result<Statement, AppError> {
     let org = account::require_admin(conn, user_id, org_id)?;
     let rows = model::statement_orders(conn, org_id, month, next_month(month))?;
+    let ids: Vec<i64> = rows.iter().map(|(o, _)| o.id).collect();
+    let items = model::statement_items(conn, &ids)?;
     let mut orders: Vec<StatementLine> = rows
         .into_iter()
         .map(|(o, delivery_date)| StatementLine {
+            items: items
+                .iter()
+                .filter(|i| i.0 == o.id)
+                .map(|i| StatementItem {
+                    sku_id: i.1,
+                    sku_code: i.2.clone(),
+                    product_zh: i.3.clone(),
+                    product_en: i.4.clone(),
+                    sku_zh: i.5.clone(),
+                    sku_en: i.6.clone(),
+                    quantity: i.7,
+                    refunded_quantity: i.8,
+                    unit_price: Money::from_fen(i.9),
+                    line_total: Money::from_fen(i.10),
+                })
+                .collect(),
             order_no: o.order_no,
             placed_at: o.created_at,
             delivery_date,
@@ -371,13 +653,14 @@ pub fn statement(conn: &mut AnyConnection, user_id: i64, org_id: i64, month: Nai
     // Welfare points granted that month are paid from the same budget: a line each.
     for (id, at, cost_fen) in model::granted_points_between(conn, org_id, month, next_month(month))? {
         orders.push(StatementLine {
-            order_no: format!("积分发放 points grant #{id}"),
+            order_no: format!("points grant #{id} / 积分发放 #{id}"),
             placed_at: at,
             delivery_date: None,
             status: "points_grant".into(),
             total: Money::from_fen(cost_fen),
             refunded: Money::from_fen(0),
             net: Money::from_fen(cost_fen),
+            items: Vec::new(),
         });
     }
     let sum = |f: fn(&StatementLine) -> i64| orders.iter().map(f).sum::<i64>();
@@ -397,41 +680,48 @@ pub fn statement(conn: &mut AnyConnection, user_id: i64, org_id: i64, month: Nai
     })
 }
 
-const HEADER: [&str; 7] = [
+const HEADER: [&str; 8] = [
     "订单号 order_no",
-    "下单时间 placed_at (UTC)",
+    "下单时间 placed_at",
     "送达日期 delivery_date",
     "状态 status",
     "金额 total (¥)",
     "已退款 refunded (¥)",
     "净额 net (¥)",
+    "商品与数量 items",
 ];
 
-fn cells(l: &StatementLine) -> [String; 7] {
+/// The products of a line as one cell: `沽源藜麦 1kg × 6; …`.
+fn items_cell(l: &StatementLine) -> String {
+    l.items.iter().map(|i| format!("{} {} × {}", i.product_zh, i.sku_zh, i.quantity)).collect::<Vec<_>>().join("; ")
+}
+
+fn cells(l: &StatementLine, zone: chrono_tz::Tz) -> [String; 8] {
     [
         l.order_no.clone(),
-        l.placed_at.format("%Y-%m-%d %H:%M").to_string(),
+        crate::web::time::local(zone, l.placed_at),
         l.delivery_date.map(|d| d.to_string()).unwrap_or_default(),
         l.status.clone(),
         l.total.to_string(),
         l.refunded.to_string(),
         l.net.to_string(),
+        items_cell(l),
     ]
 }
 
-pub fn statement_csv(s: &Statement) -> Result<Vec<u8>, AppError> {
+pub fn statement_csv(s: &Statement, zone: chrono_tz::Tz) -> Result<Vec<u8>, AppError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(HEADER).map_err(AppError::internal)?;
     for l in &s.orders {
-        w.write_record(cells(l)).map_err(AppError::internal)?;
+        w.write_record(cells(l, zone)).map_err(AppError::internal)?;
     }
     let (total, refunded, net) = (s.total.to_string(), s.refunded.to_string(), s.net.to_string());
-    w.write_record(["合计 total", "", "", "", total.as_str(), refunded.as_str(), net.as_str()])
+    w.write_record(["合计 total", "", "", "", total.as_str(), refunded.as_str(), net.as_str(), ""])
         .map_err(AppError::internal)?;
     w.into_inner().map_err(AppError::internal)
 }
 
-pub fn statement_xlsx(s: &Statement) -> Result<Vec<u8>, AppError> {
+pub fn statement_xlsx(s: &Statement, zone: chrono_tz::Tz) -> Result<Vec<u8>, AppError> {
     use rust_xlsxwriter::{Format, Workbook};
     let e = AppError::internal;
     let mut book = Workbook::new();
@@ -447,13 +737,14 @@ pub fn statement_xlsx(s: &Statement) -> Result<Vec<u8>, AppError> {
     let yuan = |m: &Money| m.fen() as f64 / 100.0;
     let mut row = 4u32;
     for l in &s.orders {
-        let c = cells(l);
+        let c = cells(l, zone);
         for (i, text) in c.iter().enumerate().take(4) {
             sheet.write_string(row, i as u16, text).map_err(e)?;
         }
         sheet.write_number_with_format(row, 4, yuan(&l.total), &amount).map_err(e)?;
         sheet.write_number_with_format(row, 5, yuan(&l.refunded), &amount).map_err(e)?;
         sheet.write_number_with_format(row, 6, yuan(&l.net), &amount).map_err(e)?;
+        sheet.write_string(row, 7, &c[7]).map_err(e)?;
         row += 1;
     }
     sheet.write_string_with_format(row, 0, "合计 total", &bold).map_err(e)?;

@@ -45,7 +45,8 @@ struct InviteMail {
     org_en: String,
     inviter_name: String,
     accept_url: String,
-    expires_at: String,
+    /// UTC; the template prints it in the store's zone with `{{time}}`.
+    expires_at: NaiveDateTime,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -71,7 +72,7 @@ fn invite_one(
         org_en: org.name_en.clone(),
         inviter_name: inviter.1.to_string(),
         accept_url: format!("{public_url}/invites/{token}"),
-        expires_at: expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        expires_at,
     };
     mail::enqueue(conn, "org_invite", email, &context, now)?;
     Ok(expires_at)

@@ -325,6 +325,8 @@ pub struct Schedule {
     pub campaign_id: Option<i64>,
     pub active: bool,
     pub created_at: NaiveDateTime,
+    /// `active`, `paused` or `cancelled` (an active schedule past its end date has `active` false).
+    pub status: String,
 }
 
 #[derive(Insertable)]
@@ -368,7 +370,9 @@ pub fn due_schedules(conn: &mut AnyConnection, horizon: NaiveDate) -> QueryResul
         .load(conn)
 }
 
-/// Moves the schedule past `from`, only if no one else did.
+/// Moves the schedule past `from`, only if no one else did. It never switches a schedule on:
+/// `active` false (the end date passed) is written, true leaves what is there, so a pause that
+/// committed meanwhile stays.
 pub fn advance_schedule(
     conn: &mut AnyConnection,
     id: i64,
@@ -376,9 +380,94 @@ pub fn advance_schedule(
     to: NaiveDate,
     active: bool,
 ) -> QueryResult<bool> {
-    let n = diesel::update(canteen_schedules::table.find(id).filter(canteen_schedules::next_delivery.eq(from)))
-        .set((canteen_schedules::next_delivery.eq(to), canteen_schedules::active.eq(active)))
-        .execute(conn)?;
+    let target = canteen_schedules::table.find(id).filter(canteen_schedules::next_delivery.eq(from));
+    let n = if active {
+        diesel::update(target).set(canteen_schedules::next_delivery.eq(to)).execute(conn)?
+    } else {
+        diesel::update(target)
+            .set((canteen_schedules::next_delivery.eq(to), canteen_schedules::active.eq(false)))
+            .execute(conn)?
+    };
+    Ok(n == 1)
+}
+
+/// Locks the schedule for the job's run of `from` (a no-op update), if it is still switched on
+/// and still at that delivery: false when it was paused, cancelled or moved meanwhile.
+pub fn claim_schedule(conn: &mut AnyConnection, id: i64, from: NaiveDate) -> QueryResult<bool> {
+    let n = diesel::update(
+        canteen_schedules::table
+            .find(id)
+            .filter(canteen_schedules::active.eq(true))
+            .filter(canteen_schedules::next_delivery.eq(from)),
+    )
+    .set(canteen_schedules::active.eq(true))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Moves a schedule from `from_status` (and the `next_delivery` it was read with) to
+/// `to_status`; false when someone changed it first.
+pub fn set_schedule_status(
+    conn: &mut AnyConnection,
+    id: i64,
+    from_status: &str,
+    read_next: NaiveDate,
+    to_status: &str,
+    next_delivery: NaiveDate,
+    active: bool,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        canteen_schedules::table
+            .find(id)
+            .filter(canteen_schedules::status.eq(from_status))
+            .filter(canteen_schedules::next_delivery.eq(read_next)),
+    )
+    .set((
+        canteen_schedules::status.eq(to_status),
+        canteen_schedules::next_delivery.eq(next_delivery),
+        canteen_schedules::active.eq(active),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// What an edit may change.
+pub struct ScheduleEdit<'a> {
+    pub cadence: &'a str,
+    pub next_delivery: NaiveDate,
+    pub end_date: NaiveDate,
+    pub lead_days: i32,
+    pub lines: &'a str,
+    pub address: &'a str,
+    pub campaign_id: Option<i64>,
+    pub active: bool,
+}
+
+/// Rewrites a schedule that still has the status and next delivery it was read with.
+pub fn edit_schedule(
+    conn: &mut AnyConnection,
+    id: i64,
+    read_status: &str,
+    read_next: NaiveDate,
+    e: &ScheduleEdit,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        canteen_schedules::table
+            .find(id)
+            .filter(canteen_schedules::status.eq(read_status))
+            .filter(canteen_schedules::next_delivery.eq(read_next)),
+    )
+    .set((
+        canteen_schedules::cadence.eq(e.cadence),
+        canteen_schedules::next_delivery.eq(e.next_delivery),
+        canteen_schedules::end_date.eq(e.end_date),
+        canteen_schedules::lead_days.eq(e.lead_days),
+        canteen_schedules::lines.eq(e.lines),
+        canteen_schedules::address.eq(e.address),
+        canteen_schedules::campaign_id.eq(e.campaign_id),
+        canteen_schedules::active.eq(e.active),
+    ))
+    .execute(conn)?;
     Ok(n == 1)
 }
 
@@ -638,5 +727,57 @@ pub fn granted_points_between(
         .filter(pg::created_at.lt(to.and_time(chrono::NaiveTime::MIN)))
         .order(pg::id)
         .select((pg::id, pg::created_at, pg::cost_fen))
+        .load(conn)
+}
+
+/// One product line of a statement's order: (order_id, sku_id, sku code, product zh, product en,
+/// sku zh, sku en, quantity, refunded units, unit price fen, line total fen). Lines of the same
+/// SKU (one per recipient in a distribution) are added up.
+pub type StatementItemRow = (i64, i64, String, String, String, String, String, i64, i64, i64, i64);
+
+pub fn statement_items(conn: &mut AnyConnection, order_ids: &[i64]) -> QueryResult<Vec<StatementItemRow>> {
+    use crate::db::schema::{order_lines, products, skus};
+    let rows: Vec<StatementItemRow> = order_lines::table
+        .inner_join(skus::table.on(skus::id.eq(order_lines::sku_id)))
+        .inner_join(products::table.on(products::id.eq(skus::product_id)))
+        .filter(order_lines::order_id.eq_any(order_ids))
+        .order((order_lines::order_id, order_lines::id))
+        .select((
+            order_lines::order_id,
+            order_lines::sku_id,
+            skus::code,
+            products::name_zh,
+            products::name_en,
+            skus::name_zh,
+            skus::name_en,
+            order_lines::quantity,
+            order_lines::refunded_quantity,
+            order_lines::unit_price_fen,
+            order_lines::line_total_fen,
+        ))
+        .load(conn)?;
+    let mut out: Vec<StatementItemRow> = Vec::new();
+    for r in rows {
+        match out.iter_mut().find(|o| o.0 == r.0 && o.1 == r.1 && o.9 == r.9) {
+            Some(o) => {
+                o.7 += r.7;
+                o.8 += r.8;
+                o.10 += r.10;
+            }
+            None => out.push(r),
+        }
+    }
+    Ok(out)
+}
+
+/// Every listed SKU of a listed product, for the canteen's product picker: (sku_id, code).
+pub fn listed_skus(conn: &mut AnyConnection) -> QueryResult<Vec<(i64, String, String, String)>> {
+    use crate::db::schema::{products, skus};
+    skus::table
+        .inner_join(products::table.on(products::id.eq(skus::product_id)))
+        .filter(skus::listed.eq(true))
+        .filter(products::listed.eq(true))
+        .order((products::id, skus::price_fen))
+        .select((skus::id, skus::code, skus::unit_zh, skus::unit_en))
         .load(conn)
 }

@@ -26,6 +26,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(canteen_page)
         .service(canteen_order)
         .service(canteen_schedule)
+        .service(canteen_schedule_edit)
+        .service(canteen_schedule_action)
         .service(canteen_statement)
         .service(invite_page)
         .service(invite_accept);
@@ -282,25 +284,152 @@ struct MonthLink {
     month: String,
 }
 
+/// A product in the canteen's picker, priced as the order prices it; `data-*` for the live total.
+#[derive(Serialize)]
+struct PickerOption {
+    sku_id: i64,
+    product_zh: String,
+    product_en: String,
+    sku_zh: String,
+    sku_en: String,
+    unit_zh: String,
+    unit_en: String,
+    unit_price: Money,
+    price_fen: i64,
+    campaign_price_fen: Option<i64>,
+    tiers: String,
+    selected: bool,
+}
+
+fn picker_options(items: &[canteen::PickerItem], selected: &str) -> Vec<PickerOption> {
+    items
+        .iter()
+        .map(|p| PickerOption {
+            sku_id: p.sku_id,
+            product_zh: p.product_zh.clone(),
+            product_en: p.product_en.clone(),
+            sku_zh: p.sku_zh.clone(),
+            sku_en: p.sku_en.clone(),
+            unit_zh: p.unit_zh.clone(),
+            unit_en: p.unit_en.clone(),
+            unit_price: p.unit_price,
+            price_fen: p.price_fen,
+            campaign_price_fen: p.campaign_price_fen,
+            tiers: p.tiers.clone(),
+            selected: selected.trim() == p.sku_id.to_string() || selected.trim() == p.code,
+        })
+        .collect()
+}
+
+/// What a canteen form shows: the typed input after an error, else the defaults.
+#[derive(Serialize, Clone)]
+struct FormEcho {
+    sku_id: String,
+    quantity: String,
+    delivery_date: String,
+    cadence_fortnightly: bool,
+    end_date: String,
+    lead_days: String,
+    name: String,
+    mobile: String,
+    province: String,
+    city: String,
+    district: String,
+    detail: String,
+}
+
+impl FormEcho {
+    fn defaults(org: &OrgView, tomorrow: &str) -> FormEcho {
+        FormEcho {
+            sku_id: String::new(),
+            quantity: String::new(),
+            delivery_date: tomorrow.to_string(),
+            cadence_fortnightly: false,
+            end_date: String::new(),
+            lead_days: "2".into(),
+            name: String::new(),
+            mobile: String::new(),
+            province: String::new(),
+            city: String::new(),
+            district: String::new(),
+            detail: org.address.clone(),
+        }
+    }
+
+    fn from_form(f: &CanteenForm) -> FormEcho {
+        FormEcho {
+            sku_id: if f.sku_id.trim().is_empty() { f.sku.clone() } else { f.sku_id.clone() },
+            quantity: f.quantity.clone(),
+            delivery_date: f.delivery_date.clone(),
+            cadence_fortnightly: f.cadence == "fortnightly",
+            end_date: f.end_date.clone(),
+            lead_days: if f.lead_days.is_empty() { "2".into() } else { f.lead_days.clone() },
+            name: f.name.clone(),
+            mobile: f.mobile.clone(),
+            province: f.province.clone(),
+            city: f.city.clone(),
+            district: f.district.clone(),
+            detail: f.detail.clone(),
+        }
+    }
+}
+
+/// A schedule as the portal shows it, with its edit form's choices.
+#[derive(Serialize)]
+struct ScheduleItem {
+    #[serde(flatten)]
+    schedule: ScheduleView,
+    status_label: String,
+    can_pause: bool,
+    can_resume: bool,
+    can_cancel: bool,
+    can_edit: bool,
+    /// The first line's quantity, for the edit form.
+    edit_quantity: i64,
+    edit_options: Vec<PickerOption>,
+    fortnightly: bool,
+}
+
 #[derive(Serialize)]
 struct CanteenData {
     orgs: Vec<OrgChoice>,
     org: OrgView,
-    schedules: Vec<ScheduleView>,
+    schedules: Vec<ScheduleItem>,
     runs: Vec<RunView>,
     upcoming: Vec<OrderItem>,
     months: Vec<MonthLink>,
     tomorrow: String,
     notice: Option<String>,
     error: Option<String>,
+    order_form: FormEcho,
+    schedule_form: FormEcho,
+    order_options: Vec<PickerOption>,
+    schedule_options: Vec<PickerOption>,
+    /// Which form the error belongs to: `order`, `schedule` or `manage`.
+    error_in: String,
 }
 
 #[get("/canteen")]
 async fn canteen_page(page: Page, query: web::Query<OrgQuery>) -> Result<HttpResponse, AppError> {
     let Some(user) = page.user.clone() else { return Ok(see_other("/login?next=/canteen")) };
     let q = query.into_inner();
-    let notice = q.notice.filter(|n| ["ordered", "scheduled"].contains(&n.as_str()));
+    let notice = q.notice.filter(|n| {
+        ["ordered", "scheduled", "schedule_paused", "schedule_resumed", "schedule_cancelled", "schedule_edited"]
+            .contains(&n.as_str())
+    });
     render_canteen(&page, user.id, q.org, notice.map(|n| page.t(&format!("canteen_notice_{n}"))), None).await
+}
+
+/// The statement months to offer: from the month of the latest delivery ordered (a future
+/// month included) back to two months before this one.
+fn statement_months(today: chrono::NaiveDate, latest_delivery: Option<chrono::NaiveDate>) -> Vec<MonthLink> {
+    let index = |d: chrono::NaiveDate| d.year() * 12 + d.month0() as i32;
+    let newest = latest_delivery.map_or(index(today), |d| index(d).max(index(today)));
+    let oldest = index(today) - 2;
+    (oldest..=newest)
+        .rev()
+        .map(|i| MonthLink { month: format!("{:04}-{:02}", i.div_euclid(12), i.rem_euclid(12) + 1) })
+        .collect()
 }
 
 async fn render_canteen(
@@ -308,52 +437,88 @@ async fn render_canteen(
     user_id: i64,
     wanted: Option<i64>,
     notice: Option<String>,
-    error: Option<String>,
+    error: Option<(String, &str, Option<FormEcho>)>,
 ) -> Result<HttpResponse, AppError> {
     let today = Utc::now().date_naive();
-    let (orgs, org, schedules, orders) = page
+    let (orgs, org, schedules, orders, picker) = page
         .state
         .db(move |conn| {
             let orgs = admin_orgs(conn, user_id, "canteen")?;
             let id = pick(&orgs, wanted)?;
             let org = service::view(conn, user_id, id)?;
-            let schedules = canteen::schedules(conn, user_id, id)?;
+            let schedules = canteen::schedules_on(conn, user_id, id, today)?;
             let orders = service::orders_of(conn, user_id, id)?;
-            Ok((choices(orgs, id), org, schedules, orders))
+            Ok((choices(orgs, id), org, schedules, orders, canteen::picker(conn)?))
         })
         .await?;
+    let latest = orders
+        .iter()
+        .filter(|o| o.order.status != OrderStatus::Cancelled.as_str())
+        .filter_map(|o| o.delivery_date)
+        .max();
     let mut upcoming: Vec<OrgOrderView> = orders
         .into_iter()
         .filter(|o| o.delivery_date.is_some_and(|d| d >= today) && o.order.status != OrderStatus::Cancelled.as_str())
         .collect();
     upcoming.sort_by_key(|o| o.delivery_date);
-    let mut months = Vec::new();
-    let (mut y, mut m) = (today.year(), today.month());
-    for _ in 0..3 {
-        months.push(MonthLink { month: format!("{y:04}-{m:02}") });
-        (y, m) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
-    }
+    let tomorrow = (today + chrono::Duration::days(1)).to_string();
+    let defaults = FormEcho::defaults(&org, &tomorrow);
+    let (error, error_in, echo) = match error {
+        Some((text, kind, echo)) => (Some(text), kind.to_string(), echo),
+        None => (None, String::new(), None),
+    };
+    let order_form = echo.clone().filter(|_| error_in == "order").unwrap_or_else(|| defaults.clone());
+    let schedule_form = echo.filter(|_| error_in == "schedule").unwrap_or_else(|| defaults.clone());
+    let runs = schedules.runs;
+    let schedules = schedules
+        .schedules
+        .into_iter()
+        .map(|s| {
+            let first = s.lines.first().map(|l| (l.sku_id.to_string(), l.quantity)).unwrap_or_default();
+            ScheduleItem {
+                status_label: page.t(&format!("canteen_schedule_{}", s.status)),
+                can_pause: s.status == "active",
+                can_resume: s.status == "paused",
+                can_cancel: s.status == "active" || s.status == "paused",
+                // The page edits one line; a schedule of several lines is edited through the API.
+                can_edit: s.status != "cancelled" && s.lines.len() == 1,
+                edit_quantity: first.1,
+                edit_options: picker_options(&picker, &first.0),
+                fortnightly: s.cadence == "fortnightly",
+                schedule: s,
+            }
+        })
+        .collect();
     let data = CanteenData {
         orgs,
-        org,
-        schedules: schedules.schedules,
-        runs: schedules.runs,
+        schedules,
+        runs,
         upcoming: order_items(page, upcoming),
-        months,
-        tomorrow: (today + chrono::Duration::days(1)).to_string(),
+        months: statement_months(today, latest),
+        order_options: picker_options(&picker, &order_form.sku_id),
+        schedule_options: picker_options(&picker, &schedule_form.sku_id),
+        order_form,
+        schedule_form,
+        tomorrow,
         notice,
         error,
+        error_in,
+        org,
     };
     page.render("pages/canteen_portal", &page.t("canteen_title"), true, data)
 }
 
-/// The canteen's order or schedule form: one SKU (by code), a quantity, and where to deliver.
+/// The canteen's order or schedule form: a product from the picker (`sku_id`; a typed SKU
+/// code in `sku` is still accepted), a quantity, and where to deliver.
 #[derive(Deserialize)]
 struct CanteenForm {
     #[serde(rename = "_csrf")]
     csrf: String,
     org: i64,
+    #[serde(default)]
     sku: String,
+    #[serde(default)]
+    sku_id: String,
     quantity: String,
     delivery_date: String,
     #[serde(default)]
@@ -391,7 +556,15 @@ impl CanteenForm {
     }
 
     fn line(&self, conn: &mut AnyConnection) -> Result<LineRequest, AppError> {
+        let quantity = self.quantity.trim().parse().map_err(|_| form_error("the quantity is a whole number"))?;
+        if !self.sku_id.trim().is_empty() {
+            let sku_id = self.sku_id.trim().parse().map_err(|_| form_error("choose a product"))?;
+            return Ok(LineRequest { sku_id, quantity });
+        }
         let code = self.sku.trim().to_string();
+        if code.is_empty() {
+            return Err(form_error("choose a product"));
+        }
         let sku_id =
             model::skus_by_code(conn, std::slice::from_ref(&code))?.into_iter().find(|s| s.3).map(|s| s.0).ok_or_else(
                 || {
@@ -401,25 +574,35 @@ impl CanteenForm {
                     )
                 },
             )?;
-        let quantity = self.quantity.trim().parse().map_err(|_| form_error("the quantity is a whole number"))?;
         Ok(LineRequest { sku_id, quantity })
     }
 }
 
-/// Shows a failed form's reason on the portal; authorisation failures stay errors.
+/// Shows a failed form's reason on the portal, with what was typed; authorisation failures
+/// stay errors.
 async fn canteen_outcome(
     page: &Page,
     user_id: i64,
     org: i64,
     result: Result<(), AppError>,
     notice: &str,
+    kind: &str,
+    echo: Option<FormEcho>,
 ) -> Result<HttpResponse, AppError> {
     match result {
         Ok(()) => Ok(see_other(&format!("/canteen?org={org}&notice={notice}"))),
         Err(e @ (AppError::Forbidden | AppError::NotFound | AppError::Unauthenticated | AppError::Internal(_))) => {
             Err(e)
         }
-        Err(e) => render_canteen(page, user_id, Some(org), None, Some(page.error_text(&e))).await,
+        Err(e) => {
+            let status = actix_web::ResponseError::status_code(&e);
+            let mut response =
+                render_canteen(page, user_id, Some(org), None, Some((page.error_text(&e), kind, echo))).await?;
+            if status == actix_web::http::StatusCode::CONFLICT {
+                *response.status_mut() = status;
+            }
+            Ok(response)
+        }
     }
 }
 
@@ -431,6 +614,7 @@ async fn canteen_order(page: Page, form: web::Form<CanteenForm>) -> Result<HttpR
     let buyer = Buyer::from(me);
     let settings = page.state.order_settings();
     let form = form.into_inner();
+    let echo = FormEcho::from_form(&form);
     let org = form.org;
     let user_id = buyer.id;
     let result = page
@@ -460,7 +644,19 @@ async fn canteen_order(page: Page, form: web::Form<CanteenForm>) -> Result<HttpR
             Ok(attempt)
         })
         .await?;
-    canteen_outcome(&page, user_id, org, result, "ordered").await
+    canteen_outcome(&page, user_id, org, result, "ordered", "order", Some(echo)).await
+}
+
+fn schedule_request(form: &CanteenForm, conn: &mut AnyConnection) -> Result<canteen::ScheduleRequest, AppError> {
+    Ok(canteen::ScheduleRequest {
+        cadence: form.cadence.clone(),
+        first_delivery: CanteenForm::date(&form.delivery_date)?,
+        end_date: CanteenForm::date(&form.end_date)?,
+        lead_days: form.lead_days.trim().parse().map_err(|_| form_error("lead days is a whole number"))?,
+        lines: vec![form.line(conn)?],
+        address: form.address(),
+        campaign_id: None,
+    })
 }
 
 /// A weekly or fortnightly schedule from the portal.
@@ -469,26 +665,79 @@ async fn canteen_schedule(page: Page, form: web::Form<CanteenForm>) -> Result<Ht
     session::verify_csrf(&page.session, &form.csrf)?;
     let user = session::require_user(&page.session)?;
     let form = form.into_inner();
+    let echo = FormEcho::from_form(&form);
     let org = form.org;
     let result = page
         .state
         .db(move |conn| {
             let attempt = (|| {
-                let request = canteen::ScheduleRequest {
-                    cadence: form.cadence.clone(),
-                    first_delivery: CanteenForm::date(&form.delivery_date)?,
-                    end_date: CanteenForm::date(&form.end_date)?,
-                    lead_days: form.lead_days.trim().parse().map_err(|_| form_error("lead days is a whole number"))?,
-                    lines: vec![form.line(conn)?],
-                    address: form.address(),
-                    campaign_id: None,
-                };
+                let request = schedule_request(&form, conn)?;
                 canteen::create_schedule(conn, user.id, org, &request, Utc::now().naive_utc()).map(|_| ())
             })();
             Ok(attempt)
         })
         .await?;
-    canteen_outcome(&page, user.id, org, result, "scheduled").await
+    canteen_outcome(&page, user.id, org, result, "scheduled", "schedule", Some(echo)).await
+}
+
+/// A schedule's edit form: the same fields as a new one (its campaign is kept).
+#[post("/canteen/schedules/{id}")]
+async fn canteen_schedule_edit(
+    page: Page,
+    path: web::Path<i64>,
+    form: web::Form<CanteenForm>,
+) -> Result<HttpResponse, AppError> {
+    session::verify_csrf(&page.session, &form.csrf)?;
+    let user = session::require_user(&page.session)?;
+    let schedule_id = path.into_inner();
+    let form = form.into_inner();
+    let org = form.org;
+    let result = page
+        .state
+        .db(move |conn| {
+            let attempt = (|| {
+                let mut request = schedule_request(&form, conn)?;
+                request.campaign_id =
+                    model::schedule(conn, schedule_id)?.filter(|s| s.org_id == org).and_then(|s| s.campaign_id);
+                canteen::edit_schedule(conn, user.id, org, schedule_id, &request, Utc::now().naive_utc()).map(|_| ())
+            })();
+            Ok(attempt)
+        })
+        .await?;
+    canteen_outcome(&page, user.id, org, result, "schedule_edited", "manage", None).await
+}
+
+#[derive(Deserialize)]
+struct ScheduleActionForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    org: i64,
+}
+
+/// Pause, resume or cancel a schedule from the portal.
+#[post("/canteen/schedules/{id}/{action}")]
+async fn canteen_schedule_action(
+    page: Page,
+    path: web::Path<(i64, String)>,
+    form: web::Form<ScheduleActionForm>,
+) -> Result<HttpResponse, AppError> {
+    session::verify_csrf(&page.session, &form.csrf)?;
+    let user = session::require_user(&page.session)?;
+    let (schedule_id, action) = path.into_inner();
+    let (action, notice) = match action.as_str() {
+        "pause" => (canteen::ScheduleAction::Pause, "schedule_paused"),
+        "resume" => (canteen::ScheduleAction::Resume, "schedule_resumed"),
+        "cancel" => (canteen::ScheduleAction::Cancel, "schedule_cancelled"),
+        _ => return Err(AppError::NotFound),
+    };
+    let org = form.org;
+    let result = page
+        .state
+        .db(move |conn| {
+            Ok(canteen::change_schedule(conn, user.id, org, schedule_id, action, Utc::now().naive_utc()).map(|_| ()))
+        })
+        .await?;
+    canteen_outcome(&page, user.id, org, result, notice, "manage", None).await
 }
 
 #[derive(Deserialize)]
@@ -518,7 +767,7 @@ async fn canteen_statement(page: Page, query: web::Query<StatementQuery>) -> Res
             false,
             StatementData { statement },
         ),
-        Some(format) => super::routes::statement_response(&statement, format),
+        Some(format) => super::routes::statement_response(&statement, format, page.state.config.timezone),
     }
 }
 

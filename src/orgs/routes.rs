@@ -1,7 +1,7 @@
 //! Organisation buying: the `/api/v1/orgs/…` API, approvals, and the union and canteen portals.
 
 use actix_session::Session;
-use actix_web::{delete, get, post, web, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -31,6 +31,11 @@ pub fn api(cfg: &mut ApiConfig) {
         .service(api_distribution_confirm)
         .service(api_schedules)
         .service(api_create_schedule)
+        .service(api_edit_schedule)
+        .service(api_pause_schedule)
+        .service(api_resume_schedule)
+        .service(api_cancel_schedule)
+        .service(api_canteen_products)
         .service(api_statement)
         .service(api_members)
         .service(api_invite)
@@ -258,6 +263,89 @@ async fn api_create_schedule(
     Ok(HttpResponse::Created().json(view))
 }
 
+/// Rewrites a schedule's terms (cadence, next delivery as `first_delivery`, end date, lead days,
+/// lines, address, campaign). A paused schedule stays paused; a cancelled one is 409.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path), ("schedule_id" = i64, Path)), request_body = canteen::ScheduleRequest,
+    responses((status = 200, body = canteen::ScheduleView), (status = 400, description = "invalid_schedule"), (status = 403), (status = 404), (status = 409, description = "invalid_state"), (status = 422, description = "unknown_sku")))]
+#[put("/orgs/{id}/schedules/{schedule_id}")]
+async fn api_edit_schedule(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<(i64, i64)>,
+    body: web::Json<canteen::ScheduleRequest>,
+) -> Result<web::Json<canteen::ScheduleView>, AppError> {
+    let (id, schedule_id) = path.into_inner();
+    let request = body.into_inner();
+    let now = Utc::now().naive_utc();
+    Ok(web::Json(state.db(move |conn| canteen::edit_schedule(conn, user.id, id, schedule_id, &request, now)).await?))
+}
+
+async fn schedule_action(
+    state: &AppState,
+    user_id: i64,
+    path: (i64, i64),
+    action: canteen::ScheduleAction,
+) -> Result<web::Json<canteen::ScheduleView>, AppError> {
+    let (id, schedule_id) = path;
+    let now = Utc::now().naive_utc();
+    Ok(web::Json(state.db(move |conn| canteen::change_schedule(conn, user_id, id, schedule_id, action, now)).await?))
+}
+
+/// Pauses an active schedule: the job places nothing until it is resumed.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path), ("schedule_id" = i64, Path)),
+    responses((status = 200, body = canteen::ScheduleView), (status = 403), (status = 404), (status = 409, description = "invalid_state")))]
+#[post("/orgs/{id}/schedules/{schedule_id}/pause")]
+async fn api_pause_schedule(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<(i64, i64)>,
+) -> Result<web::Json<canteen::ScheduleView>, AppError> {
+    schedule_action(&state, user.id, path.into_inner(), canteen::ScheduleAction::Pause).await
+}
+
+/// Resumes a paused schedule from its first delivery date that is not in the past.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path), ("schedule_id" = i64, Path)),
+    responses((status = 200, body = canteen::ScheduleView), (status = 403), (status = 404), (status = 409, description = "invalid_state")))]
+#[post("/orgs/{id}/schedules/{schedule_id}/resume")]
+async fn api_resume_schedule(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<(i64, i64)>,
+) -> Result<web::Json<canteen::ScheduleView>, AppError> {
+    schedule_action(&state, user.id, path.into_inner(), canteen::ScheduleAction::Resume).await
+}
+
+/// Cancels an active or paused schedule for good.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path), ("schedule_id" = i64, Path)),
+    responses((status = 200, body = canteen::ScheduleView), (status = 403), (status = 404), (status = 409, description = "invalid_state")))]
+#[post("/orgs/{id}/schedules/{schedule_id}/cancel")]
+async fn api_cancel_schedule(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<(i64, i64)>,
+) -> Result<web::Json<canteen::ScheduleView>, AppError> {
+    schedule_action(&state, user.id, path.into_inner(), canteen::ScheduleAction::Cancel).await
+}
+
+/// What a canteen can order, priced as its orders are (list price, tiers, the year-round
+/// campaign's price); its admins only.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path)), responses((status = 200, body = Items<canteen::PickerItem>), (status = 403), (status = 404)))]
+#[get("/orgs/{id}/canteen-products")]
+async fn api_canteen_products(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<i64>,
+) -> Result<web::Json<Items<canteen::PickerItem>>, AppError> {
+    let id = path.into_inner();
+    let items = state
+        .db(move |conn| {
+            canteen::require_canteen(conn, user.id, id)?;
+            canteen::picker(conn)
+        })
+        .await?;
+    Ok(web::Json(Items { items }))
+}
+
 #[derive(Debug, Deserialize)]
 pub struct StatementQuery {
     pub month: String,
@@ -277,15 +365,19 @@ async fn api_statement(
     let id = path.into_inner();
     let month = canteen::parse_month(&query.month)?;
     let statement = state.db(move |conn| canteen::statement(conn, user.id, id, month)).await?;
-    statement_response(&statement, query.format.as_deref().unwrap_or("json"))
+    statement_response(&statement, query.format.as_deref().unwrap_or("json"), state.config.timezone)
 }
 
-pub fn statement_response(statement: &canteen::Statement, format: &str) -> Result<HttpResponse, AppError> {
+pub fn statement_response(
+    statement: &canteen::Statement,
+    format: &str,
+    zone: chrono_tz::Tz,
+) -> Result<HttpResponse, AppError> {
     let name = format!("statement-{}-{}", statement.org_slug, statement.month);
     match format {
         "json" => Ok(HttpResponse::Ok().json(statement)),
-        "csv" => Ok(download::csv(&format!("{name}.csv"), canteen::statement_csv(statement)?)),
-        "xlsx" => Ok(download::xlsx(&format!("{name}.xlsx"), canteen::statement_xlsx(statement)?)),
+        "csv" => Ok(download::csv(&format!("{name}.csv"), canteen::statement_csv(statement, zone)?)),
+        "xlsx" => Ok(download::xlsx(&format!("{name}.xlsx"), canteen::statement_xlsx(statement, zone)?)),
         _ => Err(AppError::bad_request("invalid_format", "format is json, csv or xlsx / 格式须为 json、csv 或 xlsx")),
     }
 }

@@ -88,14 +88,79 @@ pub struct PlatformGrant {
     pub expires_at: NaiveDateTime,
     pub granted_by: String,
     pub created_at: NaiveDateTime,
+    /// Points of the lot not yet spent or expired.
+    pub remaining: i64,
+    /// `active`, `used` (nothing left) or `expired`.
+    pub status: String,
+}
+
+/// What became of a lot: `active`, `used` (nothing left) or `expired`.
+pub fn lot_status(remaining: i64, expires_at: NaiveDateTime, now: NaiveDateTime) -> &'static str {
+    if expires_at <= now {
+        "expired"
+    } else if remaining <= 0 {
+        "used"
+    } else {
+        "active"
+    }
+}
+
+/// One of a user's lots, for their account page: how many, why, until when, what is left.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct LotView {
+    pub lot_id: i64,
+    pub granted: i64,
+    pub remaining: i64,
+    pub reason: String,
+    pub expires_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    /// `active`, `used` or `expired`.
+    pub status: String,
+}
+
+/// The user's lots, the ones still usable first (earliest expiry first, as they are spent),
+/// then the used and expired ones, newest first; at most `limit`.
+pub fn user_lots(conn: &mut AnyConnection, user_id: i64, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<LotView>> {
+    type Row = (i64, i64, i64, String, NaiveDateTime, NaiveDateTime);
+    let rows: Vec<Row> = points_lots::table
+        .inner_join(points_accounts::table)
+        .filter(points_accounts::user_id.eq(user_id))
+        .order(points_lots::id.desc())
+        .limit(limit)
+        .select((
+            points_lots::id,
+            points_lots::granted,
+            points_lots::remaining,
+            points_lots::reason,
+            points_lots::expires_at,
+            points_lots::created_at,
+        ))
+        .load(conn)?;
+    let mut lots: Vec<LotView> = rows
+        .into_iter()
+        .map(|(lot_id, granted, remaining, reason, expires_at, created_at)| LotView {
+            status: lot_status(remaining, expires_at, now).to_string(),
+            lot_id,
+            granted,
+            remaining,
+            reason,
+            expires_at,
+            created_at,
+        })
+        .collect();
+    lots.sort_by(|a, b| {
+        let (a_on, b_on) = (a.status == "active", b.status == "active");
+        b_on.cmp(&a_on).then(if a_on { a.expires_at.cmp(&b.expires_at) } else { b.lot_id.cmp(&a.lot_id) })
+    });
+    Ok(lots)
 }
 
 /// The latest lots granted by platform admins, newest first.
-pub fn platform_grants(conn: &mut AnyConnection, limit: i64) -> QueryResult<Vec<PlatformGrant>> {
+pub fn platform_grants(conn: &mut AnyConnection, limit: i64, now: NaiveDateTime) -> QueryResult<Vec<PlatformGrant>> {
     use crate::db::schema::{user_roles, users};
     let admins: Vec<i64> =
         user_roles::table.filter(user_roles::role.eq("platform_admin")).select(user_roles::user_id).load(conn)?;
-    type Row = (i64, Option<i64>, i64, String, NaiveDateTime, Option<i64>, NaiveDateTime);
+    type Row = (i64, Option<i64>, i64, String, NaiveDateTime, Option<i64>, NaiveDateTime, i64);
     let rows: Vec<Row> = points_lots::table
         .inner_join(points_accounts::table)
         .filter(points_lots::granted_by.eq_any(&admins))
@@ -109,6 +174,7 @@ pub fn platform_grants(conn: &mut AnyConnection, limit: i64) -> QueryResult<Vec<
             points_lots::expires_at,
             points_lots::granted_by,
             points_lots::created_at,
+            points_lots::remaining,
         ))
         .load(conn)?;
     let ids: Vec<i64> = rows.iter().flat_map(|r| [r.1, r.5]).flatten().collect();
@@ -121,7 +187,9 @@ pub fn platform_grants(conn: &mut AnyConnection, limit: i64) -> QueryResult<Vec<
     let email = |id: Option<i64>| id.and_then(|i| emails.get(&i).cloned()).unwrap_or_default();
     Ok(rows
         .into_iter()
-        .map(|(lot_id, user, points, reason, expires_at, by, created_at)| PlatformGrant {
+        .map(|(lot_id, user, points, reason, expires_at, by, created_at, remaining)| PlatformGrant {
+            status: lot_status(remaining, expires_at, now).to_string(),
+            remaining,
             lot_id,
             email: email(user),
             points,

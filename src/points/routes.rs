@@ -15,11 +15,11 @@ use crate::web::page::{see_other, Page};
 use crate::web::session;
 
 pub fn api(cfg: &mut ApiConfig) {
-    cfg.service(api_grant).service(api_list_grants);
+    cfg.service(api_grant).service(api_list_grants).service(api_my_lots);
 }
 
 pub fn pages(cfg: &mut web::ServiceConfig) {
-    cfg.service(grant_page).service(grant_submit);
+    cfg.service(admin_home).service(grant_page).service(grant_submit);
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -117,7 +117,7 @@ async fn api_list_grants(
     session: Session,
 ) -> Result<web::Json<Vec<super::model::PlatformGrant>>, AppError> {
     require_role(&state, &session, Role::PlatformAdmin).await?;
-    Ok(web::Json(state.db(|conn| Ok(super::model::platform_grants(conn, 200)?)).await?))
+    Ok(web::Json(state.db(|conn| Ok(super::model::platform_grants(conn, 200, Utc::now().naive_utc())?)).await?))
 }
 
 #[derive(Serialize, Default)]
@@ -130,10 +130,12 @@ struct GrantPageData {
     notice: Option<String>,
     /// The latest grants, listed under the form.
     grants: Vec<super::model::PlatformGrant>,
+    /// Which entry of the admin menu is this page.
+    admin_section: &'static str,
 }
 
 async fn recent_grants(state: &AppState) -> Result<Vec<super::model::PlatformGrant>, AppError> {
-    state.db(|conn| Ok(super::model::platform_grants(conn, 50)?)).await
+    state.db(|conn| Ok(super::model::platform_grants(conn, 50, Utc::now().naive_utc())?)).await
 }
 
 #[get("/admin/points")]
@@ -142,7 +144,8 @@ async fn grant_page(page: Page) -> Result<HttpResponse, AppError> {
         return Ok(see_other("/login?next=/admin/points"));
     }
     require_role(&page.state, &page.session, Role::PlatformAdmin).await?;
-    let data = GrantPageData { grants: recent_grants(&page.state).await?, ..Default::default() };
+    let data =
+        GrantPageData { grants: recent_grants(&page.state).await?, admin_section: "points", ..Default::default() };
     page.render("pages/admin_points", &page.t("title_admin_points"), true, data)
 }
 
@@ -174,12 +177,14 @@ async fn grant_submit(page: Page, form: web::Form<GrantForm>) -> Result<HttpResp
         points: form.points,
         reason: form.reason,
         expires_at: form.expires_at,
+        admin_section: "points",
         ..Default::default()
     };
     let status = match result {
         Ok(answer) => {
             data = GrantPageData {
                 notice: Some(format!("{} +{} ({})", answer.email, answer.points, answer.balance)),
+                admin_section: "points",
                 ..Default::default()
             };
             actix_web::http::StatusCode::OK
@@ -194,4 +199,27 @@ async fn grant_submit(page: Page, form: web::Form<GrantForm>) -> Result<HttpResp
     let mut response = page.render("pages/admin_points", &page.t("title_admin_points"), true, data)?;
     *response.status_mut() = status;
     Ok(response)
+}
+
+/// The signed-in user's points lots: granted, left, reason, expiry; usable ones first,
+/// earliest expiry first (the order they are spent in).
+#[utoipa::path(tag = "points", responses((status = 200, body = crate::web::list::Items<super::model::LotView>), (status = 401)))]
+#[get("/me/points/lots")]
+async fn api_my_lots(
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<web::Json<crate::web::list::Items<super::model::LotView>>, AppError> {
+    let me = crate::accounts::routes::require_me(&state, &session).await?;
+    let items = state.db(move |conn| Ok(super::model::user_lots(conn, me.id, Utc::now().naive_utc(), 100)?)).await?;
+    Ok(web::Json(crate::web::list::Items { items }))
+}
+
+/// The admin pages' start: the menu of every admin page.
+#[get("/admin")]
+async fn admin_home(page: Page) -> Result<HttpResponse, AppError> {
+    if page.user.is_none() {
+        return Ok(see_other("/login?next=/admin"));
+    }
+    require_role(&page.state, &page.session, Role::PlatformAdmin).await?;
+    page.render("pages/admin_home", &page.t("title_admin_home"), false, serde_json::json!({ "admin_section": "home" }))
 }

@@ -203,3 +203,41 @@ async fn register_creates_a_public_buyer() {
     let res = other.post(app.url("/register")).form(&form).send().await.expect("post");
     assert_eq!(res.status(), 200);
 }
+
+#[actix_web::test]
+async fn registration_mails_are_delivered_over_smtp_and_the_link_works() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("smtp port");
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let inbox = crate::smtp::serve(listener);
+    let smtp_url = format!("smtp://127.0.0.1:{port}");
+    let app = crate::helpers::spawn_app_with(&[("SMTP_URL", &smtp_url), ("AIDMART_MAIL_POLL_MS", "100")]).await;
+    let anonymous = crate::helpers::client();
+    for email in ["new.grower@example.com", "buyer@example.com"] {
+        let body = serde_json::json!({"email": email, "password": "quinoa fields at dawn", "display_name": "新农人"});
+        let res = anonymous.post(app.url("/api/v1/auth/register")).json(&body).send().await.expect("register");
+        assert_eq!(res.status(), 202);
+    }
+    let mut waited = 0;
+    while inbox.messages().len() < 2 && waited < 100 {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    let messages = inbox.messages();
+    let to = |who: &str| messages.iter().find(|(rcpt, _)| rcpt.iter().any(|r| r == who)).map(|(_, m)| m.clone());
+    // The new address gets the link (both the text and the HTML part render).
+    // (Quoted-printable soft line breaks undone.)
+    let welcome = to("new.grower@example.com").expect("the verification mail arrives").replace("=\r\n", "");
+    assert!(welcome.contains("Content-Type: text/html") && welcome.contains("Content-Type: text/plain"));
+    let start = welcome.find("/verify/").expect("a verification link") + "/verify/".len();
+    let token: String = welcome[start..].chars().take_while(char::is_ascii_alphanumeric).collect();
+    assert_eq!(token.len(), 40, "{welcome}");
+    // The owner of an existing account is told instead.
+    let exists = to("buyer@example.com").expect("the account-exists mail arrives");
+    assert!(!exists.contains("/verify/"));
+    // Following the link makes the account usable.
+    let res = anonymous.get(app.url(&format!("/verify/{token}"))).send().await.expect("verify");
+    assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.status());
+    let login = serde_json::json!({"email": "new.grower@example.com", "password": "quinoa fields at dawn"});
+    let res = anonymous.post(app.url("/api/v1/auth/login")).json(&login).send().await.expect("login");
+    assert_eq!(res.status(), 200);
+}

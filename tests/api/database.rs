@@ -69,7 +69,7 @@ async fn a_broken_seed_file_loads_nothing() {
     let app = spawn_app().await;
     let dir = tempfile::tempdir().expect("dir");
     let source = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/seed"));
-    for entry in std::fs::read_dir(source).expect("seed dir").flatten() {
+    for entry in std::fs::read_dir(source).expect("seed dir").flatten().filter(|e| e.path().is_file()) {
         std::fs::copy(entry.path(), dir.path().join(entry.file_name())).expect("copy");
     }
     // A new organisation is valid; the new user after it names an unknown organisation.

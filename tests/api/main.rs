@@ -14,6 +14,7 @@ mod ops;
 mod orders;
 mod orgs;
 mod pages;
+mod portals;
 mod security;
 mod settlement;
 mod smtp;

@@ -1,0 +1,1 @@
+ALTER TABLE canteen_schedules DROP COLUMN status;

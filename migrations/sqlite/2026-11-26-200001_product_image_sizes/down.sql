@@ -1,0 +1,2 @@
+ALTER TABLE product_images DROP COLUMN widths;
+ALTER TABLE product_images DROP COLUMN width;
