@@ -17,10 +17,12 @@ import datetime
 import email
 import email.policy
 import json
+import os
 import pathlib
 import re
 import sys
 import time
+import zoneinfo
 
 import requests
 
@@ -78,6 +80,12 @@ def new_tokens(mail_dir, to, known, count, path="/invites/"):
             return fresh
         time.sleep(0.2)
     raise SystemExit(f"fixture step: no invite mail for {to} in {mail_dir}")
+
+
+def store_today():
+    """Today in the store's time zone (periods close on the store's days)."""
+    zone = zoneinfo.ZoneInfo(os.environ.get("AIDMART_TIMEZONE") or "Asia/Shanghai")
+    return datetime.datetime.now(zone).date().isoformat()
 
 
 def main(base, mail_dir, k):
@@ -211,7 +219,7 @@ def main(base, mail_dir, k):
     # period); the demo cooperative's is confirmed here, so the admin has a payout to mark paid
     # or failed (the cooperative's own confirm and dispute then meet 409 invalid_state).
     admin = Api(base, "admin@example.com")
-    statements = admin.call("POST", "/admin/settlements/run", json={"period_end": datetime.date.today().isoformat()})
+    statements = admin.call("POST", "/admin/settlements/run", json={"period_end": store_today()})
     own_producers = sorted({s["producer_id"] for s in skus if s["id"] in own_skus})
     mine = [s["id"] for s in statements if s["producer_id"] in own_producers]
     for st in mine:

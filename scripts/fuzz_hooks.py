@@ -156,6 +156,13 @@ def _csv(text):
 
 
 _today = lambda: time.strftime("%Y-%m-%d")  # noqa: E731
+
+
+def _store_today():
+    import datetime
+    import zoneinfo
+    zone = zoneinfo.ZoneInfo(os.environ.get("AIDMART_TIMEZONE") or "Asia/Shanghai")
+    return datetime.datetime.now(zone).date().isoformat()
 _month = lambda: time.strftime("%Y-%m")  # noqa: E731
 _uniq = lambda: next(_COUNTER)  # noqa: E731
 
@@ -213,7 +220,7 @@ _AIM = {
     "PUT /coop/bank-account": _set(body=lambda n: {
         "account_name": "沽源县藜麦种植专业合作社", "bank": "中国农业银行沽源县支行",
         "account_no": f"62284804181{n:08d}"}),
-    "POST /admin/settlements/run": _set(body=lambda n: {"period_end": _today()}),
+    "POST /admin/settlements/run": _set(body=lambda n: {"period_end": _store_today()}),
     "GET /admin/payouts": _set(query=lambda n: {"status": _pick(["queued", "paid", "failed"], n)}),
     "POST /admin/payouts/{id}/paid": _set(path={"id": lambda n: _pick(_mine("payouts"), n)},
                                           body=lambda n: {"bank_reference": f"ABC2026112600{n:04d}"}),
