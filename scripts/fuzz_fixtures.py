@@ -218,6 +218,16 @@ def main(base, mail_dir, k):
     # Settlement: close today for every cooperative with paid lines (one statement each per
     # period); the demo cooperative's is confirmed here, so the admin has a payout to mark paid
     # or failed (the cooperative's own confirm and dispute then meet 409 invalid_state).
+    # One parcel shipped, so its earning becomes available (scripts/fuzz_api.sh runs the store
+    # with AIDMART_SETTLE_AFTER_DAYS=0 and a 2 s job interval) and the statement has a payable.
+    sent = order(payer, [{"sku_id": own_sku, "quantity": 2}])
+    pay(payer, sent)
+    coop.call("POST", "/coop/shipments", json={"order_no": sent["order_no"], "carrier": "顺丰速运",
+                                               "tracking_no": "SF9000000000001"})
+    for _ in range(50):
+        if fen(coop.call("GET", "/coop/earnings")["available"]) > 0:
+            break
+        time.sleep(0.2)
     admin = Api(base, "admin@example.com")
     statements = admin.call("POST", "/admin/settlements/run", json={"period_end": store_today()})
     own_producers = sorted({s["producer_id"] for s in skus if s["id"] in own_skus})
