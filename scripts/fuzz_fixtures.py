@@ -243,7 +243,69 @@ def main(base, mail_dir, k):
         union.call("POST", f"/orgs/{union_org}/invites", json={"email": "buyer@example.com"})
     roles["buyer"]["invites"] = new_tokens(mail_dir, "buyer@example.com", used, k)
 
-    roles["admin"] = {"org": union_org, "orgs": [union_org, canteen_org],
+    # After the parcel leaves: the buyer's shipped orders, parcels to receive, lines to review,
+    # and after-sales cases in each state for each side to act on.
+    tracking = iter(range(2000000000000, 3000000000000))
+
+    def shipped(qty):
+        placed = order(buyer, [{"sku_id": own_sku, "quantity": qty}])
+        pay(buyer, placed)
+        coop.call("POST", "/coop/shipments", json={"order_no": placed["order_no"], "carrier": "顺丰速运",
+                                                   "tracking_no": f"SF{next(tracking)}"})
+        return buyer.call("GET", f"/orders/{placed['order_no']}")
+
+    def case(view, kind, i):
+        body = {"type": kind, "lines": [{"line_id": view["lines"][0]["id"], "quantity": 1}],
+                "reason": "damaged", "text": f"第 {i} 箱有压伤"}
+        return buyer.call("POST", f"/orders/{view['order_no']}/after-sales", json=body)["id"]
+
+    buyer = Api(base, "buyer@example.com")
+    to_receive = [shipped(2) for _ in range(k)]
+    to_claim = [shipped(3) for _ in range(k)]
+    received = [shipped(1) for _ in range(2 * k)]
+    for view in received:
+        buyer.call("POST", f"/orders/{view['order_no']}/parts/{view['parts'][0]['id']}/receipt", json={})
+    # k reviewed here (for the cooperative to reply to and an admin to hide), k left to review.
+    reviews = [buyer.call("POST", f"/orders/{view['order_no']}/lines/{view['lines'][0]['id']}/review",
+                          json={"stars": 1 + i % 5, "text": "颗粒饱满，家人都爱吃"})["id"]
+               for i, view in enumerate(received[:k])]
+    to_review = received[k:]
+    # Cases: six per order of six units, one unit each.
+    case_orders = [shipped(6) for _ in range(k)]
+    cases = {name: [] for name in ("acceptable", "rejectable", "escalatable", "decidable", "returnable", "confirmable")}
+    for i, view in enumerate(case_orders):
+        no = view["order_no"]
+        cases["acceptable"].append([no, case(view, "refund_only", i)])
+        cases["rejectable"].append([no, case(view, "refund_only", i)])
+        rejected = case(view, "refund_only", i)
+        coop.call("POST", f"/coop/after-sales/{rejected}/reject", json={"reply": "照片看不出问题"})
+        cases["escalatable"].append([no, rejected])
+        escalated = case(view, "refund_only", i)
+        coop.call("POST", f"/coop/after-sales/{escalated}/reject", json={"reply": "照片看不出问题"})
+        buyer.call("POST", f"/orders/{no}/after-sales/{escalated}/escalate")
+        cases["decidable"].append([no, escalated])
+        for name in ("returnable", "confirmable"):
+            back = case(view, "return_refund", i)
+            coop.call("POST", f"/coop/after-sales/{back}/accept", json={"reply": "请寄回"})
+            if name == "confirmable":
+                buyer.call("POST", f"/orders/{no}/after-sales/{back}/return-shipment",
+                           json={"carrier": "顺丰速运", "tracking_no": f"SF{next(tracking)}"})
+            cases[name].append([no, back])
+    roles["buyer"].update({
+        "receivable_parts": [[v["order_no"], v["parts"][0]["id"]] for v in to_receive],
+        "claimable_lines": [[v["order_no"], v["lines"][0]["id"]] for v in to_claim],
+        "reviewable_lines": [[v["order_no"], v["lines"][0]["id"]] for v in to_review],
+        "cases": [c for name in cases for c in cases[name]],
+        "escalatable_cases": cases["escalatable"], "returnable_cases": cases["returnable"],
+    })
+    roles["coop"].update({"acceptable_cases": [c[1] for c in cases["acceptable"]],
+                          "rejectable_cases": [c[1] for c in cases["rejectable"]],
+                          "confirmable_cases": [c[1] for c in cases["confirmable"]],
+                          "reviews": reviews})
+    admin_refundable = [shipped(1)["order_no"] for _ in range(k)]
+
+    roles["admin"] = {"org": union_org, "decidable_cases": [c[1] for c in cases["decidable"]],
+                      "reviews": reviews, "refundable_orders": admin_refundable, "orgs": [union_org, canteen_org],
                       "users": ["employee@example.com", "buyer@example.com"],
                       "payouts": [p["id"] for p in admin.call("GET", "/admin/payouts")]}
     common["ledger_seqs"] = [e["seq"] for e in anon.call("GET", "/ledger?limit=50")["entries"]]

@@ -284,6 +284,45 @@ _AIM = {
     "POST /orgs/{id}/schedules/{schedule_id}/cancel": _set(path={
         "id": lambda n: _mine("org", 3), "schedule_id": lambda n: _pick(_mine("cancellable_schedules"), n)}),
     "GET /orgs/{id}/canteen-products": _org,
+    # After-sales: parcels, cases in each state, reviews.
+    "POST /orders/{order_no}/parts/{part_id}/receipt": _set(
+        path={"order_no": lambda n: _pick(_mine("receivable_parts"), n, ["AM0", 1])[0],
+              "part_id": lambda n: _pick(_mine("receivable_parts"), n, ["AM0", 1])[1]}, body=lambda n: {}),
+    "POST /orders/{order_no}/after-sales": _set(
+        path={"order_no": lambda n: _pick(_mine("claimable_lines"), n, ["AM0", 1])[0]},
+        body=lambda n: {"type": _pick(["refund_only", "return_refund", "replacement"], n),
+                        "lines": [{"line_id": _pick(_mine("claimable_lines"), n, ["AM0", 1])[1], "quantity": 1}],
+                        "reason": _pick(["damaged", "spoiled", "wrong_item", "short_delivery", "other"], n // 3),
+                        "text": "有几个压坏了"}),
+    "GET /orders/{order_no}/after-sales/{id}": _set(path={
+        "order_no": lambda n: _pick(_mine("cases"), n, ["AM0", 1])[0],
+        "id": lambda n: _pick(_mine("cases"), n, ["AM0", 1])[1]}),
+    "POST /orders/{order_no}/after-sales/{id}/escalate": _set(path={
+        "order_no": lambda n: _pick(_mine("escalatable_cases"), n, ["AM0", 1])[0],
+        "id": lambda n: _pick(_mine("escalatable_cases"), n, ["AM0", 1])[1]}),
+    "POST /orders/{order_no}/after-sales/{id}/return-shipment": _set(
+        path={"order_no": lambda n: _pick(_mine("returnable_cases"), n, ["AM0", 1])[0],
+              "id": lambda n: _pick(_mine("returnable_cases"), n, ["AM0", 1])[1]},
+        body=lambda n: {"carrier": "顺丰速运", "tracking_no": f"SF{4000000000000 + n}"}),
+    "POST /orders/{order_no}/lines/{line_id}/review": _set(
+        path={"order_no": lambda n: _pick(_mine("reviewable_lines"), n, ["AM0", 1])[0],
+              "line_id": lambda n: _pick(_mine("reviewable_lines"), n, ["AM0", 1])[1]},
+        body=lambda n: {"stars": 1 + n % 5, "text": "很新鲜，下次还买"}),
+    "POST /photos": _set(body=lambda n: _png()),
+    "POST /coop/after-sales/{id}/accept": _set(path={"id": lambda n: _pick(_mine("acceptable_cases"), n)},
+                                               body=lambda n: {"reply": "抱歉，已同意退款"}),
+    "POST /coop/after-sales/{id}/reject": _set(path={"id": lambda n: _pick(_mine("rejectable_cases"), n)},
+                                               body=lambda n: {"reply": "照片看不出问题"}),
+    "POST /coop/after-sales/{id}/confirm-return": _set(path={"id": lambda n: _pick(_mine("confirmable_cases"), n)}),
+    "POST /coop/reviews/{id}/reply": _set(path={"id": lambda n: _pick(_mine("reviews"), n)},
+                                          body=lambda n: {"reply": "感谢支持！"}),
+    "POST /admin/after-sales/{id}/decide": _set(path={"id": lambda n: _pick(_mine("decidable_cases"), n)},
+                                                body=lambda n: {"decision": _pick(["refund", "reject"], n),
+                                                                "note": "按照片判定"}),
+    "POST /admin/reviews/{id}/hide": _set(path={"id": lambda n: _pick(_mine("reviews"), n)},
+                                          body=lambda n: {"reason": "含有广告"}),
+    "POST /admin/orders/{order_no}/refunds": _set(
+        path={"order_no": lambda n: _pick(_mine("refundable_orders"), n, "AM0")}, body=lambda n: {"reason": "纠纷处理"}),
     "POST /payments/sandbox/{payment_id}/complete": _set(
         path={"payment_id": lambda n: _pick([p[0] for p in _common("payments")], n, "x")},
         body=lambda n: {"outcome": _pick(["succeeded", "failed"], n // 3)}),

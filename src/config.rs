@@ -45,6 +45,10 @@ pub struct Config {
     /// `/metrics` on the main listener to `Authorization: Bearer TOKEN`; unset: 404 there.
     pub metrics_token: Option<String>,
     pub login_window_secs: u64,
+    /// Registrations allowed per hour from one address, and per email address (each one sends
+    /// a mail: the second limit keeps a stranger from flooding someone's inbox).
+    pub register_limit_per_ip: i64,
+    pub register_limit_per_email: i64,
     /// How long catalog pages may show data before asking the database again (0: never cache).
     pub catalog_cache_secs: u64,
     /// Unpaid orders are cancelled after this many minutes.
@@ -57,6 +61,12 @@ pub struct Config {
     pub settle_after_days: i64,
     /// The payment channel's fee on the cash part, in basis points (60 = 0.6%).
     pub channel_fee_bps: i64,
+    /// A shipped parcel not confirmed is received automatically after this many days.
+    pub auto_receive_days: i64,
+    /// After-sales cases may be opened this many days after receipt; then the order completes.
+    pub after_sales_days: i64,
+    /// A case the cooperative leaves unanswered this many hours is accepted automatically.
+    pub after_sales_reply_hours: i64,
     /// The zone times are shown in (`AIDMART_TIMEZONE`, an IANA name; default Asia/Shanghai).
     pub timezone: chrono_tz::Tz,
 }
@@ -101,6 +111,8 @@ struct FileSettings {
     metrics_bind: Option<String>,
     metrics_token: Option<String>,
     login_window_secs: Option<u64>,
+    register_limit_per_ip: Option<i64>,
+    register_limit_per_email: Option<i64>,
     catalog_cache_secs: Option<u64>,
     payment_timeout_mins: Option<i64>,
     job_interval_secs: Option<u64>,
@@ -108,6 +120,9 @@ struct FileSettings {
     settle_after_days: Option<i64>,
     channel_fee_bps: Option<i64>,
     timezone: Option<String>,
+    auto_receive_days: Option<i64>,
+    after_sales_days: Option<i64>,
+    after_sales_reply_hours: Option<i64>,
 }
 
 impl Config {
@@ -250,6 +265,16 @@ impl Config {
         if !(0..=10_000).contains(&channel_fee_bps) {
             return Err(bad("AIDMART_CHANNEL_FEE_BPS", "must be between 0 and 10000 basis points"));
         }
+        let days = |name: &str, value: Option<i64>, default: i64, max: i64| -> Result<i64, ConfigError> {
+            let v = parse(pick(name, value.map(|v| v.to_string())), default, "a whole number")?;
+            if !(0..=max).contains(&v) {
+                return Err(bad(name, format!("must be between 0 and {max}")));
+            }
+            Ok(v)
+        };
+        let auto_receive_days = days("AIDMART_AUTO_RECEIVE_DAYS", f.auto_receive_days, 10, 365)?;
+        let after_sales_days = days("AIDMART_AFTER_SALES_DAYS", f.after_sales_days, 7, 365)?;
+        let after_sales_reply_hours = days("AIDMART_AFTER_SALES_REPLY_HOURS", f.after_sales_reply_hours, 48, 24 * 365)?;
 
         let timezone = match pick("AIDMART_TIMEZONE", f.timezone) {
             None => chrono_tz::Asia::Shanghai,
@@ -297,6 +322,9 @@ impl Config {
             mail_poll_ms,
             settle_after_days,
             channel_fee_bps,
+            auto_receive_days,
+            after_sales_days,
+            after_sales_reply_hours,
             public_url: pick("AIDMART_PUBLIC_URL", f.public_url)
                 .map(|v| v.1)
                 .unwrap_or_else(|| format!("http://{bind}")),
@@ -327,6 +355,16 @@ impl Config {
             login_limit_per_ip: parse(
                 pick("AIDMART_LOGIN_LIMIT_PER_IP", f.login_limit_per_ip.map(|v| v.to_string())),
                 100,
+                "a whole number",
+            )?,
+            register_limit_per_ip: parse(
+                pick("AIDMART_REGISTER_LIMIT_PER_IP", f.register_limit_per_ip.map(|v| v.to_string())),
+                20,
+                "a whole number",
+            )?,
+            register_limit_per_email: parse(
+                pick("AIDMART_REGISTER_LIMIT_PER_EMAIL", f.register_limit_per_email.map(|v| v.to_string())),
+                3,
                 "a whole number",
             )?,
             catalog_cache_secs: parse(

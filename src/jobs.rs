@@ -6,10 +6,11 @@ use actix_web::web;
 use chrono::{NaiveDateTime, Utc};
 use std::time::Duration;
 
+use crate::aftersales::{delivery, service::Windows};
 use crate::app::AppState;
 use crate::config::Config;
 use crate::error::AppError;
-use crate::{credits, mail, orders, orgs, points, settlement};
+use crate::{aftersales, credits, mail, orders, orgs, points, settlement};
 
 struct Job {
     name: &'static str,
@@ -55,6 +56,21 @@ const JOBS: &[Job] = &[
             let report = orgs::canteen::run_due(&mut *s.pool.get()?, &s.order_settings(), now)?;
             Ok(report.placed + report.failed)
         },
+    },
+    Job {
+        name: "parcels received automatically",
+        every: interval,
+        run: |s, now| delivery::auto_receive_due(&mut *s.pool.get()?, &s.order_settings(), Windows::of(&s.config), now),
+    },
+    Job {
+        name: "after-sales cases accepted automatically",
+        every: interval,
+        run: |s, now| aftersales::service::auto_accept_due(&mut *s.pool.get()?, &s.order_settings(), now),
+    },
+    Job {
+        name: "orders completed",
+        every: interval,
+        run: |s, now| delivery::complete_due(&mut *s.pool.get()?, &s.order_settings(), Windows::of(&s.config), now),
     },
 ];
 

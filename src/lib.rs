@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod addresses;
+pub mod aftersales;
 pub mod api;
 pub mod app;
 pub mod cache;
@@ -22,6 +23,7 @@ pub mod orders;
 pub mod orgs;
 pub mod payments;
 pub mod points;
+pub mod reviews;
 pub mod seed;
 pub mod settlement;
 pub mod startup;

@@ -154,6 +154,7 @@ impl Application {
                 .into_app()
                 .configure(catalog::routes::pages)
                 .configure(accounts::routes::pages)
+                .configure(crate::aftersales::pages::pages)
                 .configure(orders::routes::pages)
                 .configure(crate::cart::routes::pages)
                 .configure(crate::addresses::routes::pages)

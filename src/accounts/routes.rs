@@ -146,7 +146,11 @@ pub struct RegisterAnswer {
 #[utoipa::path(tag = "accounts", request_body = RegisterBody, responses(
     (status = 202, body = RegisterAnswer), (status = 422, description = "weak_password, invalid_email, invalid_name, invalid_province"), (status = 429, description = "rate_limited")))]
 #[post("/auth/register")]
-async fn api_register(state: web::Data<AppState>, body: web::Json<RegisterBody>) -> Result<HttpResponse, AppError> {
+async fn api_register(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<RegisterBody>,
+) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
     let registration = Registration {
         email: body.email,
@@ -156,10 +160,7 @@ async fn api_register(state: web::Data<AppState>, body: web::Json<RegisterBody>)
         province_code: body.province,
     };
     let public_url = state.config.public_url.clone();
-    service::with_hash_slot(&state, move |conn| {
-        service::register(conn, &registration, &public_url, Utc::now().naive_utc())
-    })
-    .await?;
+    service::register_limited(&state, registration, &client_ip(&req), public_url).await?;
     Ok(HttpResponse::Accepted().json(RegisterAnswer { status: "check_your_email" }))
 }
 
@@ -298,7 +299,11 @@ struct RegisterForm {
 }
 
 #[post("/register")]
-async fn register_submit(page: Page, form: web::Form<RegisterForm>) -> Result<HttpResponse, AppError> {
+async fn register_submit(
+    page: Page,
+    req: HttpRequest,
+    form: web::Form<RegisterForm>,
+) -> Result<HttpResponse, AppError> {
     session::verify_csrf(&page.session, &form.csrf)?;
     let form = form.into_inner();
     let registration = Registration {
@@ -309,10 +314,7 @@ async fn register_submit(page: Page, form: web::Form<RegisterForm>) -> Result<Ht
         province_code: form.province,
     };
     let public_url = page.state.config.public_url.clone();
-    let result = service::with_hash_slot(&page.state, move |conn| {
-        service::register(conn, &registration, &public_url, Utc::now().naive_utc())
-    })
-    .await;
+    let result = service::register_limited(&page.state, registration, &client_ip(&req), public_url).await;
     match result {
         Ok(()) => notice(&page, "register_sent_heading", "register_sent_text", "/login", StatusCode::OK),
         Err(e) => {

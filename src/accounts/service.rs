@@ -270,6 +270,41 @@ where
     outcome
 }
 
+/// Registers (see `register`) within the limits: per address, every attempt in the hour counts;
+/// per email, only attempts that send a mail (a refused weak password takes its count back), so
+/// a stranger cannot flood someone's inbox and a user retrying a password is not locked out.
+/// Over either limit: 429 `rate_limited` with the wait.
+pub async fn register_limited(
+    state: &AppState,
+    registration: Registration,
+    ip: &str,
+    public_url: String,
+) -> Result<(), AppError> {
+    let email_key = format!("register:email:{}", registration.email.trim().to_lowercase());
+    let window = Duration::from_secs(3600);
+    let mut wait = 0;
+    for (key, limit) in [
+        (format!("register:ip:{ip}"), state.config.register_limit_per_ip),
+        (email_key.clone(), state.config.register_limit_per_email),
+    ] {
+        let (count, ttl) = state.cache.increment_with_ttl(&key, window).await?;
+        if count > limit {
+            wait = wait.max(ttl.max(1));
+        }
+    }
+    if wait > 0 {
+        return Err(AppError::Throttled { retry_after_secs: wait });
+    }
+    let result =
+        with_hash_slot(state, move |conn| register(conn, &registration, &public_url, chrono::Utc::now().naive_utc()))
+            .await;
+    // Refused input sent no mail.
+    if matches!(result, Err(AppError::Unprocessable { .. } | AppError::BadRequest { .. })) {
+        state.cache.decrement(&email_key).await?;
+    }
+    result
+}
+
 /// Checks a login. The attempt is counted before the password is verified (an atomic
 /// increment), so N concurrent guesses verify at most the limit. Limits: per (account,
 /// address) pair, so the owner elsewhere is not locked out; a higher ceiling per account and

@@ -35,6 +35,8 @@ pub fn routes(cfg: &mut ApiConfig) {
             .configure(coop::routes::api)
             .configure(orgs::routes::api)
             .configure(crate::settlement::routes::api)
+            .configure(crate::aftersales::routes::api)
+            .configure(crate::reviews::routes::api)
             .service(openapi_json)
             .default_service(web::to(|| async { Err::<HttpResponse, _>(AppError::NotFound) })),
     );

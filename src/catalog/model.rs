@@ -118,6 +118,8 @@ pub struct ProductSummary {
     pub sold: i64,
     /// The first image.
     pub image: Option<StoredImage>,
+    /// (count, sum of stars) of the product's visible reviews.
+    pub rating: (i64, i64),
     /// (sku_id, list price in fen) of the listed SKUs.
     pub sku_prices: Vec<(i64, i64)>,
     /// The SKUs' campaign prices, with each campaign's period.
@@ -273,6 +275,7 @@ pub fn search_products(
         .load(conn)?;
     let sold = sold_counts(conn, &ids)?;
     let images = first_images(conn, &ids)?;
+    let ratings = ratings(conn, &ids)?;
     let sku_ids: Vec<i64> = prices.iter().map(|p| p.3).collect();
     let offers = campaign_sku_prices(conn, &sku_ids)?;
     let items = rows
@@ -284,6 +287,7 @@ pub fn search_products(
             let sold = sold.iter().find(|s| s.0 == product.id).map_or(0, |s| s.1);
             let image = images.iter().find(|i| i.0 == product.id).map(|i| i.1.clone());
             let sku_prices: Vec<(i64, i64)> = own.map(|(_, price, _, id)| (*id, *price)).collect();
+            let rating = ratings.iter().find(|r| r.0 == product.id).map_or((0, 0), |r| (r.1, r.2));
             let campaign_prices =
                 offers.iter().filter(|o| sku_prices.iter().any(|s| s.0 == o.sku_id)).cloned().collect();
             ProductSummary {
@@ -294,6 +298,7 @@ pub fn search_products(
                 in_stock,
                 sold,
                 image,
+                rating,
                 sku_prices,
                 campaign_prices,
             }
@@ -374,6 +379,7 @@ pub fn product_detail(conn: &mut AnyConnection, product_id: i64) -> QueryResult<
     let image = images.first().cloned();
     let sku_prices = skus.iter().map(|s| (s.id, s.price_fen)).collect();
     let offers = campaign_sku_prices(conn, &sku_ids)?;
+    let rating = ratings(conn, &[product.id])?.first().map_or((0, 0), |r| (r.1, r.2));
     Ok(Some(ProductDetail {
         campaign_prices,
         summary: ProductSummary {
@@ -384,6 +390,7 @@ pub fn product_detail(conn: &mut AnyConnection, product_id: i64) -> QueryResult<
             in_stock,
             sold,
             image,
+            rating,
             sku_prices,
             campaign_prices: offers,
         },
@@ -508,4 +515,104 @@ pub fn campaign_offers(conn: &mut AnyConnection, campaign_id: i64) -> QueryResul
         .select((campaign_prices::sku_id, campaign_prices::price_fen))
         .load(conn)?;
     Ok((rows, prices))
+}
+
+/// (product, count, sum of stars) of the visible (not hidden) reviews of these products.
+pub fn ratings(conn: &mut AnyConnection, product_ids: &[i64]) -> QueryResult<Vec<(i64, i64, i64)>> {
+    use crate::db::schema::reviews;
+    let rows: Vec<(i64, i32)> = reviews::table
+        .filter(reviews::product_id.eq_any(product_ids))
+        .filter(reviews::hidden_at.is_null())
+        .select((reviews::product_id, reviews::stars))
+        .load(conn)?;
+    let mut out: Vec<(i64, i64, i64)> = Vec::new();
+    for (product, stars) in rows {
+        match out.iter_mut().find(|r| r.0 == product) {
+            Some(r) => {
+                r.1 += 1;
+                r.2 += i64::from(stars);
+            }
+            None => out.push((product, 1, i64::from(stars))),
+        }
+    }
+    Ok(out)
+}
+
+/// One visible review as a product page shows it.
+#[derive(Debug, Clone)]
+pub struct ReviewRow {
+    pub id: i64,
+    pub stars: i32,
+    pub text: String,
+    pub reply: Option<String>,
+    pub created_at: chrono::NaiveDateTime,
+    pub buyer_name: String,
+    /// The line was refunded (in part or in full).
+    pub refunded: bool,
+    pub photos: Vec<String>,
+}
+
+/// A product's visible reviews, newest first, and how many there are.
+pub fn reviews_of(
+    conn: &mut AnyConnection,
+    product_id: i64,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(Vec<ReviewRow>, i64)> {
+    use crate::db::schema::{order_lines, review_photos, reviews, users};
+    let visible = || reviews::table.filter(reviews::product_id.eq(product_id)).filter(reviews::hidden_at.is_null());
+    let total: i64 = visible().count().get_result(conn)?;
+    type Row = (i64, i32, String, Option<String>, chrono::NaiveDateTime, i64, i64);
+    let rows: Vec<Row> = visible()
+        .order((reviews::created_at.desc(), reviews::id.desc()))
+        .offset(offset)
+        .limit(limit)
+        .select((
+            reviews::id,
+            reviews::stars,
+            reviews::text,
+            reviews::reply,
+            reviews::created_at,
+            reviews::buyer_id,
+            reviews::order_line_id,
+        ))
+        .load(conn)?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let buyers: Vec<i64> = rows.iter().map(|r| r.5).collect();
+    let lines: Vec<i64> = rows.iter().map(|r| r.6).collect();
+    let names: Vec<(i64, String)> =
+        users::table.filter(users::id.eq_any(&buyers)).select((users::id, users::display_name)).load(conn)?;
+    let refunded: Vec<(i64, i64, i64, i64)> = order_lines::table
+        .filter(order_lines::id.eq_any(&lines))
+        .select((
+            order_lines::id,
+            order_lines::refunded_quantity,
+            order_lines::refunded_cash_fen,
+            order_lines::refunded_pv_fen,
+        ))
+        .load(conn)?;
+    let photos: Vec<(i64, String)> = review_photos::table
+        .filter(review_photos::review_id.eq_any(&ids))
+        .order((review_photos::review_id, review_photos::position))
+        .select((review_photos::review_id, review_photos::file_name))
+        .load(conn)?;
+    let items = rows
+        .into_iter()
+        .map(|(id, stars, text, reply, created_at, buyer, line)| {
+            // Buyers are shown by their first character only (李**).
+            let name = names.iter().find(|n| n.0 == buyer).map(|n| n.1.clone()).unwrap_or_default();
+            let buyer_name = format!("{}**", name.chars().next().unwrap_or('*'));
+            ReviewRow {
+                id,
+                stars,
+                text,
+                reply,
+                created_at,
+                buyer_name,
+                refunded: refunded.iter().any(|r| r.0 == line && (r.1 > 0 || r.2 > 0 || r.3 > 0)),
+                photos: photos.iter().filter(|p| p.0 == id).map(|p| format!("/images/{}", p.1)).collect(),
+            }
+        })
+        .collect();
+    Ok((items, total))
 }

@@ -2,7 +2,7 @@
 
 use actix_web::{get, web, HttpResponse};
 use chrono::Utc;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::model::{self, ProductFilter, ProductSummary};
 use super::service::{CampaignView, CountyView, ProductCard, ProductDetailView, ProductPage, ProductQuery, PER_PAGE};
@@ -20,7 +20,11 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
 }
 
 pub fn api(cfg: &mut ApiConfig) {
-    cfg.service(list_counties).service(list_products).service(get_product).service(list_campaigns);
+    cfg.service(list_counties)
+        .service(list_products)
+        .service(get_product)
+        .service(list_reviews)
+        .service(list_campaigns);
 }
 
 fn today() -> chrono::NaiveDate {
@@ -106,6 +110,25 @@ async fn get_product(
     let id = path.into_inner();
     let detail = state.db(move |conn| Ok(model::product_detail(conn, id)?)).await?.ok_or(AppError::NotFound)?;
     Ok(web::Json(ProductDetailView::new(detail, lang, today())))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ReviewQuery {
+    /// 1-based page (10 reviews each).
+    pub page: Option<i64>,
+}
+
+/// A product's reviews from verified buyers, newest first with photos, and its rating.
+#[utoipa::path(tag = "catalog", params(("id" = i64, Path, description = "product id"), ReviewQuery),
+    responses((status = 200, body = super::service::ReviewPage), (status = 404, description = "not_found")))]
+#[get("/products/{id}/reviews")]
+async fn list_reviews(
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    query: web::Query<ReviewQuery>,
+) -> Result<web::Json<super::service::ReviewPage>, AppError> {
+    let (id, page) = (path.into_inner(), query.page.unwrap_or(1));
+    Ok(web::Json(state.db(move |conn| super::service::review_page(conn, id, page)).await?))
 }
 
 /// All campaigns, current ones flagged.
@@ -239,6 +262,8 @@ struct ProductData<'a> {
     bar: Option<BarPrice>,
     campaigns: &'a [super::service::CampaignRef],
     images: Vec<super::images::Picture>,
+    /// The newest reviews from verified buyers.
+    reviews: super::service::ReviewPage,
 }
 
 #[derive(Serialize)]
@@ -308,7 +333,9 @@ async fn product_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, 
         producer_kind_label: page.t(&format!("producer_kind_{}", view.product.producer_kind)),
     };
     let images = view.pictures.clone();
-    page.render("pages/product", &title, true, ProductData { product, skus, bar, campaigns: &view.campaigns, images })
+    let reviews = page.state.db(move |conn| super::service::review_page(conn, id, 1)).await?;
+    let data = ProductData { product, skus, bar, campaigns: &view.campaigns, images, reviews };
+    page.render("pages/product", &title, true, data)
 }
 
 #[derive(Serialize)]

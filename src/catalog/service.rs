@@ -2,10 +2,11 @@
 //! that pages and the API both show.
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::model::{Campaign, CountyRow, ProductDetail, ProductSummary};
+use crate::db::AnyConnection;
 use crate::error::AppError;
 use crate::money::Money;
 use crate::web::i18n::Lang;
@@ -172,6 +173,22 @@ pub struct ProductCard {
     pub image: Option<String>,
     /// Its sizes for `srcset`, e.g. "/images/3f…9a-320.jpg 320w, …"; empty without derivatives.
     pub image_srcset: Option<String>,
+    /// Verified buyers' reviews: the average stars and how many.
+    pub rating: Rating,
+}
+
+/// The average of a product's visible reviews (one decimal; null with none) and their count.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Rating {
+    pub average: Option<f64>,
+    pub count: i64,
+}
+
+impl Rating {
+    pub fn of(count: i64, sum: i64) -> Rating {
+        let average = (count > 0).then(|| ((sum * 10) as f64 / count as f64).round() / 10.0);
+        Rating { average, count }
+    }
 }
 
 impl ProductCard {
@@ -203,6 +220,7 @@ impl ProductCard {
             sold: s.sold,
             image: s.image.as_ref().map(|i| i.picture().src),
             image_srcset: s.image.as_ref().map(|i| i.picture().srcset),
+            rating: Rating::of(s.rating.0, s.rating.1),
         }
     }
 }
@@ -471,4 +489,58 @@ mod tests {
         assert!(!aid_certified(None, None, today));
         assert!(aid_certified(Some("X-1"), None, today));
     }
+}
+
+/// One review on a product page (`GET /api/v1/products/{id}/reviews`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReviewView {
+    pub id: i64,
+    pub stars: i32,
+    pub text: String,
+    /// The cooperative's reply, once.
+    pub reply: Option<String>,
+    pub created_at: chrono::NaiveDateTime,
+    /// The buyer's first character and stars (李**).
+    pub buyer: String,
+    /// The line was refunded (in part or in full).
+    pub refunded: bool,
+    /// Photo URLs.
+    pub photos: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReviewPage {
+    pub rating: Rating,
+    pub items: Vec<ReviewView>,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+pub const REVIEWS_PER_PAGE: i64 = 10;
+
+pub fn review_page(conn: &mut AnyConnection, product_id: i64, page: i64) -> Result<ReviewPage, AppError> {
+    let page = page.clamp(1, 10_000);
+    if super::model::product_detail(conn, product_id)?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    let (rows, _) = super::model::reviews_of(conn, product_id, (page - 1) * REVIEWS_PER_PAGE, REVIEWS_PER_PAGE)?;
+    let (count, sum) = super::model::ratings(conn, &[product_id])?.first().map_or((0, 0), |r| (r.1, r.2));
+    Ok(ReviewPage {
+        rating: Rating::of(count, sum),
+        items: rows
+            .into_iter()
+            .map(|r| ReviewView {
+                id: r.id,
+                stars: r.stars,
+                text: r.text,
+                reply: r.reply,
+                created_at: r.created_at,
+                buyer: r.buyer_name,
+                refunded: r.refunded,
+                photos: r.photos,
+            })
+            .collect(),
+        page,
+        per_page: REVIEWS_PER_PAGE,
+    })
 }

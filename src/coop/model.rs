@@ -253,6 +253,7 @@ pub fn open_lines(
 pub fn shipped_parts(conn: &mut AnyConnection, order_ids: &[i64]) -> QueryResult<Vec<(i64, i64, Option<i64>)>> {
     shipments::table
         .filter(shipments::order_id.eq_any(order_ids))
+        .filter(shipments::after_sales_id.is_null())
         .select((shipments::order_id, shipments::producer_id, shipments::recipient_id))
         .load(conn)
 }
@@ -267,6 +268,7 @@ pub fn shipment_of(
     let mut query = shipments::table
         .filter(shipments::order_id.eq(order_id))
         .filter(shipments::producer_id.eq(producer_id))
+        .filter(shipments::after_sales_id.is_null())
         .select((shipments::carrier, shipments::tracking_no))
         .into_boxed();
     query = match recipient_id {
@@ -283,6 +285,8 @@ pub struct NewShipment<'a> {
     pub carrier: &'a str,
     pub tracking_no: &'a str,
     pub shipped_by: i64,
+    /// Set on a replacement parcel.
+    pub after_sales_id: Option<i64>,
 }
 
 pub fn insert_shipment(conn: &mut AnyConnection, s: &NewShipment, now: NaiveDateTime) -> QueryResult<usize> {
@@ -295,6 +299,7 @@ pub fn insert_shipment(conn: &mut AnyConnection, s: &NewShipment, now: NaiveDate
             shipments::tracking_no.eq(s.tracking_no),
             shipments::shipped_by.eq(s.shipped_by),
             shipments::shipped_at.eq(now),
+            shipments::after_sales_id.eq(s.after_sales_id),
         ))
         .execute(conn)
 }
@@ -621,10 +626,19 @@ pub fn insert_image(conn: &mut AnyConnection, i: &NewImage, now: NaiveDateTime) 
 }
 
 /// Content type of a stored image file, if some product uses it.
+/// A stored image's type: a product image, or a buyer's photo (after-sales, reviews).
 pub fn image_type(conn: &mut AnyConnection, file_name: &str) -> QueryResult<Option<String>> {
-    product_images::table
+    let product: Option<String> = product_images::table
         .filter(product_images::file_name.eq(file_name))
         .select(product_images::content_type)
         .first(conn)
-        .optional()
+        .optional()?;
+    match product {
+        Some(t) => Ok(Some(t)),
+        None => crate::db::schema::photos::table
+            .find(file_name)
+            .select(crate::db::schema::photos::content_type)
+            .first(conn)
+            .optional(),
+    }
 }

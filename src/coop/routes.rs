@@ -58,7 +58,7 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
 }
 
 /// The logged-in cooperative manager, or 401/403.
-async fn manager(state: &AppState, session: &Session) -> Result<Manager, AppError> {
+pub async fn manager(state: &AppState, session: &Session) -> Result<Manager, AppError> {
     let me = require_role(state, session, Role::CoopManager).await?;
     state.db(move |conn| service::manager(conn, me.id)).await
 }
@@ -164,12 +164,19 @@ async fn api_bulk(
     }
 }
 
-/// Parts of paid orders still to ship (an order's goods from one cooperative to one recipient).
+/// Parts of paid orders still to ship (an order's goods from one cooperative to one recipient),
+/// then replacement parcels of accepted after-sales cases (with `after_sales_id`).
 #[utoipa::path(tag = "coop", responses((status = 200, body = [service::Part])))]
 #[get("/coop/shipments/pending")]
 async fn api_pending(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
     let m = manager(&state, &session).await?;
-    let parts = state.db(move |conn| service::parts_to_ship(conn, &m)).await?;
+    let parts = state
+        .db(move |conn| {
+            let mut parts = service::parts_to_ship(conn, &m)?;
+            parts.extend(crate::aftersales::service::replacements_to_ship(conn, &m)?);
+            Ok(parts)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(parts))
 }
 
@@ -509,8 +516,7 @@ struct ShippingData {
 /// Parcels listed on one shipping page.
 const PARCELS_PER_PAGE: usize = 20;
 
-/// The carriers a parcel may go with (the ones Chinese buyers and couriers know by name).
-pub const CARRIERS: &[&str] = &["顺丰速运", "京东物流", "中通", "圆通", "韵达", "申通", "EMS", "中国邮政"];
+pub use super::service::CARRIERS;
 
 #[derive(Deserialize)]
 struct ShippingQuery {
@@ -672,6 +678,7 @@ async fn shipping_submit(page: Page, form: web::Form<ShipForm>) -> Result<HttpRe
         recipient_id,
         carrier: form.carrier,
         tracking_no: form.tracking_no,
+        after_sales_id: None,
     };
     let (m2, settings) = (m.clone(), page.state.order_settings());
     match page.state.db(move |conn| service::ship(conn, &m2, &request, &settings, now())).await {
@@ -880,12 +887,12 @@ async fn shipping_bulk_submit(page: Page, form: web::Form<BulkForm>) -> Result<H
 // ---------------------------------------------------------------------------------------
 // Images
 
-fn images_dir(state: &AppState) -> std::path::PathBuf {
+pub fn images_dir(state: &AppState) -> std::path::PathBuf {
     state.config.data_dir.join("images")
 }
 
 /// Reads a body up to the image limit, refusing more without reading it all.
-async fn read_capped(
+pub async fn read_capped(
     mut stream: impl futures_util::Stream<Item = Result<web::Bytes, impl std::fmt::Display>> + Unpin,
 ) -> Result<Vec<u8>, AppError> {
     use futures_util::StreamExt;

@@ -429,6 +429,9 @@ pub struct Part {
     pub recipient_id: Option<i64>,
     pub ship_to: ShipTo,
     pub items: Vec<PartItem>,
+    /// A replacement parcel (补发) for this after-sales case: ship it with `after_sales_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_sales_id: Option<i64>,
 }
 
 fn address_line(a: &Address) -> String {
@@ -485,6 +488,7 @@ fn group_parts(conn: &mut AnyConnection, lines: Vec<PartLine>) -> Result<Vec<Par
                     recipient_id: l.recipient_id,
                     ship_to: ship_to(&l),
                     items: vec![item],
+                    after_sales_id: None,
                 },
             )),
         }
@@ -544,6 +548,9 @@ pub struct ShipRequest {
     pub recipient_id: Option<i64>,
     pub carrier: String,
     pub tracking_no: String,
+    /// Ships the replacement parcel of this after-sales case (listed in the queue with it).
+    #[serde(default)]
+    pub after_sales_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -571,24 +578,59 @@ struct ShippedMail {
     all_shipped: bool,
 }
 
-fn check_ship(request: &ShipRequest) -> Result<(String, String), AppError> {
-    let carrier = request.carrier.trim();
-    let tracking = request.tracking_no.trim();
-    if carrier.is_empty() || carrier.chars().count() > 50 || carrier.chars().any(char::is_control) {
+/// The carriers a parcel may go with (the ones Chinese buyers and couriers know by name).
+pub const CARRIERS: &[&str] = &["顺丰速运", "京东物流", "中通", "圆通", "韵达", "申通", "EMS", "中国邮政"];
+
+/// Whether a tracking number has its carrier's format (顺丰速运: `SF` and 12-13 digits, as
+/// `SF1234567890123`; 京东物流: `JD` and 11-18 letters or digits; 圆通: `YT` and 12-16 digits;
+/// 中通, 申通: 12-15 digits; 韵达: 13-15 digits; EMS and 中国邮政: `EA123456789CN` or 13 digits).
+pub fn tracking_fits(carrier: &str, tracking: &str) -> bool {
+    let digits =
+        |s: &str, min: usize, max: usize| (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    let upu = |s: &str| {
+        let b = s.as_bytes();
+        b.len() == 13
+            && b[..2].iter().all(u8::is_ascii_uppercase)
+            && b[2..11].iter().all(u8::is_ascii_digit)
+            && b[11..].iter().all(u8::is_ascii_uppercase)
+    };
+    let after = |prefix: &str| tracking.strip_prefix(prefix);
+    match carrier {
+        "顺丰速运" => after("SF").is_some_and(|t| digits(t, 12, 13)),
+        "京东物流" => after("JD").is_some_and(|t| {
+            (11..=18).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+        }),
+        "圆通" => after("YT").is_some_and(|t| digits(t, 12, 16)),
+        "中通" | "申通" => digits(tracking, 12, 15),
+        "韵达" => digits(tracking, 13, 15),
+        "EMS" | "中国邮政" => upu(tracking) || digits(tracking, 13, 13),
+        _ => false,
+    }
+}
+
+/// Checks a carrier (from the list) and its tracking number (in that carrier's format).
+pub fn check_tracking(carrier: &str, tracking: &str) -> Result<(String, String), AppError> {
+    let carrier = carrier.trim();
+    let tracking = tracking.trim();
+    if !CARRIERS.contains(&carrier) {
         return Err(AppError::bad_request(
             "invalid_carrier",
-            "give the carrier's name (1 to 50 characters) / 请填写快递公司",
+            format!("choose a carrier from the list: {} / 请从列表中选择快递公司", CARRIERS.join(", ")),
         ));
     }
-    let tracking_ok =
-        (4..=64).contains(&tracking.len()) && tracking.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if !tracking_ok {
+    if !tracking_fits(carrier, tracking) {
         return Err(AppError::bad_request(
             "invalid_tracking_no",
-            "the tracking number has 4 to 64 letters, digits or dashes / 快递单号须为 4 至 64 位字母、数字或连字符",
+            format!(
+                "this is not a {carrier} tracking number (顺丰速运, for example: SF and 12-13 digits) / 快递单号与{carrier}的格式不符"
+            ),
         ));
     }
     Ok((carrier.to_string(), tracking.to_string()))
+}
+
+fn check_ship(request: &ShipRequest) -> Result<(String, String), AppError> {
+    check_tracking(&request.carrier, &request.tracking_no)
 }
 
 /// Marks a part shipped: one shipment row (unique per part, so a repeat or a race answers
@@ -602,6 +644,19 @@ pub fn ship(
     now: NaiveDateTime,
 ) -> Result<ShipAnswer, AppError> {
     let (carrier, tracking_no) = check_ship(request)?;
+    if let Some(case_id) = request.after_sales_id {
+        let order_no = Some(request.order_no.as_str());
+        return crate::aftersales::service::ship_replacement(
+            conn,
+            m,
+            order_no,
+            case_id,
+            &carrier,
+            &tracking_no,
+            s,
+            now,
+        );
+    }
     let producer_id = match request.producer_id {
         Some(p) if m.producers.contains(&p) => p,
         Some(_) => return Err(AppError::NotFound),
@@ -641,6 +696,7 @@ pub fn ship(
             carrier: &carrier,
             tracking_no: &tracking_no,
             shipped_by: m.user_id,
+            after_sales_id: None,
         };
         model::insert_shipment(conn, &new, now).map_err(|e| match e {
             diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => already(),
@@ -741,6 +797,7 @@ pub fn ship_csv(
                     recipient_id,
                     carrier: field(Some(carrier_col)),
                     tracking_no: field(Some(tracking_col)),
+                    after_sales_id: None,
                 },
             )),
             (Err(message), _) | (_, Err(message)) => errors.push(RowError { row, message }),

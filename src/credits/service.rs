@@ -297,8 +297,15 @@ pub fn credit_refund(
         .into_iter()
         .filter_map(|e| Some((e.order_line_id?, e)))
         .collect();
+    // Pledges already reversed, so units and amounts together never reverse more than pledged.
+    let mut reversed: HashMap<i64, i64> = HashMap::new();
+    for e in model::entries_for_lines(conn, &line_ids, "charity_reversal")? {
+        if let Some(line) = e.order_line_id {
+            *reversed.entry(line).or_default() -= e.amount_fen;
+        }
+    }
     // An order refunded in full gives back the charity hours it earned (once).
-    if crate::orders::model::lines_of(conn, order.id)?.iter().all(|l| l.refunded_quantity == l.quantity) {
+    if crate::orders::model::lines_of(conn, order.id)?.iter().all(|l| l.paid().fully_refunded()) {
         model::reverse_order_hours(conn, order.id, now)?;
     }
     let mut drafts = Vec::new();
@@ -307,7 +314,14 @@ pub fn credit_refund(
             drafts.push(line_draft("sale_reversal", order, line, &county, -value_fen, Some(refund_id)));
         }
         if let Some(pledge) = pledges.get(&line.id) {
-            let back = pledge.amount_fen / line.quantity.max(1) * quantity;
+            // Whole units give back their pledge; an amount, its share of the line's value.
+            let due = if *quantity > 0 {
+                pledge.amount_fen / line.quantity.max(1) * quantity
+            } else {
+                (i128::from(pledge.amount_fen) * i128::from(*value_fen) / i128::from(line.line_total_fen.max(1))) as i64
+            };
+            let left = pledge.amount_fen - reversed.get(&line.id).copied().unwrap_or(0);
+            let back = due.min(left);
             if back > 0 {
                 drafts.push(Draft {
                     project_id: pledge.project_id,

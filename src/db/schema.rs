@@ -239,6 +239,7 @@ diesel::table! {
         payment_deadline -> Timestamp,
         created_at -> Timestamp,
         paid_at -> Nullable<Timestamp>,
+        received_at -> Nullable<Timestamp>,
     }
 }
 
@@ -256,6 +257,9 @@ diesel::table! {
         cash_fen -> BigInt,
         refunded_quantity -> BigInt,
         recipient_id -> Nullable<BigInt>,
+        refunded_cash_fen -> BigInt,
+        refunded_points -> BigInt,
+        refunded_pv_fen -> BigInt,
     }
 }
 
@@ -374,6 +378,9 @@ diesel::table! {
         tracking_no -> Text,
         shipped_by -> BigInt,
         shipped_at -> Timestamp,
+        received_at -> Nullable<Timestamp>,
+        received_by -> Nullable<BigInt>,
+        after_sales_id -> Nullable<BigInt>,
     }
 }
 
@@ -706,6 +713,101 @@ diesel::table! {
         is_default -> Bool,
     }
 }
+
+// ---- after the parcel leaves: after-sales cases, photos, reviews (issue 13) ----
+
+diesel::table! {
+    photos (file_name) {
+        file_name -> Text,
+        content_type -> Text,
+        bytes -> BigInt,
+        uploaded_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    after_sales (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        buyer_id -> BigInt,
+        producer_id -> BigInt,
+        kind -> Text,
+        status -> Text,
+        reason -> Text,
+        text -> Text,
+        amount_fen -> BigInt,
+        agreed_fen -> Nullable<BigInt>,
+        reply -> Nullable<Text>,
+        return_carrier -> Nullable<Text>,
+        return_tracking_no -> Nullable<Text>,
+        refund_id -> Nullable<BigInt>,
+        admin_note -> Nullable<Text>,
+        decided_by -> Nullable<BigInt>,
+        reply_due_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    after_sales_lines (case_id, order_line_id) {
+        case_id -> BigInt,
+        order_line_id -> BigInt,
+        quantity -> BigInt,
+    }
+}
+
+diesel::table! {
+    after_sales_photos (case_id, position) {
+        case_id -> BigInt,
+        position -> Integer,
+        file_name -> Text,
+    }
+}
+
+diesel::table! {
+    after_sales_events (id) {
+        id -> BigInt,
+        case_id -> BigInt,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        actor_id -> Nullable<BigInt>,
+        note -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reviews (id) {
+        id -> BigInt,
+        order_line_id -> BigInt,
+        product_id -> BigInt,
+        buyer_id -> BigInt,
+        stars -> Integer,
+        text -> Text,
+        reply -> Nullable<Text>,
+        replied_by -> Nullable<BigInt>,
+        replied_at -> Nullable<Timestamp>,
+        hidden_reason -> Nullable<Text>,
+        hidden_by -> Nullable<BigInt>,
+        hidden_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    review_photos (review_id, position) {
+        review_id -> BigInt,
+        position -> Integer,
+        file_name -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(after_sales, after_sales_lines);
+diesel::allow_tables_to_appear_in_same_query!(after_sales, orders);
+diesel::allow_tables_to_appear_in_same_query!(after_sales_lines, order_lines);
+diesel::allow_tables_to_appear_in_same_query!(reviews, users);
 
 // ---- settlement with the cooperatives (issue 14) ----
 

@@ -1,5 +1,5 @@
 //! The order lifecycle's announcements. The order core tells a list of subscribers what
-//! happened to an order (placed, paid, cancelled, shipped, received, refunded); what each
+//! happened to an order (placed, paid, cancelled, shipped, received, completed, refunded); what each
 //! feature does about it (credit the ledger, draw or give back a budget, send mail, settle
 //! with the cooperative) lives in that feature. The list is made in one place
 //! (`startup::ORDER_HOOKS`) and handed to the core as data, so the core imports none of them.
@@ -58,7 +58,13 @@ pub enum OrderEvent<'a> {
         recipient_id: Option<i64>,
         all: bool,
     },
+    /// Every parcel received (by the buyer, or automatically): the after-sales window opens.
     Received {
+        order: &'a OrderRow,
+    },
+    /// Received, and the after-sales window closed with no case open: what was sold is final
+    /// (cooperative settlement hears of it here).
+    Completed {
         order: &'a OrderRow,
     },
     /// Units refunded: points and stock are already back.
@@ -83,6 +89,7 @@ impl OrderEvent<'_> {
             | OrderEvent::Cancelled { order }
             | OrderEvent::Shipped { order, .. }
             | OrderEvent::Received { order }
+            | OrderEvent::Completed { order }
             | OrderEvent::Refunded { order, .. }
             | OrderEvent::LatePaymentRefunded { order, .. } => order,
         }

@@ -106,6 +106,8 @@ pub struct OrderRow {
     pub payment_deadline: NaiveDateTime,
     pub created_at: NaiveDateTime,
     pub paid_at: Option<NaiveDateTime>,
+    /// When the last parcel was received; the after-sales window runs from it.
+    pub received_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -125,6 +127,25 @@ pub struct LineRow {
     pub refunded_quantity: i64,
     /// Set on a line shipped to one of the order's recipients (welfare distribution).
     pub recipient_id: Option<i64>,
+    /// Given back so far, by tender (refunds by amount are not whole units).
+    pub refunded_cash_fen: i64,
+    pub refunded_points: i64,
+    pub refunded_pv_fen: i64,
+}
+
+impl LineRow {
+    pub fn paid(&self) -> super::pricing::LinePaid {
+        super::pricing::LinePaid {
+            quantity: self.quantity,
+            cash_fen: self.cash_fen,
+            points: self.points,
+            points_value_fen: self.points_value_fen,
+            refunded_quantity: self.refunded_quantity,
+            refunded_cash_fen: self.refunded_cash_fen,
+            refunded_points: self.refunded_points,
+            refunded_pv_fen: self.refunded_pv_fen,
+        }
+    }
 }
 
 pub fn insert_order(conn: &mut AnyConnection, order: &OrderRow) -> QueryResult<i64> {
@@ -434,14 +455,41 @@ pub fn add_refund_lines(conn: &mut AnyConnection, refund_id: i64, rows: &[(i64, 
     crate::on_backend!(conn, |c| diesel::insert_into(refund_lines::table).values(&values).execute(c))
 }
 
-/// Adds `quantity` to a line's refunded units unless that would pass what was bought.
-pub fn refund_line_units(conn: &mut AnyConnection, line_id: i64, quantity: i64) -> QueryResult<bool> {
+/// Adds a refund to a line (units, and what they carry) unless that would pass what was
+/// bought or paid; false when it would.
+pub fn refund_line(
+    conn: &mut AnyConnection,
+    line_id: i64,
+    quantity: i64,
+    share: &super::pricing::Share,
+) -> QueryResult<bool> {
+    use order_lines::dsl as l;
     let n = diesel::update(
-        order_lines::table.find(line_id).filter(order_lines::refunded_quantity.le(order_lines::quantity - quantity)),
+        l::order_lines
+            .find(line_id)
+            .filter(l::refunded_quantity.le(l::quantity - quantity))
+            .filter(l::refunded_cash_fen.le(l::cash_fen - share.cash_fen))
+            .filter(l::refunded_points.le(l::points - share.points))
+            .filter(l::refunded_pv_fen.le(l::points_value_fen - share.pv_fen)),
     )
-    .set(order_lines::refunded_quantity.eq(order_lines::refunded_quantity + quantity))
+    .set((
+        l::refunded_quantity.eq(l::refunded_quantity + quantity),
+        l::refunded_cash_fen.eq(l::refunded_cash_fen + share.cash_fen),
+        l::refunded_points.eq(l::refunded_points + share.points),
+        l::refunded_pv_fen.eq(l::refunded_pv_fen + share.pv_fen),
+    ))
     .execute(conn)?;
     Ok(n == 1)
+}
+
+/// Whether any parcel of the order has left.
+pub fn any_shipped(conn: &mut AnyConnection, order_id: i64) -> QueryResult<bool> {
+    Ok(shipments::table.filter(shipments::order_id.eq(order_id)).count().get_result::<i64>(conn)? > 0)
+}
+
+/// Records when the order's last parcel was received.
+pub fn set_received_at(conn: &mut AnyConnection, order_id: i64, at: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(orders::table.find(order_id)).set(orders::received_at.eq(Some(at))).execute(conn)
 }
 
 pub fn add_refunded_totals(conn: &mut AnyConnection, order_id: i64, cash_fen: i64, points: i64) -> QueryResult<usize> {

@@ -140,6 +140,122 @@ pub fn refund_share(total: i64, quantity: i64, refunded_before: i64, refunding: 
     upto(refunded_before + refunding) - upto(refunded_before)
 }
 
+/// What a line paid, by tender, and what it has given back so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinePaid {
+    pub quantity: i64,
+    pub cash_fen: i64,
+    pub points: i64,
+    pub points_value_fen: i64,
+    pub refunded_quantity: i64,
+    pub refunded_cash_fen: i64,
+    pub refunded_points: i64,
+    pub refunded_pv_fen: i64,
+}
+
+/// One refund's part of a line: cash, points and the points' value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Share {
+    pub cash_fen: i64,
+    pub points: i64,
+    pub pv_fen: i64,
+}
+
+impl Share {
+    /// Cash plus the points' value: what the line's credit goes down by.
+    pub fn value_fen(&self) -> i64 {
+        self.cash_fen + self.pv_fen
+    }
+}
+
+impl LinePaid {
+    pub fn value_fen(&self) -> i64 {
+        self.cash_fen + self.points_value_fen
+    }
+
+    /// The value not yet given back.
+    pub fn remaining_fen(&self) -> i64 {
+        self.value_fen() - self.refunded_cash_fen - self.refunded_pv_fen
+    }
+
+    /// True when everything paid for the line has gone back (by units or by amount).
+    pub fn fully_refunded(&self) -> bool {
+        self.refunded_quantity == self.quantity || self.remaining_fen() <= 0
+    }
+
+    /// Whether every refund so far was of whole units, so the unit shares apply as they were.
+    fn by_units_so_far(&self) -> bool {
+        let upto = |total: i64| refund_share(total, self.quantity, 0, self.refunded_quantity);
+        self.refunded_cash_fen == upto(self.cash_fen)
+            && self.refunded_points == upto(self.points)
+            && self.refunded_pv_fen == upto(self.points_value_fen)
+    }
+
+    /// The share that `q` more units carry. While only whole units were refunded, each tender
+    /// is split by units (`refund_share`); after a refund by amount, the units carry their part
+    /// of the value left. The last units carry everything left.
+    pub fn share_of_units(&self, q: i64) -> Share {
+        let left_units = self.quantity - self.refunded_quantity;
+        if q <= 0 || left_units <= 0 {
+            return Share::default();
+        }
+        let q = q.min(left_units);
+        if self.by_units_so_far() {
+            let share = |total: i64| refund_share(total, self.quantity, self.refunded_quantity, q);
+            return Share {
+                cash_fen: share(self.cash_fen),
+                points: share(self.points),
+                pv_fen: share(self.points_value_fen),
+            };
+        }
+        let left = self.remaining_fen().max(0);
+        let value =
+            if q == left_units { left } else { (i128::from(left) * i128::from(q) / i128::from(left_units)) as i64 };
+        self.share_of_value(value)
+    }
+
+    /// The share of an amount of value (cash plus points' value), split in proportion to what
+    /// was paid in each tender, exactly `amount` (capped at what is left). The cash is rounded
+    /// down, the points' value takes the rest, and the points follow their value, so that the
+    /// line never gives back more than it took, in any sequence of refunds.
+    pub fn share_of_value(&self, amount: i64) -> Share {
+        let amount = amount.clamp(0, self.remaining_fen().max(0));
+        if amount == 0 {
+            return Share::default();
+        }
+        let total = self.value_fen().max(1);
+        let target = self.refunded_cash_fen + self.refunded_pv_fen + amount;
+        let cash_upto = (i128::from(self.cash_fen) * i128::from(target) / i128::from(total)) as i64;
+        let mut cash =
+            (cash_upto - self.refunded_cash_fen).clamp(0, self.cash_fen - self.refunded_cash_fen).min(amount);
+        let mut pv = amount - cash;
+        let pv_left = self.points_value_fen - self.refunded_pv_fen;
+        if pv > pv_left {
+            pv = pv_left;
+            cash = amount - pv;
+        }
+        let pv_after = self.refunded_pv_fen + pv;
+        let points_upto = if pv_after >= self.points_value_fen {
+            self.points
+        } else {
+            (i128::from(self.points) * i128::from(pv_after) / i128::from(self.points_value_fen.max(1))) as i64
+        };
+        let points = (points_upto - self.refunded_points).clamp(0, self.points - self.refunded_points);
+        Share { cash_fen: cash, points, pv_fen: pv }
+    }
+
+    /// The line after a refund of `units` units carrying `share`.
+    pub fn after(&self, units: i64, share: Share) -> LinePaid {
+        LinePaid {
+            refunded_quantity: self.refunded_quantity + units,
+            refunded_cash_fen: self.refunded_cash_fen + share.cash_fen,
+            refunded_points: self.refunded_points + share.points,
+            refunded_pv_fen: self.refunded_pv_fen + share.pv_fen,
+            ..*self
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +365,44 @@ mod tests {
                     prop_assert_eq!(line.unit_price_fen * line.quantity, line.line_total_fen);
                 }
                 prop_assert_eq!(apply_points(lines, &pcts, cap + 1, rate), Err(PricingError::PointsCapExceeded(cap)));
+            }
+
+            /// Any sequence of refunds of a line, by units and by amount, never gives back more
+            /// cash, points or value than was paid; a refund by amount gives back exactly that
+            /// amount (while any is left); refunding what is left returns every fen and point.
+            #[test]
+            fn mixed_refunds_never_pass_what_was_paid(
+                unit in 1i64..50_000, quantity in 1i64..60, pct in 0i64..=100,
+                steps in prop::collection::vec((any::<bool>(), 0i64..100_000), 0..12),
+            ) {
+                let total = unit * quantity;
+                let pv = total * pct / 100;
+                let mut line = LinePaid {
+                    quantity, cash_fen: total - pv, points: pv, points_value_fen: pv,
+                    refunded_quantity: 0, refunded_cash_fen: 0, refunded_points: 0, refunded_pv_fen: 0,
+                };
+                for (by_units, n) in steps {
+                    let before = line.remaining_fen();
+                    let (units, share) = if by_units {
+                        let q = n % (quantity - line.refunded_quantity + 1);
+                        (q, line.share_of_units(q))
+                    } else {
+                        (0, line.share_of_value(n % (total + 1)))
+                    };
+                    if !by_units {
+                        prop_assert_eq!(share.value_fen(), (n % (total + 1)).min(before));
+                    }
+                    prop_assert!(share.cash_fen >= 0 && share.points >= 0 && share.pv_fen >= 0);
+                    line = line.after(units, share);
+                    prop_assert!(line.refunded_cash_fen <= line.cash_fen);
+                    prop_assert!(line.refunded_points <= line.points);
+                    prop_assert!(line.refunded_pv_fen <= line.points_value_fen);
+                    prop_assert!(line.refunded_quantity <= line.quantity);
+                }
+                let rest = line.quantity - line.refunded_quantity;
+                let last = if rest > 0 { line.share_of_units(rest) } else { line.share_of_value(line.remaining_fen()) };
+                line = line.after(rest, last);
+                prop_assert_eq!((line.refunded_cash_fen, line.refunded_points, line.refunded_pv_fen), (line.cash_fen, line.points, line.points_value_fen));
             }
 
             /// Refunding every unit in any steps returns exactly the line's points and cash.

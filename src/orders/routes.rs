@@ -105,8 +105,11 @@ async fn api_list(
         .db(move |conn| {
             super::model::orders_of(conn, user.id, 50)?
                 .into_iter()
-                .map(|o| service::view_of(conn, o, &url))
-                .collect::<Result<Vec<_>, _>>()
+                .map(|o| {
+                    let parts = crate::aftersales::delivery::parts(conn, &o)?;
+                    Ok(service::OrderView { parts, ..service::view_of(conn, o, &url)? })
+                })
+                .collect::<Result<Vec<_>, AppError>>()
         })
         .await?;
     Ok(web::Json(Items { items }))
@@ -122,7 +125,14 @@ async fn api_get(
 ) -> Result<web::Json<OrderView>, AppError> {
     let url = payment_url(&state);
     let no = path.into_inner();
-    Ok(web::Json(state.db(move |conn| service::view(conn, user.id, &no, url)).await?))
+    Ok(web::Json(
+        state
+            .db(move |conn| {
+                let view = service::view(conn, user.id, &no, url)?;
+                crate::aftersales::delivery::with_parts(conn, view)
+            })
+            .await?,
+    ))
 }
 
 /// Cancels an unpaid order: stock and points go back.
@@ -236,6 +246,11 @@ fn note_text(page: &Page, note: &str) -> String {
         ("part_shipped", note.split_once(": ").map_or("", |(_, t)| t))
     } else if note.starts_with("late payment refunded") {
         ("late_payment_refunded", "")
+    } else if let Some(rest) = note.strip_prefix("parcel ") {
+        let number = rest.split(' ').next().unwrap_or_default();
+        (if rest.ends_with("automatically") { "parcel_received_automatically" } else { "parcel_received" }, number)
+    } else if note.starts_with("replacement for case ") {
+        ("replacement_shipped", note.split_once(": ").map_or("", |(_, t)| t))
     } else {
         (note, "")
     };
@@ -284,6 +299,9 @@ struct OrderData {
     notice: Option<String>,
     /// Where each line's money was credited in the ledger.
     credits: Vec<crate::credits::service::LineCredit>,
+    /// Parcels (confirm receipt, cases) and what each line allows (a case, a review).
+    parcels: Vec<crate::aftersales::pages::ParcelItem>,
+    line_actions: Vec<crate::aftersales::pages::LineAction>,
 }
 
 #[derive(Deserialize)]
@@ -344,7 +362,9 @@ async fn order_page(
         address: view.address.clone(),
     };
     let notice = match query.notice.as_deref() {
-        Some(key @ ("paid" | "cancelled" | "placed")) => Some(page.t(&format!("notice_{key}"))),
+        Some(key @ ("paid" | "cancelled" | "placed" | "received" | "reviewed")) => {
+            Some(page.t(&format!("notice_{key}")))
+        }
         _ => None,
     };
     // Placing an order is not a transition; the history starts with it all the same.
@@ -358,12 +378,16 @@ async fn order_page(
         })
         .collect();
     let title = format!("{} {}", page.t("title_order"), view.order_no);
+    let w = crate::aftersales::service::Windows::of(&page.state.config);
+    let extras = crate::aftersales::pages::order_extras(&page, view.order_no.clone(), w).await?;
     let lines = view
         .lines
         .into_iter()
         .map(|line| PageLine { image: images.iter().find(|i| i.0 == line.product_id).map(|i| i.1.url_for(112)), line })
         .collect();
-    page.render("pages/order", &title, true, OrderData { order, lines, events, notice, credits })
+    let data =
+        OrderData { order, lines, events, notice, credits, parcels: extras.parcels, line_actions: extras.line_actions };
+    page.render("pages/order", &title, true, data)
 }
 
 /// A form with nothing but its token.

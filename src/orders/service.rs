@@ -203,6 +203,44 @@ pub struct OrderView {
     pub paid_at: Option<NaiveDateTime>,
     pub lines: Vec<LineView>,
     pub refunds: Vec<RefundInfo>,
+    /// The order's parcels (one per cooperative and recipient, plus replacement parcels), each
+    /// with its tracking, receipt and after-sales cases. Filled where an order is shown alone
+    /// or in a list.
+    #[serde(default)]
+    pub parts: Vec<PartView>,
+}
+
+/// One parcel of an order.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PartView {
+    /// The parcel's id once shipped (`/parts/{id}/receipt`); null while it waits to ship.
+    pub id: Option<i64>,
+    /// `awaiting_shipment`, `shipped` or `received`.
+    pub status: String,
+    pub carrier: Option<String>,
+    pub tracking_no: Option<String>,
+    pub shipped_at: Option<NaiveDateTime>,
+    pub received_at: Option<NaiveDateTime>,
+    pub producer_id: i64,
+    pub recipient_id: Option<i64>,
+    /// Set on a replacement parcel (补发): the case it replaces goods for.
+    pub replaces_case: Option<i64>,
+    /// The order lines in this parcel.
+    pub line_ids: Vec<i64>,
+    /// The after-sales cases about this parcel's lines.
+    pub after_sales: Vec<CaseBrief>,
+}
+
+/// An after-sales case as its order lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CaseBrief {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: String,
+    #[schema(value_type = String)]
+    pub amount: Money,
+    pub created_at: NaiveDateTime,
 }
 
 fn pricing_error(e: PricingError) -> AppError {
@@ -482,6 +520,7 @@ pub fn place(conn: &mut AnyConnection, s: &Settings, draft: Draft, now: NaiveDat
         payment_deadline: deadline,
         created_at: now,
         paid_at: None,
+        received_at: None,
     };
     order.id = model::insert_order(conn, &order)?;
     let mut recipient_ids = Vec::with_capacity(draft.recipients.len());
@@ -504,6 +543,9 @@ pub fn place(conn: &mut AnyConnection, s: &Settings, draft: Draft, now: NaiveDat
             cash_fen: l.priced.cash_fen,
             refunded_quantity: 0,
             recipient_id: l.recipient.and_then(|i| recipient_ids.get(i).copied()),
+            refunded_cash_fen: 0,
+            refunded_points: 0,
+            refunded_pv_fen: 0,
         })
         .collect();
     let ids = model::insert_lines(conn, &lines)?;
@@ -821,6 +863,55 @@ pub fn part_shipped(
     Ok(status)
 }
 
+/// Records, inside the caller's transaction (which holds the order's lock), that every parcel
+/// of the order was received: the order becomes `received` and the hooks hear of it. False
+/// when it cannot (already received, refunded in full, or not yet shipped).
+pub fn order_received(
+    conn: &mut AnyConnection,
+    s: &Settings,
+    order: &OrderRow,
+    now: NaiveDateTime,
+) -> Result<bool, AppError> {
+    let from = OrderStatus::parse(&order.status)?;
+    if order.received_at.is_some() || !from.can_become(OrderStatus::Received) {
+        return Ok(false);
+    }
+    if !move_order(conn, order, from, OrderStatus::Received, "every parcel received", now)? {
+        return Ok(false);
+    }
+    model::set_received_at(conn, order.id, now)?;
+    let received =
+        OrderRow { status: OrderStatus::Received.as_str().to_string(), received_at: Some(now), ..order.clone() };
+    s.announce(conn, &OrderEvent::Received { order: &received }, now)?;
+    Ok(true)
+}
+
+/// Closes a received order whose after-sales window has passed with no case open (the
+/// caller checks that, holding the order's lock): `completed`, announced. False when it
+/// is not received (or already completed or refunded in full).
+pub fn complete(
+    conn: &mut AnyConnection,
+    s: &Settings,
+    order: &OrderRow,
+    now: NaiveDateTime,
+) -> Result<bool, AppError> {
+    let from = OrderStatus::parse(&order.status)?;
+    if order.received_at.is_none() || !from.can_become(OrderStatus::Completed) {
+        return Ok(false);
+    }
+    if !move_order(conn, order, from, OrderStatus::Completed, "after-sales window closed", now)? {
+        return Ok(false);
+    }
+    let completed = OrderRow { status: OrderStatus::Completed.as_str().to_string(), ..order.clone() };
+    s.announce(conn, &OrderEvent::Completed { order: &completed }, now)?;
+    Ok(true)
+}
+
+/// Locks the order's row for the rest of the transaction and reads it again.
+pub fn lock_order(conn: &mut AnyConnection, order_id: i64) -> Result<OrderRow, AppError> {
+    lock(conn, order_id)
+}
+
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundLine {
@@ -875,10 +966,16 @@ fn refund_units(lines: &[LineRow], request: &RefundRequest) -> Result<Vec<(LineR
     Ok(out)
 }
 
-/// Refunds chosen units of a paid order: cash and points in proportion to each line's split,
-/// stock back on the shelf while the goods have not shipped. Refunds of one order queue on
-/// the order's row and compute their shares from the lines as locked, so the refunds of
-/// every unit add up to exactly what was paid, whatever the interleaving.
+/// What a refund takes from one line: whole units (the units' share of what was paid), or an
+/// amount of value (after-sales: a partial refund for a quality problem).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    Units(i64),
+    Amount(i64),
+}
+
+/// Refunds chosen units of a paid order, for its buyer: only before anything has shipped
+/// (afterwards it is a case for after-sales: 409 `use_after_sales`).
 pub fn refund(
     conn: &mut AnyConnection,
     s: &Settings,
@@ -887,64 +984,142 @@ pub fn refund(
     request: &RefundRequest,
     now: NaiveDateTime,
 ) -> Result<(i64, i64), AppError> {
+    let found = model::order_by_no(conn, order_no)?.filter(|o| o.buyer_id == buyer_id).ok_or(AppError::NotFound)?;
+    refund_request(conn, s, &found, request, true, now)
+}
+
+/// A platform admin's refund (disputes): any paid order, shipped or not.
+pub fn refund_by_admin(
+    conn: &mut AnyConnection,
+    s: &Settings,
+    order_no: &str,
+    request: &RefundRequest,
+    now: NaiveDateTime,
+) -> Result<(i64, i64), AppError> {
+    let found = model::order_by_no(conn, order_no)?.ok_or(AppError::NotFound)?;
+    refund_request(conn, s, &found, request, false, now)
+}
+
+fn refund_request(
+    conn: &mut AnyConnection,
+    s: &Settings,
+    found: &OrderRow,
+    request: &RefundRequest,
+    before_shipping_only: bool,
+    now: NaiveDateTime,
+) -> Result<(i64, i64), AppError> {
     if request.reason.chars().count() > 500 {
         return Err(AppError::bad_request("invalid_refund", "the reason is limited to 500 characters / 退款原因过长"));
     }
-    let found = model::order_by_no(conn, order_no)?.filter(|o| o.buyer_id == buyer_id).ok_or(AppError::NotFound)?;
     db::write_tx(conn, |conn| {
-        // The lock order: ledger head (reversals), points account, order.
-        db::lock_ledger_head(conn)?;
-        if found.points_used > 0 {
-            points::model::lock_account(conn, found.buyer_id)?;
-        }
-        let order = lock(conn, found.id)?;
-        let from = OrderStatus::parse(&order.status)?;
-        if !OrderStatus::REFUNDABLE.contains(&from) {
+        let order = lock_for_refund(conn, found)?;
+        if !OrderStatus::REFUNDABLE.contains(&OrderStatus::parse(&order.status)?) {
             return Err(invalid_state());
+        }
+        if before_shipping_only && model::any_shipped(conn, order.id)? {
+            return Err(AppError::conflict(
+                "use_after_sales",
+                "goods have shipped: open an after-sales case instead / 商品已发货，请申请售后",
+            ));
         }
         let lines = model::lines_of(conn, order.id)?;
-        let mut wanted = refund_units(&lines, request)?;
-        if wanted.is_empty() {
+        let claims: Vec<(i64, Claim)> =
+            refund_units(&lines, request)?.into_iter().map(|(l, q)| (l.id, Claim::Units(q))).collect();
+        if claims.is_empty() {
             return Err(AppError::unprocessable("invalid_refund", "nothing left to refund / 没有可退款的商品"));
         }
-        wanted.sort_by_key(|(l, _)| l.sku_id);
-        let mut refunded = Vec::with_capacity(wanted.len());
-        let mut restock = Vec::new();
-        for (line, quantity) in wanted {
-            let share = |v: i64| pricing::refund_share(v, line.quantity, line.refunded_quantity, quantity);
-            let (cash_fen, points) = (share(line.cash_fen), share(line.points));
-            let value_fen = cash_fen + share(line.points_value_fen);
-            if !model::refund_line_units(conn, line.id, quantity)? {
-                return Err(invalid_state());
+        let refund = refund_locked(conn, s, &order, &claims, &request.reason, now)?;
+        Ok((refund.cash_fen, refund.points))
+    })
+}
+
+/// Takes the locks a refund needs, in the lock order (ledger head for the reversals, the
+/// buyer's points account, the order), and reads the order again under them.
+pub fn lock_for_refund(conn: &mut AnyConnection, order: &OrderRow) -> Result<OrderRow, AppError> {
+    db::lock_ledger_head(conn)?;
+    if order.points_used > 0 {
+        points::model::lock_account(conn, order.buyer_id)?;
+    }
+    lock(conn, order.id)
+}
+
+/// The refund engine, inside the caller's transaction, which holds the locks of
+/// `lock_for_refund`: cash and points in proportion to each line's split, stock back on the
+/// shelf for units that had not shipped, the order partially refunded or refunded, and the
+/// hooks told (ledger reversal, charity, budget, mail). Shares are computed from the lines as
+/// locked, so refunds of one order, however they interleave, never give back more than was
+/// paid, and giving back everything returns exactly what was paid.
+pub fn refund_locked(
+    conn: &mut AnyConnection,
+    s: &Settings,
+    order: &OrderRow,
+    claims: &[(i64, Claim)],
+    reason: &str,
+    now: NaiveDateTime,
+) -> Result<Refund, AppError> {
+    let from = OrderStatus::parse(&order.status)?;
+    if !OrderStatus::REFUNDABLE.contains(&from) {
+        return Err(invalid_state());
+    }
+    let lines = model::lines_of(conn, order.id)?;
+    let mut wanted: Vec<(LineRow, Claim)> = Vec::with_capacity(claims.len());
+    for (line_id, claim) in claims {
+        let line = lines.iter().find(|l| l.id == *line_id).ok_or_else(|| {
+            AppError::unprocessable("invalid_refund", format!("line {line_id} is not in this order / 订单中没有该行"))
+        })?;
+        wanted.push((line.clone(), *claim));
+    }
+    wanted.sort_by_key(|(l, _)| l.sku_id);
+    let mut refunded = Vec::with_capacity(wanted.len());
+    let mut restock = Vec::new();
+    for (line, claim) in wanted {
+        let paid = line.paid();
+        let (quantity, share) = match claim {
+            Claim::Units(q) if q >= 1 && q <= line.quantity - line.refunded_quantity => (q, paid.share_of_units(q)),
+            Claim::Amount(a) if a >= 1 && a <= paid.remaining_fen() => (0, paid.share_of_value(a)),
+            _ => {
+                return Err(AppError::unprocessable(
+                    "invalid_refund",
+                    format!("line {} cannot give back that much / 退款超出可退金额", line.id),
+                ))
             }
-            // Units of a part the cooperative has already shipped are not back on its shelf.
-            if !model::line_shipped(conn, line.id)? {
-                restock.push((line.sku_id, quantity));
-            }
-            refunded.push(RefundedLine { line, quantity, cash_fen, points, value_fen });
-        }
-        let cash_fen: i64 = refunded.iter().map(|r| r.cash_fen).sum();
-        let points: i64 = refunded.iter().map(|r| r.points).sum();
-        let refund_id = model::add_refund(conn, order.id, cash_fen, points, &request.reason, now)?;
-        let rows: Vec<(i64, i64, i64, i64)> =
-            refunded.iter().map(|r| (r.line.id, r.quantity, r.cash_fen, r.points)).collect();
-        model::add_refund_lines(conn, refund_id, &rows)?;
-        model::add_refunded_totals(conn, order.id, cash_fen, points)?;
-        points::service::give_back(conn, buyer_id, points, &order.order_no, now)?;
-        let all = model::lines_of(conn, order.id)?.iter().all(|l| l.refunded_quantity == l.quantity);
-        let to = if all { OrderStatus::Refunded } else { OrderStatus::PartiallyRefunded };
-        let note = format!("refund {refund_id}");
-        if to == from {
-            model::add_event(conn, order.id, Some(from.as_str()), to.as_str(), &note, now)?;
-        } else if !move_order(conn, &order, from, to, &note, now)? {
+        };
+        if !model::refund_line(conn, line.id, quantity, &share)? {
             return Err(invalid_state());
         }
-        let after = OrderRow { status: to.as_str().to_string(), ..order };
-        let refund = Refund { id: refund_id, cash_fen, points, lines: refunded };
-        s.announce(conn, &OrderEvent::Refunded { order: &after, refund: &refund }, now)?;
-        inventory::put_back(conn, &restock, inventory::Reason::Refund, after.id, buyer_id, now)?;
-        Ok((cash_fen, points))
-    })
+        // Units of a part the cooperative has already shipped are not back on its shelf.
+        if quantity > 0 && !model::line_shipped(conn, line.id)? {
+            restock.push((line.sku_id, quantity));
+        }
+        refunded.push(RefundedLine {
+            line,
+            quantity,
+            cash_fen: share.cash_fen,
+            points: share.points,
+            value_fen: share.value_fen(),
+        });
+    }
+    let cash_fen: i64 = refunded.iter().map(|r| r.cash_fen).sum();
+    let points: i64 = refunded.iter().map(|r| r.points).sum();
+    let refund_id = model::add_refund(conn, order.id, cash_fen, points, reason, now)?;
+    let rows: Vec<(i64, i64, i64, i64)> =
+        refunded.iter().map(|r| (r.line.id, r.quantity, r.cash_fen, r.points)).collect();
+    model::add_refund_lines(conn, refund_id, &rows)?;
+    model::add_refunded_totals(conn, order.id, cash_fen, points)?;
+    points::service::give_back(conn, order.buyer_id, points, &order.order_no, now)?;
+    let all = model::lines_of(conn, order.id)?.iter().all(|l| l.paid().fully_refunded());
+    let to = if all { OrderStatus::Refunded } else { OrderStatus::PartiallyRefunded };
+    let note = format!("refund {refund_id}");
+    if to == from {
+        model::add_event(conn, order.id, Some(from.as_str()), to.as_str(), &note, now)?;
+    } else if !move_order(conn, order, from, to, &note, now)? {
+        return Err(invalid_state());
+    }
+    let after = OrderRow { status: to.as_str().to_string(), ..order.clone() };
+    let refund = Refund { id: refund_id, cash_fen, points, lines: refunded };
+    s.announce(conn, &OrderEvent::Refunded { order: &after, refund: &refund }, now)?;
+    inventory::put_back(conn, &restock, inventory::Reason::Refund, after.id, order.buyer_id, now)?;
+    Ok(refund)
 }
 
 /// The order as the API and pages show it; only its buyer may see it.
@@ -1036,6 +1211,7 @@ pub fn build_view(
                 created_at,
             })
             .collect(),
+        parts: Vec::new(),
     })
 }
 

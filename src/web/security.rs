@@ -265,7 +265,7 @@ pub fn documented_type(path: &str) -> &'static str {
     let csv_suffixes = ["/distributions/preview", "/distributions", "/members/import", "/points-grants"];
     if path.starts_with("/api/v1/orgs/") && csv_suffixes.iter().any(|s| path.ends_with(s)) {
         "text/csv"
-    } else if path.starts_with("/api/v1/coop/products/") && path.ends_with("/images") {
+    } else if (path.starts_with("/api/v1/coop/products/") && path.ends_with("/images")) || path == "/api/v1/photos" {
         "image/*"
     } else {
         "application/json"

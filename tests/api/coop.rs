@@ -288,7 +288,7 @@ async fn shipping_the_last_part_ships_the_order() {
     // Unpaid orders are not shipped.
     let (status, pending) = send_json(coop.get(app.url("/api/v1/coop/shipments/pending"))).await;
     assert_eq!((status, pending.as_array().map(Vec::len)), (200, Some(0)), "{pending}");
-    assert_eq!(send_json(ship(None, "SF1000000001")).await.0, 404);
+    assert_eq!(send_json(ship(None, "SF100000000001")).await.0, 404);
     pay(&app, &buyer, &placed).await;
 
     // Only the manager's own part is listed; the other cooperative's part is not theirs.
@@ -302,14 +302,14 @@ async fn shipping_the_last_part_ships_the_order() {
     let csv = csv.text().await.unwrap_or_default();
     assert!(csv.contains(&order_no) && csv.contains("GY-QUINOA-1KG") && !csv.contains("GY-ZONGZI-8"), "{csv}");
     let foods = scalar(&mut app.conn(), "SELECT id AS n FROM producers WHERE code = 'guyuan-bashang-foods'");
-    assert_eq!(send_json(ship(Some(foods), "SF1000000002")).await.0, 404);
+    assert_eq!(send_json(ship(Some(foods), "SF100000000002")).await.0, 404);
 
     let (status, body) = send_json(ship(None, "bad tracking!")).await;
     assert_eq!((status, error_code(&body)), (400, "invalid_tracking_no"));
-    let (status, body) = send_json(ship(None, "SF1000000001")).await;
+    let (status, body) = send_json(ship(None, "SF100000000001")).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["order_status"], "partially_shipped", "one part of two");
-    let (status, body) = send_json(ship(None, "SF1000000001")).await;
+    let (status, body) = send_json(ship(None, "SF100000000001")).await;
     assert_eq!((status, error_code(&body)), (409, "already_shipped"));
     let (_, seen) = send_json(buyer.get(app.url(&format!("/api/v1/orders/{order_no}")))).await;
     assert_eq!(seen["status"], "partially_shipped");
@@ -317,9 +317,9 @@ async fn shipping_the_last_part_ships_the_order() {
     // Now coop@ also manages the second cooperative and ships its part: the order is shipped.
     let user = scalar(&mut app.conn(), "SELECT id AS n FROM users WHERE email = 'coop@example.com'");
     exec(&mut app.conn(), &format!("INSERT INTO producer_managers (user_id, producer_id) VALUES ({user}, {foods})"));
-    let (status, body) = send_json(ship(None, "SF1000000002")).await;
+    let (status, body) = send_json(ship(None, "SF100000000002")).await;
     assert_eq!((status, error_code(&body)), (400, "producer_required"));
-    let (status, body) = send_json(ship(Some(foods), "SF1000000002")).await;
+    let (status, body) = send_json(ship(Some(foods), "SF100000000002")).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["order_status"], "shipped");
     let (_, seen) = send_json(buyer.get(app.url(&format!("/api/v1/orders/{order_no}")))).await;
@@ -333,11 +333,16 @@ async fn shipping_the_last_part_ships_the_order() {
     assert_eq!(mails, 2, "one email per part");
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM shipments"), 2);
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM order_events WHERE to_status = 'shipped'"), 1);
-    // A shipped order's refund does not put stock back on the shelf.
+    // Once shipped, the buyer's direct refund is refused (after-sales instead); a platform
+    // admin's dispute refund does not put stock back on the shelf.
     let stock = app.stock("GY-QUINOA-1KG");
-    let (status, _) =
+    let (status, body) =
         send_json(buyer.post(app.url(&format!("/api/v1/orders/{order_no}/refunds"))).json(&json!({}))).await;
-    assert_eq!(status, 201);
+    assert_eq!((status, error_code(&body)), (409, "use_after_sales"), "{body}");
+    let admin = app.client_for("admin@example.com").await;
+    let (status, body) =
+        send_json(admin.post(app.url(&format!("/api/v1/admin/orders/{order_no}/refunds"))).json(&json!({}))).await;
+    assert_eq!((status, body["order"]["status"].as_str()), (201, Some("refunded")), "{body}");
     assert_eq!(app.stock("GY-QUINOA-1KG"), stock);
 }
 
@@ -554,19 +559,20 @@ async fn shipping_by_csv_marks_every_part_or_none() {
     }
     let (a, b) = (&numbers[0], &numbers[1]);
     let bulk = |csv: String| send_json(coop.post(app.url("/api/v1/coop/shipments/bulk")).json(&json!({"csv": csv})));
-    let bad =
-        format!("order_no,carrier,tracking_no\n{a},顺丰速运,SF2000000001\nAM-NO-SUCH-ORDER,顺丰速运,SF2000000002\n");
+    let bad = format!(
+        "order_no,carrier,tracking_no\n{a},顺丰速运,SF200000000001\nAM-NO-SUCH-ORDER,顺丰速运,SF200000000002\n"
+    );
     let (status, body) = bulk(bad).await;
     assert_eq!((status, error_code(&body)), (422, "invalid_csv"), "{body}");
     assert_eq!(body["error"]["rows"][0]["row"], 3);
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM shipments"), 0);
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM outbox WHERE template = 'order_shipped'"), 0);
-    let twice = format!("order_no,carrier,tracking_no\n{a},顺丰速运,SF2000000001\n{a},顺丰速运,SF2000000001\n");
+    let twice = format!("order_no,carrier,tracking_no\n{a},顺丰速运,SF200000000001\n{a},顺丰速运,SF200000000001\n");
     let (status, body) = bulk(twice).await;
     assert_eq!((status, body["error"]["rows"][0]["row"].as_i64()), (422, Some(3)), "{body}");
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM shipments"), 0);
 
-    let good = format!("order_no,carrier,tracking_no\n{a},顺丰速运,SF2000000001\n{b},中通快递,ZT2000000002\n");
+    let good = format!("order_no,carrier,tracking_no\n{a},顺丰速运,SF200000000001\n{b},中通,731000000002\n");
     let (status, body) = bulk(good).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body.as_array().map(Vec::len), Some(2));
@@ -700,11 +706,11 @@ async fn a_distribution_ships_per_recipient_and_a_race_ships_a_part_once() {
         let body = json!({"order_no": order_no, "recipient_id": recipient, "carrier": "EMS", "tracking_no": tracking});
         send_json(coop.post(app.url("/api/v1/coop/shipments")).json(&body))
     };
-    let (a, b) = futures_util::join!(ship(first, "EMS0000000001"), ship(first, "EMS0000000002"));
+    let (a, b) = futures_util::join!(ship(first, "EA000000001CN"), ship(first, "EA000000002CN"));
     let mut statuses = [a.0, b.0];
     statuses.sort_unstable();
     assert_eq!(statuses, [201, 409], "{a:?} {b:?}");
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM shipments"), 1);
-    let (status, body) = ship(first + 1, "EMS0000000003").await;
+    let (status, body) = ship(first + 1, "EA000000003CN").await;
     assert_eq!((status, body["order_status"].as_str()), (201, Some("shipped")), "{body}");
 }

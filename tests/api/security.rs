@@ -515,3 +515,31 @@ async fn org_points_grants_are_paid_from_the_budget_and_never_to_oneself() {
     let page = platform.get(app.url("/admin/points")).send().await.expect("page").text().await.unwrap_or_default();
     assert!(page.contains("活动补偿") && page.contains("admin@example.com"), "{page}");
 }
+
+#[actix_web::test]
+async fn registrations_are_limited_per_address_and_per_email() {
+    let app =
+        spawn_app_with(&[("AIDMART_REGISTER_LIMIT_PER_IP", "5"), ("AIDMART_REGISTER_LIMIT_PER_EMAIL", "2")]).await;
+    let strong = "quinoa fields at dawn";
+    // One email, again and again: the owner's inbox gets two mails, then 429.
+    for _ in 0..2 {
+        assert_eq!(register(&app, "victim@example.com", strong).await.0, 202);
+    }
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .json(&json!({"email": "Victim@example.com ", "password": strong, "display_name": "新买家"}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(res.status(), 429, "the same address in other case and spacing counts too");
+    assert!(res.headers().get("retry-after").is_some());
+    let mails = scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM outbox WHERE recipient = 'victim@example.com'");
+    assert_eq!(mails, 2);
+    // Many emails from one address: five attempts in the hour (the three above count), then 429.
+    assert_eq!(register(&app, "a@example.com", strong).await.0, 202);
+    assert_eq!(register(&app, "b@example.com", strong).await.0, 202);
+    let (status, body) = register(&app, "c@example.com", strong).await;
+    assert_eq!((status, error_code(&body)), (429, "rate_limited"), "{body}");
+    assert_eq!(scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM users WHERE email = 'c@example.com'"), 0);
+}

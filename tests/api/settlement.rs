@@ -449,7 +449,7 @@ async fn earnings_become_available_once_the_part_has_shipped_for_the_settlement_
         aidmart::settlement::service::release_due(&mut conn, 7, now + chrono::Duration::days(30)).expect("job"),
         0
     );
-    let ship = json!({"order_no": no, "carrier": "顺丰", "tracking_no": "SF1234567890"});
+    let ship = json!({"order_no": no, "carrier": "顺丰速运", "tracking_no": "SF123456789012"});
     let (s, v) = send_json(coop.post(app.url("/api/v1/coop/shipments")).json(&ship)).await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(

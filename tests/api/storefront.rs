@@ -554,7 +554,7 @@ async fn cooperatives_ship_ticked_parcels_with_a_carrier_from_the_list() {
         ("carrier".to_string(), "FooExpress".to_string()),
         ("pick".to_string(), a.clone()),
         (format!("key_{a}"), key(&a)),
-        (format!("tracking_{a}"), "SF1001".to_string()),
+        (format!("tracking_{a}"), "SF100000001001".to_string()),
     ];
     let res = coop.post(app.url("/coop/shipping/selected")).form(&form).send().await.expect("post");
     assert_eq!(res.status(), 400);
@@ -563,7 +563,7 @@ async fn cooperatives_ship_ticked_parcels_with_a_carrier_from_the_list() {
         ("carrier".to_string(), "顺丰速运".to_string()),
         ("pick".to_string(), a.clone()),
         (format!("key_{a}"), key(&a)),
-        (format!("tracking_{a}"), "SF1001".to_string()),
+        (format!("tracking_{a}"), "SF100000001001".to_string()),
         ("pick".to_string(), b.clone()),
         (format!("key_{b}"), key(&b)),
         (format!("tracking_{b}"), String::new()),
@@ -572,7 +572,7 @@ async fn cooperatives_ship_ticked_parcels_with_a_carrier_from_the_list() {
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap_or_default().contains(&numbers[1]), "the order without a tracking number is named");
     let mut form = form;
-    form[7].1 = "SF1002".to_string();
+    form[7].1 = "SF100000001002".to_string();
     let res = coop.post(app.url("/coop/shipping/selected")).form(&form).send().await.expect("post");
     assert_eq!(res.status(), 200);
     for no in &numbers {

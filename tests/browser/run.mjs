@@ -706,8 +706,8 @@ test('every page of every role fits a 390 px phone; main pages pass axe-core', w
   const roles = [
     ['union@example.com', ['/union', '/account']],
     ['canteen@example.com', ['/canteen']],
-    ['coop@example.com', ['/coop', '/coop/shipping', '/coop/reports', '/coop/stock/bulk', '/coop/earnings']],
-    ['admin@example.com', ['/admin', '/admin/points', '/admin/users', '/account', '/ledger']],
+    ['coop@example.com', ['/coop', '/coop/shipping', '/coop/reports', '/coop/stock/bulk', '/coop/after-sales', '/coop/earnings']],
+    ['admin@example.com', ['/admin', '/admin/points', '/admin/users', '/account', '/ledger', '/admin/after-sales']],
   ];
   for (const [email, urls] of roles) {
     const { page, problems } = await openPage(t, PHONE);
@@ -768,4 +768,79 @@ test('every page of every role fits a 390 px phone; main pages pass axe-core', w
     }
     assert.deepEqual(problems, []);
   }
+}));
+
+// ---- After the parcel leaves: receipt, an after-sales case with a photo, the cooperative accepts ----
+
+test('ship, confirm receipt, open a case with a photo, the cooperative accepts, the refund shows', withServerLog(async (t) => {
+  const buyer = await openPage(t, PHONE);
+  await logIn(buyer.page, 'buyer@example.com');
+  const api = buyer.page.request;
+  // A paid order of two bags of product 1 (the quinoa cooperative's), through the API.
+  const product = await (await api.get('/api/v1/products/1')).json();
+  const sku = product.skus[0].id;
+  const address = { ...ADDRESS, detail: '金融大街 1 号' };
+  const placed = await api.post('/api/v1/orders', { data: { lines: [{ sku_id: sku, quantity: 2 }], address } });
+  assert.equal(placed.status(), 201, await placed.text());
+  const order = await placed.json();
+  const paid = await api.post(`/api/v1/payments/sandbox/${order.payment_id}/complete`);
+  assert.equal(paid.status(), 200);
+  // The cooperative ships it with a SF tracking number.
+  const coop = await openPage(t, PHONE);
+  await logIn(coop.page, 'coop@example.com');
+  const shipped = await coop.page.request.post('/api/v1/coop/shipments',
+    { data: { order_no: order.order_no, carrier: '顺丰速运', tracking_no: 'SF1234567890123' } });
+  assert.equal(shipped.status(), 201, await shipped.text());
+
+  // The buyer confirms receipt on the order page.
+  const orderPath = `/orders/${order.order_no}`;
+  await visitOnPhone(buyer.page, orderPath, 'buyer-order-shipped');
+  const main = buyer.page.getByRole('main');
+  await main.getByTestId('parcel').getByText('SF1234567890123').waitFor();
+  await Promise.all([
+    buyer.page.waitForURL((u) => u.pathname === orderPath),
+    buyer.page.getByTestId('confirm-receipt').click(),
+  ]);
+  assert.equal(await buyer.page.getByTestId('confirm-receipt').count(), 0, 'received once');
+  await main.getByTestId('parcel').getByText('已收货').first().waitFor();
+  await assertAccessible(buyer.page, 'order page after receipt');
+
+  // Opens a refund_only case for one bag with a photo (a screenshot is a real PNG).
+  await Promise.all([
+    buyer.page.waitForURL((u) => u.pathname.endsWith('/after-sales/new')),
+    buyer.page.getByTestId('open-case').first().click(),
+  ]);
+  await assertAccessible(buyer.page, 'new after-sales case');
+  const photo = await buyer.page.screenshot({ clip: { x: 0, y: 0, width: 40, height: 40 } });
+  await main.getByLabel('数量', { exact: true }).fill('1');
+  await main.getByLabel('金额（元）', { exact: true }).fill('10.00');
+  await main.getByLabel('说明', { exact: true }).fill('一袋破了');
+  await main.getByLabel('照片（最多 6 张）', { exact: true }).setInputFiles({ name: 'bag.png', mimeType: 'image/png', buffer: photo });
+  await Promise.all([
+    buyer.page.waitForURL((u) => /\/after-sales\/\d+$/.test(u.pathname)),
+    buyer.page.getByTestId('submit-case').click(),
+  ]);
+  const casePath = new URL(buyer.page.url()).pathname;
+  assert.equal((await buyer.page.getByTestId('case-status').textContent()).trim(), '待合作社处理');
+  assert.equal(await main.locator('img[src^="/images/"]').count(), 1, 'the photo is shown');
+  await visitOnPhone(buyer.page, casePath, 'buyer-case-requested');
+  await assertAccessible(buyer.page, 'case page');
+
+  // The cooperative accepts it from its after-sales queue in one tap.
+  await visitOnPhone(coop.page, '/coop/after-sales', 'coop-after-sales');
+  await assertAccessible(coop.page, 'coop after-sales queue');
+  assert.equal(await coop.page.getByRole('main').locator('img[src^="/images/"]').count(), 1, 'the cooperative sees the photo');
+  await Promise.all([
+    coop.page.waitForURL((u) => u.pathname === '/coop/after-sales'),
+    coop.page.getByTestId('accept-case').first().click(),
+  ]);
+
+  // The buyer sees the refund.
+  await visitOnPhone(buyer.page, casePath, 'buyer-case-refunded');
+  assert.equal((await buyer.page.getByTestId('case-status').textContent()).trim(), '已退款');
+  assert.equal((await buyer.page.getByTestId('case-refunded').textContent()).trim(), '¥10.00');
+  await buyer.page.goto(orderPath);
+  await main.getByTestId('case-link').getByText('已退款').waitFor();
+  assert.deepEqual(buyer.problems, []);
+  assert.deepEqual(coop.problems, []);
 }));

@@ -1,0 +1,17 @@
+DROP TABLE review_photos;
+DROP TABLE reviews;
+DROP TABLE after_sales_events;
+DROP TABLE after_sales_photos;
+DROP TABLE after_sales_lines;
+DROP TABLE after_sales;
+DROP TABLE photos;
+DROP INDEX shipments_unreceived;
+DROP INDEX shipments_part;
+CREATE UNIQUE INDEX shipments_part ON shipments (order_id, producer_id, COALESCE(recipient_id, 0));
+ALTER TABLE shipments DROP COLUMN after_sales_id;
+ALTER TABLE shipments DROP COLUMN received_by;
+ALTER TABLE shipments DROP COLUMN received_at;
+ALTER TABLE orders DROP COLUMN received_at;
+ALTER TABLE order_lines DROP COLUMN refunded_pv_fen;
+ALTER TABLE order_lines DROP COLUMN refunded_points;
+ALTER TABLE order_lines DROP COLUMN refunded_cash_fen;
