@@ -17,10 +17,12 @@ import datetime
 import email
 import email.policy
 import json
+import os
 import pathlib
 import re
 import sys
 import time
+import zoneinfo
 
 import requests
 
@@ -78,6 +80,12 @@ def new_tokens(mail_dir, to, known, count, path="/invites/"):
             return fresh
         time.sleep(0.2)
     raise SystemExit(f"fixture step: no invite mail for {to} in {mail_dir}")
+
+
+def store_today():
+    """Today in the store's time zone (periods close on the store's days)."""
+    zone = zoneinfo.ZoneInfo(os.environ.get("AIDMART_TIMEZONE") or "Asia/Shanghai")
+    return datetime.datetime.now(zone).date().isoformat()
 
 
 def main(base, mail_dir, k):
@@ -207,6 +215,28 @@ def main(base, mail_dir, k):
     roles["coop"] = {"products": own_products, "skus": own_skus, "sku_codes": own_codes,
                      "shippable_orders": shippable[:k], "bulk_shippable_orders": shippable[k:]}
 
+    # Settlement: close today for every cooperative with paid lines (one statement each per
+    # period); the demo cooperative's is confirmed here, so the admin has a payout to mark paid
+    # or failed (the cooperative's own confirm and dispute then meet 409 invalid_state).
+    # One parcel shipped, so its earning becomes available (scripts/fuzz_api.sh runs the store
+    # with AIDMART_SETTLE_AFTER_DAYS=0 and a 2 s job interval) and the statement has a payable.
+    sent = order(payer, [{"sku_id": own_sku, "quantity": 2}])
+    pay(payer, sent)
+    coop.call("POST", "/coop/shipments", json={"order_no": sent["order_no"], "carrier": "顺丰速运",
+                                               "tracking_no": "SF9000000000001"})
+    for _ in range(50):
+        if fen(coop.call("GET", "/coop/earnings")["available"]) > 0:
+            break
+        time.sleep(0.2)
+    admin = Api(base, "admin@example.com")
+    statements = admin.call("POST", "/admin/settlements/run", json={"period_end": store_today()})
+    own_producers = sorted({s["producer_id"] for s in skus if s["id"] in own_skus})
+    mine = [s["id"] for s in statements if s["producer_id"] in own_producers]
+    for st in mine:
+        coop.call("POST", f"/coop/statements/{st}/confirm")
+    roles["coop"].update({"producers": own_producers, "statements": mine,
+                          "confirmable_statements": mine, "disputable_statements": mine})
+
     # Invites for the buyer to accept (each token once).
     used = set(mailed_links(mail_dir, "buyer@example.com", "/invites/"))
     for _ in range(k):
@@ -317,7 +347,8 @@ def main(base, mail_dir, k):
 
     roles["admin"] = {"org": union_org, "decidable_cases": [c[1] for c in cases["decidable"]],
                       "reviews": reviews, "refundable_orders": admin_refundable, "orgs": [union_org, canteen_org],
-                      "users": ["employee@example.com", "buyer@example.com"]}
+                      "users": ["employee@example.com", "buyer@example.com"],
+                      "payouts": [p["id"] for p in admin.call("GET", "/admin/payouts")]}
     common["ledger_seqs"] = [e["seq"] for e in anon.call("GET", "/ledger?limit=50")["entries"]]
     json.dump({"common": common, "roles": roles}, sys.stdout, ensure_ascii=False, indent=1)
 

@@ -156,6 +156,13 @@ def _csv(text):
 
 
 _today = lambda: time.strftime("%Y-%m-%d")  # noqa: E731
+
+
+def _store_today():
+    import datetime
+    import zoneinfo
+    zone = zoneinfo.ZoneInfo(os.environ.get("AIDMART_TIMEZONE") or "Asia/Shanghai")
+    return datetime.datetime.now(zone).date().isoformat()
 _month = lambda: time.strftime("%Y-%m")  # noqa: E731
 _uniq = lambda: next(_COUNTER)  # noqa: E731
 
@@ -204,6 +211,21 @@ _AIM = {
                                         body=lambda n: {"delta": 1 + n % 10, "reason": "到货入库"}),
     "POST /coop/stock/bulk": _set(body=lambda n: {
         "csv": f"sku_code,stock,delta,reason\n{_sku_code(n)},,{1 + n % 10},到货入库\n"}),
+    "GET /coop/earnings": _set(query=lambda n: {"producer_id": _pick(_mine("producers"), n)}),
+    "GET /coop/statements/{id}": _set(path={"id": lambda n: _pick(_mine("statements"), n)},
+                                      query=lambda n: {"format": _pick(["json", "csv", "xlsx"], n)}),
+    "POST /coop/statements/{id}/confirm": _set(path={"id": lambda n: _pick(_mine("confirmable_statements"), n)}),
+    "POST /coop/statements/{id}/dispute": _set(path={"id": lambda n: _pick(_mine("disputable_statements"), n)},
+                                               body=lambda n: {"note": f"第 {n} 行金额与我社记录不符"}),
+    "PUT /coop/bank-account": _set(body=lambda n: {
+        "account_name": "沽源县藜麦种植专业合作社", "bank": "中国农业银行沽源县支行",
+        "account_no": f"62284804181{n:08d}"}),
+    "POST /admin/settlements/run": _set(body=lambda n: {"period_end": _store_today()}),
+    "GET /admin/payouts": _set(query=lambda n: {"status": _pick(["queued", "paid", "failed"], n)}),
+    "POST /admin/payouts/{id}/paid": _set(path={"id": lambda n: _pick(_mine("payouts"), n)},
+                                          body=lambda n: {"bank_reference": f"ABC2026112600{n:04d}"}),
+    "POST /admin/payouts/{id}/failed": _set(path={"id": lambda n: _pick(_mine("payouts"), n)},
+                                            body=lambda n: {"reason": "户名与账号不符，银行退回"}),
     "POST /donations": _set(body=lambda n: {"project_id": _pick(_common("projects"), n), "points": 50}),
     "POST /invites/{token}/accept": _set(path={"token": lambda n: _pick(_mine("invites"), n, "x")}),
     "GET /ledger/verify": _set(query=lambda n: {}),

@@ -11,7 +11,9 @@
 The canonical text of an entry is
   aidmart-credit-v1|seq|kind|campaign|producer|county|org|project|channel|category|amount_fen|
   order_line|refund|donation|YYYY-MM-DDTHH:MM:SSZ|prev_hash
-with absent values empty; its SHA-256 (hex) is the entry's hash. See docs/ARCHITECTURE.md.
+with absent values empty; its SHA-256 (hex) is the entry's hash. A payout to a cooperative
+(kind `payout`) has no campaign and adds |payout_id|period_end|reference_hash after donation
+(the SHA-256 of the bank's reference, never the account number). See docs/ARCHITECTURE.md.
 """
 import hashlib
 import json
@@ -24,10 +26,12 @@ import urllib.request
 GENESIS = "0" * 64
 FIELDS = ["seq", "kind", "campaign_id", "producer_id", "county_id", "org_id", "project_id", "channel",
           "category", "amount_fen", "order_line_id", "refund_id", "donation_id"]
+PAYOUT_FIELDS = ["payout_id", "period_end", "reference_hash"]
 
 
 def canonical(e, created, prev):
-    parts = ["aidmart-credit-v1"] + ["" if e[f] is None else str(e[f]) for f in FIELDS] + [created, prev]
+    fields = FIELDS + (PAYOUT_FIELDS if e["kind"] == "payout" else [])
+    parts = ["aidmart-credit-v1"] + ["" if e.get(f) is None else str(e[f]) for f in fields] + [created, prev]
     return "|".join(parts)
 
 
@@ -38,7 +42,7 @@ def fen(amount):
 
 
 def verify(base):
-    after, prev, count = 0, GENESIS, 0
+    after, prev, count, payouts = 0, GENESIS, 0, {}
     while True:
         with urllib.request.urlopen(f"{base}/api/v1/ledger?after={after}&limit=1000") as r:
             page = json.load(r)
@@ -50,11 +54,16 @@ def verify(base):
             text = canonical(e, created, prev)
             if text != e["canonical"] or hashlib.sha256(text.encode()).hexdigest() != e["hash"]:
                 sys.exit(f"entry {e['seq']}: does not match its hash")
+            if e["kind"] == "payout" and (e["campaign_id"] is not None or e["amount_fen"] <= 0
+                                          or len(e.get("reference_hash") or "") != 64):
+                sys.exit(f"entry {e['seq']}: a payout must name no campaign, a positive amount and a reference hash")
+            payouts[e["producer_id"]] = payouts.get(e["producer_id"], 0) + (e["amount_fen"] if e["kind"] == "payout" else 0)
             prev, count = e["hash"], e["seq"]
         if page["next_after"] is None:
             break
         after = page["next_after"]
-    print(f"ok: {count} entries, head {prev}")
+    paid = sum(payouts.values())
+    print(f"ok: {count} entries, head {prev}; paid out to cooperatives: {paid // 100}.{paid % 100:02d}")
 
 
 def synthetic(n):

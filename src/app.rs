@@ -58,6 +58,7 @@ impl AppState {
             payment_timeout: chrono::Duration::minutes(self.config.payment_timeout_mins),
             gateway: "sandbox",
             public_url: self.config.public_url.clone(),
+            channel_fee_bps: self.config.channel_fee_bps,
             hooks: self.order_hooks,
         }
     }

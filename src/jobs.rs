@@ -10,7 +10,7 @@ use crate::aftersales::{delivery, service::Windows};
 use crate::app::AppState;
 use crate::config::Config;
 use crate::error::AppError;
-use crate::{aftersales, credits, mail, orders, orgs, points};
+use crate::{aftersales, credits, mail, orders, orgs, points, settlement};
 
 struct Job {
     name: &'static str,
@@ -43,6 +43,11 @@ const JOBS: &[Job] = &[
         name: "ledger checkpoint signed",
         every: interval,
         run: |s, now| Ok(usize::from(credits::service::checkpoint(&mut *s.pool.get()?, &s.ledger_key, now)?.is_some())),
+    },
+    Job {
+        name: "earnings released to the cooperatives",
+        every: interval,
+        run: |s, now| settlement::service::release_due(&mut *s.pool.get()?, s.config.settle_after_days, now),
     },
     Job {
         name: "recurring canteen orders",

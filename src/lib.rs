@@ -26,5 +26,6 @@ pub mod payments;
 pub mod points;
 pub mod reviews;
 pub mod seed;
+pub mod settlement;
 pub mod startup;
 pub mod web;

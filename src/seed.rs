@@ -91,6 +91,16 @@ struct ProducerSeed {
     description_zh: String,
     #[serde(default)]
     description_en: String,
+    /// Where settlement pays it (demo details).
+    bank: Option<BankSeed>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BankSeed {
+    account_name: String,
+    bank: String,
+    account_no: String,
 }
 
 #[derive(Deserialize)]
@@ -452,6 +462,21 @@ fn load_catalog(
                 producers::description_en.eq(&p.description_en),
             ))
             .execute(conn)?;
+        if let Some(b) = &p.bank {
+            use crate::db::schema::earnings_accounts as ea;
+            let id: i64 = producers::table.filter(producers::code.eq(&p.code)).select(producers::id).first(conn)?;
+            if b.account_name.trim().is_empty() || !b.account_no.chars().all(|c| c.is_ascii_digit()) {
+                return Err(invalid(PRODUCERS, format!("{}: bank details need a name and a numeric account", p.code)));
+            }
+            diesel::insert_into(ea::table)
+                .values((
+                    ea::producer_id.eq(id),
+                    ea::account_name.eq(&b.account_name),
+                    ea::bank.eq(&b.bank),
+                    ea::account_no.eq(&b.account_no),
+                ))
+                .execute(conn)?;
+        }
         report.producers += 1;
     }
     const PRODUCTS: &str = "products.toml";

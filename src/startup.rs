@@ -24,7 +24,9 @@ use crate::orders::hooks::Hooks;
 use crate::payments::SandboxGateway;
 use crate::web::i18n::Messages;
 use crate::web::metrics::Metrics;
-use crate::{accounts, api, catalog, credits, donations, ops, orders, orgs, payments, points, seed, web as webparts};
+use crate::{
+    accounts, api, catalog, credits, donations, ops, orders, orgs, payments, points, seed, settlement, web as webparts,
+};
 
 /// Who hears of each order's lifecycle events, in this order, in the order's transaction:
 /// the organisation's budget and approval first (it may refuse the order), then the credit
@@ -33,6 +35,7 @@ pub const ORDER_HOOKS: Hooks = Hooks(&[
     ("orgs", orgs::account::on_order),
     ("credits", credits::service::on_order),
     ("invoices", crate::invoices::service::on_order),
+    ("settlement", settlement::service::on_order),
     ("mail", orders::mail::on_order),
 ]);
 
@@ -164,6 +167,7 @@ impl Application {
                 .configure(credits::routes::pages)
                 .configure(donations::routes::pages)
                 .configure(crate::coop::routes::pages)
+                .configure(settlement::routes::pages)
                 .configure(orgs::routes::pages)
                 .route("/static/{file}", web::get().to(webparts::templates::static_file))
                 .route("/favicon.ico", web::get().to(webparts::templates::favicon))

@@ -35,6 +35,7 @@ pub fn routes(cfg: &mut ApiConfig) {
             .configure(coop::routes::api)
             .configure(orgs::routes::api)
             .configure(crate::invoices::routes::api)
+            .configure(crate::settlement::routes::api)
             .configure(crate::aftersales::routes::api)
             .configure(crate::reviews::routes::api)
             .service(openapi_json)

@@ -19,7 +19,8 @@ pub const SALE_KINDS: [&str; 2] = ["sale", "sale_reversal"];
 pub struct Entry {
     pub seq: i64,
     pub kind: String,
-    pub campaign_id: i64,
+    /// None only for a payout, which belongs to no campaign.
+    pub campaign_id: Option<i64>,
     pub producer_id: Option<i64>,
     pub county_id: Option<i64>,
     pub org_id: Option<i64>,
@@ -33,6 +34,11 @@ pub struct Entry {
     pub created_at: NaiveDateTime,
     pub prev_hash: String,
     pub hash: String,
+    /// A payout's own fields (settlement): which payout, the period it closed, and the
+    /// SHA-256 (hex) of the bank's reference. Hashed into the canonical text of payouts only.
+    pub payout_id: Option<i64>,
+    pub period_end: Option<NaiveDate>,
+    pub reference_hash: Option<String>,
 }
 
 /// Locks the chain's head row for the rest of the transaction and returns (entries, head hash).

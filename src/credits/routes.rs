@@ -35,7 +35,7 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
 pub struct EntryView {
     pub seq: i64,
     pub kind: String,
-    pub campaign_id: i64,
+    pub campaign_id: Option<i64>,
     pub producer_id: Option<i64>,
     pub county_id: Option<i64>,
     pub org_id: Option<i64>,
@@ -50,6 +50,10 @@ pub struct EntryView {
     pub created_at: NaiveDateTime,
     pub prev_hash: String,
     pub hash: String,
+    /// A payout's payout, period and SHA-256 of its bank reference (null for other kinds).
+    pub payout_id: Option<i64>,
+    pub period_end: Option<chrono::NaiveDate>,
+    pub reference_hash: Option<String>,
     /// The exact text whose SHA-256 is `hash`.
     pub canonical: String,
 }
@@ -74,6 +78,9 @@ impl From<Entry> for EntryView {
             created_at: e.created_at,
             prev_hash: e.prev_hash,
             hash: e.hash,
+            payout_id: e.payout_id,
+            period_end: e.period_end,
+            reference_hash: e.reference_hash,
             canonical,
         }
     }
@@ -234,6 +241,13 @@ pub struct CampaignDetail {
     /// Sales credited to the campaign in the ledger, net of refunds.
     #[schema(value_type = String)]
     credited_total: Money,
+    /// Paid out to the cooperatives: what the campaign's lines added to settlement statements
+    /// whose payout was marked paid.
+    #[schema(value_type = String)]
+    paid_out: Money,
+    /// Earned by the cooperatives (value less fees and refunds) and not yet paid out.
+    #[schema(value_type = String)]
+    pending: Money,
     /// Progress towards the target, in percent (0 when there is no target).
     progress_pct: f64,
     by_category: CategoryTotals,
@@ -273,10 +287,12 @@ async fn load_campaign(
     Ok((CampaignView::new(campaign, organiser, lang, Utc::now().date_naive()), credits))
 }
 
-fn detail(campaign: CampaignView, c: &CampaignCredits) -> CampaignDetail {
+fn detail(campaign: CampaignView, c: &CampaignCredits, settled: (Money, Money)) -> CampaignDetail {
     let months: Vec<dashboard::Group> = c.by_month.iter().map(|(m, fen)| (m.clone(), m.clone(), *fen)).collect();
     CampaignDetail {
         credited_total: Money::from_fen(c.credited_fen),
+        paid_out: settled.0,
+        pending: settled.1,
         progress_pct: progress(c.credited_fen, campaign.target.fen()),
         by_category: CategoryTotals {
             direct_purchase: Money::from_fen(c.direct_purchase_fen),
@@ -301,7 +317,8 @@ async fn api_campaign(
 ) -> Result<web::Json<CampaignDetail>, AppError> {
     let id = path.into_inner();
     let (campaign, credits) = load_campaign(&state, move |c| c.id == id, lang).await?;
-    Ok(web::Json(detail(campaign, &credits)))
+    let settled = state.db(move |conn| crate::settlement::service::campaign_totals(conn, id)).await?;
+    Ok(web::Json(detail(campaign, &credits, settled)))
 }
 
 #[derive(Serialize)]
@@ -327,7 +344,9 @@ async fn campaign_page(page: Page, path: web::Path<String>) -> Result<HttpRespon
     let (campaign, c) = load_campaign(&page.state, move |c| c.slug == slug, page.lang).await?;
     let title = campaign.name.clone();
     let offers = super::campaign_offers::offers(&page.state, campaign.id).await?;
-    let detail = detail(campaign, &c);
+    let id = campaign.id;
+    let settled = page.state.db(move |conn| crate::settlement::service::campaign_totals(conn, id)).await?;
+    let detail = detail(campaign, &c, settled);
     let (zh_direct, en_direct) = ("直接采购", "Direct purchase");
     let (zh_helped, en_helped) = ("帮助销售", "Helped sales");
     let today = Utc::now().date_naive();
@@ -481,7 +500,7 @@ async fn entry_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, Ap
             let entry = model::entry(conn, seq)?.ok_or(AppError::NotFound)?;
             let prev =
                 if seq > 1 { model::entry(conn, seq - 1)?.map(|p| p.hash) } else { Some(service::GENESIS.into()) };
-            let campaign = model::campaign_names(conn, &[entry.campaign_id])?.pop();
+            let campaign = model::campaign_names(conn, &entry.campaign_id.into_iter().collect::<Vec<_>>())?.pop();
             let producer =
                 crate::catalog::model::producer_names(conn, &entry.producer_id.into_iter().collect::<Vec<_>>())?.pop();
             let county = model::county_names(conn, &entry.county_id.into_iter().collect::<Vec<_>>())?.pop();

@@ -53,7 +53,7 @@ pub fn canonical_into(e: &Entry, out: &mut String) {
     out.push_str("aidmart-credit-v1");
     field(out, e.seq);
     field(out, &e.kind);
-    field(out, e.campaign_id);
+    optional(out, e.campaign_id);
     optional(out, e.producer_id);
     optional(out, e.county_id);
     optional(out, e.org_id);
@@ -64,6 +64,17 @@ pub fn canonical_into(e: &Entry, out: &mut String) {
     optional(out, e.order_line_id);
     optional(out, e.refund_id);
     optional(out, e.donation_id);
+    // A payout (kind `payout`, issue 14) also covers its payout, period and reference hash;
+    // every other kind's text is as it always was.
+    if e.kind == "payout" {
+        optional(out, e.payout_id);
+        out.push('|');
+        if let Some(d) = e.period_end {
+            let _ = write!(out, "{}", d.format("%Y-%m-%d"));
+        }
+        out.push('|');
+        out.push_str(e.reference_hash.as_deref().unwrap_or(""));
+    }
     let t = e.created_at;
     let _ = write!(
         out,
@@ -97,19 +108,12 @@ pub fn hash_hex(canonical: &str) -> String {
 /// Numbers, chains and stores the drafts after the current head, in one transaction with the
 /// change they record (the caller's). Returns the stored entries.
 pub fn append(conn: &mut AnyConnection, drafts: Vec<Draft>, now: NaiveDateTime) -> Result<Vec<Entry>, AppError> {
-    if drafts.is_empty() {
-        return Ok(Vec::new());
-    }
-    let created_at = now.with_nanosecond(0).unwrap_or(now);
-    let (mut seq, mut prev) = model::lock_head(conn)?;
-    let mut entries = Vec::with_capacity(drafts.len());
-    let mut buf = String::with_capacity(160);
-    for d in drafts {
-        seq += 1;
-        let mut e = Entry {
-            seq,
+    let entries = drafts
+        .into_iter()
+        .map(|d| Entry {
+            seq: 0,
             kind: d.kind.to_string(),
-            campaign_id: d.campaign_id,
+            campaign_id: Some(d.campaign_id),
             producer_id: d.producer_id,
             county_id: d.county_id,
             org_id: d.org_id,
@@ -120,10 +124,66 @@ pub fn append(conn: &mut AnyConnection, drafts: Vec<Draft>, now: NaiveDateTime) 
             order_line_id: d.order_line_id,
             refund_id: d.refund_id,
             donation_id: d.donation_id,
-            created_at,
-            prev_hash: prev,
+            created_at: now,
+            prev_hash: String::new(),
             hash: String::new(),
-        };
+            payout_id: None,
+            period_end: None,
+            reference_hash: None,
+        })
+        .collect();
+    chain(conn, entries, now)
+}
+
+/// Posts a payout marked paid (settlement): the producer and its county, the amount, the
+/// payout, the period it closed and the SHA-256 of the bank's reference. In the caller's
+/// transaction, which holds the ledger head first (the head leads the lock order).
+pub fn append_payout(
+    conn: &mut AnyConnection,
+    producer_id: i64,
+    amount_fen: i64,
+    payout_id: i64,
+    period_end: chrono::NaiveDate,
+    reference_hash: String,
+    now: NaiveDateTime,
+) -> Result<Entry, AppError> {
+    let county = model::producer_counties(conn, &[producer_id])?.into_iter().next().map(|(_, c)| c);
+    let entry = Entry {
+        seq: 0,
+        kind: "payout".into(),
+        campaign_id: None,
+        producer_id: Some(producer_id),
+        county_id: county,
+        org_id: None,
+        project_id: None,
+        channel: "bank".into(),
+        category: "payout".into(),
+        amount_fen,
+        order_line_id: None,
+        refund_id: None,
+        donation_id: None,
+        created_at: now,
+        prev_hash: String::new(),
+        hash: String::new(),
+        payout_id: Some(payout_id),
+        period_end: Some(period_end),
+        reference_hash: Some(reference_hash),
+    };
+    chain(conn, vec![entry], now)?.pop().ok_or_else(|| AppError::internal("payout entry not appended"))
+}
+
+/// Numbers and links entries after the head, and stores them and the new head.
+fn chain(conn: &mut AnyConnection, drafts: Vec<Entry>, now: NaiveDateTime) -> Result<Vec<Entry>, AppError> {
+    if drafts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let created_at = now.with_nanosecond(0).unwrap_or(now);
+    let (mut seq, mut prev) = model::lock_head(conn)?;
+    let mut entries = Vec::with_capacity(drafts.len());
+    let mut buf = String::with_capacity(160);
+    for d in drafts {
+        seq += 1;
+        let mut e = Entry { seq, created_at, prev_hash: prev, ..d };
         canonical_into(&e, &mut buf);
         e.hash = hash_hex(&buf);
         prev = e.hash.clone();
@@ -298,7 +358,7 @@ pub fn line_credits(conn: &mut AnyConnection, line_ids: &[i64]) -> Result<Vec<Li
     let names = |rows: Vec<(i64, String, String)>| -> HashMap<i64, (String, String)> {
         rows.into_iter().map(|(id, zh, en)| (id, (zh, en))).collect()
     };
-    let campaigns = names(model::campaign_names(conn, &ids(|e| Some(e.campaign_id)))?);
+    let campaigns = names(model::campaign_names(conn, &ids(|e| e.campaign_id))?);
     let producers = names(crate::catalog::model::producer_names(conn, &ids(|e| e.producer_id))?);
     let counties = names(model::county_names(conn, &ids(|e| e.county_id))?);
     let pick =
@@ -306,7 +366,7 @@ pub fn line_credits(conn: &mut AnyConnection, line_ids: &[i64]) -> Result<Vec<Li
     Ok(entries
         .into_iter()
         .map(|e| {
-            let (campaign_zh, campaign_en) = pick(&campaigns, Some(e.campaign_id));
+            let (campaign_zh, campaign_en) = pick(&campaigns, e.campaign_id);
             let (producer_zh, producer_en) = pick(&producers, e.producer_id);
             let (county_zh, county_en) = pick(&counties, e.county_id);
             LineCredit {
@@ -552,7 +612,7 @@ mod tests {
         Entry {
             seq: 1,
             kind: "sale".into(),
-            campaign_id: 2,
+            campaign_id: Some(2),
             producer_id: Some(3),
             county_id: Some(4),
             org_id: None,
@@ -566,7 +626,36 @@ mod tests {
             created_at: NaiveDate::from_ymd_opt(2026, 11, 23).and_then(|d| d.and_hms_opt(8, 30, 0)).unwrap(),
             prev_hash: GENESIS.into(),
             hash: String::new(),
+            payout_id: None,
+            period_end: None,
+            reference_hash: None,
         }
+    }
+
+    #[test]
+    fn a_payout_covers_its_payout_period_and_reference_hash() {
+        let payout = Entry {
+            kind: "payout".into(),
+            campaign_id: None,
+            category: "payout".into(),
+            channel: "bank".into(),
+            order_line_id: None,
+            payout_id: Some(9),
+            period_end: NaiveDate::from_ymd_opt(2026, 11, 22),
+            reference_hash: Some("ab".repeat(32)),
+            ..entry()
+        };
+        assert_eq!(
+            canonical(&payout),
+            format!(
+                "aidmart-credit-v1|1|payout||3|4|||bank|payout|3990||||9|2026-11-22|{}|2026-11-23T08:30:00Z|{GENESIS}",
+                "ab".repeat(32)
+            )
+        );
+        let other = Entry { reference_hash: Some("cd".repeat(32)), ..payout.clone() };
+        assert_ne!(hash_hex(&canonical(&payout)), hash_hex(&canonical(&other)));
+        let period = Entry { period_end: NaiveDate::from_ymd_opt(2026, 11, 29), ..payout.clone() };
+        assert_ne!(hash_hex(&canonical(&payout)), hash_hex(&canonical(&period)));
     }
 
     #[test]

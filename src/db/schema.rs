@@ -451,7 +451,7 @@ diesel::table! {
     credit_entries (seq) {
         seq -> BigInt,
         kind -> Text,
-        campaign_id -> BigInt,
+        campaign_id -> Nullable<BigInt>,
         producer_id -> Nullable<BigInt>,
         county_id -> Nullable<BigInt>,
         org_id -> Nullable<BigInt>,
@@ -465,6 +465,9 @@ diesel::table! {
         created_at -> Timestamp,
         prev_hash -> Text,
         hash -> Text,
+        payout_id -> Nullable<BigInt>,
+        period_end -> Nullable<Date>,
+        reference_hash -> Nullable<Text>,
     }
 }
 
@@ -892,3 +895,110 @@ diesel::table! {
         order_id -> BigInt,
     }
 }
+
+// ---- settlement with the cooperatives (issue 14) ----
+
+diesel::table! {
+    settlement_line_terms (order_line_id) {
+        order_line_id -> BigInt,
+        fee_bps -> BigInt,
+    }
+}
+
+diesel::table! {
+    earnings_accounts (producer_id) {
+        producer_id -> BigInt,
+        fee_bps -> BigInt,
+        pending_fen -> BigInt,
+        available_fen -> BigInt,
+        in_payout_fen -> BigInt,
+        paid_out_fen -> BigInt,
+        fees_fen -> BigInt,
+        account_name -> Nullable<Text>,
+        bank -> Nullable<Text>,
+        account_no -> Nullable<Text>,
+        bank_changed_at -> Nullable<Timestamp>,
+        payouts_held_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    settlement_statements (id) {
+        id -> BigInt,
+        producer_id -> BigInt,
+        period_start -> Nullable<Date>,
+        period_end -> Date,
+        opening_fen -> BigInt,
+        closing_fen -> BigInt,
+        payable_fen -> BigInt,
+        status -> Text,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+        decided_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    payouts (id) {
+        id -> BigInt,
+        statement_id -> BigInt,
+        producer_id -> BigInt,
+        amount_fen -> BigInt,
+        status -> Text,
+        account_name -> Nullable<Text>,
+        bank -> Nullable<Text>,
+        account_no -> Nullable<Text>,
+        bank_reference -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+        decided_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    earnings_entries (id) {
+        id -> BigInt,
+        producer_id -> BigInt,
+        kind -> Text,
+        campaign_id -> Nullable<BigInt>,
+        order_line_id -> Nullable<BigInt>,
+        refund_id -> Nullable<BigInt>,
+        statement_id -> Nullable<BigInt>,
+        payout_id -> Nullable<BigInt>,
+        amount_fen -> BigInt,
+        pending_fen -> BigInt,
+        available_fen -> BigInt,
+        in_payout_fen -> BigInt,
+        paid_out_fen -> BigInt,
+        fees_fen -> BigInt,
+        cash_fen -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    statement_lines (statement_id, entry_id) {
+        statement_id -> BigInt,
+        entry_id -> BigInt,
+    }
+}
+
+diesel::joinable!(statement_lines -> earnings_entries (entry_id));
+diesel::joinable!(payouts -> settlement_statements (statement_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    statement_lines,
+    earnings_entries,
+    settlement_statements,
+    payouts,
+    earnings_accounts,
+    settlement_line_terms,
+);
+diesel::allow_tables_to_appear_in_same_query!(earnings_entries, order_lines);
+diesel::allow_tables_to_appear_in_same_query!(earnings_entries, orders);
+diesel::allow_tables_to_appear_in_same_query!(earnings_entries, shipments);
+diesel::allow_tables_to_appear_in_same_query!(order_lines, settlement_line_terms);
+diesel::allow_tables_to_appear_in_same_query!(payouts, producers);
+diesel::allow_tables_to_appear_in_same_query!(settlement_statements, producers);
+diesel::allow_tables_to_appear_in_same_query!(earnings_accounts, producers);

@@ -417,6 +417,8 @@ pub struct Settings {
     pub payment_timeout: Duration,
     pub gateway: &'static str,
     pub public_url: String,
+    /// The payment channel's fee on the cash part, in basis points (settlement's fee entries).
+    pub channel_fee_bps: i64,
     /// Who hears of every lifecycle event, in order.
     pub hooks: Hooks,
 }

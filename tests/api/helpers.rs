@@ -153,6 +153,7 @@ impl TestApp {
             payment_timeout: chrono::Duration::minutes(self.config.payment_timeout_mins),
             gateway: "sandbox",
             public_url: self.config.public_url.clone(),
+            channel_fee_bps: self.config.channel_fee_bps,
             hooks: aidmart::startup::ORDER_HOOKS,
         }
     }

@@ -69,6 +69,7 @@ const FEATURES: &[&str] = &[
     "credits",
     "donations",
     "invoices",
+    "settlement",
     "seed",
     "startup",
     "jobs",
@@ -91,7 +92,7 @@ fn the_order_core_imports_none_of_its_subscribers() {
     for core in ["model.rs", "service.rs", "pricing.rs", "hooks.rs", "status.rs"] {
         let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/orders").join(core);
         let modules = crate_modules(&file);
-        for subscriber in ["orgs", "credits", "coop", "donations", "startup", "jobs", "app"] {
+        for subscriber in ["orgs", "credits", "coop", "donations", "settlement", "startup", "jobs", "app"] {
             assert!(!modules.iter().any(|m| m == subscriber), "orders/{core} imports {subscriber}");
         }
         let text = std::fs::read_to_string(&file).unwrap_or_default();

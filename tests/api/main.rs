@@ -19,5 +19,6 @@ mod pages;
 mod portals;
 mod recipient_receipt;
 mod security;
+mod settlement;
 mod smtp;
 mod storefront;

@@ -441,8 +441,9 @@ async fn mail_reaches_a_real_smtp_server_even_after_an_outage() {
     assert_eq!(unsent(&app), 0);
 }
 
-/// How many SQL statements one checkout issues (target: at most 15), counted by diesel's
-/// instrumentation around the same service call the API makes.
+/// How many SQL statements one checkout issues (target: at most 16; the settlement hook's
+/// one `INSERT … SELECT` fixing the platform rate on the lines made it 16), counted by
+/// diesel's instrumentation around the same service call the API makes.
 #[actix_web::test]
 async fn one_checkout_issues_few_statements() {
     use aidmart::orders::service::{place_once, write_personal, Buyer, OrderRequest, Outcome};
@@ -484,7 +485,7 @@ async fn one_checkout_issues_few_statements() {
     let statements = count.load(Ordering::SeqCst);
     println!("one checkout ({}) issued {statements} SQL statements", app.backend);
     assert!(statements > 10, "the counter counts ({statements})");
-    assert!(statements <= 15, "target: at most 15 statements, got {statements}");
+    assert!(statements <= 16, "target: at most 16 statements, got {statements}");
 }
 
 #[actix_web::test]

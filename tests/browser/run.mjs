@@ -706,7 +706,7 @@ test('every page of every role fits a 390 px phone; main pages pass axe-core', w
   const roles = [
     ['union@example.com', ['/union', '/account']],
     ['canteen@example.com', ['/canteen']],
-    ['coop@example.com', ['/coop', '/coop/shipping', '/coop/reports', '/coop/stock/bulk', '/coop/after-sales']],
+    ['coop@example.com', ['/coop', '/coop/shipping', '/coop/reports', '/coop/stock/bulk', '/coop/after-sales', '/coop/earnings']],
     ['admin@example.com', ['/admin', '/admin/points', '/admin/users', '/account', '/ledger', '/admin/after-sales']],
   ];
   for (const [email, urls] of roles) {
