@@ -56,6 +56,9 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
+        // Idle connections are dropped well before the server's 5 s keep-alive closes them, so
+        // a request is never sent on a connection the server is closing at that moment.
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
         .build()
         .expect("http client")
 }
