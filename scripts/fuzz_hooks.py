@@ -274,7 +274,9 @@ _AIM = {
     "GET /orgs/{id}/statements": _set(path={"id": lambda n: _mine("org", 2)},
                                       query=lambda n: {"month": _month(), "format": _pick(["json", "csv", "xlsx"], n)}),
     "POST /orgs/{id}/budget": _set(path={"id": lambda n: _mine("org", 2)}, body=lambda n: {
-        "budget_total": f"{9000000 + n}.00",  # above what the fixtures spent, within the cap "period_start": "2026-01-01", "period_end": "2026-12-31",
+        # Above what the fixtures spent, within the cap.
+        "budget_total": f"{9000000 + n}.00", "period_start": time.strftime("%Y-01-01"),
+        "period_end": time.strftime("%Y-12-31"),
         "approval_threshold": "5000.00"}),
     "POST /orgs/{id}/distributions": _set(
         path={"id": lambda n: _mine("org", 2)}, query=lambda n: {}, media="text/csv",
