@@ -15,7 +15,8 @@
 #
 # Settings: AIDMART_BIN (default target/debug/aidmart, built if missing), FUZZ_DATABASE_URL
 # (an admin URL, default postgres://postgres@127.0.0.1:5432/postgres), FUZZ_MAX_EXAMPLES,
-# FUZZ_ROLES (default: every demo role and an anonymous visitor), FUZZ_LOG_DIR.
+# FUZZ_ROLES (default: every demo role and an anonymous visitor), FUZZ_LOG_DIR, FUZZ_ENDPOINT
+# (a regular expression: fuzz only the operations whose path matches, e.g. 'flash-sales').
 #
 # Operations left out, and why (they are covered by the integration tests instead):
 # - POST /api/v1/auth/logout, /auth/logout-everywhere: they end the session the run uses.
@@ -115,6 +116,7 @@ for role in $ROLES; do
         --request-timeout 20000 \
         --workers 2 \
         --no-color \
+        ${FUZZ_ENDPOINT:+--endpoint "$FUZZ_ENDPOINT"} \
         "${excludes[@]}" "${headers[@]}" \
         --cassette-path "$LOG_DIR/cassette-$role.yaml" \
         --junit-xml "$LOG_DIR/schemathesis-$role.xml" >"$LOG_DIR/schemathesis-$role.log" 2>&1; then
