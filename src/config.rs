@@ -67,6 +67,9 @@ pub struct Config {
     pub after_sales_days: i64,
     /// A case the cooperative leaves unanswered this many hours is accepted automatically.
     pub after_sales_reply_hours: i64,
+    /// A pre-sale parcel not shipped this many days after its ship-by date may be cancelled
+    /// by its buyer for a full refund (`AIDMART_PRESALE_GRACE_DAYS`, default 7).
+    pub presale_grace_days: i64,
     /// The zone times are shown in (`AIDMART_TIMEZONE`, an IANA name; default Asia/Shanghai).
     pub timezone: chrono_tz::Tz,
 }
@@ -123,6 +126,7 @@ struct FileSettings {
     auto_receive_days: Option<i64>,
     after_sales_days: Option<i64>,
     after_sales_reply_hours: Option<i64>,
+    presale_grace_days: Option<i64>,
 }
 
 impl Config {
@@ -275,6 +279,7 @@ impl Config {
         let auto_receive_days = days("AIDMART_AUTO_RECEIVE_DAYS", f.auto_receive_days, 10, 365)?;
         let after_sales_days = days("AIDMART_AFTER_SALES_DAYS", f.after_sales_days, 7, 365)?;
         let after_sales_reply_hours = days("AIDMART_AFTER_SALES_REPLY_HOURS", f.after_sales_reply_hours, 48, 24 * 365)?;
+        let presale_grace_days = days("AIDMART_PRESALE_GRACE_DAYS", f.presale_grace_days, 7, 365)?;
 
         let timezone = match pick("AIDMART_TIMEZONE", f.timezone) {
             None => chrono_tz::Asia::Shanghai,
@@ -325,6 +330,7 @@ impl Config {
             auto_receive_days,
             after_sales_days,
             after_sales_reply_hours,
+            presale_grace_days,
             public_url: pick("AIDMART_PUBLIC_URL", f.public_url)
                 .map(|v| v.1)
                 .unwrap_or_else(|| format!("http://{bind}")),

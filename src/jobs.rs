@@ -68,6 +68,25 @@ const JOBS: &[Job] = &[
         run: |s, now| aftersales::service::auto_accept_due(&mut *s.pool.get()?, &s.order_settings(), now),
     },
     Job {
+        name: "buyers told their pre-sale parcel is late",
+        every: interval,
+        run: |s, now| {
+            let today = crate::web::time::local_date(s.config.timezone, now);
+            orders::presale::notify_late(
+                &mut *s.pool.get()?,
+                &s.order_settings(),
+                s.config.presale_grace_days,
+                today,
+                now,
+            )
+        },
+    },
+    Job {
+        name: "lucky draws closed",
+        every: interval,
+        run: |s, now| crate::draws::service::close_due(&mut *s.pool.get()?, &s.order_settings(), now),
+    },
+    Job {
         name: "orders completed",
         every: interval,
         run: |s, now| delivery::complete_due(&mut *s.pool.get()?, &s.order_settings(), Windows::of(&s.config), now),

@@ -13,6 +13,7 @@ pub mod coop;
 pub mod credits;
 pub mod db;
 pub mod donations;
+pub mod draws;
 pub mod error;
 pub mod inventory;
 pub mod invoices;

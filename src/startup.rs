@@ -166,6 +166,7 @@ impl Application {
                 .configure(points::routes::pages)
                 .configure(credits::routes::pages)
                 .configure(donations::routes::pages)
+                .configure(crate::draws::routes::pages)
                 .configure(crate::coop::routes::pages)
                 .configure(settlement::routes::pages)
                 .configure(orgs::routes::pages)

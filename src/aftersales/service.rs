@@ -810,6 +810,7 @@ pub fn replacements_to_ship(
                 let line = lines.iter().find(|l| l.id == lid)?;
                 let (_, n) = orders::names_for(&names, line.sku_id);
                 Some(PartItem {
+                    sku_id: line.sku_id,
                     sku_code: String::new(),
                     product_zh: n[0].clone(),
                     product_en: n[1].clone(),

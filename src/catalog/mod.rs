@@ -2,5 +2,6 @@
 
 pub mod images;
 pub mod model;
+pub mod presale;
 pub mod routes;
 pub mod service;

@@ -124,6 +124,8 @@ pub struct ProductSummary {
     pub sku_prices: Vec<(i64, i64)>,
     /// The SKUs' campaign prices, with each campaign's period.
     pub campaign_prices: Vec<CampaignSkuPrice>,
+    /// The latest ship-by date of its SKUs on pre-sale (预售), if any.
+    pub presale_ship_by: Option<NaiveDate>,
 }
 
 /// A campaign's price for a SKU of a product the campaign includes, with the campaign's period,
@@ -278,6 +280,7 @@ pub fn search_products(
     let ratings = ratings(conn, &ids)?;
     let sku_ids: Vec<i64> = prices.iter().map(|p| p.3).collect();
     let offers = campaign_sku_prices(conn, &sku_ids)?;
+    let presales = super::presale::of_skus(conn, &sku_ids)?;
     let items = rows
         .into_iter()
         .map(|(product, producer, county)| {
@@ -290,7 +293,10 @@ pub fn search_products(
             let rating = ratings.iter().find(|r| r.0 == product.id).map_or((0, 0), |r| (r.1, r.2));
             let campaign_prices =
                 offers.iter().filter(|o| sku_prices.iter().any(|s| s.0 == o.sku_id)).cloned().collect();
+            let presale_ship_by =
+                presales.iter().filter(|t| sku_prices.iter().any(|s| s.0 == t.sku_id)).map(|t| t.ship_by).max();
             ProductSummary {
+                presale_ship_by,
                 product,
                 producer,
                 county,
@@ -320,6 +326,8 @@ pub struct ProductDetail {
     pub images: Vec<StoredImage>,
     /// (campaign_id, sku_id, price_fen): the campaign prices of the SKUs.
     pub campaign_prices: Vec<(i64, i64, i64)>,
+    /// The pre-sale terms of the SKUs on pre-sale.
+    pub presales: Vec<super::presale::PresaleRow>,
 }
 
 pub fn product_detail(conn: &mut AnyConnection, product_id: i64) -> QueryResult<Option<ProductDetail>> {
@@ -380,9 +388,11 @@ pub fn product_detail(conn: &mut AnyConnection, product_id: i64) -> QueryResult<
     let sku_prices = skus.iter().map(|s| (s.id, s.price_fen)).collect();
     let offers = campaign_sku_prices(conn, &sku_ids)?;
     let rating = ratings(conn, &[product.id])?.first().map_or((0, 0), |r| (r.1, r.2));
+    let presales = super::presale::of_skus(conn, &sku_ids)?;
     Ok(Some(ProductDetail {
         campaign_prices,
         summary: ProductSummary {
+            presale_ship_by: presales.iter().map(|t| t.ship_by).max(),
             product,
             producer,
             county,
@@ -399,6 +409,7 @@ pub fn product_detail(conn: &mut AnyConnection, product_id: i64) -> QueryResult<
         campaigns,
         charity_projects,
         images,
+        presales,
     }))
 }
 

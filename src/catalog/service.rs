@@ -175,6 +175,8 @@ pub struct ProductCard {
     pub image_srcset: Option<String>,
     /// Verified buyers' reviews: the average stars and how many.
     pub rating: Rating,
+    /// Sold before harvest (预售): the latest day its pre-sale SKUs ship by.
+    pub presale_ship_by: Option<NaiveDate>,
 }
 
 /// The average of a product's visible reviews (one decimal; null with none) and their count.
@@ -221,6 +223,7 @@ impl ProductCard {
             image: s.image.as_ref().map(|i| i.picture().src),
             image_srcset: s.image.as_ref().map(|i| i.picture().srcset),
             rating: Rating::of(s.rating.0, s.rating.1),
+            presale_ship_by: s.presale_ship_by,
         }
     }
 }
@@ -345,6 +348,9 @@ pub struct SkuView {
     pub tiers: Vec<TierView>,
     /// A donation per unit sold that the cooperative pledges to a charity project (公益宝贝).
     pub charity: Option<CharityPledge>,
+    /// Sold before harvest (预售): the window, the ship-by date and the per-buyer limit; null
+    /// for a SKU sold from stock. The cap on the total sold is `stock`.
+    pub presale: Option<super::presale::PresaleView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -396,6 +402,7 @@ impl ProductDetailView {
             .skus
             .into_iter()
             .map(|s| SkuView {
+                presale: super::presale::view_of(&d.presales, s.id, chrono::Utc::now().naive_utc()),
                 charity: d
                     .charity_projects
                     .iter()

@@ -4,7 +4,7 @@
 
 use actix_session::Session;
 use actix_web::http::{header, StatusCode};
-use actix_web::{get, patch, post, web, HttpResponse, ResponseError};
+use actix_web::{delete, get, patch, post, put, web, HttpResponse, ResponseError};
 use chrono::{Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -36,6 +36,8 @@ pub fn api(cfg: &mut ApiConfig) {
         .service(api_update_product)
         .service(api_create_sku)
         .service(api_update_sku)
+        .service(api_set_presale)
+        .service(api_clear_presale)
         .service(api_upload_image);
 }
 
@@ -65,6 +67,11 @@ pub async fn manager(state: &AppState, session: &Session) -> Result<Manager, App
 
 fn now() -> chrono::NaiveDateTime {
     Utc::now().naive_utc()
+}
+
+/// Today in the store's time zone (pre-sale parcels join the queue on their ship-from day).
+fn local_today(state: &AppState) -> NaiveDate {
+    crate::web::time::local_date(state.config.timezone, now())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -170,9 +177,10 @@ async fn api_bulk(
 #[get("/coop/shipments/pending")]
 async fn api_pending(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
     let m = manager(&state, &session).await?;
+    let today = local_today(&state);
     let parts = state
         .db(move |conn| {
-            let mut parts = service::parts_to_ship(conn, &m)?;
+            let mut parts = service::parts_to_ship(conn, &m, today)?;
             parts.extend(crate::aftersales::service::replacements_to_ship(conn, &m)?);
             Ok(parts)
         })
@@ -185,7 +193,8 @@ async fn api_pending(state: web::Data<AppState>, session: Session) -> Result<Htt
 #[get("/coop/shipments/pick-list.csv")]
 async fn api_pick_list(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
     let m = manager(&state, &session).await?;
-    let body = state.db(move |conn| service::pick_list_csv(&service::parts_to_ship(conn, &m)?)).await?;
+    let today = local_today(&state);
+    let body = state.db(move |conn| service::pick_list_csv(&service::parts_to_ship(conn, &m, today)?)).await?;
     Ok(download::file(download::CSV, "pick-list.csv", body))
 }
 
@@ -329,6 +338,37 @@ async fn api_update_sku(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// Puts a SKU on pre-sale (预售), or changes its terms: orders until `ends_at`, parcels in the
+/// queue from `ships_from` (default: the day the window ends), shipped by `ship_by`, at most
+/// `per_buyer_limit` units per buyer. Its stock is the cap on the total sold.
+#[utoipa::path(tag = "coop", request_body = crate::catalog::presale::PresaleInput, params(("id" = i64, Path)), responses((status = 200, body = service::SkuView), (status = 401), (status = 403), (status = 404), (status = 422, description = "invalid_presale")))]
+#[put("/coop/skus/{id}/presale")]
+async fn api_set_presale(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    body: web::Json<crate::catalog::presale::PresaleInput>,
+) -> Result<HttpResponse, AppError> {
+    let m = manager(&state, &session).await?;
+    let (id, input) = (path.into_inner(), body.into_inner());
+    let view = state.db(move |conn| service::set_presale(conn, &m, id, &input, now())).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Ends a SKU's pre-sale: it is sold from stock again.
+#[utoipa::path(tag = "coop", params(("id" = i64, Path)), responses((status = 200, body = service::SkuView), (status = 401), (status = 403), (status = 404)))]
+#[delete("/coop/skus/{id}/presale")]
+async fn api_clear_presale(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let m = manager(&state, &session).await?;
+    let id = path.into_inner();
+    let view = state.db(move |conn| service::clear_presale(conn, &m, id, now())).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
 // ---------------------------------------------------------------------------------------
 // Pages
 
@@ -363,9 +403,10 @@ async fn home_page(page: Page) -> Result<HttpResponse, AppError> {
         Err(redirect) => return Ok(redirect),
     };
     let today = now().date();
+    let local = local_today(&page.state);
     let (skus, to_ship) = page
         .state
-        .db(move |conn| Ok((service::skus(conn, &m, today)?, service::parts_to_ship(conn, &m)?.len())))
+        .db(move |conn| Ok((service::skus(conn, &m, today)?, service::parts_to_ship(conn, &m, local)?.len())))
         .await?;
     let mut expired_certs: Vec<String> = skus.iter().filter(|s| s.cert_expired).map(|s| s.product_zh.clone()).collect();
     expired_certs.dedup();
@@ -392,11 +433,11 @@ async fn render_sku(
     (reason, amount): (String, String),
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let today = now().date();
     let (sku, history) = page
         .state
         .db(move |conn| {
-            let sku = service::sku_view(m.sku(conn, id)?, today);
+            let row = m.sku(conn, id)?;
+            let sku = service::sku_view_of(conn, row, now())?;
             Ok((sku, service::history(conn, &m, id, 50)?))
         })
         .await?;
@@ -554,7 +595,8 @@ async fn render_shipping_page(
     status: StatusCode,
     number: usize,
 ) -> Result<HttpResponse, AppError> {
-    let all = page.state.db(move |conn| service::parts_to_ship(conn, &m)).await?;
+    let local = local_today(&page.state);
+    let all = page.state.db(move |conn| service::parts_to_ship(conn, &m, local)).await?;
     let total = all.len();
     let pages = total.div_ceil(PARCELS_PER_PAGE).max(1);
     let number = number.clamp(1, pages);

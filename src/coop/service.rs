@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::model::{self, PartLine, SkuRow};
+use crate::catalog::presale::{self, PresaleInput, PresaleView};
 use crate::db::{self, AnyConnection};
 use crate::error::AppError;
 use crate::inventory::{self, Change};
@@ -67,6 +68,16 @@ pub struct SkuView {
     pub aid_cert_expires: Option<NaiveDate>,
     /// The certification is out of date: the aid badge is hidden from buyers.
     pub cert_expired: bool,
+    /// Pre-sale terms (预售), or null.
+    pub presale: Option<PresaleView>,
+}
+
+/// The SKU with its pre-sale terms read.
+pub fn sku_view_of(conn: &mut AnyConnection, row: SkuRow, now: NaiveDateTime) -> Result<SkuView, AppError> {
+    let terms = presale::of_skus(conn, &[row.id])?;
+    let mut view = sku_view(row, now.date());
+    view.presale = presale::view_of(&terms, view.id, now);
+    Ok(view)
 }
 
 pub fn sku_view(row: SkuRow, today: NaiveDate) -> SkuView {
@@ -94,11 +105,23 @@ pub fn sku_view(row: SkuRow, today: NaiveDate) -> SkuView {
         aid_cert_no: row.aid_cert_no,
         aid_cert_expires: row.aid_cert_expires,
         cert_expired,
+        presale: None,
     }
 }
 
 pub fn skus(conn: &mut AnyConnection, m: &Manager, today: NaiveDate) -> Result<Vec<SkuView>, AppError> {
-    Ok(model::skus_of(conn, &m.producers)?.into_iter().map(|r| sku_view(r, today)).collect())
+    let rows = model::skus_of(conn, &m.producers)?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let terms = presale::of_skus(conn, &ids)?;
+    let now = chrono::Utc::now().naive_utc();
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let mut v = sku_view(r, today);
+            v.presale = presale::view_of(&terms, v.id, now);
+            v
+        })
+        .collect())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -410,6 +433,7 @@ pub struct ShipTo {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PartItem {
+    pub sku_id: i64,
     pub sku_code: String,
     pub product_zh: String,
     pub product_en: String,
@@ -469,6 +493,7 @@ fn group_parts(conn: &mut AnyConnection, lines: Vec<PartLine>) -> Result<Vec<Par
             continue;
         }
         let item = PartItem {
+            sku_id: l.sku_id,
             sku_code: l.sku_code.clone(),
             product_zh: l.product_zh.clone(),
             product_en: l.product_en.clone(),
@@ -497,9 +522,42 @@ fn group_parts(conn: &mut AnyConnection, lines: Vec<PartLine>) -> Result<Vec<Par
 }
 
 /// Parts of paid orders the manager's cooperatives still have to ship, oldest payment first.
-pub fn parts_to_ship(conn: &mut AnyConnection, m: &Manager) -> Result<Vec<Part>, AppError> {
+/// The parts waiting to ship. A part holding a pre-sale SKU (预售) joins the queue on the
+/// pre-sale's ship-from day (in the store's time zone, `today`).
+pub fn parts_to_ship(conn: &mut AnyConnection, m: &Manager, today: NaiveDate) -> Result<Vec<Part>, AppError> {
     let lines = model::open_lines(conn, &m.producers, None, 5000)?;
-    group_parts(conn, lines)
+    let mut ids: Vec<i64> = lines.iter().map(|l| l.sku_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let waiting: Vec<i64> =
+        presale::of_skus(conn, &ids)?.into_iter().filter(|t| t.ships_from > today).map(|t| t.sku_id).collect();
+    let parts = group_parts(conn, lines)?;
+    Ok(parts.into_iter().filter(|p| !p.items.iter().any(|i| waiting.contains(&i.sku_id))).collect())
+}
+
+/// `PUT /api/v1/coop/skus/{id}/presale`: sets the SKU's pre-sale terms (its stock stays the cap
+/// on the total sold).
+pub fn set_presale(
+    conn: &mut AnyConnection,
+    m: &Manager,
+    id: i64,
+    input: &PresaleInput,
+    now: NaiveDateTime,
+) -> Result<SkuView, AppError> {
+    db::write_tx(conn, |conn| {
+        let sku = m.sku(conn, id)?;
+        presale::set(conn, &input.check(sku.id, now)?)?;
+        sku_view_of(conn, sku, now)
+    })
+}
+
+/// `DELETE /api/v1/coop/skus/{id}/presale`: the SKU is sold from stock again.
+pub fn clear_presale(conn: &mut AnyConnection, m: &Manager, id: i64, now: NaiveDateTime) -> Result<SkuView, AppError> {
+    db::write_tx(conn, |conn| {
+        let sku = m.sku(conn, id)?;
+        presale::clear(conn, sku.id)?;
+        sku_view_of(conn, sku, now)
+    })
 }
 
 /// The pick list: one CSV row per item to ship.
@@ -1259,7 +1317,10 @@ pub fn create_sku(
         let id = model::insert_sku(conn, &new).map_err(code_taken)?;
         model::replace_tiers(conn, id, &tiers)?;
         model::refresh_search_text(conn, p.id)?;
-        Ok(sku_view(m.sku(conn, id)?, now.date()))
+        {
+            let row = m.sku(conn, id)?;
+            sku_view_of(conn, row, now)
+        }
     })
 }
 
@@ -1318,7 +1379,10 @@ pub fn update_sku(
         if changes.name_zh.is_some() || changes.name_en.is_some() {
             model::refresh_search_text(conn, sku.product_id)?;
         }
-        Ok(sku_view(m.sku(conn, sku.id)?, now.date()))
+        {
+            let row = m.sku(conn, sku.id)?;
+            sku_view_of(conn, row, now)
+        }
     })
 }
 

@@ -1002,3 +1002,92 @@ diesel::allow_tables_to_appear_in_same_query!(order_lines, settlement_line_terms
 diesel::allow_tables_to_appear_in_same_query!(payouts, producers);
 diesel::allow_tables_to_appear_in_same_query!(settlement_statements, producers);
 diesel::allow_tables_to_appear_in_same_query!(earnings_accounts, producers);
+
+// Pre-sale and lucky draws.
+
+diesel::table! {
+    sku_presales (sku_id) {
+        sku_id -> BigInt,
+        ends_at -> Timestamp,
+        ships_from -> Date,
+        ship_by -> Date,
+        per_buyer_limit -> BigInt,
+    }
+}
+
+diesel::table! {
+    presale_late_notices (order_id) {
+        order_id -> BigInt,
+        notified_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    draws (id) {
+        id -> BigInt,
+        campaign_id -> BigInt,
+        org_id -> Nullable<BigInt>,
+        created_by -> BigInt,
+        title -> Text,
+        entry_rule -> Text,
+        min_points -> Nullable<BigInt>,
+        opens_at -> Timestamp,
+        closes_at -> Timestamp,
+        seed -> Text,
+        commitment -> Text,
+        status -> Text,
+        closed_at -> Nullable<Timestamp>,
+        ledger_entries -> Nullable<BigInt>,
+        ledger_head -> Nullable<Text>,
+        entries_hash -> Nullable<Text>,
+        budget_fen -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    draw_prizes (draw_id, position) {
+        draw_id -> BigInt,
+        position -> Integer,
+        kind -> Text,
+        points -> Nullable<BigInt>,
+        sku_id -> Nullable<BigInt>,
+        count -> BigInt,
+    }
+}
+
+diesel::table! {
+    draw_entries (draw_id, number) {
+        draw_id -> BigInt,
+        number -> BigInt,
+        kind -> Text,
+        ref_id -> BigInt,
+        user_id -> BigInt,
+        masked_name -> Text,
+    }
+}
+
+diesel::table! {
+    draw_winners (draw_id, rank) {
+        draw_id -> BigInt,
+        rank -> BigInt,
+        entry_number -> BigInt,
+        prize_position -> Integer,
+        lot_id -> Nullable<BigInt>,
+        order_id -> Nullable<BigInt>,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(sku_presales -> skus (sku_id));
+diesel::joinable!(draw_prizes -> draws (draw_id));
+diesel::joinable!(draw_entries -> draws (draw_id));
+diesel::joinable!(draw_winners -> draws (draw_id));
+diesel::allow_tables_to_appear_in_same_query!(sku_presales, skus);
+diesel::allow_tables_to_appear_in_same_query!(sku_presales, products);
+diesel::allow_tables_to_appear_in_same_query!(sku_presales, order_lines);
+diesel::allow_tables_to_appear_in_same_query!(sku_presales, orders);
+diesel::allow_tables_to_appear_in_same_query!(presale_late_notices, orders);
+diesel::allow_tables_to_appear_in_same_query!(presale_late_notices, order_lines);
+diesel::allow_tables_to_appear_in_same_query!(presale_late_notices, sku_presales);
+diesel::allow_tables_to_appear_in_same_query!(draws, draw_prizes, draw_entries, draw_winners);

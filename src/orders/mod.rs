@@ -4,6 +4,7 @@
 pub mod hooks;
 pub mod mail;
 pub mod model;
+pub mod presale;
 pub mod pricing;
 pub mod routes;
 pub mod service;

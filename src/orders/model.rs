@@ -595,3 +595,58 @@ pub fn campaigns_covering(
 pub fn campaign_names(conn: &mut AnyConnection, campaign_id: i64) -> QueryResult<(String, String)> {
     campaigns::table.find(campaign_id).select((campaigns::name_zh, campaigns::name_en)).first(conn)
 }
+
+/// Locks the buyer's user row until the transaction ends (a no-op update): orders of one
+/// buyer for pre-sale SKUs queue here, so each counts what the others bought.
+pub fn lock_buyer(conn: &mut AnyConnection, buyer_id: i64) -> QueryResult<()> {
+    use crate::db::schema::users;
+    diesel::update(users::table.find(buyer_id)).set(users::id.eq(users::id)).execute(conn).map(|_| ())
+}
+
+/// Units of the SKU the buyer holds: over their orders that are not cancelled, less the units
+/// refunded.
+pub fn units_bought(conn: &mut AnyConnection, buyer_id: i64, sku_id: i64) -> QueryResult<i64> {
+    let rows: Vec<(i64, i64)> = order_lines::table
+        .inner_join(orders::table)
+        .filter(orders::buyer_id.eq(buyer_id))
+        .filter(orders::status.ne(OrderStatus::Cancelled.as_str()))
+        .filter(order_lines::sku_id.eq(sku_id))
+        .select((order_lines::quantity, order_lines::refunded_quantity))
+        .load(conn)?;
+    Ok(rows.iter().map(|(q, r)| q - r).sum())
+}
+
+/// Orders holding pre-sale lines with units left that were due to ship before `due_before`,
+/// of which the buyer has not yet been told (`presale_late_notices`): the late-parcel job's
+/// candidates. Whether the lines shipped is checked by the caller under the order's lock.
+pub fn late_presale_candidates(conn: &mut AnyConnection, due_before: chrono::NaiveDate) -> QueryResult<Vec<i64>> {
+    use crate::db::schema::{presale_late_notices, sku_presales};
+    let mut ids: Vec<i64> = order_lines::table
+        .inner_join(orders::table)
+        .inner_join(sku_presales::table.on(sku_presales::sku_id.eq(order_lines::sku_id)))
+        .left_join(presale_late_notices::table.on(presale_late_notices::order_id.eq(orders::id)))
+        .filter(presale_late_notices::order_id.is_null())
+        .filter(sku_presales::ship_by.lt(due_before))
+        .filter(orders::status.eq_any(OrderStatus::strs(&OrderStatus::SHIPPABLE)))
+        .filter(order_lines::refunded_quantity.lt(order_lines::quantity))
+        .select(orders::id)
+        .order(orders::id)
+        .limit(500)
+        .load(conn)?;
+    ids.dedup();
+    Ok(ids)
+}
+
+/// Records that the buyer was told; false when someone already did.
+pub fn note_presale_late(conn: &mut AnyConnection, order_id: i64, now: NaiveDateTime) -> QueryResult<bool> {
+    use crate::db::schema::presale_late_notices;
+    let seen: i64 =
+        presale_late_notices::table.filter(presale_late_notices::order_id.eq(order_id)).count().get_result(conn)?;
+    if seen > 0 {
+        return Ok(false);
+    }
+    diesel::insert_into(presale_late_notices::table)
+        .values((presale_late_notices::order_id.eq(order_id), presale_late_notices::notified_at.eq(now)))
+        .execute(conn)?;
+    Ok(true)
+}

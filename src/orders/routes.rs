@@ -19,11 +19,21 @@ use crate::web::page::{see_other, Page};
 use crate::web::session;
 
 pub fn api(cfg: &mut ApiConfig) {
-    cfg.service(api_place).service(api_list).service(api_get).service(api_cancel).service(api_refund);
+    cfg.service(api_place)
+        .service(api_list)
+        .service(api_get)
+        .service(api_cancel)
+        .service(api_refund)
+        .service(api_presale_cancel);
 }
 
 pub fn pages(cfg: &mut web::ServiceConfig) {
-    cfg.service(orders_page).service(order_page).service(order_cancel);
+    cfg.service(orders_page).service(order_page).service(order_cancel).service(order_presale_cancel);
+}
+
+/// Today in the store's time zone.
+fn local_today(state: &AppState) -> chrono::NaiveDate {
+    crate::web::time::local_date(state.config.timezone, Utc::now().naive_utc())
 }
 
 async fn buyer(state: &AppState, session: &Session) -> Result<Buyer, AppError> {
@@ -179,6 +189,31 @@ async fn api_refund(
     Ok(HttpResponse::Created().json(view))
 }
 
+/// Cancels the late pre-sale items of the buyer's order for a full refund: allowed once the
+/// ship-by date plus `AIDMART_PRESALE_GRACE_DAYS` has passed with them unshipped.
+#[utoipa::path(tag = "orders", params(("order_no" = String, Path)),
+    responses((status = 201, body = RefundView), (status = 401), (status = 404), (status = 409, description = "presale_not_late")))]
+#[post("/orders/{order_no}/presale-cancel")]
+async fn api_presale_cancel(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let url = payment_url(&state);
+    let settings = state.order_settings();
+    let grace = state.config.presale_grace_days;
+    let today = local_today(&state);
+    let no = path.into_inner();
+    let view = state
+        .db(move |conn| {
+            let now = Utc::now().naive_utc();
+            let (cash, points) = super::presale::cancel_late(conn, &settings, user.id, &no, grace, today, now)?;
+            Ok(RefundView { cash: Money::from_fen(cash), points, order: service::view(conn, user.id, &no, url)? })
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
 // ---- pages (the cart and checkout are in `cart::routes`) ----
 
 #[derive(Serialize)]
@@ -284,6 +319,8 @@ struct OrderPageView {
     payment_url: Option<String>,
     can_cancel: bool,
     can_pay: bool,
+    /// A pre-sale parcel is past its ship-by date and grace: the buyer may cancel it.
+    can_presale_cancel: bool,
     /// When an unpaid order is cancelled: local time, and seconds left (for the countdown).
     pay_by: String,
     pay_seconds_left: i64,
@@ -296,6 +333,8 @@ struct PageLine {
     #[serde(flatten)]
     line: service::LineView,
     image: Option<String>,
+    /// Pre-sale (预售): the day it ships by.
+    ship_by: Option<chrono::NaiveDate>,
 }
 
 #[derive(Serialize)]
@@ -327,7 +366,9 @@ async fn order_page(
     };
     let no = path.into_inner();
     let url = |id: &str| format!("/pay/sandbox/{id}");
-    let (view, events, campaign, credits, images) = page
+    let grace = page.state.config.presale_grace_days;
+    let today = local_today(&page.state);
+    let (view, events, campaign, credits, images, (terms, can_presale_cancel)) = page
         .state
         .db(move |conn| {
             let view = service::view(conn, user.id, &no, url)?;
@@ -338,7 +379,10 @@ async fn order_page(
             let campaign = super::model::campaign_names(conn, order.campaign_id)?;
             let line_ids: Vec<i64> = view.lines.iter().map(|l| l.id).collect();
             let credits = crate::credits::service::line_credits(conn, &line_ids)?;
-            Ok((view, events, campaign, credits, images))
+            let sku_ids: Vec<i64> = view.lines.iter().map(|l| l.sku_id).collect();
+            let terms = crate::catalog::presale::of_skus(conn, &sku_ids)?;
+            let late = !terms.is_empty() && super::presale::cancellable(conn, order.id, &order.status, grace, today)?;
+            Ok((view, events, campaign, credits, images, (terms, late)))
         })
         .await?;
     let mut credits = credits;
@@ -356,6 +400,7 @@ async fn order_page(
         campaign_zh: campaign.0,
         campaign_en: campaign.1,
         can_cancel: pending,
+        can_presale_cancel,
         can_pay: pending && view.payment_url.is_some(),
         pay_by: page.time(view.payment_deadline),
         pay_seconds_left: (view.payment_deadline - Utc::now().naive_utc()).num_seconds().max(0),
@@ -369,7 +414,7 @@ async fn order_page(
         address: view.address.clone(),
     };
     let notice = match query.notice.as_deref() {
-        Some(key @ ("paid" | "cancelled" | "placed" | "received" | "reviewed")) => {
+        Some(key @ ("paid" | "cancelled" | "placed" | "received" | "reviewed" | "presale_cancelled")) => {
             Some(page.t(&format!("notice_{key}")))
         }
         _ => None,
@@ -390,7 +435,11 @@ async fn order_page(
     let lines = view
         .lines
         .into_iter()
-        .map(|line| PageLine { image: images.iter().find(|i| i.0 == line.product_id).map(|i| i.1.url_for(112)), line })
+        .map(|line| PageLine {
+            image: images.iter().find(|i| i.0 == line.product_id).map(|i| i.1.url_for(112)),
+            ship_by: terms.iter().find(|t| t.sku_id == line.sku_id).map(|t| t.ship_by),
+            line,
+        })
         .collect();
     let data =
         OrderData { order, lines, events, notice, credits, parcels: extras.parcels, line_actions: extras.line_actions };
@@ -408,5 +457,25 @@ async fn order_cancel(page: Page, path: web::Path<String>, _: CsrfForm<Empty>) -
     let target = format!("/orders/{no}?notice=cancelled");
     let settings = page.state.order_settings();
     page.state.db(move |conn| service::cancel(conn, &settings, user.id, &no, Utc::now().naive_utc())).await?;
+    Ok(see_other(&target))
+}
+
+#[post("/orders/{order_no}/presale-cancel")]
+async fn order_presale_cancel(
+    page: Page,
+    path: web::Path<String>,
+    _: CsrfForm<Empty>,
+) -> Result<HttpResponse, AppError> {
+    let user = session::require_user(&page.session)?;
+    let no = path.into_inner();
+    let target = format!("/orders/{no}?notice=presale_cancelled");
+    let settings = page.state.order_settings();
+    let grace = page.state.config.presale_grace_days;
+    let today = local_today(&page.state);
+    page.state
+        .db(move |conn| {
+            super::presale::cancel_late(conn, &settings, user.id, &no, grace, today, Utc::now().naive_utc())
+        })
+        .await?;
     Ok(see_other(&target))
 }

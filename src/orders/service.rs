@@ -503,6 +503,7 @@ pub fn place(conn: &mut AnyConnection, s: &Settings, draft: Draft, now: NaiveDat
     if paid_now {
         db::lock_ledger_head(conn)?;
     }
+    check_presale(conn, draft.buyer.id, &draft.lines, now)?;
     let order_no = new_order_no(now);
     points::service::spend(conn, draft.buyer.id, draft.points, &order_no, now)?;
     let mut order = OrderRow {
@@ -588,6 +589,43 @@ pub fn place(conn: &mut AnyConnection, s: &Settings, draft: Draft, now: NaiveDat
         payment_id = Some(open_payment(conn, s, &order, now)?);
     }
     Ok(Placed { order, lines, names, payment_id })
+}
+
+/// Pre-sale SKUs (预售) are sold only in their window (409 `presale_closed`) and each buyer
+/// holds at most the per-buyer limit over their orders that are not cancelled (409
+/// `limit_reached`). The buyer's row is locked first (after the ledger head, before the points
+/// account: the lock order), so two orders of one buyer count each other.
+fn check_presale(
+    conn: &mut AnyConnection,
+    buyer_id: i64,
+    lines: &[PreparedLine],
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    let mut ids: Vec<i64> = lines.iter().map(|l| l.priced.sku_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let terms = crate::catalog::presale::of_skus(conn, &ids)?;
+    if terms.is_empty() {
+        return Ok(());
+    }
+    if terms.iter().any(|t| now >= t.ends_at) {
+        return Err(AppError::conflict("presale_closed", "the pre-sale of this item has ended / 该商品预售已结束"));
+    }
+    model::lock_buyer(conn, buyer_id)?;
+    for t in &terms {
+        let wanted: i64 = lines.iter().filter(|l| l.priced.sku_id == t.sku_id).map(|l| l.priced.quantity).sum();
+        let held = model::units_bought(conn, buyer_id, t.sku_id)?;
+        if held + wanted > t.per_buyer_limit {
+            return Err(AppError::conflict(
+                "limit_reached",
+                format!(
+                    "at most {} per buyer; you already have {held} / 每人限购 {} 件，您已购 {held} 件",
+                    t.per_buyer_limit, t.per_buyer_limit
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn open_payment(
