@@ -7,6 +7,8 @@
                       DB is a SQLite file path or a postgres:// URL (loaded with psql \\copy)
   canonical-bytes N   write the canonical text of N synthetic entries to stdout (the bytes
                       that `sha256sum` is timed on, for comparison)
+  draw URL ID         recompute a closed lucky draw's winners from URL/api/v1/draws/ID alone
+                      and say whether they match the published ones (exit status 1 if not)
 
 The canonical text of an entry is
   aidmart-credit-v1|seq|kind|campaign|producer|county|org|project|channel|category|amount_fen|
@@ -106,11 +108,68 @@ def fill(db, n):
     print(f"appended {n} entries, head {head}")
 
 
+def draw_winners(seed, ledger_head, entries_hash, numbers, k):
+    """The drawing rule (docs/ARCHITECTURE.md, "Lucky draws"): counter-mode SHA-256 over
+    base = SHA-256(seed ‖ ledger head ‖ entries hash), rejection sampling, without replacement."""
+    base = hashlib.sha256(bytes.fromhex(seed) + bytes.fromhex(ledger_head) + bytes.fromhex(entries_hash)).digest()
+    left, out, counter = list(numbers), [], 0
+    while len(out) < k and left:
+        m = len(left)
+        limit = 2 ** 64 - (2 ** 64 % m)
+        while True:
+            block = hashlib.sha256(base + counter.to_bytes(8, "big")).digest()
+            counter += 1
+            x = int.from_bytes(block[:8], "big")
+            if x < limit:
+                out.append(left.pop(x % m))
+                break
+    return out
+
+
+def draw(base, draw_id):
+    with urllib.request.urlopen(f"{base}/api/v1/draws/{draw_id}") as r:
+        d = json.load(r)
+    if d["status"] != "closed":
+        sys.exit(f"draw {draw_id} is still open; commitment {d['commitment']}")
+    problems = []
+    if hashlib.sha256(bytes.fromhex(d["seed"])).hexdigest() != d["commitment"]:
+        problems.append("the seed does not hash to the commitment")
+    entries = sorted(d["entries"], key=lambda e: e["number"])
+    if [e["number"] for e in entries] != list(range(1, len(entries) + 1)):
+        problems.append("entry numbers are not 1..n")
+    text = "".join(f"{e['number']}|{e['kind']}|{e['ref_id']}|{e['masked_name']}\n" for e in entries)
+    entries_hash = hashlib.sha256(text.encode()).hexdigest()
+    if entries_hash != d["entries_hash"]:
+        problems.append("the entry list does not hash to entries_hash")
+    slots = sum(p["count"] for p in d["prizes"])
+    mine = draw_winners(d["seed"], d["ledger_head"], entries_hash, [e["number"] for e in entries], slots)
+    prizes = [p["position"] for p in sorted(d["prizes"], key=lambda p: p["position"]) for _ in range(p["count"])]
+    theirs = [(w["rank"], w["entry_number"], w["prize_position"]) for w in sorted(d["winners"], key=lambda w: w["rank"])]
+    expected = [(i + 1, n, prizes[i]) for i, n in enumerate(mine)]
+    if expected != theirs:
+        problems.append(f"winners differ: recomputed {expected}, published {theirs}")
+    # The ledger head named must be the hash of entry ledger_entries of the public ledger.
+    n = d["ledger_entries"] or 0
+    if n > 0:
+        with urllib.request.urlopen(f"{base}/api/v1/ledger/verify?entries={n}&head={d['ledger_head']}") as r:
+            if json.load(r).get("extends_checkpoint") is not True:
+                problems.append(f"ledger entry {n} does not have the hash {d['ledger_head']}")
+    elif d["ledger_head"] != GENESIS:
+        problems.append("an empty ledger's head is 64 zeros")
+    if problems:
+        for p in problems:
+            print(f"MISMATCH: {p}")
+        sys.exit(1)
+    print(f"ok: draw {draw_id}: {len(entries)} entries, winners (entry numbers) {mine} match")
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "verify":
         verify(sys.argv[2].rstrip("/"))
     elif len(sys.argv) == 4 and sys.argv[1] == "fill":
         fill(sys.argv[2], int(sys.argv[3]))
+    elif len(sys.argv) == 4 and sys.argv[1] == "draw":
+        draw(sys.argv[2].rstrip("/"), int(sys.argv[3]))
     elif len(sys.argv) == 3 and sys.argv[1] == "canonical-bytes":
         out = sys.stdout.buffer
         for _, _, text, _, _ in synthetic(int(sys.argv[2])):

@@ -17,6 +17,7 @@ mod orders;
 mod orgs;
 mod pages;
 mod portals;
+mod presale_draws;
 mod recipient_receipt;
 mod security;
 mod settlement;
