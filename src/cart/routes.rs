@@ -125,6 +125,8 @@ pub struct CartLine {
     pub in_stock: bool,
     /// The product's first image, if it has one.
     pub image: Option<String>,
+    /// Sold before harvest (预售): the day it ships by.
+    pub ship_by: Option<chrono::NaiveDate>,
 }
 
 /// A running campaign that covers the whole cart, with what the cart costs in it.
@@ -168,6 +170,7 @@ fn price(
     product_ids.sort_unstable();
     product_ids.dedup();
     let images = crate::catalog::model::first_images(conn, &product_ids)?;
+    let presales = crate::catalog::presale::of_skus(conn, &ids)?;
     let covering = if available.is_empty() {
         Vec::new()
     } else {
@@ -231,6 +234,7 @@ fn price(
             stock: d.stock,
             in_stock: d.stock >= line.quantity,
             image: images.iter().find(|i| i.0 == d.product_id).map(|i| i.1.url_for(112)),
+            ship_by: presales.iter().find(|t| t.sku_id == d.sku_id).map(|t| t.ship_by),
         });
     }
     let total_fen = out.iter().map(|l| l.line_total_fen).sum();

@@ -55,6 +55,7 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
         .service(product_page)
         .service(product_submit)
         .service(sku_edit_submit)
+        .service(sku_presale_submit)
         .service(image_upload_submit)
         .service(image_file);
 }
@@ -894,6 +895,70 @@ async fn sku_edit_submit(
     match result {
         Ok(s) => {
             let notice = format!("{} ¥{}", s.code, s.price);
+            render_sku(&page, m, id, None, Some(notice), Default::default(), StatusCode::OK).await
+        }
+        Err(e) => {
+            let (text, status) = form_error(&page, e)?;
+            render_sku(&page, m, id, Some(text), None, Default::default(), status).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct PresaleForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    /// `save` or `clear`.
+    action: String,
+    #[serde(default)]
+    ends_at: String,
+    #[serde(default)]
+    ships_from: String,
+    #[serde(default)]
+    ship_by: String,
+    #[serde(default)]
+    per_buyer_limit: String,
+}
+
+/// The SKU page's pre-sale form: the end time is typed in the store's time zone.
+#[post("/coop/skus/{id}/presale")]
+async fn sku_presale_submit(
+    page: Page,
+    path: web::Path<i64>,
+    form: web::Form<PresaleForm>,
+) -> Result<HttpResponse, AppError> {
+    session::verify_csrf(&page.session, &form.csrf)?;
+    let id = path.into_inner();
+    let m = manager(&page.state, &page.session).await?;
+    let f = form.into_inner();
+    let zone = page.state.config.timezone;
+    let bad = || AppError::unprocessable("invalid_presale", "check the dates and the limit / 请检查预售日期和限购数量");
+    let parsed = (|| {
+        use chrono::TimeZone;
+        let local = chrono::NaiveDateTime::parse_from_str(f.ends_at.trim(), "%Y-%m-%dT%H:%M").map_err(|_| bad())?;
+        let ends_at = zone.from_local_datetime(&local).earliest().ok_or_else(bad)?.naive_utc();
+        let ships_from = match f.ships_from.trim() {
+            "" => None,
+            d => Some(NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| bad())?),
+        };
+        Ok::<_, AppError>(crate::catalog::presale::PresaleInput {
+            ends_at,
+            ships_from,
+            ship_by: NaiveDate::parse_from_str(f.ship_by.trim(), "%Y-%m-%d").map_err(|_| bad())?,
+            per_buyer_limit: f.per_buyer_limit.trim().parse().map_err(|_| bad())?,
+        })
+    })();
+    let m2 = m.clone();
+    let clear = f.action == "clear";
+    let result = match (clear, parsed) {
+        (true, _) => page.state.db(move |conn| service::clear_presale(conn, &m2, id, now())).await,
+        (false, Ok(input)) => page.state.db(move |conn| service::set_presale(conn, &m2, id, &input, now())).await,
+        (false, Err(e)) => Err(e),
+    };
+    match result {
+        Ok(s) => {
+            let key = if clear { "coop_presale_cleared" } else { "coop_presale_saved" };
+            let notice = format!("{} {}", s.code, page.t(key));
             render_sku(&page, m, id, None, Some(notice), Default::default(), StatusCode::OK).await
         }
         Err(e) => {

@@ -352,3 +352,60 @@ async fn an_organisations_donation_draw_is_paid_from_its_budget_and_gives_back_w
     let (ok, out) = run_ledger_script(&app, id);
     assert!(ok, "{out}");
 }
+
+#[actix_web::test]
+async fn the_ship_by_date_is_shown_wherever_the_price_is_and_the_coop_page_sets_the_terms() {
+    let app = spawn_app().await;
+    let coop = app.client_for("coop@example.com").await;
+    let sku = app.sku("GY-QUINOA-GIFT-2KG");
+    // The cooperative's SKU page form, the end time typed in the store's zone.
+    let page = |c: &reqwest::Client, path: String| {
+        let url = app.url(&path);
+        let c = c.clone();
+        async move { c.get(url).send().await.expect("page").text().await.unwrap_or_default() }
+    };
+    let html = page(&coop, format!("/coop/skus/{sku}")).await;
+    let ship_by = (Utc::now() + Duration::days(40)).date_naive().to_string();
+    let ends = (Utc::now() + Duration::days(10)).naive_utc().format("%Y-%m-%dT%H:%M").to_string();
+    let form = [
+        ("_csrf", crate::helpers::csrf_from(&html)),
+        ("action", "save".into()),
+        ("ends_at", ends),
+        ("ships_from", String::new()),
+        ("ship_by", ship_by.clone()),
+        ("per_buyer_limit", "4".into()),
+    ];
+    let res = coop.post(app.url(&format!("/coop/skus/{sku}/presale"))).form(&form).send().await.expect("post");
+    assert_eq!(res.status(), 200);
+    assert_eq!(count(&app, &format!("SELECT per_buyer_limit AS n FROM sku_presales WHERE sku_id = {sku}")), 4);
+    let mut bad = form.clone();
+    bad[4].1 = "2020-01-01".into();
+    let res = coop.post(app.url(&format!("/coop/skus/{sku}/presale"))).form(&bad).send().await.expect("post");
+    assert_eq!(res.status(), 422, "ship-by before the window's end");
+
+    let product = count(&app, &format!("SELECT product_id AS n FROM skus WHERE id = {sku}"));
+    let html = app.get(&format!("/products/{product}")).await.text().await.unwrap_or_default();
+    assert!(html.contains("data-testid=\"presale\"") && html.contains(&ship_by), "product page");
+    let html = app.get("/search?q=limai").await.text().await.unwrap_or_default();
+    assert!(html.contains(&ship_by), "product cards");
+    let buyer = app.client_for("employee@example.com").await;
+    let (status, cart) =
+        send_json(buyer.post(app.url("/api/v1/cart/items")).json(&json!({"sku_id": sku, "quantity": 1}))).await;
+    assert_eq!(status, 200, "{cart}");
+    for path in ["/cart", "/checkout"] {
+        let html = page(&buyer, path.to_string()).await;
+        assert!(html.contains(&ship_by), "{path}");
+    }
+    let (status, placed) =
+        send_json(buyer.post(app.url("/api/v1/orders")).json(&order(sku, 1, app.campaign("year-round")))).await;
+    assert_eq!(status, 201, "{placed}");
+    let no = placed["order_no"].as_str().unwrap_or_default();
+    let html = page(&buyer, format!("/orders/{no}")).await;
+    assert!(html.contains(&ship_by), "order page");
+    // Draw pages render for anyone.
+    for path in ["/draws"] {
+        assert_eq!(app.get(path).await.status(), 200, "{path}");
+    }
+    let (_, catalogue) = app.get_json("/api/v1/products?q=limai").await;
+    assert!(catalogue["items"].as_array().is_some_and(|i| i.iter().any(|p| p["presale_ship_by"] == ship_by.as_str())));
+}
