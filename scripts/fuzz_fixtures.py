@@ -349,6 +349,19 @@ def main(base, mail_dir, k):
                       "reviews": reviews, "refundable_orders": admin_refundable, "orgs": [union_org, canteen_org],
                       "users": ["employee@example.com", "buyer@example.com"],
                       "payouts": [p["id"] for p in admin.call("GET", "/admin/payouts")]}
+    # Lucky draws: open ones for the admin to close (each closes once), a closed one to read,
+    # and a SKU of the cooperative other than the fixtures' own for pre-sale terms.
+    def draw(closes_in_hours=2):
+        closes = (datetime.datetime.utcnow() + datetime.timedelta(hours=closes_in_hours)).strftime("%Y-%m-%dT%H:%M:%S")
+        return admin.call("POST", "/draws", json={
+            "campaign_id": campaigns[0], "title": "端午抽奖", "entry_rule": "paid_order", "closes_at": closes,
+            "prizes": [{"kind": "points", "points": 100, "count": 2}]})["id"]
+    open_draws = [draw() for _ in range(k)]
+    closed_draw = draw()
+    admin.call("POST", f"/draws/{closed_draw}/close")
+    common["draws"] = open_draws + [closed_draw]
+    roles["admin"]["closable_draws"] = open_draws
+    roles["coop"]["presale_skus"] = own_skus[1:] or own_skus
     common["ledger_seqs"] = [e["seq"] for e in anon.call("GET", "/ledger?limit=50")["entries"]]
     json.dump({"common": common, "roles": roles}, sys.stdout, ensure_ascii=False, indent=1)
 

@@ -106,6 +106,11 @@ def _sign(body):
     return f"t={t},v1={mac}"
 
 
+def _later(days):
+    """A UTC time `days` from now, as the API takes it."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + days * 86400))
+
+
 def _sku_code(n):
     return _pick(_mine("sku_codes") or [s["code"] for s in _common("skus")], n, "GY-QUINOA-1KG")
 
@@ -354,6 +359,16 @@ _AIM = {
                                           body=lambda n: {"reason": "含有广告"}),
     "POST /admin/orders/{order_no}/refunds": _set(
         path={"order_no": lambda n: _pick(_mine("refundable_orders"), n, "AM0")}, body=lambda n: {"reason": "纠纷处理"}),
+    # Pre-sale and lucky draws.
+    "PUT /coop/skus/{id}/presale": _set(path={"id": lambda n: _pick(_mine("presale_skus"), n)}, body=lambda n: {
+        "ends_at": _later(1 + n % 30), "ship_by": _later(40 + n % 30)[:10], "per_buyer_limit": 1 + n % 20}),
+    "DELETE /coop/skus/{id}/presale": _set(path={"id": lambda n: _pick(_mine("presale_skus"), n)}),
+    "POST /orders/{order_no}/presale-cancel": _set(path={"order_no": lambda n: _pick(_mine("paid_orders"), n, "AM0")}),
+    "POST /draws": _set(body=lambda n: {
+        "campaign_id": _pick(_common("campaigns"), n), "title": f"抽奖 {n}", "entry_rule": _pick(["paid_order", "donation"], n),
+        "closes_at": _later(1 + n % 60), "prizes": [{"kind": "points", "points": 1 + n % 500, "count": 1 + n % 3}]}),
+    "GET /draws/{id}": _set(path={"id": lambda n: _pick(_common("draws"), n)}),
+    "POST /draws/{id}/close": _set(path={"id": lambda n: _pick(_mine("closable_draws") or _common("draws"), n)}),
     "POST /payments/sandbox/{payment_id}/complete": _set(
         path={"payment_id": lambda n: _pick([p[0] for p in _common("payments")], n, "x")},
         body=lambda n: {"outcome": _pick(["succeeded", "failed"], n // 3)}),

@@ -140,6 +140,18 @@ struct SkuSeed {
     low_stock_threshold: i64,
     #[serde(default)]
     tiers: Vec<TierSeed>,
+    /// Sold before harvest: days from the seed's loading.
+    #[serde(default)]
+    presale: Option<PresaleSeed>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresaleSeed {
+    ends_in_days: i64,
+    ships_from_in_days: i64,
+    ship_by_in_days: i64,
+    per_buyer_limit: i64,
 }
 
 #[derive(Deserialize)]
@@ -546,6 +558,18 @@ fn load_catalog(
                 .collect::<Result<Vec<_>, AppError>>()?;
             if !tiers.is_empty() {
                 crate::on_backend!(conn, |c| diesel::insert_into(sku_price_tiers::table).values(&tiers).execute(c))?;
+            }
+            if let Some(t) = &s.presale {
+                let now = chrono::Utc::now().naive_utc();
+                let day = |d: i64| (now + chrono::Duration::days(d)).date();
+                let input = crate::catalog::presale::PresaleInput {
+                    ends_at: now + chrono::Duration::days(t.ends_in_days),
+                    ships_from: Some(day(t.ships_from_in_days)),
+                    ship_by: day(t.ship_by_in_days),
+                    per_buyer_limit: t.per_buyer_limit,
+                };
+                let row = input.check(sku_id, now).map_err(|e| invalid(PRODUCTS, format!("{}: {e}", s.code)))?;
+                crate::catalog::presale::set(conn, &row)?;
             }
         }
     }

@@ -14,17 +14,18 @@ async fn chinese_search_finds_every_quinoa_product() {
     let (status, body) = app.get_json("/api/v1/products?q=%E8%97%9C%E9%BA%A6").await; // 藜麦
     assert_eq!(status, 200);
     let found = names(&body);
-    assert_eq!(body["total"], 3, "{body}");
-    assert_eq!(found.len(), 3);
+    // Three quinoa products from stock and the new season's on pre-sale.
+    assert_eq!(body["total"], 4, "{body}");
+    assert_eq!(found.len(), 4);
     assert!(found.iter().all(|n| n.contains("藜麦")), "{found:?}");
     // Every listed product whose name mentions quinoa is among them.
     let (_, all) = app.get_json("/api/v1/products").await;
     let quinoa_everywhere = names(&all).into_iter().filter(|n| n.contains("藜麦")).count();
-    assert_eq!(quinoa_everywhere, 3);
+    assert_eq!(quinoa_everywhere, 4);
 
     // English search is case-insensitive; a substring in the middle of a word matches.
     let (_, en) = app.get_json("/api/v1/products?q=QUINOA").await;
-    assert_eq!(en["total"], 3, "{en}");
+    assert_eq!(en["total"], 4, "{en}");
     let (_, rice) = app.get_json("/api/v1/products?q=%E5%A4%A7%E7%B1%B3").await; // 大米
     assert!(names(&rice).iter().all(|n| n.contains("大米")) && rice["total"].as_i64() >= Some(1), "{rice}");
     // LIKE wildcards in the query are literal characters.
@@ -37,7 +38,7 @@ async fn products_are_paginated_without_overlap() {
     let app = spawn_app().await;
     {
         let mut conn = app.conn();
-        // 35 more listed products: 44 in all, three pages of 20, 20 and 4.
+        // 35 more listed products: 45 in all, three pages of 20, 20 and 5.
         for i in 0..35 {
             exec(
                 &mut conn,
@@ -62,15 +63,15 @@ async fn products_are_paginated_without_overlap() {
         }
         seen.extend(ids);
     }
-    assert_eq!(total, 44);
-    assert_eq!(seen.len(), 44);
+    assert_eq!(total, 45);
+    assert_eq!(seen.len(), 45);
     let mut unique = seen.clone();
     unique.sort_unstable();
     unique.dedup();
-    assert_eq!(unique.len(), 44, "pages overlap");
+    assert_eq!(unique.len(), 45, "pages overlap");
     let (_, beyond) = app.get_json("/api/v1/products?page=4").await;
     assert_eq!(beyond["items"].as_array().map(Vec::len), Some(0));
-    assert_eq!(beyond["total"], 44);
+    assert_eq!(beyond["total"], 45);
 }
 
 #[actix_web::test]
@@ -84,14 +85,14 @@ async fn filters_by_county_and_campaign() {
         .unwrap_or_default();
     assert_eq!(guyuan["name_zh"], "沽源县");
     assert_eq!(guyuan["aided"], true);
-    assert_eq!(guyuan["product_count"], 5);
+    assert_eq!(guyuan["product_count"], 6);
     let (_, in_guyuan) = app.get_json(&format!("/api/v1/products?county={}", guyuan["id"])).await;
-    assert_eq!(in_guyuan["total"], 5);
+    assert_eq!(in_guyuan["total"], 6);
     assert!(in_guyuan["items"].as_array().is_some_and(|items| items.iter().all(|i| i["county_zh"] == "沽源县")));
 
     let (_, campaigns) = app.get_json("/api/v1/campaigns").await;
     let items = campaigns["items"].as_array().cloned().unwrap_or_default();
-    assert_eq!(items.len(), 2);
+    assert_eq!(items.len(), 3);
     let dragon = items.iter().find(|c| c["slug"] == "dragon-boat-2027").cloned().unwrap_or_default();
     assert_eq!(dragon["target"], "2000000.00");
     assert!(items.iter().any(|c| c["year_round"] == true && c["ends_on"].is_null()));
