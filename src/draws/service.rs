@@ -449,6 +449,11 @@ fn gift_order(
     let address = winner_address(conn, winner)?.ok_or_else(|| {
         AppError::unprocessable("no_address", "the winner has no address on file / 中奖者没有收货地址")
     })?;
+    // A SKU put on pre-sale since the draw opened would lock the organiser's row after the
+    // winners' points accounts (against the lock order): such a prize waits for the organiser.
+    if !crate::catalog::presale::of_skus(conn, &[sku_id])?.is_empty() {
+        return Err(AppError::unprocessable("presale_prize", "the prize is on pre-sale / 奖品正在预售"));
+    }
     db::write_tx(conn, |conn| {
         let rows = crate::orders::model::sale_rows(conn, &[sku_id], d.campaign_id)?;
         let row = rows
@@ -470,6 +475,7 @@ fn gift_order(
             product_id: row.product_id,
             names: [row.product_zh.clone(), row.product_en.clone(), row.sku_zh.clone(), row.sku_en.clone()],
             recipient: Some(0),
+            presale: row.presale,
         };
         let buyer = orders::buyer_of(conn, d.created_by)?;
         let recipient = (

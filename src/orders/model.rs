@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use super::status::{OrderStatus, PaymentStatus};
 use crate::db::schema::{
     campaign_prices, campaign_products, campaigns, idempotency_keys, order_events, order_lines, order_recipients,
-    orders, payment_events, payments, products, refund_lines, refunds, shipments, sku_price_tiers, skus,
+    orders, payment_events, payments, products, refund_lines, refunds, shipments, sku_presales, sku_price_tiers, skus,
 };
 use crate::db::AnyConnection;
 
@@ -30,6 +30,8 @@ pub struct SaleRow {
     pub in_campaign: Option<i64>,
     pub campaign_price_fen: Option<i64>,
     pub tier: Option<(i64, i64)>,
+    /// Pre-sale terms (预售): (ends_at, per_buyer_limit).
+    pub presale: Option<(NaiveDateTime, i64)>,
 }
 
 /// Everything checkout reads, in one query.
@@ -47,6 +49,7 @@ pub fn sale_rows(conn: &mut AnyConnection, sku_ids: &[i64], campaign_id: i64) ->
                 .on(campaign_prices::sku_id.eq(skus::id).and(campaign_prices::campaign_id.eq(campaign_id))),
         )
         .left_join(sku_price_tiers::table.on(sku_price_tiers::sku_id.eq(skus::id)))
+        .left_join(sku_presales::table.on(sku_presales::sku_id.eq(skus::id)))
         .filter(skus::id.eq_any(sku_ids))
         .select((
             skus::id,
@@ -63,6 +66,7 @@ pub fn sale_rows(conn: &mut AnyConnection, sku_ids: &[i64], campaign_id: i64) ->
             campaign_products::product_id.nullable(),
             campaign_prices::price_fen.nullable(),
             (sku_price_tiers::min_quantity, sku_price_tiers::price_fen).nullable(),
+            (sku_presales::ends_at, sku_presales::per_buyer_limit).nullable(),
         ))
         .load(conn)
 }

@@ -284,6 +284,8 @@ pub struct PreparedLine {
     pub names: [String; 4],
     /// Index into the draft's recipients, for an order shipped to many people.
     pub recipient: Option<usize>,
+    /// Pre-sale terms (预售) read with the prices: (ends_at, per_buyer_limit).
+    pub presale: Option<(NaiveDateTime, i64)>,
 }
 
 impl PreparedLine {
@@ -375,19 +377,21 @@ pub fn prepare(
             row.max_points_pct,
             row.product_id,
             [row.product_zh.clone(), row.product_en.clone(), row.sku_zh.clone(), row.sku_en.clone()],
+            row.presale,
         ));
     }
     let priced = pricing::price_lines(&items).map_err(pricing_error)?;
     let lines = priced
         .into_iter()
         .zip(lines)
-        .map(|(priced, (producer_id, max_points_pct, product_id, names))| PreparedLine {
+        .map(|(priced, (producer_id, max_points_pct, product_id, names, presale))| PreparedLine {
             priced,
             producer_id,
             max_points_pct,
             product_id,
             names,
             recipient: None,
+            presale,
         })
         .collect();
     Ok(Prepared { lines, campaign_id })
@@ -593,35 +597,34 @@ pub fn place(conn: &mut AnyConnection, s: &Settings, draft: Draft, now: NaiveDat
 
 /// Pre-sale SKUs (预售) are sold only in their window (409 `presale_closed`) and each buyer
 /// holds at most the per-buyer limit over their orders that are not cancelled (409
-/// `limit_reached`). The buyer's row is locked first (after the ledger head, before the points
-/// account: the lock order), so two orders of one buyer count each other.
+/// `limit_reached`). The terms come with the prices (`prepare`, one query), so an order of
+/// SKUs sold from stock costs nothing more. The buyer's row is locked before counting (after the
+/// ledger head, before the points account: the lock order), so two orders of one buyer count
+/// each other.
 fn check_presale(
     conn: &mut AnyConnection,
     buyer_id: i64,
     lines: &[PreparedLine],
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
-    let mut ids: Vec<i64> = lines.iter().map(|l| l.priced.sku_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let terms = crate::catalog::presale::of_skus(conn, &ids)?;
+    let mut terms: Vec<(i64, NaiveDateTime, i64)> =
+        lines.iter().filter_map(|l| l.presale.map(|(ends_at, limit)| (l.priced.sku_id, ends_at, limit))).collect();
     if terms.is_empty() {
         return Ok(());
     }
-    if terms.iter().any(|t| now >= t.ends_at) {
+    terms.sort_unstable();
+    terms.dedup();
+    if terms.iter().any(|t| now >= t.1) {
         return Err(AppError::conflict("presale_closed", "the pre-sale of this item has ended / 该商品预售已结束"));
     }
     model::lock_buyer(conn, buyer_id)?;
-    for t in &terms {
-        let wanted: i64 = lines.iter().filter(|l| l.priced.sku_id == t.sku_id).map(|l| l.priced.quantity).sum();
-        let held = model::units_bought(conn, buyer_id, t.sku_id)?;
-        if held + wanted > t.per_buyer_limit {
+    for (sku_id, _, limit) in &terms {
+        let wanted: i64 = lines.iter().filter(|l| l.priced.sku_id == *sku_id).map(|l| l.priced.quantity).sum();
+        let held = model::units_bought(conn, buyer_id, *sku_id)?;
+        if held + wanted > *limit {
             return Err(AppError::conflict(
                 "limit_reached",
-                format!(
-                    "at most {} per buyer; you already have {held} / 每人限购 {} 件，您已购 {held} 件",
-                    t.per_buyer_limit, t.per_buyer_limit
-                ),
+                format!("at most {limit} per buyer; you already have {held} / 每人限购 {limit} 件，您已购 {held} 件"),
             ));
         }
     }

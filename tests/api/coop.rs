@@ -46,7 +46,7 @@ async fn a_manager_cannot_touch_another_cooperatives_sku() {
     let (status, list) = send_json(coop.get(app.url("/api/v1/coop/skus"))).await;
     assert_eq!(status, 200, "{list}");
     let codes: Vec<&str> = list.as_array().into_iter().flatten().filter_map(|s| s["code"].as_str()).collect();
-    assert_eq!(codes.len(), 3, "{codes:?}");
+    assert_eq!(codes.len(), 4, "{codes:?}");
     assert!(codes.iter().all(|c| c.starts_with("GY-QUINOA")), "{codes:?}");
 
     // Another cooperative's SKU is not found, by every route, and nothing changes.
