@@ -304,6 +304,10 @@ async fn a_draw_closes_once_grants_once_and_its_winners_are_recomputed_by_the_sc
     // The page shows the commitment, seed and how to check.
     let html = app.get(&format!("/draws/{id}")).await.text().await.unwrap_or_default();
     assert!(html.contains(&commitment) && html.contains(seed) && html.contains("scripts/ledger.py draw"));
+    let list = app.get("/draws").await.text().await.unwrap_or_default();
+    assert!(list.contains(&format!("/draws/{id}")) && list.contains("端午抽奖"), "the list of draws");
+    let (_, listed) = app.get_json("/api/v1/draws").await;
+    assert!(listed["items"].as_array().is_some_and(|d| d.iter().any(|d| d["id"] == id)));
 
     // Tampering with one published entry is caught by the script.
     exec(&mut app.conn(), &format!("UPDATE draw_entries SET masked_name = 'X*' WHERE draw_id = {id} AND number = 1"));
