@@ -168,6 +168,7 @@ impl Application {
                 .configure(donations::routes::pages)
                 .configure(crate::coop::routes::pages)
                 .configure(settlement::routes::pages)
+                .configure(settlement::pages::configure)
                 .configure(orgs::routes::pages)
                 .route("/static/{file}", web::get().to(webparts::templates::static_file))
                 .route("/favicon.ico", web::get().to(webparts::templates::favicon))
