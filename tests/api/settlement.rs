@@ -11,24 +11,24 @@ use aidmart::aftersales::service::Windows;
 
 use crate::helpers::{error_code, exec, scalar, send_json, spawn_app, TestApp};
 
-fn address() -> Value {
+pub(crate) fn address() -> Value {
     json!({"name": "王芳", "mobile": "13900139000", "province": "河北省", "city": "张家口市", "district": "沽源县", "detail": "平定堡镇 1 号"})
 }
 
-fn fen(v: &Value) -> i64 {
+pub(crate) fn fen(v: &Value) -> i64 {
     let s = v.as_str().unwrap_or("x");
     let (whole, frac) = s.split_once('.').unwrap_or((s, "00"));
     let sign = if whole.starts_with('-') { -1 } else { 1 };
     whole.parse::<i64>().unwrap_or(-999_999) * 100 + sign * frac.parse::<i64>().unwrap_or(-99)
 }
 
-fn ids(app: &TestApp, sql: &str) -> Vec<i64> {
+pub(crate) fn ids(app: &TestApp, sql: &str) -> Vec<i64> {
     let n = scalar(&mut app.conn(), &format!("SELECT COUNT(*) AS n FROM ({sql}) q"));
     (0..n).map(|i| scalar(&mut app.conn(), &format!("SELECT n FROM ({sql}) q ORDER BY n LIMIT 1 OFFSET {i}"))).collect()
 }
 
 /// Every producer gets an account; even producers pay the platform 2.5%.
-fn set_fee_rates(app: &TestApp) {
+pub(crate) fn set_fee_rates(app: &TestApp) {
     exec(
         &mut app.conn(),
         "INSERT INTO earnings_accounts (producer_id) SELECT id FROM producers WHERE id NOT IN (SELECT producer_id FROM earnings_accounts); \
@@ -42,7 +42,7 @@ fn set_fee_rates(app: &TestApp) {
 /// - the account's cached balances are the sums of its entries;
 /// - a line refunded in full keeps no fee and no earning;
 /// - an unrefunded line's fees are exactly its rates.
-fn check_invariants(app: &TestApp, channel_bps: i64) {
+pub(crate) fn check_invariants(app: &TestApp, channel_bps: i64) {
     let producers = ids(app, "SELECT id AS n FROM producers");
     let mut c = app.conn();
     for p in producers {
@@ -105,7 +105,7 @@ fn check_invariants(app: &TestApp, channel_bps: i64) {
     assert_eq!(wrong, 0, "lines whose fees are not their rates");
 }
 
-async fn grant(app: &TestApp, email: &str, points: i64) {
+pub(crate) async fn grant(app: &TestApp, email: &str, points: i64) {
     let admin = app.client_for("admin@example.com").await;
     let grant = json!({"email": email, "points": points, "reason": "test", "expires_at": "2099-12-31"});
     let (status, answer) = send_json(admin.post(app.url("/api/v1/admin/points/grants")).json(&grant)).await;
@@ -113,7 +113,7 @@ async fn grant(app: &TestApp, email: &str, points: i64) {
 }
 
 /// Places and pays `n` random orders (some with points) and returns them.
-async fn random_orders(
+pub(crate) async fn random_orders(
     app: &TestApp,
     buyer: &reqwest::Client,
     rng: &mut StdRng,
@@ -155,7 +155,13 @@ async fn random_orders(
 
 /// Refunds a random share of the orders, a random line and quantity each, as a platform admin
 /// does (shipped and completed orders too: a buyer's own refund stops at shipping).
-async fn refund_some(app: &TestApp, buyer: &reqwest::Client, rng: &mut StdRng, orders: &[Value], share: f64) -> usize {
+pub(crate) async fn refund_some(
+    app: &TestApp,
+    buyer: &reqwest::Client,
+    rng: &mut StdRng,
+    orders: &[Value],
+    share: f64,
+) -> usize {
     let admin = app.client_for("admin@example.com").await;
     let mut done = 0;
     for order in orders {
@@ -186,7 +192,7 @@ async fn refund_some(app: &TestApp, buyer: &reqwest::Client, rng: &mut StdRng, o
 /// each cooperative ships its part, the parcels are received (the auto-receive job), and the
 /// completion job closes them after the after-sales window (here none), which announces
 /// `Completed`: the settlement hook makes those lines' earnings available.
-fn complete_some(app: &TestApp, rng: &mut StdRng, share: f64) -> usize {
+pub(crate) fn complete_some(app: &TestApp, rng: &mut StdRng, share: f64) -> usize {
     let candidates = ids(
         app,
         "SELECT o.id AS n FROM orders o WHERE o.status IN ('paid', 'partially_refunded') \
@@ -217,7 +223,11 @@ fn complete_some(app: &TestApp, rng: &mut StdRng, share: f64) -> usize {
             aidmart::coop::service::ship(&mut conn, &m, &request, &settings, now).expect("ship");
         }
     }
-    let none = Windows { auto_receive: chrono::Duration::zero(), after_sales: chrono::Duration::zero(), reply: chrono::Duration::hours(48) };
+    let none = Windows {
+        auto_receive: chrono::Duration::zero(),
+        after_sales: chrono::Duration::zero(),
+        reply: chrono::Duration::hours(48),
+    };
     let later = now + chrono::Duration::seconds(1);
     aidmart::aftersales::delivery::auto_receive_due(&mut conn, &settings, none, later).expect("receive");
     let completed =
@@ -227,7 +237,7 @@ fn complete_some(app: &TestApp, rng: &mut StdRng, share: f64) -> usize {
     completed
 }
 
-fn today(app: &TestApp) -> String {
+pub(crate) fn today(app: &TestApp) -> String {
     let now = chrono::Utc::now().naive_utc();
     aidmart::web::time::local_date(app.config.timezone, now).to_string()
 }
@@ -467,7 +477,11 @@ async fn earnings_become_available_once_the_order_completes() {
     };
     assert_eq!(earnings().await, (total - channel, 0, channel));
 
-    let windows = Windows { auto_receive: chrono::Duration::days(10), after_sales: chrono::Duration::days(7), reply: chrono::Duration::hours(48) };
+    let windows = Windows {
+        auto_receive: chrono::Duration::days(10),
+        after_sales: chrono::Duration::days(7),
+        reply: chrono::Duration::hours(48),
+    };
     let complete = |at: chrono::NaiveDateTime| {
         aidmart::aftersales::delivery::complete_due(&mut app.conn(), &app.settings(), windows, at).expect("job")
     };
@@ -501,10 +515,7 @@ async fn earnings_become_available_once_the_order_completes() {
     let completed: usize = twins.into_iter().map(|t| t.join().unwrap_or(99)).sum();
     assert_eq!(completed, 1);
     assert_eq!(earnings().await, (0, total - channel, channel));
-    assert_eq!(
-        scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM earnings_entries WHERE kind = 'available'"),
-        1
-    );
+    assert_eq!(scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM earnings_entries WHERE kind = 'available'"), 1);
     let (_, view) = send_json(buyer.get(app.url(&format!("/api/v1/orders/{no}")))).await;
     assert_eq!(view["status"], "completed");
     check_invariants(&app, 60);
