@@ -695,6 +695,31 @@ async fn payouts_move_money_once_and_are_posted_to_the_ledger_chain() {
     let (ok, out) = ledger_py(&app).await;
     assert!(ok && out.starts_with("ok:"), "{out}");
 
+    // The buyer's order page follows a paid line to its statement and the payout's ledger entry.
+    let seq = scalar(c, &format!("SELECT seq AS n FROM credit_entries WHERE kind = 'payout' AND payout_id = {b}"));
+    let statement_b = scalar(c, &format!("SELECT statement_id AS n FROM payouts WHERE id = {b}"));
+    let order_id = scalar(
+        c,
+        &format!("SELECT MIN(l.order_id) AS n FROM statement_lines sl JOIN earnings_entries e ON e.id = sl.entry_id \
+                  JOIN order_lines l ON l.id = e.order_line_id WHERE sl.statement_id = {statement_b} AND e.kind = 'available'"),
+    );
+    let order_no = aidmart::orders::model::order_by_id(c, order_id).expect("order").order_no;
+    let html =
+        buyer.get(app.url(&format!("/orders/{order_no}"))).send().await.expect("page").text().await.unwrap_or_default();
+    assert!(html.contains("data-testid=\"line-settlement\"") && html.contains(&format!("#{statement_b}")), "{html}");
+    assert!(html.contains(&format!("href=\"/ledger/{seq}\" data-testid=\"payout-ledger-link\"")), "{html}");
+    // The cooperative's public page (its county's list) shows credited, paid out and pending.
+    let paid_producer = scalar(c, &format!("SELECT producer_id AS n FROM payouts WHERE id = {b}"));
+    let county = scalar(c, &format!("SELECT county_id AS n FROM producers WHERE id = {paid_producer}"));
+    let paid_fen =
+        scalar(c, &format!("SELECT paid_out_fen AS n FROM earnings_accounts WHERE producer_id = {paid_producer}"));
+    let html = app.get(&format!("/counties/{county}")).await.text().await.unwrap_or_default();
+    let shown = format!(
+        "data-testid=\"producer-paid-out-{paid_producer}\">¥{}",
+        aidmart::web::templates::group_digits(&aidmart::money::Money::from_fen(paid_fen).to_string())
+    );
+    assert!(paid_fen > 0 && html.contains(&shown), "{shown} not in {html}");
+
     // The campaign shows what reached the cooperatives and what is on its way.
     let (s, detail) = send_json(app.client.get(app.url(&format!("/api/v1/campaigns/{year_round}")))).await;
     assert_eq!(s, 200, "{detail}");
