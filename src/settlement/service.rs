@@ -1103,3 +1103,32 @@ pub fn campaign_totals(conn: &mut AnyConnection, campaign_id: i64) -> Result<(Mo
     let (net, paid) = model::campaign_sums(conn, campaign_id)?;
     Ok((Money::from_fen(paid), Money::from_fen(net - paid)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{current_end, last_finished};
+    use chrono::NaiveDate;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
+    }
+
+    #[test]
+    fn weekly_periods_run_monday_to_sunday() {
+        // 2026-11-23 is a Monday, 2026-11-29 a Sunday.
+        assert_eq!(last_finished("weekly", day("2026-11-23")), day("2026-11-22"));
+        assert_eq!(last_finished("weekly", day("2026-11-29")), day("2026-11-22"));
+        assert_eq!(last_finished("weekly", day("2026-11-30")), day("2026-11-29"));
+        assert_eq!(current_end("weekly", day("2026-11-23")), day("2026-11-29"));
+        assert_eq!(current_end("weekly", day("2026-11-29")), day("2026-11-29"));
+    }
+
+    #[test]
+    fn monthly_periods_are_calendar_months() {
+        assert_eq!(last_finished("monthly", day("2026-12-01")), day("2026-11-30"));
+        assert_eq!(last_finished("monthly", day("2026-11-30")), day("2026-10-31"));
+        assert_eq!(last_finished("monthly", day("2027-03-15")), day("2027-02-28"));
+        assert_eq!(current_end("monthly", day("2028-02-10")), day("2028-02-29"));
+        assert_eq!(current_end("monthly", day("2026-12-31")), day("2026-12-31"));
+    }
+}
