@@ -463,23 +463,79 @@ async fn the_procurement_report_equals_the_ledger_to_the_fen_and_shares_follow_t
         json!({"org_id": canteen, "delivery_date": tomorrow}),
     )
     .await;
-    // An employee's personal order: today the ledger credits it to no organisation (org_id is
-    // empty), so it shows nowhere in the report.
+    // Helped sales: employees' own orders (their points and cash), credited by the ledger to
+    // their employer. employee@example.com belongs to the company; union@example.com to the
+    // company and its union (the company is the employer). A part of one is refunded.
     let employee = app.client_for("employee@example.com").await;
-    paid_order(&app, &employee, &[(quinoa, 3)]).await;
-    // Helped sales the ledger credits to the company (employees' purchases credited to their
-    // employer), a sale and a reversal, written as the ledger would hold them.
-    let at = Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S");
-    for amount in [12_345, -2_345] {
-        let kind = if amount > 0 { "sale" } else { "sale_reversal" };
-        exec(
-            &mut app.conn(),
+    let first = paid_order(&app, &employee, &[(quinoa, 3), (zongzi, 1)]).await;
+    let second = paid_order(&app, &admin, &[(zongzi, 2)]).await;
+    let quinoa_line = first["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["sku_id"].as_i64() == Some(quinoa))
+        .and_then(|l| l["id"].as_i64())
+        .unwrap_or_default();
+    let no = first["order_no"].as_str().unwrap_or_default();
+    let refund = json!({"lines": [{"line_id": quinoa_line, "quantity": 1}], "reason": "test"});
+    let (status, body) = send_json(employee.post(app.url(&format!("/api/v1/orders/{no}/refunds"))).json(&refund)).await;
+    assert_eq!(status, 201, "{body}");
+    // What those orders come to: their totals less what was refunded (cash and points' value).
+    let orders_net = count(
+        &app,
+        &format!(
+            "SELECT CAST(SUM(l.line_total_fen - l.refunded_cash_fen - l.refunded_pv_fen) AS BIGINT) AS n
+             FROM order_lines l JOIN orders o ON o.id = l.order_id
+             WHERE o.order_no IN ('{no}', '{}')",
+            second["order_no"].as_str().unwrap_or_default()
+        ),
+    );
+    assert!(orders_net > 0);
+    // A buyer who belongs to no organisation is credited to none.
+    let buyer = app.client_for("buyer@example.com").await;
+    let stranger = paid_order(&app, &buyer, &[(quinoa, 1)]).await;
+    let stranger_no = stranger["order_no"].as_str().unwrap_or_default();
+    assert_eq!(
+        count(
+            &app,
             &format!(
-                "INSERT INTO credit_entries (seq, kind, campaign_id, org_id, channel, category, amount_fen, created_at, prev_hash, hash)
-                 SELECT MAX(seq) + 1, '{kind}', 1, {company}, 'employee', 'helped_sales', {amount}, '{at}', '', 'test-{kind}' FROM credit_entries;"
-            ),
-        );
-    }
+                "SELECT COUNT(*) AS n FROM credit_entries c JOIN order_lines l ON l.id = c.order_line_id
+                 JOIN orders o ON o.id = l.order_id WHERE o.order_no = '{stranger_no}' AND c.org_id IS NULL"
+            )
+        ),
+        1
+    );
+    // The employees' entries (sales and the reversal) name the company, channel `employee`
+    // and category `helped_sales`; the organisations' own orders keep their channels.
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT COUNT(*) AS n FROM credit_entries WHERE org_id = {company} AND kind IN ('sale', 'sale_reversal')
+                 AND (channel <> 'employee' OR category <> 'helped_sales')"
+            )
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &app,
+            &format!("SELECT COUNT(*) AS n FROM credit_entries WHERE org_id = {company} AND kind = 'sale_reversal'")
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT COUNT(*) AS n FROM credit_entries WHERE org_id IN ({union}, {canteen})
+                 AND (channel NOT IN ('union', 'canteen') OR category <> 'direct_purchase')"
+            )
+        ),
+        0
+    );
+    let (_, v) = send_json(app.client.get(app.url("/api/v1/ledger/verify"))).await;
+    assert_eq!(v["ok"].as_bool(), Some(true), "{v}");
 
     let year = Utc::now().year();
     let targets = format!("/api/v1/orgs/{company}/procurement-targets/{year}");
@@ -518,7 +574,13 @@ async fn the_procurement_report_equals_the_ledger_to_the_fen_and_shares_follow_t
         direct_sum += direct;
         helped_sum += helped;
     }
-    assert!(direct_sum > 0 && helped_sum == 10_000, "both kinds present: {report}");
+    // Helped sales are exactly the employees' orders less the refund, all credited to the company.
+    assert!(direct_sum > 0 && helped_sum == orders_net, "both kinds present: {report}");
+    let company_row = orgs.iter().find(|o| o["org_id"] == company).cloned().unwrap_or_default();
+    assert_eq!(fen(&company_row["helped_sales"]), orders_net);
+    let this_month = format!("{year:04}-{:02}", Utc::now().month());
+    let month = company_row["months"].as_array().into_iter().flatten().find(|m| m["month"] == this_month.as_str());
+    assert_eq!(month.map(|m| fen(&m["helped_sales"])), Some(orders_net), "{company_row}");
     assert_eq!((fen(&report["direct_purchase"]), fen(&report["helped_sales"])), (direct_sum, helped_sum));
     // Shares: the canteen target counts the canteen and the company's own (staff) figures.
     let total_of = |id: i64| orgs.iter().find(|o| o["org_id"] == id).map_or(0, |o| fen(&o["total"]));
@@ -546,7 +608,6 @@ async fn the_procurement_report_equals_the_ledger_to_the_fen_and_shares_follow_t
     assert!(xlsx.bytes().await.map(|b| b.starts_with(b"PK")).unwrap_or(false));
     // Only the organisation's admins; a bad year is refused.
     assert_eq!(send_json(employee.get(app.url(&targets))).await.0, 403);
-    let buyer = app.client_for("buyer@example.com").await;
     assert_eq!(
         send_json(buyer.get(app.url(&format!("/api/v1/orgs/{company}/procurement-report?year={year}")))).await.0,
         404
