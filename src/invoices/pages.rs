@@ -257,6 +257,8 @@ struct OrgInvoicesData {
     org_id: i64,
     org_zh: String,
     org_en: String,
+    /// A company buys nothing on account: no statement, no consolidated request.
+    company: bool,
     titles: Vec<TitleView>,
     requests: Vec<RequestView>,
     producers: Vec<ProducerChoice>,
@@ -312,6 +314,7 @@ async fn render_org_invoices(
     let special = form.kind == "special";
     let data = OrgInvoicesData {
         org_id,
+        company: org.kind == "company",
         org_zh: org.name_zh,
         org_en: org.name_en,
         titles,
@@ -684,6 +687,7 @@ struct YearChoice {
 
 #[derive(Serialize)]
 struct ProcurementData {
+    company: bool,
     report: ProcurementReport,
     form: TargetFields,
     years: Vec<YearChoice>,
@@ -703,6 +707,7 @@ async fn render_procurement(
     let report = page.state.db(move |conn| procurement::report(conn, user.id, org, year)).await?;
     let this_year = Utc::now().year();
     let data = ProcurementData {
+        company: report.orgs.first().is_some_and(|o| o.kind == "company"),
         form: form.unwrap_or_else(|| TargetFields::of(&report.targets)),
         years: (this_year - 2..=this_year + 1).rev().map(|y| YearChoice { year: y, selected: y == year }).collect(),
         report,
