@@ -13,6 +13,8 @@ use super::procurement::{self, ProcurementReport, TargetsRequest, TargetsView};
 use super::service::{self, RequestView, TitleRequest, TitleView};
 use super::statements::{self, CoopDispute, DisputeRequest};
 use super::{model, routes};
+use crate::accounts::model::Role;
+use crate::accounts::routes::require_role;
 use crate::error::AppError;
 use crate::money::Money;
 use crate::orders::model as orders_model;
@@ -551,11 +553,12 @@ async fn render_coop(
     notice: Option<String>,
     error: Option<(i64, String)>,
 ) -> Result<HttpResponse, AppError> {
-    let m = crate::coop::routes::manager(&page.state, &page.session).await?;
+    let me = require_role(&page.state, &page.session, Role::CoopManager).await?;
     let s = status.clone().filter(|s| !s.is_empty());
     let (requests, disputes) = page
         .state
         .db(move |conn| {
+            let m = crate::coop::service::manager(conn, me.id)?;
             let requests = service::coop_requests(conn, &m.producers, s.as_deref())?;
             Ok((requests, statements::coop_disputes(conn, &m.producers)?))
         })
@@ -604,9 +607,7 @@ async fn coop_upload(
 ) -> Result<HttpResponse, AppError> {
     let (upload, csrf) = routes::read_upload(&mut form).await?;
     session::verify_csrf(&page.session, &csrf)?;
-    let me =
-        crate::accounts::routes::require_role(&page.state, &page.session, crate::accounts::model::Role::CoopManager)
-            .await?;
+    let me = require_role(&page.state, &page.session, Role::CoopManager).await?;
     let id = path.into_inner();
     match routes::store_upload(&page.state, me.id, id, upload).await {
         Ok(_) => Ok(see_other("/coop/invoices?notice=uploaded")),

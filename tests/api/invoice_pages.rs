@@ -7,9 +7,7 @@ use chrono::{Datelike, Utc};
 use serde_json::{json, Value};
 
 use crate::helpers::{csrf_from, exec, send_json, spawn_app, TestApp};
-use crate::invoices::{
-    address, count, fen, ledger_fen, org_id, paid_order, producer_id, yuan, COOP, PDF, VALID_USCC,
-};
+use crate::invoices::{address, count, fen, ledger_fen, org_id, paid_order, producer_id, yuan, COOP, PDF, VALID_USCC};
 
 const BOUNDARY: &str = "aidmart-page-boundary-91c2";
 
@@ -70,9 +68,12 @@ async fn statement_lines_carry_invoice_numbers_and_states_and_the_pages_reconcil
     let coop = app.client_for(COOP).await;
     let (quinoa, zongzi) = (app.sku("GY-QUINOA-1KG"), app.sku("GY-ZONGZI-8"));
     let quinoa_coop = producer_id(&app, "guyuan-quinoa-coop");
-    let both =
-        place(&app, &admin, place_body(json!([{"sku_id": quinoa, "quantity": 2}, {"sku_id": zongzi, "quantity": 1}]), union))
-            .await;
+    let both = place(
+        &app,
+        &admin,
+        place_body(json!([{"sku_id": quinoa, "quantity": 2}, {"sku_id": zongzi, "quantity": 1}]), union),
+    )
+    .await;
     let quinoa_only = place(&app, &admin, place_body(json!([{"sku_id": quinoa, "quantity": 1}]), union)).await;
     let zongzi_only = place(&app, &admin, place_body(json!([{"sku_id": zongzi, "quantity": 1}]), union)).await;
     let month = Utc::now().date_naive().format("%Y-%m").to_string();
@@ -118,7 +119,11 @@ async fn statement_lines_carry_invoice_numbers_and_states_and_the_pages_reconcil
         ("producer_id", producer.as_str()),
     ];
     let (status, location, body) = post_form(&admin, &app, "/org/invoices/requests", &request).await;
-    assert_eq!((status, location.as_str()), (303, format!("/org/invoices?org={union}&notice=requested").as_str()), "{body}");
+    assert_eq!(
+        (status, location.as_str()),
+        (303, format!("/org/invoices?org={union}&notice=requested").as_str()),
+        "{body}"
+    );
     let (status, _, body) = post_form(&admin, &app, "/org/invoices/requests", &request).await;
     assert_eq!(status, 409, "asked twice: {body}");
     assert!(body.contains("role=\"alert\""));
@@ -164,7 +169,10 @@ async fn statement_lines_carry_invoice_numbers_and_states_and_the_pages_reconcil
     let csv = csv.text().await.unwrap_or_default();
     let row = |no: &str| csv.lines().find(|l| l.starts_with(no)).unwrap_or_default().to_string();
     assert!(csv.contains("发票号码 invoice numbers") && csv.contains("开票状态 invoice state"), "{csv}");
-    assert!(row(&quinoa_only).contains("26112000000012345678") && row(&quinoa_only).ends_with("已开票 issued"), "{csv}");
+    assert!(
+        row(&quinoa_only).contains("26112000000012345678") && row(&quinoa_only).ends_with("已开票 issued"),
+        "{csv}"
+    );
     assert!(row(&both).ends_with("部分申请 partly requested") && row(&zongzi_only).ends_with("未申请 not requested"));
     let xlsx = admin.get(app.url(&format!("{path}&format=xlsx"))).send().await.expect("xlsx");
     assert!(xlsx.bytes().await.map(|b| b.starts_with(b"PK")).unwrap_or(false));
@@ -190,10 +198,7 @@ async fn statement_lines_carry_invoice_numbers_and_states_and_the_pages_reconcil
     let (_, page) = html(&admin, &app, &statement_page).await;
     let csrf = csrf_from(&page);
     let dispute = |note: &str| {
-        format!(
-            "_csrf={csrf}&org={union}&month={month}&lines={both}&lines={zongzi_only}&note={}",
-            url_escape(note)
-        )
+        format!("_csrf={csrf}&org={union}&month={month}&lines={both}&lines={zongzi_only}&note={}", url_escape(note))
     };
     let post_raw = |body: String| {
         admin
@@ -207,8 +212,14 @@ async fn statement_lines_carry_invoice_numbers_and_states_and_the_pages_reconcil
     let res = post_raw(dispute("粽子少了一盒")).await.expect("dispute");
     assert_eq!(res.status(), 303);
     let (_, statement) = send_json(admin.get(app.url(&path))).await;
-    assert_eq!((statement["review_status"].as_str(), statement["review_note"].as_str()), (Some("disputed"), Some("粽子少了一盒")));
-    assert_eq!((line(&statement, &both)["disputed"].as_bool(), line(&statement, &quinoa_only)["disputed"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(
+        (statement["review_status"].as_str(), statement["review_note"].as_str()),
+        (Some("disputed"), Some("粽子少了一盒"))
+    );
+    assert_eq!(
+        (line(&statement, &both)["disputed"].as_bool(), line(&statement, &quinoa_only)["disputed"].as_bool()),
+        (Some(true), Some(false))
+    );
     let (_, page) = html(&coop, &app, "/coop/invoices").await;
     assert!(page.contains("粽子少了一盒") && page.contains(&both), "{page}");
     let (_, page) = html(&admin, &app, &statement_page).await;
@@ -229,8 +240,11 @@ async fn statement_lines_carry_invoice_numbers_and_states_and_the_pages_reconcil
     assert_eq!(html(&employee, &app, &statement_page).await.0, 403, "as the statement API answers");
     let forged = [("_csrf", "forged"), ("org", org.as_str()), ("month", month.as_str())];
     assert_eq!(post_form(&admin, &app, "/org/statement/confirm", &forged).await.0, 403);
-    for path in [format!("/org/invoices?org={union}&lang=en"), format!("{statement_page}&lang=en"), "/coop/invoices?lang=en".into()]
-    {
+    for path in [
+        format!("/org/invoices?org={union}&lang=en"),
+        format!("{statement_page}&lang=en"),
+        "/coop/invoices?lang=en".into(),
+    ] {
         let c = if path.starts_with("/coop") { &coop } else { &admin };
         let (status, page) = html(c, &app, &path).await;
         assert_eq!(status, 200, "{path}");
@@ -239,9 +253,7 @@ async fn statement_lines_carry_invoice_numbers_and_states_and_the_pages_reconcil
 }
 
 fn url_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 #[actix_web::test]
@@ -351,7 +363,8 @@ async fn buyers_ask_from_the_order_page_and_the_procurement_page_reports_and_set
     assert!(res.text().await.unwrap_or_default().contains("value=\"101\""), "what was typed is kept");
     let res = admin.post(app.url("/org/procurement/targets")).form(&targets("10")).send().await.expect("targets");
     assert_eq!(res.status(), 303);
-    let (_, report) = send_json(admin.get(app.url(&format!("/api/v1/orgs/{company}/procurement-report?year={year}")))).await;
+    let (_, report) =
+        send_json(admin.get(app.url(&format!("/api/v1/orgs/{company}/procurement-report?year={year}")))).await;
     assert_eq!((report["targets"]["set"].as_bool(), report["welfare"]["target_pct"].as_i64()), (Some(true), Some(30)));
     let (_, page) = html(&admin, &app, &page_path).await;
     let share = report["canteen"]["share_pct"].as_str().unwrap_or_default().to_string();

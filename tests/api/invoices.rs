@@ -611,8 +611,12 @@ async fn the_procurement_report_equals_the_ledger_to_the_fen_and_shares_follow_t
         .text()
         .await
         .unwrap_or_default();
-    let rows: Vec<Vec<String>> =
-        csv.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).filter(|r: &Vec<String>| r.len() == 8).collect();
+    let rows: Vec<Vec<String>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .filter(|r: &Vec<String>| r.len() == 8)
+        .collect();
     let column = |i: usize, who: Option<&str>| -> i64 {
         rows.iter().filter(|r| who.is_none_or(|w| r[1] == w)).map(|r| fen(&Value::from(r[i].clone()))).sum()
     };
