@@ -396,6 +396,8 @@ pub fn close(conn: &mut AnyConnection, s: &Settings, id: i64, now: NaiveDateTime
                         expires_at: now + Duration::days(PRIZE_POINTS_DAYS),
                         reason: &reason,
                         granted_by: Some(d.created_by),
+                        // The organisation funds its draw's points; the platform its own.
+                        funder_org_id: d.org_id,
                     },
                 )?);
                 granted_points += p;

@@ -135,6 +135,13 @@ async fn openapi_describes_every_api_route() {
         ("/orgs/{id}/statements/{month}/confirm", "post"),
         ("/orgs/{id}/statements/{month}/dispute", "post"),
         ("/coop/statement-disputes", "get"),
+        ("/admin/statements", "get"),
+        ("/admin/statements/{id}", "get"),
+        ("/admin/statements/{id}/uphold", "post"),
+        ("/admin/statements/{id}/void", "post"),
+        ("/admin/settlement/producers", "get"),
+        ("/admin/producers/{id}/settlement-period", "put"),
+        ("/orgs/{id}/funding-statements/{month}", "get"),
         ("/coop/skus/{id}/presale", "put"),
         ("/coop/skus/{id}/presale", "delete"),
         ("/orders/{order_no}/presale-cancel", "post"),
@@ -150,6 +157,7 @@ async fn openapi_describes_every_api_route() {
         );
     }
     // Routes and their documentation are registered by the same call, so nothing else is there.
-    assert_eq!(paths.len(), 113, "{:?}", paths.keys());
+    assert_eq!(paths.len(), 120, "{:?}", paths.keys());
     assert!(doc["components"]["schemas"]["ProductPage"].is_object());
+    assert!(doc["components"]["schemas"]["FundingStatement"].is_object());
 }
