@@ -573,9 +573,14 @@ pub fn place(conn: &mut AnyConnection, s: &Settings, draft: Draft, now: NaiveDat
         delivery_date: draft.delivery_date,
     };
     s.announce(conn, &placed, now)?;
+    // The payment row needs no lock: written before the stock, so the SKU rows (the hot ones
+    // under a live-stream sale) are taken last and held only until COMMIT.
+    let mut payment_id = None;
+    if !paid_now && status == OrderStatus::PendingPayment {
+        payment_id = Some(open_payment(conn, s, &order, now)?);
+    }
     let items: Vec<(i64, i64)> = lines.iter().map(|l| (l.sku_id, l.quantity)).collect();
     inventory::take(conn, &items, order.id, draft.buyer.id, now)?;
-    let mut payment_id = None;
     if paid_now {
         let note = match draft.settle {
             Settle::OnAccount => "paid on the organisation's account",
@@ -584,8 +589,6 @@ pub fn place(conn: &mut AnyConnection, s: &Settings, draft: Draft, now: NaiveDat
         complete_payment(conn, s, &order, note, now)?;
         order.status = OrderStatus::Paid.as_str().to_string();
         order.paid_at = Some(now);
-    } else if status == OrderStatus::PendingPayment {
-        payment_id = Some(open_payment(conn, s, &order, now)?);
     }
     Ok(Placed { order, lines, names, payment_id })
 }

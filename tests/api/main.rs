@@ -18,6 +18,7 @@ mod orgs;
 mod pages;
 mod portals;
 mod recipient_receipt;
+mod scale;
 mod security;
 mod settlement;
 mod smtp;
