@@ -114,6 +114,12 @@ http {
     uwsgi_temp_path $OUT/nginx-uwsgi;
     scgi_temp_path $OUT/nginx-scgi;
     default_type text/html;
+    # nginx at its best for small static files; wrk keeps its connections open, as it does
+    # with aidmart (actix serves any number of requests per connection).
+    sendfile on;
+    tcp_nopush on;
+    open_file_cache max=100;
+    keepalive_requests 10000000;
     server {
         listen 127.0.0.1:$NGINX_PORT;
         root $OUT/static;
@@ -126,7 +132,8 @@ EOF
     nginx -c "$OUT/nginx-pages.conf" -e "$OUT/nginx-error.log"
     sleep 0.5
     printf '| page | bytes | aidmart req/s | aidmart p99 | nginx req/s | nginx p99 | ratio |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n'
-    local peak=$idle
+    echo "$idle" >"$OUT/rss-peak.txt"
+    local peak
     for name in home county product campaign search; do
         local url="http://127.0.0.1:$APP_PORT${paths[$name]}"
         wrk -t2 -c64 -d3s "$url" >/dev/null
@@ -134,7 +141,7 @@ EOF
         local sampler=$!
         wrk -t2 -c64 -d"${SECONDS_EACH}s" --latency "$url" >"$OUT/wrk-app-$name.txt"
         kill "$sampler" 2>/dev/null || true
-        peak=$(sort -n "$OUT/rss-$name.txt" "$OUT/rss-peak.txt" 2>/dev/null | tail -1)
+        peak=$(sort -n "$OUT/rss-$name.txt" "$OUT/rss-peak.txt" | tail -1)
         echo "$peak" >"$OUT/rss-peak.txt"
         wrk -t2 -c64 -d3s "http://127.0.0.1:$NGINX_PORT/$name.html" >/dev/null
         wrk -t2 -c64 -d"${SECONDS_EACH}s" --latency "http://127.0.0.1:$NGINX_PORT/$name.html" >"$OUT/wrk-nginx-$name.txt"
@@ -201,7 +208,7 @@ hot() {
     rm -rf "$data" && mkdir -p "$data"
     "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
     export DATABASE_URL="postgres://postgres@127.0.0.1:$PRIVATE_PG_PORT/$db"
-    start_app "$data" AIDMART_DB_POOL_SIZE=50
+    start_app "$data"
     local base="http://127.0.0.1:$APP_PORT" sku
     sku=$(buyers_and_sku "$db" "$base" | tail -1)
     "${PSQL[@]}" -d "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null

@@ -275,7 +275,7 @@ fn split_slots(html: &str) -> Vec<Piece> {
             .min_by_key(|(at, _, _)| *at);
         match next {
             Some((at, len, piece)) => {
-                pieces.push(Piece::Text(bytes::Bytes::copy_from_slice(rest[..at].as_bytes())));
+                pieces.push(Piece::Text(bytes::Bytes::copy_from_slice(&rest.as_bytes()[..at])));
                 pieces.push(piece);
                 rest = &rest[at + len..];
             }
