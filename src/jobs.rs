@@ -50,9 +50,9 @@ const JOBS: &[Job] = &[
         run: |s, c, now| Ok(usize::from(credits::service::checkpoint(c, &s.ledger_key, now)?.is_some())),
     },
     Job {
-        name: "earnings released to the cooperatives",
+        name: "settlement periods closed",
         every: interval,
-        run: |s, c, now| settlement::service::release_due(c, s.config.settle_after_days, now),
+        run: |s, c, now| settlement::service::run_due(c, s.config.timezone, now),
     },
     Job {
         name: "recurring canteen orders",
