@@ -6,6 +6,7 @@ use handlebars::Handlebars;
 use std::sync::Arc;
 
 use crate::cache::local::TtlCache;
+use crate::cache::pages::PageCache;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::{AnyConnection, Pool};
@@ -24,8 +25,10 @@ pub struct AppState {
     pub templates: Handlebars<'static>,
     pub messages: Arc<Messages>,
     pub metrics: Metrics,
-    /// Catalog page data, kept for `catalog_cache_secs`.
+    /// Catalog reads, kept for `catalog_cache_secs` while the catalog version holds.
     pub catalog_cache: TtlCache,
+    /// Rendered catalog pages, kept for `page_cache_ms` while the catalog version holds.
+    pub page_cache: PageCache,
     pub gateway: SandboxGateway,
     pub mailer: Mailer,
     /// Signs ledger checkpoints; its public half is published with them.

@@ -49,8 +49,13 @@ pub struct Config {
     /// a mail: the second limit keeps a stranger from flooding someone's inbox).
     pub register_limit_per_ip: i64,
     pub register_limit_per_email: i64,
-    /// How long catalog pages may show data before asking the database again (0: never cache).
+    /// How long catalog reads outside the page cache may be reused (0: never cache).
     pub catalog_cache_secs: u64,
+    /// How long a rendered catalog page is kept, in milliseconds (0: never cache).
+    pub page_cache_ms: u64,
+    /// This instance's name among several behind one load balancer (logs, Redis messages);
+    /// default: the host name and process id.
+    pub instance_id: String,
     /// Unpaid orders are cancelled after this many minutes.
     pub payment_timeout_mins: i64,
     /// How often the payment-timeout and points-expiry jobs run.
@@ -115,6 +120,8 @@ struct FileSettings {
     register_limit_per_ip: Option<i64>,
     register_limit_per_email: Option<i64>,
     catalog_cache_secs: Option<u64>,
+    page_cache_ms: Option<u64>,
+    instance_id: Option<String>,
     payment_timeout_mins: Option<i64>,
     job_interval_secs: Option<u64>,
     mail_poll_ms: Option<u64>,
@@ -296,6 +303,23 @@ impl Config {
             other => other.map(|v| v.1),
         };
 
+        let instance_id = match pick("AIDMART_INSTANCE_ID", f.instance_id) {
+            Some((name, id)) => {
+                let ok = !id.is_empty()
+                    && id.len() <= 64
+                    && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+                if !ok {
+                    return Err(bad(&name, "must be 1-64 letters, digits, '-', '_' or '.'"));
+                }
+                id
+            }
+            None => {
+                let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+                let host = host.trim();
+                format!("{}-{}", if host.is_empty() { "aidmart" } else { host }, std::process::id())
+            }
+        };
+
         Ok(Config {
             timezone,
             hash_concurrency,
@@ -361,6 +385,12 @@ impl Config {
                 3,
                 "a whole number",
             )?,
+            page_cache_ms: parse(
+                pick("AIDMART_PAGE_CACHE_MS", f.page_cache_ms.map(|v| v.to_string())),
+                1000,
+                "a number of milliseconds",
+            )?,
+            instance_id,
             catalog_cache_secs: parse(
                 pick("AIDMART_CATALOG_CACHE_SECS", f.catalog_cache_secs.map(|v| v.to_string())),
                 3,

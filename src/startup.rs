@@ -15,6 +15,7 @@ use utoipa_actix_web::AppExt;
 
 use crate::app::AppState;
 use crate::cache::local::TtlCache;
+use crate::cache::pages::PageCache;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::db;
@@ -100,6 +101,12 @@ impl Application {
         let workers = config.workers;
         let cookie_secure = config.cookie_secure;
         let catalog_cache = TtlCache::new(std::time::Duration::from_secs(config.catalog_cache_secs));
+        let page_cache_ms = config.page_cache_ms;
+        if let Some(url) = &config.redis_url {
+            let (prefix, id) = (config.redis_prefix.clone(), config.instance_id.clone());
+            actix_web::rt::spawn(crate::cache::pubsub::publish_changes(url.clone(), prefix.clone(), id.clone()));
+            actix_web::rt::spawn(crate::cache::pubsub::follow_changes(url.clone(), prefix, id));
+        }
         let state = web::Data::new(AppState {
             config,
             pool,
@@ -108,6 +115,7 @@ impl Application {
             messages,
             metrics: Metrics::default(),
             catalog_cache,
+            page_cache: PageCache::new(std::time::Duration::from_millis(page_cache_ms)),
             gateway,
             mailer,
             ledger_key,

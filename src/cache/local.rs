@@ -1,6 +1,7 @@
 //! A few seconds of memory for hot catalog reads, so a busy county page does not ask the
 //! database the same questions thousands of times a second. Entries expire on their own;
-//! nothing that takes money or stock reads through it.
+//! nothing that takes money or stock reads through it. An entry is also dropped as soon as the
+//! catalog changes (`cache::pages::catalog_changed`).
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::AppError;
 
-type Entry = (Instant, Arc<dyn Any + Send + Sync>);
+type Entry = (Instant, u64, Arc<dyn Any + Send + Sync>);
 
 pub struct TtlCache {
     ttl: Duration,
@@ -33,17 +34,21 @@ impl TtlCache {
             return load().await.map(Arc::new);
         }
         let now = Instant::now();
-        if let Some(hit) =
-            self.lock()?.get(key).filter(|(until, _)| *until > now).and_then(|(_, v)| v.clone().downcast::<T>().ok())
+        let version = super::pages::catalog_version();
+        if let Some(hit) = self
+            .lock()?
+            .get(key)
+            .filter(|(until, made_under, _)| *until > now && *made_under == version)
+            .and_then(|(_, _, v)| v.clone().downcast::<T>().ok())
         {
             return Ok(hit);
         }
         let value = Arc::new(load().await?);
         let mut entries = self.lock()?;
         if entries.len() > 10_000 {
-            entries.retain(|_, (until, _)| *until > now);
+            entries.retain(|_, (until, made_under, _)| *until > now && *made_under == version);
         }
-        entries.insert(key.to_string(), (now + self.ttl, value.clone()));
+        entries.insert(key.to_string(), (now + self.ttl, version, value.clone()));
         Ok(value)
     }
 

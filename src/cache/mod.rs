@@ -1,6 +1,10 @@
 //! Short-lived shared state (rate-limit counters): Redis when configured, in-process otherwise.
+//! `pages` holds rendered catalog pages and the catalog version (`pages::catalog_changed`);
+//! `pubsub` carries catalog changes between instances through Redis.
 
 pub mod local;
+pub mod pages;
+pub mod pubsub;
 
 use redis::aio::ConnectionManager;
 use std::collections::HashMap;

@@ -149,23 +149,18 @@ struct HomeData {
 
 #[get("/")]
 async fn home(page: Page) -> Result<HttpResponse, AppError> {
+    if let Some(hit) = page.cached()? {
+        return Ok(hit);
+    }
     let lang = page.lang;
-    let state = page.state.clone();
     let loaded = page
         .state
-        .catalog_cache
-        .get_or_load("home", || {
-            state.db(|conn| {
-                let filter = ProductFilter { text: None, county_id: None, campaign_id: None };
-                Ok((
-                    model::campaigns(conn)?,
-                    model::counties(conn, None)?,
-                    model::search_products(conn, &filter, 0, 8)?.0,
-                ))
-            })
+        .db(|conn| {
+            let filter = ProductFilter { text: None, county_id: None, campaign_id: None };
+            Ok((model::campaigns(conn)?, model::counties(conn, None)?, model::search_products(conn, &filter, 0, 8)?.0))
         })
         .await?;
-    let (campaigns, counties, featured) = &*loaded;
+    let (campaigns, counties, featured) = &loaded;
     let today = today();
     let data = HomeData {
         campaigns: campaigns
@@ -176,7 +171,7 @@ async fn home(page: Page) -> Result<HttpResponse, AppError> {
         counties: counties.iter().filter(|c| c.county.aided).map(|r| CountyView::new(r.clone(), lang)).collect(),
         featured: featured.iter().map(|s| card(s, lang, None, today)).collect(),
     };
-    page.render("pages/home", &page.t("title_home"), false, data)
+    page.render_shared("pages/home", &page.t("title_home"), false, data)
 }
 
 #[derive(Serialize)]
@@ -201,24 +196,24 @@ struct CountyData {
 
 #[get("/counties/{id}")]
 async fn county_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    if let Some(hit) = page.cached()? {
+        return Ok(hit);
+    }
     let id = path.into_inner();
     let lang = page.lang;
-    let state = page.state.clone();
     let loaded = page
         .state
-        .catalog_cache
-        .get_or_load(&format!("county:{id}"), || {
-            state.db(move |conn| {
-                let Some(county) = model::counties(conn, Some(id))?.pop() else {
-                    return Err(AppError::NotFound);
-                };
-                let filter = ProductFilter { text: None, county_id: Some(id), campaign_id: None };
-                Ok((county, model::producers_in_county(conn, id)?, model::search_products(conn, &filter, 0, 100)?.0))
-            })
+        .db(move |conn| {
+            let Some(county) = model::counties(conn, Some(id))?.pop() else {
+                return Err(AppError::NotFound);
+            };
+            let filter = ProductFilter { text: None, county_id: Some(id), campaign_id: None };
+            Ok((county, model::producers_in_county(conn, id)?, model::search_products(conn, &filter, 0, 100)?.0))
         })
         .await?;
-    let (county, producers, products) = &*loaded;
-    // Money moves faster than the catalog: read outside the cache.
+    let (county, producers, products) = &loaded;
+    // Money moves faster than the catalog: not from `catalog_cache`, and the page is at most
+    // `AIDMART_PAGE_CACHE_MS` old.
     let totals = page.state.db(move |conn| Ok(crate::settlement::model::county_producer_totals(conn, id)?)).await?;
     let today = today();
     let data = CountyData {
@@ -243,7 +238,7 @@ async fn county_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, A
         county: CountyView::new(county.clone(), lang),
     };
     let title = data.county.name.clone();
-    page.render("pages/county", &title, false, data)
+    page.render_shared("pages/county", &title, false, data)
 }
 
 /// The product view plus its producer kind in the page's language.
@@ -288,14 +283,15 @@ struct BarPrice {
 
 #[get("/products/{id}")]
 async fn product_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    if let Some(hit) = page.cached()? {
+        return Ok(hit);
+    }
     let id = path.into_inner();
-    let state = page.state.clone();
-    let detail = page
+    let (detail, reviews) = page
         .state
-        .catalog_cache
-        .get_or_load(&format!("product:{id}"), || state.db(move |conn| Ok(model::product_detail(conn, id)?)))
+        .db(move |conn| Ok((model::product_detail(conn, id)?, super::service::review_page(conn, id, 1)?)))
         .await?;
-    let detail = detail.as_ref().clone().ok_or(AppError::NotFound)?;
+    let detail = detail.ok_or(AppError::NotFound)?;
     let today = today();
     let running: Vec<(i64, String, String)> = detail
         .campaigns
@@ -346,9 +342,8 @@ async fn product_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, 
         producer_kind_label: page.t(&format!("producer_kind_{}", view.product.producer_kind)),
     };
     let images = view.pictures.clone();
-    let reviews = page.state.db(move |conn| super::service::review_page(conn, id, 1)).await?;
     let data = ProductData { product, skus, bar, campaigns: &view.campaigns, images, reviews };
-    page.render("pages/product", &title, true, data)
+    page.render_shared("pages/product", &title, true, data)
 }
 
 #[derive(Serialize)]
@@ -363,6 +358,9 @@ struct SearchData {
 
 #[get("/search")]
 async fn search_page(page: Page, query: web::Query<ProductQuery>) -> Result<HttpResponse, AppError> {
+    if let Some(hit) = page.cached()? {
+        return Ok(hit);
+    }
     let result = product_page_data(&page.state, &query, page.lang).await?;
     let q = query.q.clone().unwrap_or_default();
     let url = |p: i64| {
@@ -379,5 +377,5 @@ async fn search_page(page: Page, query: web::Query<ProductQuery>) -> Result<Http
         total: result.total,
         page: result.page,
     };
-    page.render("pages/search", &page.t("title_search"), false, data)
+    page.render_shared("pages/search", &page.t("title_search"), false, data)
 }

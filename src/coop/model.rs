@@ -424,6 +424,7 @@ pub struct ProductChanges {
 }
 
 pub fn update_product(conn: &mut AnyConnection, id: i64, changes: &ProductChanges) -> QueryResult<usize> {
+    crate::cache::pages::catalog_changed();
     diesel::update(products::table.find(id)).set(changes).execute(conn)
 }
 
@@ -439,6 +440,7 @@ pub struct NewProduct<'a> {
 }
 
 pub fn insert_product(conn: &mut AnyConnection, p: &NewProduct, now: NaiveDateTime) -> QueryResult<i64> {
+    crate::cache::pages::catalog_changed();
     diesel::insert_into(products::table)
         .values((
             products::code.eq(p.code),
@@ -518,6 +520,7 @@ pub struct SkuChanges {
 }
 
 pub fn update_sku(conn: &mut AnyConnection, id: i64, changes: &SkuChanges) -> QueryResult<usize> {
+    crate::cache::pages::catalog_changed();
     diesel::update(skus::table.find(id)).set(changes).execute(conn)
 }
 
@@ -536,6 +539,7 @@ pub struct NewSku<'a> {
 
 /// A new SKU starts with no stock: stock comes in through a recorded change.
 pub fn insert_sku(conn: &mut AnyConnection, s: &NewSku) -> QueryResult<i64> {
+    crate::cache::pages::catalog_changed();
     diesel::insert_into(skus::table)
         .values((
             skus::code.eq(s.code),
@@ -565,6 +569,7 @@ pub fn tiers_of(conn: &mut AnyConnection, sku_id: i64) -> QueryResult<Vec<(i64, 
 }
 
 pub fn replace_tiers(conn: &mut AnyConnection, sku_id: i64, tiers: &[(i64, i64)]) -> QueryResult<usize> {
+    crate::cache::pages::catalog_changed();
     diesel::delete(sku_price_tiers::table.filter(sku_price_tiers::sku_id.eq(sku_id))).execute(conn)?;
     if tiers.is_empty() {
         return Ok(0);
@@ -611,6 +616,7 @@ pub struct NewImage<'a> {
 }
 
 pub fn insert_image(conn: &mut AnyConnection, i: &NewImage, now: NaiveDateTime) -> QueryResult<usize> {
+    crate::cache::pages::catalog_changed();
     diesel::insert_into(product_images::table)
         .values((
             product_images::product_id.eq(i.product_id),

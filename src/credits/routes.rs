@@ -340,6 +340,9 @@ struct CampaignPageData {
 
 #[get("/campaigns/{slug}")]
 async fn campaign_page(page: Page, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    if let Some(hit) = page.cached()? {
+        return Ok(hit);
+    }
     let slug = path.into_inner();
     let (campaign, c) = load_campaign(&page.state, move |c| c.slug == slug, page.lang).await?;
     let title = campaign.name.clone();
@@ -367,7 +370,7 @@ async fn campaign_page(page: Page, path: web::Path<String>) -> Result<HttpRespon
         campaign: detail,
         offers,
     };
-    page.render("pages/campaign", &title, true, data)
+    page.render_shared("pages/campaign", &title, true, data)
 }
 
 #[derive(Serialize)]

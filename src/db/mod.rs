@@ -166,7 +166,13 @@ where
                 tracing::debug!(attempt, "transaction retried after a deadlock or serialization failure");
                 std::thread::sleep(Duration::from_millis(2 * attempt as u64));
             }
-            other => return other,
+            other => {
+                // A catalog change made inside is announced again now that it is visible.
+                if !in_any_transaction(conn) {
+                    crate::cache::pages::after_transaction();
+                }
+                return other;
+            }
         }
     }
 }

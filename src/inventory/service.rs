@@ -54,7 +54,8 @@ fn per_sku(items: &[(i64, i64)]) -> BTreeMap<i64, i64> {
 }
 
 /// Takes the (sku, quantity) pairs off the shelf for an order, or answers 409 `out_of_stock`
-/// naming the first SKU short of them (the caller's transaction then undoes the rest).
+/// naming the first SKU short of them (the caller's transaction then undoes the rest). On
+/// PostgreSQL each SKU's decrement and its history row are one statement.
 pub fn take(
     conn: &mut AnyConnection,
     items: &[(i64, i64)],
@@ -63,8 +64,13 @@ pub fn take(
     now: NaiveDateTime,
 ) -> Result<Vec<StockChange>, AppError> {
     let mut taken = Vec::with_capacity(items.len());
+    let recorded = matches!(conn, AnyConnection::Postgresql(_));
     for (sku_id, quantity) in per_sku(items) {
-        match model::add_stock(conn, sku_id, -quantity)? {
+        let change = match conn {
+            AnyConnection::Postgresql(pg) => model::take_for_sale_pg(pg, sku_id, quantity, order_id, user_id, now)?,
+            _ => model::add_stock(conn, sku_id, -quantity)?,
+        };
+        match change {
             Some(change) => taken.push(change),
             None => {
                 return Err(AppError::conflict(
@@ -74,7 +80,12 @@ pub fn take(
             }
         }
     }
-    record(conn, &taken, Reason::Sale, Some(order_id), user_id, now)?;
+    if recorded {
+        alert_low_stock(conn, &taken, now)?;
+    } else {
+        record(conn, &taken, Reason::Sale, Some(order_id), user_id, now)?;
+    }
+    announce(&taken);
     Ok(taken)
 }
 
@@ -93,7 +104,17 @@ pub fn put_back(
             .ok_or_else(|| AppError::internal(format!("SKU {sku_id} is gone")))?;
         changes.push(c);
     }
+    announce(&changes);
     record(conn, &changes, reason, Some(order_id), user_id, now)
+}
+
+/// Pages show stock and may be up to `AIDMART_PAGE_CACHE_MS` old, so a sale does not throw
+/// them away (under a live stream that would be every page view); a SKU selling out or coming
+/// back does, as does any manager's change (`adjust`).
+fn announce(changes: &[StockChange]) {
+    if changes.iter().any(|c| (c.before > 0) != (c.after > 0)) {
+        crate::cache::pages::catalog_changed();
+    }
 }
 
 /// A manager's change to one SKU, inside the caller's write transaction. A delta is one
@@ -113,6 +134,7 @@ pub fn adjust(
         Change::Set(new) => set(conn, sku_id, new)?,
     };
     let Some(c) = applied else { return Ok(None) };
+    crate::cache::pages::catalog_changed();
     if c.after > MAX_STOCK {
         // Undone with the transaction by this error.
         return Err(AppError::bad_request(

@@ -471,6 +471,34 @@ pub struct Draft<'a> {
     pub points: i64,
     pub settle: Settle,
     pub delivery_date: Option<chrono::NaiveDate>,
+    /// The Idempotency-Key's record, written before the stock is taken when the answer is
+    /// known by then (see `place`).
+    pub record: Option<&'a Record<'a>>,
+}
+
+/// An Idempotency-Key's row to write in the order's transaction (`place_once`).
+pub struct Record<'a> {
+    pub buyer_id: i64,
+    pub key: &'a str,
+    pub hash: &'a str,
+    /// Set once written in this attempt of the transaction.
+    pub saved: std::cell::Cell<bool>,
+}
+
+impl Record<'_> {
+    fn save(&self, conn: &mut AnyConnection, view: &OrderView, now: NaiveDateTime) -> Result<(), AppError> {
+        let body = serde_json::to_string(view).map_err(AppError::internal)?;
+        model::save_idempotent_response(conn, self.buyer_id, self.key, self.hash, 201, &body, now).map_err(
+            |e| match e {
+                diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+                    in_flight()
+                }
+                other => other.into(),
+            },
+        )?;
+        self.saved.set(true);
+        Ok(())
+    }
 }
 
 /// An order just written by the pipeline.
@@ -578,9 +606,21 @@ pub fn place(conn: &mut AnyConnection, s: &Settings, draft: Draft, now: NaiveDat
         delivery_date: draft.delivery_date,
     };
     s.announce(conn, &placed, now)?;
+    // The payment row needs no lock: written before the stock, so the SKU rows (the hot ones
+    // under a live-stream sale) are taken last and held only until COMMIT.
+    let mut payment_id = None;
+    if !paid_now && status == OrderStatus::PendingPayment {
+        payment_id = Some(open_payment(conn, s, &order, now)?);
+    }
+    // An order waiting for the gateway is answered as it stands now, so its Idempotency-Key
+    // record (an insert that locks nothing) goes before the stock too.
+    if let (Some(record), false) = (draft.record, paid_now) {
+        let url = |id: &str| payment_url(&s.public_url, id);
+        let view = build_view(order.clone(), &lines, &names, payment_id.clone(), Vec::new(), url)?;
+        record.save(conn, &view, now)?;
+    }
     let items: Vec<(i64, i64)> = lines.iter().map(|l| (l.sku_id, l.quantity)).collect();
     inventory::take(conn, &items, order.id, draft.buyer.id, now)?;
-    let mut payment_id = None;
     if paid_now {
         let note = match draft.settle {
             Settle::OnAccount => "paid on the organisation's account",
@@ -589,8 +629,6 @@ pub fn place(conn: &mut AnyConnection, s: &Settings, draft: Draft, now: NaiveDat
         complete_payment(conn, s, &order, note, now)?;
         order.status = OrderStatus::Paid.as_str().to_string();
         order.paid_at = Some(now);
-    } else if status == OrderStatus::PendingPayment {
-        payment_id = Some(open_payment(conn, s, &order, now)?);
     }
     Ok(Placed { order, lines, names, payment_id })
 }
@@ -649,6 +687,7 @@ pub fn write_personal(
     buyer: &Buyer,
     request: &OrderRequest,
     prepared: &Prepared,
+    record: Option<&Record>,
     now: NaiveDateTime,
 ) -> Result<OrderView, AppError> {
     let pcts: Vec<i32> = prepared.lines.iter().map(|l| l.max_points_pct).collect();
@@ -667,6 +706,7 @@ pub fn write_personal(
         points: request.points,
         settle: Settle::Gateway,
         delivery_date: None,
+        record,
     };
     place(conn, s, draft, now)?.view(s)
 }
@@ -1292,14 +1332,15 @@ pub enum Outcome {
 
 /// Checks and prices a request, then runs `write` (which places the order through the
 /// pipeline) in one transaction, at most once per Idempotency-Key: the key's row is written
-/// last in the same transaction, so a concurrent twin fails on it and replays the answer.
+/// in the same transaction (by `place` before the stock when it can, else last here), so a
+/// concurrent twin fails on it and replays the answer.
 pub fn place_once(
     conn: &mut AnyConnection,
     buyer_id: i64,
     request: &OrderRequest,
     key: Option<(&str, &str)>,
     now: NaiveDateTime,
-    mut write: impl FnMut(&mut AnyConnection, &Prepared) -> Result<OrderView, AppError>,
+    mut write: impl FnMut(&mut AnyConnection, &Prepared, Option<&Record>) -> Result<OrderView, AppError>,
 ) -> Result<Outcome, AppError> {
     if let Some((key, hash)) = key {
         if let Some(body) = replay(conn, buyer_id, key, hash)? {
@@ -1308,16 +1349,14 @@ pub fn place_once(
     }
     check_request(request)?;
     let prepared = prepare(conn, &request.lines, request.campaign_id, now.date())?;
+    let record = key.map(|(key, hash)| Record { buyer_id, key, hash, saved: std::cell::Cell::new(false) });
     let placed = db::write_tx(conn, |conn| {
-        let view = write(conn, &prepared)?;
-        if let Some((key, hash)) = key {
-            let body = serde_json::to_string(&view).map_err(AppError::internal)?;
-            model::save_idempotent_response(conn, buyer_id, key, hash, 201, &body, now).map_err(|e| match e {
-                diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
-                    in_flight()
-                }
-                other => other.into(),
-            })?;
+        if let Some(r) = &record {
+            r.saved.set(false);
+        }
+        let view = write(conn, &prepared, record.as_ref())?;
+        if let Some(r) = record.as_ref().filter(|r| !r.saved.get()) {
+            r.save(conn, &view, now)?;
         }
         Ok(view)
     });

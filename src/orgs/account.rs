@@ -77,8 +77,8 @@ pub fn place_request(
     key: Option<(&str, &str)>,
 ) -> Result<orders::Outcome, AppError> {
     let now = chrono::Utc::now().naive_utc();
-    orders::place_once(conn, buyer.id, request, key, now, |conn, prepared| match request.account()? {
-        orders::Account::Personal => orders::write_personal(conn, s, buyer, request, prepared, now),
+    orders::place_once(conn, buyer.id, request, key, now, |conn, prepared, record| match request.account()? {
+        orders::Account::Personal => orders::write_personal(conn, s, buyer, request, prepared, record, now),
         orders::Account::Org(account) => write_order(conn, s, buyer, request, &account, prepared, now),
     })
 }
@@ -181,6 +181,7 @@ pub fn place(
             Settle::OnAccount
         },
         delivery_date: p.delivery_date,
+        record: None,
     };
     orders::place(conn, s, draft, now)
 }

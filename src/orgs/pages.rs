@@ -636,7 +636,7 @@ async fn canteen_order(page: Page, form: web::Form<CanteenForm>) -> Result<HttpR
                     return Err(AppError::internal("built as an organisation's order"));
                 };
                 let now = Utc::now().naive_utc();
-                crate::orders::service::place_once(conn, buyer.id, &request, None, now, |conn, prepared| {
+                crate::orders::service::place_once(conn, buyer.id, &request, None, now, |conn, prepared, _| {
                     account::write_order(conn, &settings, &buyer, &request, &acct, prepared, now)
                 })
                 .map(|_| ())

@@ -15,6 +15,7 @@ pub struct NewReview<'a> {
 }
 
 pub fn insert(conn: &mut AnyConnection, r: &NewReview, now: NaiveDateTime) -> QueryResult<i64> {
+    crate::cache::pages::catalog_changed();
     diesel::insert_into(reviews::table)
         .values((
             reviews::order_line_id.eq(r.order_line_id),
@@ -56,6 +57,7 @@ pub fn product_of(conn: &mut AnyConnection, review_id: i64) -> QueryResult<Optio
 
 /// Sets the cooperative's reply unless there is one: true for the one call that does.
 pub fn reply(conn: &mut AnyConnection, id: i64, text: &str, by: i64, now: NaiveDateTime) -> QueryResult<bool> {
+    crate::cache::pages::catalog_changed();
     let n = diesel::update(reviews::table.find(id).filter(reviews::reply.is_null()))
         .set((reviews::reply.eq(Some(text)), reviews::replied_by.eq(Some(by)), reviews::replied_at.eq(Some(now))))
         .execute(conn)?;
@@ -64,6 +66,7 @@ pub fn reply(conn: &mut AnyConnection, id: i64, text: &str, by: i64, now: NaiveD
 
 /// Hides a review (kept, with the reason) unless it is hidden already.
 pub fn hide(conn: &mut AnyConnection, id: i64, reason: &str, by: i64, now: NaiveDateTime) -> QueryResult<bool> {
+    crate::cache::pages::catalog_changed();
     let n = diesel::update(reviews::table.find(id).filter(reviews::hidden_at.is_null()))
         .set((
             reviews::hidden_reason.eq(Some(reason)),

@@ -269,3 +269,15 @@ pub fn sample_jpeg() -> Vec<u8> {
     j.extend_from_slice(&[0xFF, 0xD9]);
     j
 }
+
+/// Another instance of the app on `app`'s database, Redis prefix and data folder (so the same
+/// keys), on its own port, with `instance_id`: its base URL. It runs its own jobs.
+pub async fn spawn_instance(app: &TestApp, instance_id: &str) -> String {
+    let mut config = app.config.clone();
+    config.bind = "127.0.0.1:0".parse().expect("bind address");
+    config.instance_id = instance_id.to_string();
+    let instance = Application::build(config).await.expect("instance builds");
+    let port = instance.port();
+    actix_web::rt::spawn(instance.run_until_stopped());
+    format!("http://127.0.0.1:{port}")
+}

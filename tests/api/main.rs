@@ -20,6 +20,7 @@ mod pages;
 mod portals;
 mod presale_draws;
 mod recipient_receipt;
+mod scale;
 mod security;
 mod settlement;
 mod settlement_runs;

@@ -478,9 +478,10 @@ async fn one_checkout_issues_few_statements() {
     let count = Arc::new(AtomicUsize::new(0));
     conn.set_instrumentation(Counter(count.clone()));
     let now = chrono::Utc::now().naive_utc();
-    let placed = place_once(&mut conn, buyer.id, &request, Some(("count-key", "hash")), now, |conn, prepared| {
-        write_personal(conn, &settings, &buyer, &request, prepared, now)
-    });
+    let placed =
+        place_once(&mut conn, buyer.id, &request, Some(("count-key", "hash")), now, |conn, prepared, record| {
+            write_personal(conn, &settings, &buyer, &request, prepared, record, now)
+        });
     assert!(matches!(placed, Ok(Outcome::New(_))));
     let statements = count.load(Ordering::SeqCst);
     println!("one checkout ({}) issued {statements} SQL statements", app.backend);
