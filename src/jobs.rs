@@ -75,21 +75,15 @@ const JOBS: &[Job] = &[
     Job {
         name: "buyers told their pre-sale parcel is late",
         every: interval,
-        run: |s, now| {
+        run: |s, c, now| {
             let today = crate::web::time::local_date(s.config.timezone, now);
-            orders::presale::notify_late(
-                &mut *s.pool.get()?,
-                &s.order_settings(),
-                s.config.presale_grace_days,
-                today,
-                now,
-            )
+            orders::presale::notify_late(c, &s.order_settings(), s.config.presale_grace_days, today, now)
         },
     },
     Job {
         name: "lucky draws closed",
         every: interval,
-        run: |s, now| crate::draws::service::close_due(&mut *s.pool.get()?, &s.order_settings(), now),
+        run: |s, c, now| crate::draws::service::close_due(c, &s.order_settings(), now),
     },
     Job {
         name: "orders completed",

@@ -497,6 +497,7 @@ fn gift_order(
             points: 0,
             settle: Settle::OnAccount,
             delivery_date: None,
+            record: None,
         };
         Ok(orders::place(conn, s, draft, now)?.order.id)
     })
