@@ -35,6 +35,11 @@ const JOBS: &[Job] = &[
         run: |s, now| orders::service::expire_unpaid(&mut *s.pool.get()?, &s.order_settings(), now),
     },
     Job {
+        name: "ended flash sales closed",
+        every: interval,
+        run: |s, now| crate::flash::service::close_ended(&mut *s.pool.get()?, now),
+    },
+    Job {
         name: "expired points retired",
         every: interval,
         run: |s, now| Ok(usize::try_from(points::service::expire_due(&mut *s.pool.get()?, now)?).unwrap_or(0)),

@@ -14,6 +14,7 @@ pub mod credits;
 pub mod db;
 pub mod donations;
 pub mod error;
+pub mod flash;
 pub mod inventory;
 pub mod invoices;
 pub mod jobs;

@@ -36,6 +36,7 @@ pub const ORDER_HOOKS: Hooks = Hooks(&[
     ("credits", credits::service::on_order),
     ("invoices", crate::invoices::service::on_order),
     ("settlement", settlement::service::on_order),
+    ("flash sales", crate::flash::service::on_order),
     ("mail", orders::mail::on_order),
 ]);
 
@@ -113,6 +114,7 @@ impl Application {
             ledger_key,
             order_hooks: ORDER_HOOKS,
             receipt_key,
+            flash: Default::default(),
         });
         crate::jobs::spawn_all(state.clone());
         let metrics_port = match state.config.metrics_bind {
@@ -169,6 +171,7 @@ impl Application {
                 .configure(crate::coop::routes::pages)
                 .configure(settlement::routes::pages)
                 .configure(orgs::routes::pages)
+                .configure(crate::flash::pages::pages)
                 .route("/static/{file}", web::get().to(webparts::templates::static_file))
                 .route("/favicon.ico", web::get().to(webparts::templates::favicon))
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))

@@ -264,6 +264,8 @@ struct ProductData<'a> {
     images: Vec<super::images::Picture>,
     /// The newest reviews from verified buyers.
     reviews: super::service::ReviewPage,
+    /// Live and upcoming flash sales of the product.
+    flash_sales: Vec<crate::flash::pages::SaleBox>,
 }
 
 #[derive(Serialize)]
@@ -334,7 +336,8 @@ async fn product_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, 
     };
     let images = view.pictures.clone();
     let reviews = page.state.db(move |conn| super::service::review_page(conn, id, 1)).await?;
-    let data = ProductData { product, skus, bar, campaigns: &view.campaigns, images, reviews };
+    let flash_sales = crate::flash::pages::showing(&page.state, Some(id), None).await?;
+    let data = ProductData { product, skus, bar, campaigns: &view.campaigns, images, reviews, flash_sales };
     page.render("pages/product", &title, true, data)
 }
 

@@ -240,6 +240,7 @@ diesel::table! {
         created_at -> Timestamp,
         paid_at -> Nullable<Timestamp>,
         received_at -> Nullable<Timestamp>,
+        stock_reserved -> Bool,
     }
 }
 
@@ -1002,3 +1003,42 @@ diesel::allow_tables_to_appear_in_same_query!(order_lines, settlement_line_terms
 diesel::allow_tables_to_appear_in_same_query!(payouts, producers);
 diesel::allow_tables_to_appear_in_same_query!(settlement_statements, producers);
 diesel::allow_tables_to_appear_in_same_query!(earnings_accounts, producers);
+
+// Flash sales (直播秒杀).
+
+diesel::table! {
+    flash_sales (id) {
+        id -> BigInt,
+        sku_id -> BigInt,
+        campaign_id -> BigInt,
+        price_fen -> BigInt,
+        quantity -> BigInt,
+        sold -> BigInt,
+        per_buyer_limit -> BigInt,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        stream_url -> Nullable<Text>,
+        generation -> BigInt,
+        closed_at -> Nullable<Timestamp>,
+        returned -> BigInt,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    flash_orders (order_id) {
+        order_id -> BigInt,
+        sale_id -> BigInt,
+        buyer_id -> BigInt,
+        quantity -> BigInt,
+        cancelled -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(flash_sales -> skus (sku_id));
+diesel::joinable!(flash_orders -> flash_sales (sale_id));
+diesel::allow_tables_to_appear_in_same_query!(flash_sales, flash_orders);
+diesel::allow_tables_to_appear_in_same_query!(flash_sales, skus);
+diesel::allow_tables_to_appear_in_same_query!(flash_sales, products);

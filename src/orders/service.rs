@@ -247,7 +247,7 @@ pub struct CaseBrief {
     pub created_at: NaiveDateTime,
 }
 
-fn pricing_error(e: PricingError) -> AppError {
+pub fn pricing_error(e: PricingError) -> AppError {
     match e {
         PricingError::InvalidQuantity => AppError::bad_request(
             "invalid_quantity",
@@ -467,6 +467,10 @@ pub struct Draft<'a> {
     pub points: i64,
     pub settle: Settle,
     pub delivery_date: Option<chrono::NaiveDate>,
+    /// The units are already set aside for this order (a flash sale's reservation, taken off
+    /// the shelf when the sale was made): the pipeline takes none from the shelf, and a
+    /// cancellation gives them back to their owner (its `Cancelled` hook), not to the shelf.
+    pub reserved: bool,
 }
 
 /// An order just written by the pipeline.
@@ -525,6 +529,7 @@ pub fn place(conn: &mut AnyConnection, s: &Settings, draft: Draft, now: NaiveDat
         created_at: now,
         paid_at: None,
         received_at: None,
+        stock_reserved: draft.reserved,
     };
     order.id = model::insert_order(conn, &order)?;
     let mut recipient_ids = Vec::with_capacity(draft.recipients.len());
@@ -573,8 +578,10 @@ pub fn place(conn: &mut AnyConnection, s: &Settings, draft: Draft, now: NaiveDat
         delivery_date: draft.delivery_date,
     };
     s.announce(conn, &placed, now)?;
-    let items: Vec<(i64, i64)> = lines.iter().map(|l| (l.sku_id, l.quantity)).collect();
-    inventory::take(conn, &items, order.id, draft.buyer.id, now)?;
+    if !draft.reserved {
+        let items: Vec<(i64, i64)> = lines.iter().map(|l| (l.sku_id, l.quantity)).collect();
+        inventory::take(conn, &items, order.id, draft.buyer.id, now)?;
+    }
     let mut payment_id = None;
     if paid_now {
         let note = match draft.settle {
@@ -626,6 +633,7 @@ pub fn write_personal(
         points: request.points,
         settle: Settle::Gateway,
         delivery_date: None,
+        reserved: false,
     };
     place(conn, s, draft, now)?.view(s)
 }
@@ -798,8 +806,11 @@ pub fn cancel_unpaid(
     points::service::give_back(conn, order.buyer_id, order.points_used, &order.order_no, now)?;
     let cancelled = OrderRow { status: OrderStatus::Cancelled.as_str().to_string(), ..order };
     s.announce(conn, &OrderEvent::Cancelled { order: &cancelled }, now)?;
-    let items: Vec<(i64, i64)> = model::lines_of(conn, cancelled.id)?.iter().map(|l| (l.sku_id, l.quantity)).collect();
-    inventory::put_back(conn, &items, inventory::Reason::Cancel, cancelled.id, cancelled.buyer_id, now)?;
+    if !cancelled.stock_reserved {
+        let items: Vec<(i64, i64)> =
+            model::lines_of(conn, cancelled.id)?.iter().map(|l| (l.sku_id, l.quantity)).collect();
+        inventory::put_back(conn, &items, inventory::Reason::Cancel, cancelled.id, cancelled.buyer_id, now)?;
+    }
     Ok(true)
 }
 

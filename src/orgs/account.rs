@@ -181,6 +181,7 @@ pub fn place(
             Settle::OnAccount
         },
         delivery_date: p.delivery_date,
+        reserved: false,
     };
     orders::place(conn, s, draft, now)
 }
