@@ -52,19 +52,13 @@ pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<SaleRow>> {
 /// A sale with its SKU's and product's names and list price.
 pub type Listed = (SaleRow, (i64, String, String, String, String, i64));
 
-fn names() -> (
-    skus::product_id,
-    products::name_zh,
-    products::name_en,
-    skus::name_zh,
-    skus::name_en,
-    skus::price_fen,
-) {
+fn names() -> (skus::product_id, products::name_zh, products::name_en, skus::name_zh, skus::name_en, skus::price_fen) {
     (skus::product_id, products::name_zh, products::name_en, skus::name_zh, skus::name_en, skus::price_fen)
 }
 
 pub fn listed(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Listed>> {
-    flash_sales::table.inner_join(skus::table.inner_join(products::table))
+    flash_sales::table
+        .inner_join(skus::table.inner_join(products::table))
         .filter(flash_sales::id.eq(id))
         .select((SaleRow::as_select(), names()))
         .first(conn)
@@ -90,7 +84,10 @@ pub fn list(
     now: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<Listed>> {
-    let mut q = flash_sales::table.inner_join(skus::table.inner_join(products::table)).select((SaleRow::as_select(), names())).into_boxed();
+    let mut q = flash_sales::table
+        .inner_join(skus::table.inner_join(products::table))
+        .select((SaleRow::as_select(), names()))
+        .into_boxed();
     q = match when {
         When::All => q.order(flash_sales::id.desc()),
         When::Upcoming => q.filter(flash_sales::starts_at.gt(now)).order(flash_sales::starts_at),
@@ -134,7 +131,10 @@ pub fn take(conn: &mut AnyConnection, sale_id: i64, quantity: i64, now: NaiveDat
 /// (then the caller puts the units on the shelf instead).
 pub fn give_back(conn: &mut AnyConnection, sale_id: i64, quantity: i64) -> QueryResult<Option<NaiveDateTime>> {
     diesel::update(flash_sales::table.find(sale_id))
-        .set((flash_sales::sold.eq(flash_sales::sold - quantity), flash_sales::generation.eq(flash_sales::generation + 1)))
+        .set((
+            flash_sales::sold.eq(flash_sales::sold - quantity),
+            flash_sales::generation.eq(flash_sales::generation + 1),
+        ))
         .returning(flash_sales::closed_at)
         .get_result(conn)
 }
@@ -143,10 +143,7 @@ pub fn give_back(conn: &mut AnyConnection, sale_id: i64, quantity: i64) -> Query
 /// closed already (by another run) or has not ended.
 pub fn close(conn: &mut AnyConnection, sale_id: i64, now: NaiveDateTime) -> QueryResult<Option<(i64, i64, i64)>> {
     diesel::update(
-        flash_sales::table
-            .find(sale_id)
-            .filter(flash_sales::closed_at.is_null())
-            .filter(flash_sales::ends_at.le(now)),
+        flash_sales::table.find(sale_id).filter(flash_sales::closed_at.is_null()).filter(flash_sales::ends_at.le(now)),
     )
     .set((flash_sales::closed_at.eq(Some(now)), flash_sales::returned.eq(flash_sales::quantity - flash_sales::sold)))
     .returning((flash_sales::sku_id, flash_sales::returned, flash_sales::created_by))

@@ -41,10 +41,12 @@ fn boxed(sale: SaleView) -> SaleBox {
 }
 
 /// The live and upcoming sales of a product, or of a campaign.
-pub async fn showing(state: &AppState, product_id: Option<i64>, campaign_id: Option<i64>) -> Result<Vec<SaleBox>, AppError> {
-    let sales = state
-        .db(move |conn| service::showing(conn, product_id, campaign_id, Utc::now().naive_utc()))
-        .await?;
+pub async fn showing(
+    state: &AppState,
+    product_id: Option<i64>,
+    campaign_id: Option<i64>,
+) -> Result<Vec<SaleBox>, AppError> {
+    let sales = state.db(move |conn| service::showing(conn, product_id, campaign_id, Utc::now().naive_utc())).await?;
     Ok(sales.into_iter().map(boxed).collect())
 }
 
@@ -111,7 +113,8 @@ async fn buy_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, AppE
         return Ok(see_other(&format!("/login?next=/flash-sales/{id}")));
     }
     let data = buy_data(&page, id, None, 1, 0, None).await?;
-    let title = format!("{} {}", page.t("flash_title"), page.lang.pick(&data.sale.sale.product_zh, &data.sale.sale.product_en));
+    let title =
+        format!("{} {}", page.t("flash_title"), page.lang.pick(&data.sale.sale.product_zh, &data.sale.sale.product_en));
     page.render("pages/flash_sale", &title, true, data)
 }
 
@@ -163,7 +166,8 @@ async fn buy_submit(page: Page, path: web::Path<i64>, form: web::Form<BuyForm>) 
     let result = match (quantity, points) {
         (Ok(quantity), Ok(points)) => {
             let request = SaleOrderRequest { quantity, points, address: address.clone() };
-            let fingerprint = serde_json::json!({"sale": id, "quantity": quantity, "points": points, "address": &address});
+            let fingerprint =
+                serde_json::json!({"sale": id, "quantity": quantity, "points": points, "address": &address});
             let hash = hex::encode(Sha256::digest(fingerprint.to_string().as_bytes()));
             let key = form.idempotency_key.trim().chars().take(200).collect::<String>();
             let key = if key.is_empty() { None } else { Some((key, hash)) };

@@ -46,7 +46,10 @@ async fn api_create(
 #[utoipa::path(tag = "flash sales", params(ListQuery),
     responses((status = 200, body = Items<SaleView>), (status = 400, description = "invalid_query")))]
 #[get("/flash-sales")]
-async fn api_list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<web::Json<Items<SaleView>>, AppError> {
+async fn api_list(
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<web::Json<Items<SaleView>>, AppError> {
     let query = query.into_inner();
     let items = state.db(move |conn| service::list(conn, &query, Utc::now().naive_utc())).await?;
     Ok(web::Json(Items { items }))
@@ -147,10 +150,8 @@ pub async fn order(
     key: Option<(String, String)>,
 ) -> Result<Bought, AppError> {
     if let Some((key, hash)) = key.clone() {
-        let replay = state
-            .db(move |conn| crate::orders::service::replay(conn, buyer_id, &key, &hash))
-            .await
-            .map_err(busy)?;
+        let replay =
+            state.db(move |conn| crate::orders::service::replay(conn, buyer_id, &key, &hash)).await.map_err(busy)?;
         if let Some(body) = replay {
             return Ok(Bought::Replayed(body));
         }
@@ -180,8 +181,10 @@ pub async fn order(
             }
             // A twin with the same key may have finished first: answer as it did.
             if let Some((key, hash)) = key {
-                let replay =
-                    state.db(move |conn| crate::orders::service::replay(conn, buyer_id, &key, &hash)).await.map_err(busy);
+                let replay = state
+                    .db(move |conn| crate::orders::service::replay(conn, buyer_id, &key, &hash))
+                    .await
+                    .map_err(busy);
                 if let Ok(Some(body)) = replay {
                     return Ok(Bought::Replayed(body));
                 }
@@ -214,7 +217,7 @@ async fn admit(
             Verdict::LimitReached => return Err(service::limit_reached()),
             Verdict::Unseeded => {
                 let id = sale.id;
-                let (generation, left, holdings) =
+                let service::SaleState { generation, left, holdings } =
                     state.db(move |conn| service::seed_of(conn, id)).await.map_err(busy)?;
                 let ttl = (sale.ends_at - Utc::now().naive_utc() + Duration::days(1))
                     .to_std()

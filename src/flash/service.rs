@@ -35,10 +35,7 @@ fn time_field<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDateTime, D::Error
 
 /// RFC 3339 with an offset, or a UTC time as the API writes them.
 pub fn parse_time(text: &str) -> Option<NaiveDateTime> {
-    DateTime::parse_from_rfc3339(text.trim())
-        .map(|t| t.naive_utc())
-        .ok()
-        .or_else(|| crate::web::time::parse_utc(text))
+    DateTime::parse_from_rfc3339(text.trim()).map(|t| t.naive_utc()).ok().or_else(|| crate::web::time::parse_utc(text))
 }
 
 /// `POST /api/v1/flash-sales`. Times are RFC 3339 (any offset) or UTC without an offset.
@@ -154,7 +151,10 @@ pub struct SaleView {
     pub stream_url: Option<String>,
 }
 
-pub fn view((sale, (product_id, product_zh, product_en, sku_zh, sku_en, list_fen)): Listed, now: NaiveDateTime) -> SaleView {
+pub fn view(
+    (sale, (product_id, product_zh, product_en, sku_zh, sku_en, list_fen)): Listed,
+    now: NaiveDateTime,
+) -> SaleView {
     SaleView {
         status: Status::of(&sale, now).as_str().to_string(),
         id: sale.id,
@@ -197,10 +197,8 @@ pub fn showing(
     campaign_id: Option<i64>,
     now: NaiveDateTime,
 ) -> Result<Vec<SaleView>, AppError> {
-    let mut out: Vec<SaleView> = model::list(conn, When::Live, product_id, campaign_id, now, 10)?
-        .into_iter()
-        .map(|l| view(l, now))
-        .collect();
+    let mut out: Vec<SaleView> =
+        model::list(conn, When::Live, product_id, campaign_id, now, 10)?.into_iter().map(|l| view(l, now)).collect();
     out.extend(model::list(conn, When::Upcoming, product_id, campaign_id, now, 10)?.into_iter().map(|l| view(l, now)));
     Ok(out)
 }
@@ -275,12 +273,8 @@ pub fn create(
         return Err(AppError::NotFound);
     }
     // The SKU must be on sale in the campaign (the sale's orders are checked the same way).
-    let prepared = orders::prepare(
-        conn,
-        &[LineRequest { sku_id: request.sku_id, quantity: 1 }],
-        request.campaign_id,
-        now.date(),
-    )?;
+    let prepared =
+        orders::prepare(conn, &[LineRequest { sku_id: request.sku_id, quantity: 1 }], request.campaign_id, now.date())?;
     let id = db::write_tx(conn, |conn| {
         if !inventory::reserve(conn, request.sku_id, request.quantity, maker.user_id, now)? {
             return Err(AppError::conflict(
@@ -340,7 +334,14 @@ pub fn refused_by_database(e: &AppError) -> bool {
 
 /// The admission state of a sale as the database has it: its generation (read first, so a
 /// later change is seen as newer), the units left and each buyer's units.
-pub fn seed_of(conn: &mut AnyConnection, sale_id: i64) -> Result<(i64, i64, Vec<(i64, i64)>), AppError> {
+pub struct SaleState {
+    pub generation: i64,
+    pub left: i64,
+    /// (buyer id, units held), one row per buyer.
+    pub holdings: Vec<(i64, i64)>,
+}
+
+pub fn seed_of(conn: &mut AnyConnection, sale_id: i64) -> Result<SaleState, AppError> {
     let sale = model::find(conn, sale_id)?.ok_or(AppError::NotFound)?;
     let rows = model::holdings(conn, sale_id)?;
     let mut per_buyer: std::collections::BTreeMap<i64, i64> = std::collections::BTreeMap::new();
@@ -348,7 +349,11 @@ pub fn seed_of(conn: &mut AnyConnection, sale_id: i64) -> Result<(i64, i64, Vec<
         *per_buyer.entry(buyer).or_default() += units;
     }
     let held: i64 = per_buyer.values().sum();
-    Ok((sale.generation, (sale.quantity - held).max(0), per_buyer.into_iter().collect()))
+    Ok(SaleState {
+        generation: sale.generation,
+        left: (sale.quantity - held).max(0),
+        holdings: per_buyer.into_iter().collect(),
+    })
 }
 
 /// Places an admitted buyer's order, in one transaction: through `orders::service::place` at
@@ -436,7 +441,12 @@ pub fn place(
 /// The order lifecycle's subscriber: when an unpaid sale order is cancelled (by its buyer or
 /// the payment timeout), its units go back to the sale, or to the shelf if the sale has
 /// closed meanwhile. Once per order (a conditional update).
-pub fn on_order(conn: &mut AnyConnection, _: &Settings, event: &OrderEvent, now: NaiveDateTime) -> Result<(), AppError> {
+pub fn on_order(
+    conn: &mut AnyConnection,
+    _: &Settings,
+    event: &OrderEvent,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
     let OrderEvent::Cancelled { order } = event else { return Ok(()) };
     if !order.stock_reserved {
         return Ok(());

@@ -82,26 +82,37 @@ async fn flush_redis(app: &TestApp, sale: i64) -> bool {
     true
 }
 
-/// 300 attempts by 100 buyers (3 each) at once.
+/// 300 attempts by 100 buyers (3 each) at once. With `flush_midway` (and Redis), the first
+/// 30 attempts go first, then the sale's Redis state is deleted, then the other 270 go at
+/// once while it is deleted again in their midst.
 async fn race(app: &TestApp, clients: &[reqwest::Client], sale: i64, flush_midway: bool) -> Vec<(u16, Value)> {
-    let attempts = (0..3).flat_map(|round| {
-        clients.iter().enumerate().map(move |(i, c)| {
-            let key = format!("race-{sale}-{i}-{round}");
-            async move { buy(app, c, sale, 1, Some(&key)).await }
-        })
-    });
-    let all = futures_util::future::join_all(attempts);
-    if flush_midway {
-        let flusher = async {
-            actix_web::rt::time::sleep(std::time::Duration::from_millis(150)).await;
-            flush_redis(app, sale).await
-        };
-        let (answers, flushed) = futures_util::future::join(all, flusher).await;
-        assert!(flushed || app.config.redis_url.is_none());
-        answers
-    } else {
-        all.await
+    let attempt = |i: usize, round: usize| {
+        let c = &clients[i];
+        async move { buy(app, c, sale, 1, Some(&format!("race-{sale}-{i}-{round}"))).await }
+    };
+    let order: Vec<(usize, usize)> = (0..3).flat_map(|round| (0..clients.len()).map(move |i| (i, round))).collect();
+    if !flush_midway {
+        return futures_util::future::join_all(order.iter().map(|&(i, r)| attempt(i, r))).await;
     }
+    let mut answers = futures_util::future::join_all(order[..30].iter().map(|&(i, r)| attempt(i, r))).await;
+    assert_eq!(answers.iter().filter(|(s, _)| *s == 201).count(), 30, "{:?}", codes(&answers));
+    flush_redis(app, sale).await;
+    let rest = futures_util::future::join_all(order[30..].iter().map(|&(i, r)| attempt(i, r)));
+    let flusher = async {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        flush_redis(app, sale).await
+    };
+    let (rest, flushed) = futures_util::future::join(rest, flusher).await;
+    answers.extend(rest);
+    if let Some(url) = app.config.redis_url.clone().filter(|_| flushed) {
+        // Attempts came after the deletion: they seeded the state again from the database.
+        let client = redis::Client::open(url).expect("redis url");
+        let mut conn = client.get_multiplexed_tokio_connection().await.expect("redis connection");
+        let key = aidmart::flash::admission::key(&app.config.redis_prefix, sale);
+        let exists: i64 = redis::cmd("EXISTS").arg(&key).query_async(&mut conn).await.expect("EXISTS");
+        assert_eq!(exists, 1, "the state was seeded again after the deletion");
+    }
+    answers
 }
 
 fn codes(answers: &[(u16, Value)]) -> Vec<(u16, String)> {
@@ -124,15 +135,16 @@ async fn exactly_the_quantity_sells(flush_midway: bool) {
     let placed = answers.iter().filter(|(s, _)| *s == 201).count();
     assert_eq!(placed, 40, "{:?}", codes(&answers));
     assert!(
-        answers
-            .iter()
-            .all(|(s, b)| *s == 201 || (*s == 409 && ["sold_out", "limit_reached"].contains(&error_code(b)))),
+        answers.iter().all(|(s, b)| *s == 201 || (*s == 409 && ["sold_out", "limit_reached"].contains(&error_code(b)))),
         "{:?}",
         codes(&answers)
     );
     assert_eq!(scalar(&mut app.conn(), &format!("SELECT COUNT(*) AS n FROM flash_orders WHERE sale_id = {id}")), 40);
     assert_eq!(
-        scalar(&mut app.conn(), "SELECT COALESCE(MAX(c), 0) AS n FROM (SELECT COUNT(*) AS c FROM flash_orders GROUP BY buyer_id) t"),
+        scalar(
+            &mut app.conn(),
+            "SELECT COALESCE(MAX(c), 0) AS n FROM (SELECT COUNT(*) AS c FROM flash_orders GROUP BY buyer_id) t"
+        ),
         1,
         "no buyer holds more than the limit"
     );
@@ -218,7 +230,8 @@ async fn who_may_make_a_sale_and_what_buying_answers() {
     assert_eq!(status, 404, "another cooperative's SKU: {body}");
     let (status, body) = make_sale(&app, &coop, live_sale(999_999, 5, 1)).await;
     assert_eq!(status, 404, "{body}");
-    let (status, anonymous) = send_json(app.client.post(app.url("/api/v1/flash-sales")).json(&live_sale(quinoa, 5, 1))).await;
+    let (status, anonymous) =
+        send_json(app.client.post(app.url("/api/v1/flash-sales")).json(&live_sale(quinoa, 5, 1))).await;
     assert_eq!(status, 401, "{anonymous}");
     let stock = app.stock("GY-QUINOA-1KG");
     let (status, body) = make_sale(&app, &coop, live_sale(quinoa, stock + 1, 1)).await;
@@ -237,7 +250,8 @@ async fn who_may_make_a_sale_and_what_buying_answers() {
     assert_eq!(status, 201, "{sale}");
     let id = sale["id"].as_i64().unwrap_or(0);
     assert_eq!(app.stock("GY-QUINOA-1KG"), stock - 5);
-    for field in ["id", "sku_id", "price", "quantity", "remaining", "per_buyer_limit", "starts_at", "ends_at", "status"] {
+    for field in ["id", "sku_id", "price", "quantity", "remaining", "per_buyer_limit", "starts_at", "ends_at", "status"]
+    {
         assert!(!sale[field].is_null(), "{field} in {sale}");
     }
     assert_eq!(sale["price"], "9.90");
