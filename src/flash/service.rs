@@ -119,6 +119,7 @@ impl Status {
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `upcoming`, `live` or `ended`; every sale when left out.
+    #[param(inline)]
     pub status: Option<Status>,
     pub product_id: Option<i64>,
     pub campaign_id: Option<i64>,

@@ -135,6 +135,10 @@ async fn openapi_describes_every_api_route() {
         ("/orgs/{id}/statements/{month}/confirm", "post"),
         ("/orgs/{id}/statements/{month}/dispute", "post"),
         ("/coop/statement-disputes", "get"),
+        ("/flash-sales", "post"),
+        ("/flash-sales", "get"),
+        ("/flash-sales/{id}", "get"),
+        ("/flash-sales/{id}/orders", "post"),
     ] {
         assert!(
             paths.get(&format!("/api/v1{path}")).is_some_and(|p| p.get(method).is_some()),
@@ -143,6 +147,6 @@ async fn openapi_describes_every_api_route() {
         );
     }
     // Routes and their documentation are registered by the same call, so nothing else is there.
-    assert_eq!(paths.len(), 108, "{:?}", paths.keys());
+    assert_eq!(paths.len(), 111, "{:?}", paths.keys());
     assert!(doc["components"]["schemas"]["ProductPage"].is_object());
 }
