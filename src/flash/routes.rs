@@ -127,10 +127,16 @@ async fn api_order(
     let key = idempotency_key(&req)?;
     // serde_json keeps object keys sorted, so equal bodies hash equally whatever their order.
     let hash = hex::encode(Sha256::digest(format!("flash-sale:{id}:{value}").as_bytes()));
-    Ok(match order(&state, user.id, id, request, key.map(|k| (k, hash))).await? {
-        Bought::New(view) => HttpResponse::Created().json(*view),
-        Bought::Replayed(body) => replayed(body),
-    })
+    match order(&state, user.id, id, request, key.map(|k| (k, hash))).await {
+        Ok(Bought::New(view)) => Ok(HttpResponse::Created().json(*view)),
+        Ok(Bought::Replayed(body)) => Ok(replayed(body)),
+        // The expected answers of a sale (most attempts in its first second) are answered as
+        // responses, not errors, so the request logger does not write a warning for each.
+        Err(e) if matches!(e.code(), "sold_out" | "limit_reached" | "not_started" | "ended") => {
+            Ok(actix_web::ResponseError::error_response(&e))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// What buying answered: a new order, or the first answer to the same Idempotency-Key.
