@@ -149,7 +149,7 @@ pub enum Bought {
 /// admission, then the order in one transaction; an admission whose order fails is given
 /// back unless the database itself refused it (see `service::refused_by_database`).
 pub async fn order(
-    state: &AppState,
+    state: &web::Data<AppState>,
     buyer_id: i64,
     id: i64,
     request: SaleOrderRequest,
@@ -169,22 +169,31 @@ pub async fn order(
     let ticket = admit(state, &sale, buyer_id, request.quantity).await?;
     let mut settings = state.order_settings();
     settings.payment_timeout = Duration::minutes(state.config.flash_pay_minutes);
-    let placed = {
-        let key = key.clone();
-        state
-            .db(move |conn| {
-                let key = key.as_ref().map(|(k, h)| (k.as_str(), h.as_str()));
-                service::place(conn, &settings, id, buyer_id, &request, key, now)
-            })
-            .await
-            .map_err(busy)
+    // Placing and giving back run as their own task, so that a buyer who hangs up after being
+    // admitted neither leaves the admission taken nor stops the order half-way.
+    let placing = {
+        let (state, key) = (state.clone(), key.clone());
+        actix_web::rt::spawn(async move {
+            let placed = state
+                .db(move |conn| {
+                    let key = key.as_ref().map(|(k, h)| (k.as_str(), h.as_str()));
+                    service::place(conn, &settings, id, buyer_id, &request, key, now)
+                })
+                .await
+                .map_err(busy);
+            if let Err(e) = &placed {
+                if !service::refused_by_database(e) {
+                    if let Err(lost) = state.flash.give_back(&state.cache, &ticket).await {
+                        tracing::warn!(error = %lost, sale = id, "flash-sale admission not given back");
+                    }
+                }
+            }
+            placed
+        })
     };
-    match placed {
+    match placing.await.map_err(AppError::internal)? {
         Ok(view) => Ok(Bought::New(Box::new(view))),
         Err(e) => {
-            if !service::refused_by_database(&e) {
-                state.flash.give_back(&state.cache, &ticket).await.map_err(busy)?;
-            }
             // A twin with the same key may have finished first: answer as it did.
             if let Some((key, hash)) = key {
                 let replay = state
