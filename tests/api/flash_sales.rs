@@ -19,7 +19,6 @@ fn time(t: chrono::NaiveDateTime) -> String {
 async fn app() -> TestApp {
     spawn_app_with(&[
         ("AIDMART_LOGIN_LIMIT_PER_IP", "100000"),
-        ("AIDMART_DB_POOL_SIZE", "12"),
         ("AIDMART_JOB_INTERVAL_SECS", "3600"),
     ])
     .await
