@@ -17,11 +17,7 @@ fn time(t: chrono::NaiveDateTime) -> String {
 }
 
 async fn app() -> TestApp {
-    spawn_app_with(&[
-        ("AIDMART_LOGIN_LIMIT_PER_IP", "100000"),
-        ("AIDMART_JOB_INTERVAL_SECS", "3600"),
-    ])
-    .await
+    spawn_app_with(&[("AIDMART_LOGIN_LIMIT_PER_IP", "100000"), ("AIDMART_JOB_INTERVAL_SECS", "3600")]).await
 }
 
 /// Makes a sale as `maker` and returns its answer.
