@@ -371,6 +371,20 @@ def main(base, mail_dir, k):
     roles["admin"]["closable_draws"] = open_draws
     roles["coop"]["presale_skus"] = own_skus[1:] or own_skus
     common["ledger_seqs"] = [e["seq"] for e in anon.call("GET", "/ledger?limit=50")["entries"]]
+
+    # Flash sales: a live one on the cooperative's SKU (made by its manager, with room for the
+    # fuzzer's buyers), an upcoming one (made by the admin) for not_started.
+    now = datetime.datetime.now(datetime.timezone.utc)
+    stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    live = coop.call("POST", "/flash-sales", json={
+        "sku_id": own_sku, "price": "9.90", "quantity": 500, "per_buyer_limit": 3,
+        "starts_at": stamp(now - datetime.timedelta(minutes=1)), "ends_at": stamp(now + datetime.timedelta(hours=6)),
+        "stream_url": "https://live.example.com/guyuan"})
+    upcoming = admin.call("POST", "/flash-sales", json={
+        "sku_id": own_sku, "price": "8.80", "quantity": 5, "per_buyer_limit": 1,
+        "starts_at": stamp(now + datetime.timedelta(hours=2)), "ends_at": stamp(now + datetime.timedelta(hours=3))})
+    common["flash_sales"] = [live["id"], upcoming["id"]]
+    common["flash_sku"] = own_sku
     json.dump({"common": common, "roles": roles}, sys.stdout, ensure_ascii=False, indent=1)
 
 

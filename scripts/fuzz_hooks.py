@@ -172,6 +172,16 @@ _month = lambda: time.strftime("%Y-%m")  # noqa: E731
 _uniq = lambda: next(_COUNTER)  # noqa: E731
 
 _AIM = {
+    "POST /flash-sales": _set(body=lambda n: {
+        "sku_id": _common("flash_sku", 1), "price": f"{1 + n % 50}.90", "quantity": 1 + n % 5,
+        "per_buyer_limit": 1 + n % 2,
+        "starts_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60 + (n % 3) * 3600)),
+        "ends_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 4 * 3600))}),
+    "GET /flash-sales/{id}": _set(path={"id": lambda n: _pick(_common("flash_sales"), n)}),
+    "POST /flash-sales/{id}/orders": _set(path={"id": lambda n: _pick(_common("flash_sales"), n)},
+                                          body=lambda n: {"quantity": 1 + n % 2, "points": 0,
+                                                          "address": _common("address", {})},
+                                          headers=lambda case, n: {"Idempotency-Key": f"flash-{os.getpid()}-{_uniq()}"}),
     "POST /admin/points/grants": _set(body=lambda n: {
         "email": _pick(_mine("users", ["employee@example.com"]), n), "points": 1 + n % 500,
         "reason": "节日慰问", "expires_at": "2027-12-31"}),

@@ -37,6 +37,8 @@ pub struct AppState {
     pub order_hooks: Hooks,
     /// Signs distribution recipients' parcel receipt links (derived from the secret key).
     pub receipt_key: Vec<u8>,
+    /// Flash-sale admission: the in-process state (without Redis) and sales' figures.
+    pub flash: crate::flash::admission::Admission,
 }
 
 impl AppState {

@@ -58,6 +58,9 @@ pub struct Config {
     pub instance_id: String,
     /// Unpaid orders are cancelled after this many minutes.
     pub payment_timeout_mins: i64,
+    /// A flash sale's order must be paid within this many minutes, or its units go back to
+    /// the sale.
+    pub flash_pay_minutes: i64,
     /// How often the payment-timeout and points-expiry jobs run.
     pub job_interval_secs: u64,
     /// How often the mail worker looks for due mail.
@@ -123,6 +126,7 @@ struct FileSettings {
     page_cache_ms: Option<u64>,
     instance_id: Option<String>,
     payment_timeout_mins: Option<i64>,
+    flash_pay_minutes: Option<i64>,
     job_interval_secs: Option<u64>,
     mail_poll_ms: Option<u64>,
     channel_fee_bps: Option<i64>,
@@ -243,6 +247,14 @@ impl Config {
         if !(1..=7 * 24 * 60).contains(&payment_timeout_mins) {
             return Err(bad("AIDMART_PAYMENT_TIMEOUT_MINS", "must be between 1 and 10080 minutes"));
         }
+        let flash_pay_minutes = parse(
+            pick("AIDMART_FLASH_PAY_MINUTES", f.flash_pay_minutes.map(|v| v.to_string())),
+            10i64,
+            "a number of minutes",
+        )?;
+        if !(1..=24 * 60).contains(&flash_pay_minutes) {
+            return Err(bad("AIDMART_FLASH_PAY_MINUTES", "must be between 1 and 1440 minutes"));
+        }
         let job_interval_secs = parse(
             pick("AIDMART_JOB_INTERVAL_SECS", f.job_interval_secs.map(|v| v.to_string())),
             30u64,
@@ -336,6 +348,7 @@ impl Config {
                 "a whole number",
             )?,
             payment_timeout_mins,
+            flash_pay_minutes,
             job_interval_secs,
             mail_poll_ms,
             channel_fee_bps,

@@ -40,6 +40,11 @@ const JOBS: &[Job] = &[
         run: |s, c, now| orders::service::expire_unpaid(c, &s.order_settings(), now),
     },
     Job {
+        name: "ended flash sales closed",
+        every: interval,
+        run: |_, c, now| crate::flash::service::close_ended(c, now),
+    },
+    Job {
         name: "expired points retired",
         every: interval,
         run: |_, c, now| Ok(usize::try_from(points::service::expire_due(c, now)?).unwrap_or(0)),

@@ -15,6 +15,7 @@ pub mod db;
 pub mod donations;
 pub mod draws;
 pub mod error;
+pub mod flash;
 pub mod inventory;
 pub mod invoices;
 pub mod jobs;

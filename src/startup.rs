@@ -37,6 +37,7 @@ pub const ORDER_HOOKS: Hooks = Hooks(&[
     ("credits", credits::service::on_order),
     ("invoices", crate::invoices::service::on_order),
     ("settlement", settlement::service::on_order),
+    ("flash sales", crate::flash::service::on_order),
     ("mail", orders::mail::on_order),
 ]);
 
@@ -121,6 +122,7 @@ impl Application {
             ledger_key,
             order_hooks: ORDER_HOOKS,
             receipt_key,
+            flash: Default::default(),
         });
         crate::jobs::spawn_all(state.clone());
         let metrics_port = match state.config.metrics_bind {
@@ -179,6 +181,7 @@ impl Application {
                 .configure(settlement::routes::pages)
                 .configure(settlement::pages::configure)
                 .configure(orgs::routes::pages)
+                .configure(crate::flash::pages::pages)
                 .configure(crate::invoices::pages::pages)
                 .route("/static/{file}", web::get().to(webparts::templates::static_file))
                 .route("/favicon.ico", web::get().to(webparts::templates::favicon))

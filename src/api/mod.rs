@@ -39,6 +39,7 @@ pub fn routes(cfg: &mut ApiConfig) {
             .configure(crate::aftersales::routes::api)
             .configure(crate::reviews::routes::api)
             .configure(crate::draws::routes::api)
+            .configure(crate::flash::routes::api)
             .service(openapi_json)
             .default_service(web::to(|| async { Err::<HttpResponse, _>(AppError::NotFound) })),
     );

@@ -272,6 +272,8 @@ struct ProductData<'a> {
     images: Vec<super::images::Picture>,
     /// The newest reviews from verified buyers.
     reviews: super::service::ReviewPage,
+    /// Live and upcoming flash sales of the product.
+    flash_sales: Vec<crate::flash::pages::SaleBox>,
 }
 
 #[derive(Serialize)]
@@ -342,7 +344,8 @@ async fn product_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, 
         producer_kind_label: page.t(&format!("producer_kind_{}", view.product.producer_kind)),
     };
     let images = view.pictures.clone();
-    let data = ProductData { product, skus, bar, campaigns: &view.campaigns, images, reviews };
+    let flash_sales = crate::flash::pages::showing(&page.state, Some(id), None).await?;
+    let data = ProductData { product, skus, bar, campaigns: &view.campaigns, images, reviews, flash_sales };
     page.render_shared("pages/product", &title, true, data)
 }
 

@@ -326,6 +326,8 @@ struct CampaignPageData {
     campaign: CampaignDetail,
     /// What the campaign sells, at its prices.
     offers: Vec<super::campaign_offers::Offer>,
+    /// Live and upcoming flash sales credited to the campaign.
+    flash_sales: Vec<crate::flash::pages::SaleBox>,
     has_target: bool,
     progress_width: f64,
     category_chart: charts::BarChart,
@@ -348,6 +350,7 @@ async fn campaign_page(page: Page, path: web::Path<String>) -> Result<HttpRespon
     let title = campaign.name.clone();
     let offers = super::campaign_offers::offers(&page.state, campaign.id).await?;
     let id = campaign.id;
+    let flash_sales = crate::flash::pages::showing(&page.state, None, Some(id)).await?;
     let settled = page.state.db(move |conn| crate::settlement::service::campaign_totals(conn, id)).await?;
     let detail = detail(campaign, &c, settled);
     let (zh_direct, en_direct) = ("直接采购", "Direct purchase");
@@ -369,6 +372,7 @@ async fn campaign_page(page: Page, path: web::Path<String>) -> Result<HttpRespon
         report_to: today.to_string(),
         campaign: detail,
         offers,
+        flash_sales,
     };
     page.render_shared("pages/campaign", &title, true, data)
 }

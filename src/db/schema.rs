@@ -243,6 +243,7 @@ diesel::table! {
         created_at -> Timestamp,
         paid_at -> Nullable<Timestamp>,
         received_at -> Nullable<Timestamp>,
+        stock_reserved -> Bool,
     }
 }
 
@@ -1102,3 +1103,42 @@ diesel::allow_tables_to_appear_in_same_query!(presale_late_notices, orders);
 diesel::allow_tables_to_appear_in_same_query!(presale_late_notices, order_lines);
 diesel::allow_tables_to_appear_in_same_query!(presale_late_notices, sku_presales);
 diesel::allow_tables_to_appear_in_same_query!(draws, draw_prizes, draw_entries, draw_winners);
+
+// Flash sales (直播秒杀).
+
+diesel::table! {
+    flash_sales (id) {
+        id -> BigInt,
+        sku_id -> BigInt,
+        campaign_id -> BigInt,
+        price_fen -> BigInt,
+        quantity -> BigInt,
+        sold -> BigInt,
+        per_buyer_limit -> BigInt,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        stream_url -> Nullable<Text>,
+        generation -> BigInt,
+        closed_at -> Nullable<Timestamp>,
+        returned -> BigInt,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    flash_orders (order_id) {
+        order_id -> BigInt,
+        sale_id -> BigInt,
+        buyer_id -> BigInt,
+        quantity -> BigInt,
+        cancelled -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(flash_sales -> skus (sku_id));
+diesel::joinable!(flash_orders -> flash_sales (sale_id));
+diesel::allow_tables_to_appear_in_same_query!(flash_sales, flash_orders);
+diesel::allow_tables_to_appear_in_same_query!(flash_sales, skus);
+diesel::allow_tables_to_appear_in_same_query!(flash_sales, products);

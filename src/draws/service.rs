@@ -498,6 +498,7 @@ fn gift_order(
             settle: Settle::OnAccount,
             delivery_date: None,
             record: None,
+            reserved: false,
         };
         Ok(orders::place(conn, s, draft, now)?.order.id)
     })

@@ -22,6 +22,11 @@ pub enum Reason<'a> {
     /// The order was cancelled (by the buyer, a rejection or the payment timeout).
     Cancel,
     Refund,
+    /// Set aside for a flash sale when it is made (its `sale_reserve` movement).
+    SaleReserve,
+    /// What a flash sale did not sell, back on the shelf when it ends; or a sale order's
+    /// units cancelled after the sale ended.
+    SaleReturn,
     Manager(&'a str),
 }
 
@@ -31,6 +36,8 @@ impl Reason<'_> {
             Reason::Sale => "sale",
             Reason::Cancel => "cancel",
             Reason::Refund => "refund",
+            Reason::SaleReserve => "flash_sale_reserve",
+            Reason::SaleReturn => "flash_sale_return",
             Reason::Manager(text) => text,
         }
     }
@@ -115,6 +122,41 @@ fn announce(changes: &[StockChange]) {
     if changes.iter().any(|c| (c.before > 0) != (c.after > 0)) {
         crate::cache::pages::catalog_changed();
     }
+}
+
+/// Sets `quantity` units of a SKU aside for a flash sale (a conditional decrement, with its
+/// movement). False when the stock cannot cover it; nothing is written then. Pages show the
+/// sale, so they are thrown away.
+pub fn reserve(
+    conn: &mut AnyConnection,
+    sku_id: i64,
+    quantity: i64,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> Result<bool, AppError> {
+    let Some(change) = model::add_stock(conn, sku_id, -quantity)? else { return Ok(false) };
+    crate::cache::pages::catalog_changed();
+    record(conn, &[change], Reason::SaleReserve, None, user_id, now)?;
+    Ok(true)
+}
+
+/// Puts units a flash sale held back on the shelf (`order_id` when they come from one of its
+/// orders, cancelled after the sale ended).
+pub fn release(
+    conn: &mut AnyConnection,
+    sku_id: i64,
+    quantity: i64,
+    order_id: Option<i64>,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    if quantity <= 0 {
+        return Ok(());
+    }
+    let change =
+        model::add_stock(conn, sku_id, quantity)?.ok_or_else(|| AppError::internal(format!("SKU {sku_id} is gone")))?;
+    crate::cache::pages::catalog_changed();
+    record(conn, &[change], Reason::SaleReturn, order_id, user_id, now)
 }
 
 /// A manager's change to one SKU, inside the caller's write transaction. A delta is one

@@ -47,7 +47,9 @@ pub enum OrderEvent<'a> {
         order: &'a OrderRow,
         lines: &'a [LineRow],
     },
-    /// Cancelled before payment: stock and points are already back.
+    /// Cancelled before payment: points are back; stock is put back on the shelf right after
+    /// the hooks (units from a reservation, `order.stock_reserved`, go back to their owner
+    /// through its hook instead).
     Cancelled {
         order: &'a OrderRow,
     },

@@ -112,6 +112,9 @@ pub struct OrderRow {
     pub paid_at: Option<NaiveDateTime>,
     /// When the last parcel was received; the after-sales window runs from it.
     pub received_at: Option<NaiveDateTime>,
+    /// The units were set aside before the order (a flash sale's reservation): none were
+    /// taken from the shelf, and cancelling puts none back there.
+    pub stock_reserved: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

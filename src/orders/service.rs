@@ -247,7 +247,7 @@ pub struct CaseBrief {
     pub created_at: NaiveDateTime,
 }
 
-fn pricing_error(e: PricingError) -> AppError {
+pub fn pricing_error(e: PricingError) -> AppError {
     match e {
         PricingError::InvalidQuantity => AppError::bad_request(
             "invalid_quantity",
@@ -474,6 +474,10 @@ pub struct Draft<'a> {
     /// The Idempotency-Key's record, written before the stock is taken when the answer is
     /// known by then (see `place`).
     pub record: Option<&'a Record<'a>>,
+    /// The units are already set aside for this order (a flash sale's reservation, taken off
+    /// the shelf when the sale was made): the pipeline takes none from the shelf, and a
+    /// cancellation gives them back to their owner (its `Cancelled` hook), not to the shelf.
+    pub reserved: bool,
 }
 
 /// An Idempotency-Key's row to write in the order's transaction (`place_once`).
@@ -558,6 +562,7 @@ pub fn place(conn: &mut AnyConnection, s: &Settings, draft: Draft, now: NaiveDat
         created_at: now,
         paid_at: None,
         received_at: None,
+        stock_reserved: draft.reserved,
     };
     order.id = model::insert_order(conn, &order)?;
     let mut recipient_ids = Vec::with_capacity(draft.recipients.len());
@@ -619,8 +624,10 @@ pub fn place(conn: &mut AnyConnection, s: &Settings, draft: Draft, now: NaiveDat
         let view = build_view(order.clone(), &lines, &names, payment_id.clone(), Vec::new(), url)?;
         record.save(conn, &view, now)?;
     }
-    let items: Vec<(i64, i64)> = lines.iter().map(|l| (l.sku_id, l.quantity)).collect();
-    inventory::take(conn, &items, order.id, draft.buyer.id, now)?;
+    if !draft.reserved {
+        let items: Vec<(i64, i64)> = lines.iter().map(|l| (l.sku_id, l.quantity)).collect();
+        inventory::take(conn, &items, order.id, draft.buyer.id, now)?;
+    }
     if paid_now {
         let note = match draft.settle {
             Settle::OnAccount => "paid on the organisation's account",
@@ -707,6 +714,7 @@ pub fn write_personal(
         settle: Settle::Gateway,
         delivery_date: None,
         record,
+        reserved: false,
     };
     place(conn, s, draft, now)?.view(s)
 }
@@ -879,8 +887,11 @@ pub fn cancel_unpaid(
     points::service::give_back(conn, order.buyer_id, order.points_used, &order.order_no, now)?;
     let cancelled = OrderRow { status: OrderStatus::Cancelled.as_str().to_string(), ..order };
     s.announce(conn, &OrderEvent::Cancelled { order: &cancelled }, now)?;
-    let items: Vec<(i64, i64)> = model::lines_of(conn, cancelled.id)?.iter().map(|l| (l.sku_id, l.quantity)).collect();
-    inventory::put_back(conn, &items, inventory::Reason::Cancel, cancelled.id, cancelled.buyer_id, now)?;
+    if !cancelled.stock_reserved {
+        let items: Vec<(i64, i64)> =
+            model::lines_of(conn, cancelled.id)?.iter().map(|l| (l.sku_id, l.quantity)).collect();
+        inventory::put_back(conn, &items, inventory::Reason::Cancel, cancelled.id, cancelled.buyer_id, now)?;
+    }
     Ok(true)
 }
 

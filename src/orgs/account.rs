@@ -182,6 +182,7 @@ pub fn place(
         },
         delivery_date: p.delivery_date,
         record: None,
+        reserved: false,
     };
     orders::place(conn, s, draft, now)
 }

@@ -64,6 +64,7 @@ const FEATURES: &[&str] = &[
     "inventory",
     "payments",
     "orders",
+    "flash",
     "orgs",
     "coop",
     "credits",

@@ -7,6 +7,7 @@ mod catalog;
 mod coop;
 mod credits;
 mod database;
+mod flash_sales;
 mod helpers;
 mod inputs;
 mod invoice_pages;

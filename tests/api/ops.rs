@@ -135,6 +135,10 @@ async fn openapi_describes_every_api_route() {
         ("/orgs/{id}/statements/{month}/confirm", "post"),
         ("/orgs/{id}/statements/{month}/dispute", "post"),
         ("/coop/statement-disputes", "get"),
+        ("/flash-sales", "post"),
+        ("/flash-sales", "get"),
+        ("/flash-sales/{id}", "get"),
+        ("/flash-sales/{id}/orders", "post"),
         ("/admin/statements", "get"),
         ("/admin/statements/{id}", "get"),
         ("/admin/statements/{id}/uphold", "post"),
@@ -157,7 +161,7 @@ async fn openapi_describes_every_api_route() {
         );
     }
     // Routes and their documentation are registered by the same call, so nothing else is there.
-    assert_eq!(paths.len(), 120, "{:?}", paths.keys());
+    assert_eq!(paths.len(), 123, "{:?}", paths.keys());
     assert!(doc["components"]["schemas"]["ProductPage"].is_object());
     assert!(doc["components"]["schemas"]["FundingStatement"].is_object());
 }

@@ -720,6 +720,29 @@ test('every page of every role fits a 390 px phone; main pages pass axe-core', w
     assert.equal(await page.getByRole('main').getByLabel(ZH.addrName, { exact: true }).inputValue(), ADDRESS.name);
     assert.deepEqual(problems, []);
   }
+  {
+    // A live flash sale: its box on the product and campaign pages (price, what is left, the
+    // countdown, the live stream, 立即抢购), and the buy page.
+    const { page, problems } = await openPage(t, PHONE);
+    await logIn(page, 'admin@example.com');
+    const detail = await (await page.request.get('/api/v1/products/1')).json();
+    const iso = (ms) => `${new Date(ms).toISOString().slice(0, 19)}Z`;
+    const made = await page.request.post('/api/v1/flash-sales', { data: {
+      sku_id: detail.skus[0].id, price: '9.90', quantity: 5, per_buyer_limit: 1,
+      starts_at: iso(Date.now() - 60e3), ends_at: iso(Date.now() + 3600e3), stream_url: 'https://live.example.com/guyuan',
+    } });
+    assert.equal(made.status(), 201, await made.text());
+    const sale = await made.json();
+    for (const url of ['/products/1', '/campaigns/year-round', `/flash-sales/${sale.id}`]) {
+      await visitOnPhone(page, url, `flash${url.replace(/[^a-z0-9]+/gi, '-')}`);
+      await assertAccessible(page, `flash sale on ${url}`);
+    }
+    await page.goto('/products/1');
+    const box = page.locator(`[data-flash-sale="${sale.id}"]`);
+    await box.getByRole('link', { name: '立即抢购', exact: true }).waitFor();
+    assert.match(await box.locator('.flash-countdown').innerText(), /^距结束 \d\d:\d\d:\d\d$/);
+    assert.deepEqual(problems, []);
+  }
   const roles = [
     ['union@example.com', ['/union', '/account']],
     ['canteen@example.com', ['/canteen']],
