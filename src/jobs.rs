@@ -68,6 +68,11 @@ const JOBS: &[Job] = &[
         run: |s, now| aftersales::service::auto_accept_due(&mut *s.pool.get()?, &s.order_settings(), now),
     },
     Job {
+        name: "adoption deliveries released to the shipping queue",
+        every: interval,
+        run: |s, now| crate::adoption::service::release_due(&mut *s.pool.get()?, now),
+    },
+    Job {
         name: "orders completed",
         every: interval,
         run: |s, now| delivery::complete_due(&mut *s.pool.get()?, &s.order_settings(), Windows::of(&s.config), now),

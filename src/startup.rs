@@ -36,6 +36,7 @@ pub const ORDER_HOOKS: Hooks = Hooks(&[
     ("credits", credits::service::on_order),
     ("invoices", crate::invoices::service::on_order),
     ("settlement", settlement::service::on_order),
+    ("adoption", crate::adoption::service::on_order),
     ("mail", orders::mail::on_order),
 ]);
 
@@ -169,6 +170,7 @@ impl Application {
                 .configure(crate::coop::routes::pages)
                 .configure(settlement::routes::pages)
                 .configure(orgs::routes::pages)
+                .configure(crate::adoption::pages::pages)
                 .route("/static/{file}", web::get().to(webparts::templates::static_file))
                 .route("/favicon.ico", web::get().to(webparts::templates::favicon))
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))

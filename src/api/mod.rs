@@ -38,6 +38,7 @@ pub fn routes(cfg: &mut ApiConfig) {
             .configure(crate::settlement::routes::api)
             .configure(crate::aftersales::routes::api)
             .configure(crate::reviews::routes::api)
+            .configure(crate::adoption::routes::api)
             .service(openapi_json)
             .default_service(web::to(|| async { Err::<HttpResponse, _>(AppError::NotFound) })),
     );
