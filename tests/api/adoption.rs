@@ -125,7 +125,7 @@ async fn thirty_concurrent_adoptions_of_ten_units_adopt_ten_numbered_one_to_ten(
     assert_eq!((offer["available"].as_i64(), offer["adopted"].as_i64()), (Some(0), Some(10)));
     // The sale is credited like any sale: one `sale` entry per paid line.
     assert_eq!(
-        count(&app, "SELECT COALESCE(SUM(amount_fen), 0) AS n FROM credit_entries WHERE kind = 'sale'"),
+        count(&app, "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM credit_entries WHERE kind = 'sale'"),
         10 * 10_000
     );
 }
@@ -242,7 +242,7 @@ async fn a_failed_delivery_refunds_exactly_its_share_and_the_rest_stands() {
     assert_eq!(cash + points, 2 * 7500, "{answer}");
     let points_after = count(&app, "SELECT balance AS n FROM points_accounts WHERE user_id = (SELECT id FROM users WHERE email = 'employee@example.com')");
     assert_eq!(points_after - points_before, points);
-    assert_eq!(count(&app, "SELECT COALESCE(SUM(amount_fen), 0) AS n FROM credit_entries WHERE kind = 'sale_reversal'"), -15_000, "reversed in the ledger");
+    assert_eq!(count(&app, "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM credit_entries WHERE kind = 'sale_reversal'"), -15_000, "reversed in the ledger");
     // Again: nothing more.
     let (status, again) = send_json(coop.post(app.url(&url)).json(&json!({"reason": "again"}))).await;
     assert_eq!((status, again["failed"].as_i64()), (200, Some(0)));
