@@ -354,6 +354,29 @@ _AIM = {
                                           body=lambda n: {"reason": "含有广告"}),
     "POST /admin/orders/{order_no}/refunds": _set(
         path={"order_no": lambda n: _pick(_mine("refundable_orders"), n, "AM0")}, body=lambda n: {"reason": "纠纷处理"}),
+    # Cloud adoption: the fixtures' offer, its paid units, adoptions and deliveries.
+    "GET /adoptions/{id}": _set(path={"id": lambda n: _pick(_common("adoption_offers"), n)}),
+    "POST /adoptions/{id}/adopt": _set(path={"id": lambda n: _pick(_common("adoption_offers"), n)},
+                                       body=lambda n: {"units": 1 + n % 3, "certificate_name": "李强",
+                                                       "address": _common("address", {}), "points": 0}),
+    "GET /adopted-units/{id}": _set(path={"id": lambda n: _pick(_common("adopted_units"), n)}),
+    "PUT /me/adoptions/{id}/address": _set(path={"id": lambda n: _pick(_mine("adoptions"), n)},
+                                           body=lambda n: _common("address", {})),
+    "GET /coop/adoptions/{id}": _set(path={"id": lambda n: _pick(_mine("adoption_offers"), n)}),
+    "POST /coop/adoptions": _set(body=lambda n: {
+        "product_id": _pick(_mine("products") or _common("products"), n), "kind": _pick(["tree", "plot", "hive"], n),
+        "title": f"认养 {n}", "season_start": _today(),
+        "season_end": time.strftime("%Y-%m-%d", time.gmtime(time.time() + 90 * 86400)), "price": "199.00",
+        "units": 1 + n % 100,
+        "deliveries": [{"date": _today(), "sku_id": _pick(_mine("skus") or [s["id"] for s in _common("skus")], n),
+                        "quantity": 1 + n % 3}]}),
+    "POST /coop/adoptions/{id}/updates": _set(path={"id": lambda n: _pick(_mine("adoption_offers"), n)},
+                                              body=lambda n: {"text": "藜麦抽穗了 / heading",
+                                                              "unit_ids": [_pick(_mine("adopted_units"), n)] if n % 2 else None}),
+    "POST /coop/adoptions/{id}/deliveries/{delivery_id}/fail": _set(
+        path={"id": lambda n: _pick(_mine("adoption_deliveries"), n, [1, 1])[0],
+              "delivery_id": lambda n: _pick(_mine("adoption_deliveries"), n, [1, 1])[1]},
+        body=lambda n: {"reason": "冰雹 / hail"}),
     "POST /payments/sandbox/{payment_id}/complete": _set(
         path={"payment_id": lambda n: _pick([p[0] for p in _common("payments")], n, "x")},
         body=lambda n: {"outcome": _pick(["succeeded", "failed"], n // 3)}),

@@ -375,3 +375,120 @@ async fn an_idempotency_key_replays_the_adoption() {
     let (status, body) = send(adopt_body(2, "李明")).await;
     assert_eq!((status, error_code(&body)), (409, "idempotency_conflict"));
 }
+
+#[actix_web::test]
+async fn the_pages_walk_from_the_seeded_offer_to_a_certificate_and_the_cooperatives_forms() {
+    use crate::helpers::csrf_from;
+    let app = spawn_app().await;
+    // The demo store shows the seeded offer.
+    for lang in ["zh-CN", "en"] {
+        let res = app.get(&format!("/adoptions?lang={lang}")).await;
+        assert_eq!(res.status(), 200);
+        let html = res.text().await.unwrap_or_default();
+        assert!(html.contains("Bashang quinoa") && !html.contains("{{"), "{html}");
+    }
+    let seeded = count(&app, "SELECT MIN(id) AS n FROM adoption_offers");
+    let html = app.get(&format!("/adoptions/{seeded}")).await.text().await.unwrap_or_default();
+    assert!(html.contains("/login?next"), "anonymous: sign in to adopt");
+
+    // The cooperative creates an offer through its form, then posts an update.
+    let coop = crate::helpers::client();
+    let login = |c: reqwest::Client, email: &'static str| {
+        let app = &app;
+        async move {
+            let page = c.get(app.url("/login")).send().await.expect("login page").text().await.unwrap_or_default();
+            let token = csrf_from(&page);
+            let form = [("email", email), ("password", "aidmart-demo"), ("_csrf", token.as_str())];
+            let res = c.post(app.url("/login")).form(&form).send().await.expect("login");
+            assert_eq!(res.status(), 303);
+            c
+        }
+    };
+    let coop = login(coop, COOP).await;
+    let page = coop.get(app.url("/coop/adoptions")).send().await.expect("page");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap_or_default();
+    let token = csrf_from(&html);
+    let today = Utc::now().date_naive();
+    let sku = app.sku("GY-QUINOA-1KG").to_string();
+    let product = product_of(&app, "GY-QUINOA-1KG").to_string();
+    let (start, end) = (today.to_string(), (today + Duration::days(60)).to_string());
+    let mut form = vec![
+        ("_csrf", token.as_str()),
+        ("product_id", product.as_str()),
+        ("kind", "tree"),
+        ("title", "认养一棵苹果树"),
+        ("season_start", start.as_str()),
+        ("season_end", end.as_str()),
+        ("price", "abc"),
+        ("units", "3"),
+        ("date_1", end.as_str()),
+        ("sku_1", sku.as_str()),
+        ("qty_1", "2"),
+    ];
+    let res = coop.post(app.url("/coop/adoptions")).form(&form).send().await.expect("post");
+    assert_eq!(res.status(), 400, "a bad price is shown on the page");
+    assert!(res.text().await.unwrap_or_default().contains("role=\"alert\""));
+    form[6] = ("price", "30.00");
+    let res = coop.post(app.url("/coop/adoptions")).form(&form).send().await.expect("post");
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap_or_default().to_string();
+    let id: i64 = location.rsplit('/').next().and_then(|s| s.parse().ok()).expect("offer id");
+
+    // A buyer adopts through the offer page's form and pays.
+    let buyer = login(crate::helpers::client(), "buyer@example.com").await;
+    let html = buyer.get(app.url(&format!("/adoptions/{id}"))).send().await.expect("offer").text().await.unwrap_or_default();
+    assert!(html.contains(&format!("action=\"/adoptions/{id}/adopt\"")), "{html}");
+    let token = csrf_from(&html);
+    let mut form = vec![
+        ("_csrf", token.as_str()),
+        ("units", "1"),
+        ("certificate_name", "李明"),
+        ("points", "0"),
+        ("name", "李明"),
+        ("mobile", "12345"),
+        ("province", "北京市"),
+        ("city", "北京市"),
+        ("district", "西城区"),
+        ("detail", "金融大街 1 号"),
+    ];
+    let res = buyer.post(app.url(&format!("/adoptions/{id}/adopt"))).form(&form).send().await.expect("adopt");
+    assert_eq!(res.status(), 400, "a bad mobile number is shown on the page");
+    form[5] = ("mobile", "13800138000");
+    let res = buyer.post(app.url(&format!("/adoptions/{id}/adopt"))).form(&form).send().await.expect("adopt");
+    assert_eq!(res.status(), 303);
+    assert!(res.headers()["location"].to_str().unwrap_or_default().starts_with("/orders/AM"));
+    let payment: String = {
+        use diesel::prelude::*;
+        use aidmart::db::schema::payments;
+        payments::table.order(payments::id.desc()).select(payments::payment_id).first(&mut app.conn()).expect("payment")
+    };
+    let (status, _) = send_json(buyer.post(app.url(&format!("/api/v1/payments/sandbox/{payment}/complete")))).await;
+    assert_eq!(status, 200);
+    let unit = count(&app, &format!("SELECT MIN(id) AS n FROM adopted_units WHERE offer_id = {id}"));
+    for path in [format!("/adopted-units/{unit}"), format!("/adopted-units/{unit}/certificate")] {
+        for lang in ["zh-CN", "en"] {
+            let res = buyer.get(app.url(&format!("{path}?lang={lang}"))).send().await.expect("page");
+            assert_eq!(res.status(), 200, "{path}");
+            assert!(!res.text().await.unwrap_or_default().contains("{{"));
+        }
+    }
+
+    // The cooperative's offer page: an update to unit No. 1, then a failed delivery.
+    let html = coop.get(app.url(&format!("/coop/adoptions/{id}"))).send().await.expect("page").text().await.unwrap_or_default();
+    assert!(html.contains("No. 1") && html.contains("李*"), "{html}");
+    let token = csrf_from(&html);
+    let form = [("_csrf", token.as_str()), ("text", "开花了\n花很多"), ("numbers", "1")];
+    let res = coop.post(app.url(&format!("/coop/adoptions/{id}/updates"))).form(&form).send().await.expect("update");
+    assert_eq!(res.status(), 303);
+    let html = app.get(&format!("/adopted-units/{unit}")).await.text().await.unwrap_or_default();
+    assert!(html.contains("开花了"));
+    let delivery = count(&app, &format!("SELECT id AS n FROM adoption_deliveries WHERE offer_id = {id}"));
+    let form = [("_csrf", token.as_str()), ("reason", "冻害")];
+    let res = coop.post(app.url(&format!("/coop/adoptions/{id}/deliveries/{delivery}/fail"))).form(&form).send().await.expect("fail");
+    assert_eq!(res.status(), 303);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM adoption_parcels WHERE status = 'failed'"), 1);
+    // Someone else's offer page is not found.
+    let res = buyer.get(app.url(&format!("/coop/adoptions/{id}"))).send().await.expect("page");
+    assert!(res.status() == 403 || res.status() == 404);
+}

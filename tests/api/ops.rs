@@ -135,6 +135,17 @@ async fn openapi_describes_every_api_route() {
         ("/orgs/{id}/statements/{month}/confirm", "post"),
         ("/orgs/{id}/statements/{month}/dispute", "post"),
         ("/coop/statement-disputes", "get"),
+        ("/adoptions", "get"),
+        ("/adoptions/{id}", "get"),
+        ("/adoptions/{id}/adopt", "post"),
+        ("/adopted-units/{id}", "get"),
+        ("/me/adoptions", "get"),
+        ("/me/adoptions/{id}/address", "put"),
+        ("/coop/adoptions", "get"),
+        ("/coop/adoptions", "post"),
+        ("/coop/adoptions/{id}", "get"),
+        ("/coop/adoptions/{id}/updates", "post"),
+        ("/coop/adoptions/{id}/deliveries/{delivery_id}/fail", "post"),
     ] {
         assert!(
             paths.get(&format!("/api/v1{path}")).is_some_and(|p| p.get(method).is_some()),
@@ -143,6 +154,6 @@ async fn openapi_describes_every_api_route() {
         );
     }
     // Routes and their documentation are registered by the same call, so nothing else is there.
-    assert_eq!(paths.len(), 108, "{:?}", paths.keys());
+    assert_eq!(paths.len(), 118, "{:?}", paths.keys());
     assert!(doc["components"]["schemas"]["ProductPage"].is_object());
 }
