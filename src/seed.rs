@@ -350,7 +350,8 @@ pub fn load(conn: &mut AnyConnection, dir: &Path) -> Result<Report, AppError> {
     let campaign_file: Campaigns = read(dir, "campaigns.toml")?;
     let user_file: Users = read(dir, "users.toml")?;
     // Optional: a seed folder made before cloud adoption has none.
-    let adoption_file: Adoptions = if dir.join(ADOPTIONS).is_file() || (dir == Path::new(DEFAULT_DIR) && !dir.is_dir()) {
+    let adoption_file: Adoptions = if dir.join(ADOPTIONS).is_file() || (dir == Path::new(DEFAULT_DIR) && !dir.is_dir())
+    {
         read(dir, ADOPTIONS)?
     } else {
         Adoptions { offer: Vec::new() }

@@ -32,11 +32,12 @@ use crate::{
 /// the organisation's budget and approval first (it may refuse the order), then the credit
 /// ledger, then mail (queued last, so it reports what was really written).
 pub const ORDER_HOOKS: Hooks = Hooks(&[
+    // Adoption offers come before organisation budgets in the lock order.
+    ("adoption", crate::adoption::service::on_order),
     ("orgs", orgs::account::on_order),
     ("credits", credits::service::on_order),
     ("invoices", crate::invoices::service::on_order),
     ("settlement", settlement::service::on_order),
-    ("adoption", crate::adoption::service::on_order),
     ("mail", orders::mail::on_order),
 ]);
 

@@ -160,9 +160,7 @@ pub fn skus_info(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<SkuIn
 /// conditional update). False when sold out.
 pub fn take_units(conn: &mut AnyConnection, offer_id: i64, n: i64) -> QueryResult<bool> {
     let changed = diesel::update(
-        adoption_offers::table
-            .find(offer_id)
-            .filter((adoption_offers::units_taken + n).le(adoption_offers::units)),
+        adoption_offers::table.find(offer_id).filter((adoption_offers::units_taken + n).le(adoption_offers::units)),
     )
     .set(adoption_offers::units_taken.eq(adoption_offers::units_taken + n))
     .execute(conn)?;
@@ -446,11 +444,11 @@ pub fn updates_for_unit(
         .load(conn)
 }
 
-/// Every update of an offer, newest first: (id, text, photos, all_units, created_at).
-pub fn updates_of_offer(
-    conn: &mut AnyConnection,
-    offer_id: i64,
-) -> QueryResult<Vec<(i64, String, String, bool, NaiveDateTime)>> {
+/// (id, text, photos JSON, all_units, created_at)
+pub type UpdateRow = (i64, String, String, bool, NaiveDateTime);
+
+/// Every update of an offer, newest first.
+pub fn updates_of_offer(conn: &mut AnyConnection, offer_id: i64) -> QueryResult<Vec<UpdateRow>> {
     adoption_updates::table
         .filter(adoption_updates::offer_id.eq(offer_id))
         .order(adoption_updates::id.desc())

@@ -207,7 +207,10 @@ async fn certificate_page(page: Page, path: web::Path<i64>) -> Result<HttpRespon
 
 // ---- the cooperative ----
 
-async fn page_manager(page: &Page, here: &str) -> Result<Result<crate::coop::service::Manager, HttpResponse>, AppError> {
+async fn page_manager(
+    page: &Page,
+    here: &str,
+) -> Result<Result<crate::coop::service::Manager, HttpResponse>, AppError> {
     if page.user.is_none() {
         return Ok(Err(see_other(&format!("/login?next={here}"))));
     }
@@ -262,7 +265,11 @@ fn number(s: &str, code: &'static str) -> Result<i64, AppError> {
 impl OfferForm {
     fn input(&self) -> Result<OfferInput, AppError> {
         let mut deliveries = Vec::new();
-        for (d, s, q) in [(&self.date_1, &self.sku_1, &self.qty_1), (&self.date_2, &self.sku_2, &self.qty_2), (&self.date_3, &self.sku_3, &self.qty_3)] {
+        for (d, s, q) in [
+            (&self.date_1, &self.sku_1, &self.qty_1),
+            (&self.date_2, &self.sku_2, &self.qty_2),
+            (&self.date_3, &self.sku_3, &self.qty_3),
+        ] {
             if d.trim().is_empty() && s.trim().is_empty() {
                 continue;
             }
@@ -312,7 +319,12 @@ struct CoopListData {
     error: Option<String>,
 }
 
-async fn render_coop_list(page: &Page, m: crate::coop::service::Manager, form: OfferForm, error: Option<String>) -> Result<HttpResponse, AppError> {
+async fn render_coop_list(
+    page: &Page,
+    m: crate::coop::service::Manager,
+    form: OfferForm,
+    error: Option<String>,
+) -> Result<HttpResponse, AppError> {
     let today = now().date();
     let (offers, skus) = page
         .state
@@ -396,7 +408,11 @@ struct NoticeQuery {
 }
 
 #[get("/coop/adoptions/{id}")]
-async fn coop_offer_page(page: Page, path: web::Path<i64>, q: web::Query<NoticeQuery>) -> Result<HttpResponse, AppError> {
+async fn coop_offer_page(
+    page: Page,
+    path: web::Path<i64>,
+    q: web::Query<NoticeQuery>,
+) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let m = match page_manager(&page, &format!("/coop/adoptions/{id}")).await? {
         Ok(m) => m,
@@ -420,7 +436,11 @@ struct UpdateForm {
 }
 
 #[post("/coop/adoptions/{id}/updates")]
-async fn coop_update_submit(page: Page, path: web::Path<i64>, form: CsrfForm<UpdateForm>) -> Result<HttpResponse, AppError> {
+async fn coop_update_submit(
+    page: Page,
+    path: web::Path<i64>,
+    form: CsrfForm<UpdateForm>,
+) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let m = match page_manager(&page, &format!("/coop/adoptions/{id}")).await? {
         Ok(m) => m,
@@ -432,7 +452,8 @@ async fn coop_update_submit(page: Page, path: web::Path<i64>, form: CsrfForm<Upd
     let result = page
         .state
         .db(move |conn| {
-            let numbers: Vec<&str> = form.numbers.split([',', ' ', '，']).map(str::trim).filter(|s| !s.is_empty()).collect();
+            let numbers: Vec<&str> =
+                form.numbers.split([',', ' ', '，']).map(str::trim).filter(|s| !s.is_empty()).collect();
             let unit_ids = if numbers.is_empty() {
                 None
             } else {

@@ -40,7 +40,10 @@ pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
             let key = v.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 200);
             Ok(Some(
                 key.ok_or_else(|| {
-                    AppError::bad_request("invalid_idempotency_key", "Idempotency-Key must be 1 to 200 visible characters")
+                    AppError::bad_request(
+                        "invalid_idempotency_key",
+                        "Idempotency-Key must be 1 to 200 visible characters",
+                    )
                 })?
                 .to_string(),
             ))
@@ -168,7 +171,11 @@ async fn api_coop_create(
 /// One of the manager's offers with its numbered units (masked names) and updates.
 #[utoipa::path(tag = "coop", params(("id" = i64, Path)), responses((status = 200, body = service::CoopOfferView), (status = 401), (status = 403), (status = 404)))]
 #[get("/coop/adoptions/{id}")]
-async fn api_coop_offer(state: web::Data<AppState>, session: Session, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
+async fn api_coop_offer(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let m = crate::coop::routes::manager(&state, &session).await?;
     let id = path.into_inner();
     let view = state.db(move |conn| service::coop_offer_view(conn, &m, id)).await?;

@@ -255,12 +255,13 @@ pub fn create_offer(
             ));
         }
     }
-    let (_, producer_id, _, _) = model::product(conn, input.product_id)?
-        .filter(|p| m.producers.contains(&p.1))
-        .ok_or(AppError::NotFound)?;
+    let (_, producer_id, _, _) =
+        model::product(conn, input.product_id)?.filter(|p| m.producers.contains(&p.1)).ok_or(AppError::NotFound)?;
     let sku_ids: Vec<i64> = input.deliveries.iter().map(|d| d.sku_id).collect();
     let skus = model::skus_info(conn, &sku_ids)?;
-    if let Some(d) = input.deliveries.iter().find(|d| !skus.iter().any(|s| s.id == d.sku_id && s.product_id == input.product_id)) {
+    if let Some(d) =
+        input.deliveries.iter().find(|d| !skus.iter().any(|s| s.id == d.sku_id && s.product_id == input.product_id))
+    {
         return Err(AppError::unprocessable(
             "unknown_sku",
             format!("SKU {} is not a SKU of this product / 规格不属于该商品", d.sku_id),
@@ -293,7 +294,9 @@ pub fn create_offer(
         let rows: Vec<(i64, i32, NaiveDate, i64, i64, i64)> = sorted
             .iter()
             .enumerate()
-            .map(|(seq, (i, d))| (id, i32::try_from(seq + 1).unwrap_or(i32::MAX), d.date, d.sku_id, d.quantity, split[*i]))
+            .map(|(seq, (i, d))| {
+                (id, i32::try_from(seq + 1).unwrap_or(i32::MAX), d.date, d.sku_id, d.quantity, split[*i])
+            })
             .collect();
         model::insert_deliveries(conn, &rows)?;
         Ok::<_, AppError>(id)
@@ -425,8 +428,9 @@ pub fn adopt(
         }
         None => None,
     };
-    let campaign_id = orders_model::year_round_campaign(conn)?
-        .ok_or_else(|| AppError::unprocessable("campaign_not_applicable", "no year-round campaign / 没有常年帮扶活动"))?;
+    let campaign_id = orders_model::year_round_campaign(conn)?.ok_or_else(|| {
+        AppError::unprocessable("campaign_not_applicable", "no year-round campaign / 没有常年帮扶活动")
+    })?;
     let deliveries = model::deliveries_of(conn, offer.id)?;
     let sku_ids: Vec<i64> = deliveries.iter().map(|d| d.sku_id).collect();
     let skus = model::skus_info(conn, &sku_ids)?;
@@ -551,15 +555,17 @@ pub fn adopt(
         };
         if let Some((key, hash)) = key {
             let body = serde_json::to_string(&view).map_err(AppError::internal)?;
-            orders_model::save_idempotent_response(conn, buyer.id, key, hash, 201, &body, now).map_err(|e| match e {
-                diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
-                    AppError::conflict(
-                        "idempotency_in_flight",
-                        "a request with this Idempotency-Key is still being processed / 相同请求正在处理中",
-                    )
-                }
-                other => other.into(),
-            })?;
+            orders_model::save_idempotent_response(conn, buyer.id, key, hash, 201, &body, now).map_err(
+                |e| match e {
+                    diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+                        AppError::conflict(
+                            "idempotency_in_flight",
+                            "a request with this Idempotency-Key is still being processed / 相同请求正在处理中",
+                        )
+                    }
+                    other => other.into(),
+                },
+            )?;
         }
         Ok(view)
     });
@@ -587,22 +593,17 @@ pub fn on_order(
     event: &OrderEvent,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
-    let _ = now;
     let order = match event {
         OrderEvent::Paid { order, .. } | OrderEvent::Cancelled { order } | OrderEvent::Refunded { order, .. } => order,
         _ => return Ok(()),
     };
     let Some(a) = model::adoption_of_order(conn, order.id)? else { return Ok(()) };
     match event {
-        OrderEvent::Paid { .. } => {
-            if model::set_adoption_status(conn, a.id, &["pending"], "paid")? {
-                number_units(conn, &a)?;
-            }
+        OrderEvent::Paid { .. } if model::set_adoption_status(conn, a.id, &["pending"], "paid")? => {
+            number_units(conn, &a)?;
         }
-        OrderEvent::Cancelled { .. } => {
-            if model::set_adoption_status(conn, a.id, &["pending"], "cancelled")? {
-                model::give_back_units(conn, a.offer_id, a.units)?;
-            }
+        OrderEvent::Cancelled { .. } if model::set_adoption_status(conn, a.id, &["pending"], "cancelled")? => {
+            model::give_back_units(conn, a.offer_id, a.units)?;
         }
         OrderEvent::Refunded { order, refund } => {
             let parcels = model::parcels_of(conn, a.id)?;
@@ -680,7 +681,8 @@ pub fn fail_delivery(
     now: NaiveDateTime,
 ) -> Result<FailAnswer, AppError> {
     let offer = coop_offer(conn, m, offer_id)?;
-    let delivery = model::deliveries_of(conn, offer.id)?.into_iter().find(|d| d.id == delivery_id).ok_or(AppError::NotFound)?;
+    let delivery =
+        model::deliveries_of(conn, offer.id)?.into_iter().find(|d| d.id == delivery_id).ok_or(AppError::NotFound)?;
     if !text_ok(&request.reason, 500) {
         return Err(bad("invalid_reason", "the reason needs 1 to 500 characters / 原因须为 1 至 500 个字符"));
     }
@@ -713,7 +715,8 @@ pub fn fail_delivery(
             if left <= 0 {
                 return Ok(Ok(None));
             }
-            let refund = orders::refund_locked(conn, s, &order, &[(line.id, Claim::Units(left))], DELIVERY_FAILED, now)?;
+            let refund =
+                orders::refund_locked(conn, s, &order, &[(line.id, Claim::Units(left))], DELIVERY_FAILED, now)?;
             Ok(Ok(Some((refund.cash_fen, refund.points))))
         })?;
         match done {
@@ -1030,7 +1033,10 @@ pub fn post_update(
     let photos: Vec<String> = input.photos.iter().map(|p| p.trim_start_matches("/images/").to_string()).collect();
     let known = crate::aftersales::model::known_photos(conn, &photos)?;
     if photos.iter().any(|p| !known.contains(p)) {
-        return Err(AppError::unprocessable("unknown_photo", "upload each photo first (POST /api/v1/photos) / 请先上传照片"));
+        return Err(AppError::unprocessable(
+            "unknown_photo",
+            "upload each photo first (POST /api/v1/photos) / 请先上传照片",
+        ));
     }
     let numbered = model::numbered_units(conn, offer.id)?;
     let targets: Vec<(i64, i64, i64)> = match &input.unit_ids {
@@ -1042,7 +1048,10 @@ pub fn post_update(
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
                 let u = numbered.iter().find(|u| u.0 == *id).ok_or_else(|| {
-                    AppError::unprocessable("unknown_unit", format!("unit {id} is not an adopted unit of this offer / 认养单元不存在"))
+                    AppError::unprocessable(
+                        "unknown_unit",
+                        format!("unit {id} is not an adopted unit of this offer / 认养单元不存在"),
+                    )
                 })?;
                 if !out.contains(u) {
                     out.push(*u);

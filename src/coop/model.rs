@@ -6,8 +6,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    adoption_parcels, campaigns, counties, order_lines, order_recipients, orders, producer_managers, producers, product_images, products,
-    shipments, sku_price_tiers, skus, stock_movements, users,
+    adoption_parcels, campaigns, counties, order_lines, order_recipients, orders, producer_managers, producers,
+    product_images, products, shipments, sku_price_tiers, skus, stock_movements, users,
 };
 use crate::db::AnyConnection;
 use crate::orders::status::OrderStatus;

@@ -32,7 +32,13 @@ fn product_of(app: &TestApp, sku: &str) -> i64 {
 
 /// Creates an offer of GY-QUINOA-1KG / GY-QUINOA-GIFT-2KG with deliveries (days from today,
 /// SKU code, quantity per unit); the season runs from 10 days ago to 90 days ahead.
-async fn create_offer(app: &TestApp, coop: &reqwest::Client, price: &str, units: i64, deliveries: &[(i64, &str, i64)]) -> Value {
+async fn create_offer(
+    app: &TestApp,
+    coop: &reqwest::Client,
+    price: &str,
+    units: i64,
+    deliveries: &[(i64, &str, i64)],
+) -> Value {
     let today = Utc::now().date_naive();
     let deliveries: Vec<Value> = deliveries
         .iter()
@@ -190,7 +196,8 @@ async fn each_planned_delivery_joins_the_queue_once_on_its_date_at_the_address_o
 
     // Shipped and received like any parcel.
     let recipient = parts[0]["recipient_id"].as_i64().expect("recipient");
-    let body = json!({"order_no": no, "recipient_id": recipient, "carrier": "顺丰速运", "tracking_no": "SF123456789012"});
+    let body =
+        json!({"order_no": no, "recipient_id": recipient, "carrier": "顺丰速运", "tracking_no": "SF123456789012"});
     let (status, shipped) = send_json(coop.post(app.url("/api/v1/coop/shipments")).json(&body)).await;
     assert_eq!((status, shipped["order_status"].as_str()), (201, Some("partially_shipped")), "{shipped}");
     let (status, unit) = app.get_json(&format!("/api/v1/adopted-units/{}", adoption["units"][0]["id"])).await;
@@ -242,7 +249,14 @@ async fn a_failed_delivery_refunds_exactly_its_share_and_the_rest_stands() {
     assert_eq!(cash + points, 2 * 7500, "{answer}");
     let points_after = count(&app, "SELECT balance AS n FROM points_accounts WHERE user_id = (SELECT id FROM users WHERE email = 'employee@example.com')");
     assert_eq!(points_after - points_before, points);
-    assert_eq!(count(&app, "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM credit_entries WHERE kind = 'sale_reversal'"), -15_000, "reversed in the ledger");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM credit_entries WHERE kind = 'sale_reversal'"
+        ),
+        -15_000,
+        "reversed in the ledger"
+    );
     // Again: nothing more.
     let (status, again) = send_json(coop.post(app.url(&url)).json(&json!({"reason": "again"}))).await;
     assert_eq!((status, again["failed"].as_i64()), (200, Some(0)));
@@ -286,14 +300,25 @@ async fn updates_reach_unit_pages_and_mail_adopters_and_certificates_are_the_ado
     assert_eq!((status, one["mailed"].as_i64()), (201, Some(1)), "{one}");
     let (status, bad) = post(json!({"text": "x", "unit_ids": [999_999]})).await;
     assert_eq!((status, error_code(&bad)), (422, "unknown_unit"));
-    let (status, _) = send_json(buyer.post(app.url(&format!("/api/v1/coop/adoptions/{id}/updates"))).json(&json!({"text": "x"}))).await;
+    let (status, _) =
+        send_json(buyer.post(app.url(&format!("/api/v1/coop/adoptions/{id}/updates"))).json(&json!({"text": "x"})))
+            .await;
     assert_eq!(status, 403);
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM outbox WHERE template = 'adoption_update' AND recipient = 'employee@example.com'"), 2);
-    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM outbox WHERE template = 'adoption_update' AND recipient = 'buyer@example.com'"), 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) AS n FROM outbox WHERE template = 'adoption_update' AND recipient = 'buyer@example.com'"
+        ),
+        1
+    );
 
     let (_, page_a) = app.get_json(&format!("/api/v1/adopted-units/{unit_a}")).await;
     let (_, page_b) = app.get_json(&format!("/api/v1/adopted-units/{unit_b}")).await;
-    assert_eq!((page_a["updates"].as_array().map(Vec::len), page_b["updates"].as_array().map(Vec::len)), (Some(1), Some(2)));
+    assert_eq!(
+        (page_a["updates"].as_array().map(Vec::len), page_b["updates"].as_array().map(Vec::len)),
+        (Some(1), Some(2))
+    );
     assert_eq!((page_a["adopter"].as_str(), page_a["number"].as_i64()), (Some("李*"), Some(1)));
     assert!(!page_a.to_string().contains("李明"), "the public sees a masked name");
 
@@ -328,8 +353,12 @@ async fn an_organisation_adopts_many_units_on_its_account_and_offers_are_scoped(
     body["account"] = json!({"org_id": union});
     let (status, adoption) = adopt(&app, &union_admin, id, body.clone()).await;
     assert_eq!(status, 201, "{adoption}");
-    assert_eq!((adoption["order"]["status"].as_str(), adoption["order"]["channel"].as_str()), (Some("paid"), Some("union")));
-    let nums: Vec<i64> = adoption["units"].as_array().expect("units").iter().filter_map(|u| u["number"].as_i64()).collect();
+    assert_eq!(
+        (adoption["order"]["status"].as_str(), adoption["order"]["channel"].as_str()),
+        (Some("paid"), Some("union"))
+    );
+    let nums: Vec<i64> =
+        adoption["units"].as_array().expect("units").iter().filter_map(|u| u["number"].as_i64()).collect();
     assert_eq!(nums, (1..=50).collect::<Vec<i64>>());
     let (status, denied) = adopt(&app, &buyer, id, body).await;
     assert_eq!(status, 403, "{denied}");
@@ -347,13 +376,15 @@ async fn an_organisation_adopts_many_units_on_its_account_and_offers_are_scoped(
     let mine = product_of(&app, "GY-QUINOA-1KG");
     let (status, body) = send_json(coop.post(app.url("/api/v1/coop/adoptions")).json(&offer_body(mine, "0.00"))).await;
     assert_eq!((status, error_code(&body)), (400, "invalid_price"));
-    let (status, body) = send_json(buyer.post(app.url("/api/v1/coop/adoptions")).json(&offer_body(mine, "10.00"))).await;
+    let (status, body) =
+        send_json(buyer.post(app.url("/api/v1/coop/adoptions")).json(&offer_body(mine, "10.00"))).await;
     assert_eq!(status, 403, "{body}");
     let (status, list) = app.get_json("/api/v1/adoptions").await;
     assert_eq!(status, 200);
     assert!(list["items"].as_array().expect("items").iter().any(|o| o["id"] == id));
     assert_eq!(app.get_json("/api/v1/adoptions/999999").await.0, 404);
-    let (status, body) = adopt(&app, &buyer, id, json!({"units": 0, "certificate_name": "a", "address": address("a", "b")})).await;
+    let (status, body) =
+        adopt(&app, &buyer, id, json!({"units": 0, "certificate_name": "a", "address": address("a", "b")})).await;
     assert_eq!((status, error_code(&body)), (400, "invalid_units"));
 }
 
@@ -364,7 +395,9 @@ async fn an_idempotency_key_replays_the_adoption() {
     let offer = create_offer(&app, &coop, "10.00", 5, &[(30, "GY-QUINOA-1KG", 1)]).await;
     let id = offer["id"].as_i64().expect("id");
     let send = |body: Value| {
-        send_json(buyer.post(app.url(&format!("/api/v1/adoptions/{id}/adopt"))).header("Idempotency-Key", "k-1").json(&body))
+        send_json(
+            buyer.post(app.url(&format!("/api/v1/adoptions/{id}/adopt"))).header("Idempotency-Key", "k-1").json(&body),
+        )
     };
     let answers = join_all((0..4).map(|_| send(adopt_body(1, "李明")))).await;
     assert!(answers.iter().all(|(s, _)| *s == 201 || *s == 409), "{answers:?}");
@@ -437,7 +470,8 @@ async fn the_pages_walk_from_the_seeded_offer_to_a_certificate_and_the_cooperati
 
     // A buyer adopts through the offer page's form and pays.
     let buyer = login(crate::helpers::client(), "buyer@example.com").await;
-    let html = buyer.get(app.url(&format!("/adoptions/{id}"))).send().await.expect("offer").text().await.unwrap_or_default();
+    let html =
+        buyer.get(app.url(&format!("/adoptions/{id}"))).send().await.expect("offer").text().await.unwrap_or_default();
     assert!(html.contains(&format!("action=\"/adoptions/{id}/adopt\"")), "{html}");
     let token = csrf_from(&html);
     let mut form = vec![
@@ -459,8 +493,8 @@ async fn the_pages_walk_from_the_seeded_offer_to_a_certificate_and_the_cooperati
     assert_eq!(res.status(), 303);
     assert!(res.headers()["location"].to_str().unwrap_or_default().starts_with("/orders/AM"));
     let payment: String = {
-        use diesel::prelude::*;
         use aidmart::db::schema::payments;
+        use diesel::prelude::*;
         payments::table.order(payments::id.desc()).select(payments::payment_id).first(&mut app.conn()).expect("payment")
     };
     let (status, _) = send_json(buyer.post(app.url(&format!("/api/v1/payments/sandbox/{payment}/complete")))).await;
@@ -475,7 +509,14 @@ async fn the_pages_walk_from_the_seeded_offer_to_a_certificate_and_the_cooperati
     }
 
     // The cooperative's offer page: an update to unit No. 1, then a failed delivery.
-    let html = coop.get(app.url(&format!("/coop/adoptions/{id}"))).send().await.expect("page").text().await.unwrap_or_default();
+    let html = coop
+        .get(app.url(&format!("/coop/adoptions/{id}")))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .unwrap_or_default();
     assert!(html.contains("No. 1") && html.contains("李*"), "{html}");
     let token = csrf_from(&html);
     let form = [("_csrf", token.as_str()), ("text", "开花了\n花很多"), ("numbers", "1")];
@@ -485,7 +526,12 @@ async fn the_pages_walk_from_the_seeded_offer_to_a_certificate_and_the_cooperati
     assert!(html.contains("开花了"));
     let delivery = count(&app, &format!("SELECT id AS n FROM adoption_deliveries WHERE offer_id = {id}"));
     let form = [("_csrf", token.as_str()), ("reason", "冻害")];
-    let res = coop.post(app.url(&format!("/coop/adoptions/{id}/deliveries/{delivery}/fail"))).form(&form).send().await.expect("fail");
+    let res = coop
+        .post(app.url(&format!("/coop/adoptions/{id}/deliveries/{delivery}/fail")))
+        .form(&form)
+        .send()
+        .await
+        .expect("fail");
     assert_eq!(res.status(), 303);
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM adoption_parcels WHERE status = 'failed'"), 1);
     // Someone else's offer page is not found.
