@@ -218,16 +218,22 @@ def main(base, mail_dir, k):
     # Settlement: close today for every cooperative with paid lines (one statement each per
     # period); the demo cooperative's is confirmed here, so the admin has a payout to mark paid
     # or failed (the cooperative's own confirm and dispute then meet 409 invalid_state).
-    # One parcel shipped, so its earning becomes available (scripts/fuzz_api.sh runs the store
-    # with AIDMART_SETTLE_AFTER_DAYS=0 and a 2 s job interval) and the statement has a payable.
+    # One order completes, so its earning becomes available and the statement has a payable:
+    # shipped, received by its buyer, and completed by the job once the after-sales window has
+    # closed (scripts/fuzz_api.sh runs the store with AIDMART_AFTER_SALES_DAYS=0 and a 2 s job
+    # interval).
     sent = order(payer, [{"sku_id": own_sku, "quantity": 2}])
     pay(payer, sent)
     coop.call("POST", "/coop/shipments", json={"order_no": sent["order_no"], "carrier": "顺丰速运",
                                                "tracking_no": "SF9000000000001"})
-    for _ in range(50):
+    part = payer.call("GET", f"/orders/{sent['order_no']}")["parts"][0]["id"]
+    payer.call("POST", f"/orders/{sent['order_no']}/parts/{part}/receipt", json={})
+    for _ in range(100):
         if fen(coop.call("GET", "/coop/earnings")["available"]) > 0:
             break
         time.sleep(0.2)
+    else:
+        raise SystemExit("fixture step: the completed order's earning never became available")
     admin = Api(base, "admin@example.com")
     statements = admin.call("POST", "/admin/settlements/run", json={"period_end": store_today()})
     own_producers = sorted({s["producer_id"] for s in skus if s["id"] in own_skus})
@@ -373,7 +379,9 @@ def main(base, mail_dir, k):
     roles["admin"] = {"org": union_org, "decidable_cases": [c[1] for c in cases["decidable"]],
                       "reviews": reviews, "refundable_orders": admin_refundable, "orgs": [union_org, canteen_org],
                       "users": ["employee@example.com", "buyer@example.com"],
-                      "payouts": [p["id"] for p in admin.call("GET", "/admin/payouts")]}
+                      "payouts": [p["id"] for p in admin.call("GET", "/admin/payouts")],
+                      "statements": [st["id"] for st in admin.call("GET", "/admin/statements")],
+                      "producers": [p["producer_id"] for p in admin.call("GET", "/admin/settlement/producers")]}
     common["ledger_seqs"] = [e["seq"] for e in anon.call("GET", "/ledger?limit=50")["entries"]]
     json.dump({"common": common, "roles": roles}, sys.stdout, ensure_ascii=False, indent=1)
 

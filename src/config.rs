@@ -57,8 +57,6 @@ pub struct Config {
     pub job_interval_secs: u64,
     /// How often the mail worker looks for due mail.
     pub mail_poll_ms: u64,
-    /// Days after a part ships before its earnings become available to the cooperative.
-    pub settle_after_days: i64,
     /// The payment channel's fee on the cash part, in basis points (60 = 0.6%).
     pub channel_fee_bps: i64,
     /// A shipped parcel not confirmed is received automatically after this many days.
@@ -117,7 +115,6 @@ struct FileSettings {
     payment_timeout_mins: Option<i64>,
     job_interval_secs: Option<u64>,
     mail_poll_ms: Option<u64>,
-    settle_after_days: Option<i64>,
     channel_fee_bps: Option<i64>,
     timezone: Option<String>,
     auto_receive_days: Option<i64>,
@@ -249,14 +246,6 @@ impl Config {
             return Err(bad("AIDMART_JOB_INTERVAL_SECS", "job intervals must be at least 1"));
         }
 
-        let settle_after_days = parse(
-            pick("AIDMART_SETTLE_AFTER_DAYS", f.settle_after_days.map(|v| v.to_string())),
-            7i64,
-            "a number of days",
-        )?;
-        if !(0..=365).contains(&settle_after_days) {
-            return Err(bad("AIDMART_SETTLE_AFTER_DAYS", "must be between 0 and 365 days"));
-        }
         let channel_fee_bps = parse(
             pick("AIDMART_CHANNEL_FEE_BPS", f.channel_fee_bps.map(|v| v.to_string())),
             60i64,
@@ -320,7 +309,6 @@ impl Config {
             payment_timeout_mins,
             job_interval_secs,
             mail_poll_ms,
-            settle_after_days,
             channel_fee_bps,
             auto_receive_days,
             after_sales_days,

@@ -45,9 +45,9 @@ const JOBS: &[Job] = &[
         run: |s, now| Ok(usize::from(credits::service::checkpoint(&mut *s.pool.get()?, &s.ledger_key, now)?.is_some())),
     },
     Job {
-        name: "earnings released to the cooperatives",
+        name: "settlement periods closed",
         every: interval,
-        run: |s, now| settlement::service::release_due(&mut *s.pool.get()?, s.config.settle_after_days, now),
+        run: |s, now| settlement::service::run_due(&mut *s.pool.get()?, s.config.timezone, now),
     },
     Job {
         name: "recurring canteen orders",

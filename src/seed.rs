@@ -747,6 +747,8 @@ fn load_users(conn: &mut AnyConnection, file: &Users, hashes: &[String], report:
                 expires_at: date(FILE, expires)?.and_time(NaiveTime::MIN),
                 reason: "demo welfare points / 示例福利积分",
                 granted_by: None,
+                // Welfare of the member's (first) organisation, as the migration reads old lots.
+                funder_org_id: accounts::model::memberships(conn, user_id)?.first().map(|m| m.org_id),
             };
             points::model::grant(conn, &grant)?;
         }

@@ -170,6 +170,7 @@ impl Application {
                 .configure(donations::routes::pages)
                 .configure(crate::coop::routes::pages)
                 .configure(settlement::routes::pages)
+                .configure(settlement::pages::configure)
                 .configure(orgs::routes::pages)
                 .configure(crate::adoption::pages::pages)
                 .route("/static/{file}", web::get().to(webparts::templates::static_file))

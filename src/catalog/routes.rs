@@ -186,6 +186,10 @@ struct ProducerItem {
     name_zh: String,
     name_en: String,
     kind_label: String,
+    /// Credited on the ledger (sales less refunds), paid out to it, and still owed to it.
+    credited: Money,
+    paid_out: Money,
+    pending: Money,
 }
 
 #[derive(Serialize)]
@@ -214,16 +218,25 @@ async fn county_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, A
         })
         .await?;
     let (county, producers, products) = &*loaded;
+    // Money moves faster than the catalog: read outside the cache.
+    let totals = page.state.db(move |conn| Ok(crate::settlement::model::county_producer_totals(conn, id)?)).await?;
     let today = today();
     let data = CountyData {
         producers: producers
             .iter()
-            .map(|p| ProducerItem {
-                kind_label: page.t(&format!("producer_kind_{}", p.kind)),
-                id: p.id,
-                code: p.code.clone(),
-                name_zh: p.name_zh.clone(),
-                name_en: p.name_en.clone(),
+            .map(|p| {
+                let t = totals.iter().find(|t| t.producer_id == p.id);
+                let fen = |f: fn(&crate::settlement::model::ProducerTotals) -> i64| Money::from_fen(t.map_or(0, f));
+                ProducerItem {
+                    credited: fen(|t| t.credited),
+                    paid_out: fen(|t| t.paid_out),
+                    pending: fen(|t| t.owed),
+                    kind_label: page.t(&format!("producer_kind_{}", p.kind)),
+                    id: p.id,
+                    code: p.code.clone(),
+                    name_zh: p.name_zh.clone(),
+                    name_en: p.name_en.clone(),
+                }
             })
             .collect(),
         products: products.iter().map(|s| card(s, lang, None, today)).collect(),

@@ -49,6 +49,7 @@ diesel::table! {
         name_en -> Text,
         description_zh -> Text,
         description_en -> Text,
+        settlement_period -> Text,
     }
 }
 
@@ -184,6 +185,8 @@ diesel::table! {
         reason -> Text,
         granted_by -> Nullable<BigInt>,
         created_at -> Timestamp,
+        funder -> Text,
+        funder_org_id -> Nullable<BigInt>,
     }
 }
 
@@ -936,6 +939,10 @@ diesel::table! {
         created_at -> Timestamp,
         decided_at -> Nullable<Timestamp>,
         decided_by -> Nullable<BigInt>,
+        resolution -> Nullable<Text>,
+        resolution_note -> Nullable<Text>,
+        resolved_at -> Nullable<Timestamp>,
+        resolved_by -> Nullable<BigInt>,
     }
 }
 

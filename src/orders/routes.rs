@@ -304,11 +304,29 @@ struct OrderData {
     lines: Vec<PageLine>,
     events: Vec<EventItem>,
     notice: Option<String>,
-    /// Where each line's money was credited in the ledger.
-    credits: Vec<crate::credits::service::LineCredit>,
+    /// Where each line's money was credited in the ledger, and once settled, the statement
+    /// period and payout that paid it to the cooperative.
+    credits: Vec<CreditRow>,
     /// Parcels (confirm receipt, cases) and what each line allows (a case, a review).
     parcels: Vec<crate::aftersales::pages::ParcelItem>,
     line_actions: Vec<crate::aftersales::pages::LineAction>,
+}
+
+#[derive(Serialize)]
+struct CreditRow {
+    #[serde(flatten)]
+    credit: crate::credits::service::LineCredit,
+    settlement: Option<SettlementLink>,
+}
+
+/// The statement that settled a line with the cooperative and its payout (`settlement/`).
+#[derive(Serialize)]
+struct SettlementLink {
+    statement_id: i64,
+    period: String,
+    payout_id: Option<i64>,
+    payout_label: Option<String>,
+    ledger_seq: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -338,9 +356,11 @@ async fn order_page(
             let campaign = super::model::campaign_names(conn, order.campaign_id)?;
             let line_ids: Vec<i64> = view.lines.iter().map(|l| l.id).collect();
             let credits = crate::credits::service::line_credits(conn, &line_ids)?;
-            Ok((view, events, campaign, credits, images))
+            let settled = crate::settlement::model::order_settlements(conn, order.id)?;
+            Ok((view, events, campaign, (credits, settled), images))
         })
         .await?;
+    let (credits, settled) = credits;
     let mut credits = credits;
     for c in &mut credits {
         if let Some(line) = view.lines.iter().find(|l| l.id == c.line_id) {
@@ -391,6 +411,19 @@ async fn order_page(
         .lines
         .into_iter()
         .map(|line| PageLine { image: images.iter().find(|i| i.0 == line.product_id).map(|i| i.1.url_for(112)), line })
+        .collect();
+    let credits = credits
+        .into_iter()
+        .map(|credit| {
+            let settlement = settled.iter().find(|s| s.line_id == credit.line_id).map(|s| SettlementLink {
+                statement_id: s.statement_id,
+                period: format!("{} – {}", s.period_start.map(|d| d.to_string()).unwrap_or_default(), s.period_end),
+                payout_id: s.payout_id,
+                payout_label: s.payout_status.as_ref().map(|st| page.t(&format!("settle_status_{st}"))),
+                ledger_seq: s.ledger_seq,
+            });
+            CreditRow { credit, settlement }
+        })
         .collect();
     let data =
         OrderData { order, lines, events, notice, credits, parcels: extras.parcels, line_actions: extras.line_actions };

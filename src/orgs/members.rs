@@ -435,6 +435,7 @@ fn apply_grant(
                 expires_at,
                 reason: &reason,
                 granted_by: Some(granted_by),
+                funder_org_id: Some(org.id),
             },
         )?;
         let context = PointsMail {

@@ -47,6 +47,8 @@ pub struct Grant<'a> {
     pub expires_at: NaiveDateTime,
     pub reason: &'a str,
     pub granted_by: Option<i64>,
+    /// Who funds the lot: the organisation whose welfare it is, or (None) the platform.
+    pub funder_org_id: Option<i64>,
 }
 
 /// Grants a lot: the lot, its ledger entry and the cached balance move together. Call inside
@@ -60,6 +62,8 @@ pub fn grant(conn: &mut AnyConnection, g: &Grant) -> QueryResult<i64> {
             points_lots::expires_at.eq(g.expires_at),
             points_lots::reason.eq(g.reason),
             points_lots::granted_by.eq(g.granted_by),
+            points_lots::funder.eq(if g.funder_org_id.is_some() { "organisation" } else { "platform" }),
+            points_lots::funder_org_id.eq(g.funder_org_id),
         ))
         .returning(points_lots::id)
         .get_result(conn)?;

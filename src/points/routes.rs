@@ -83,7 +83,14 @@ fn grant(
         let account_id = super::model::user_account(conn, user.id)?;
         let lot_id = super::model::grant(
             conn,
-            &super::model::Grant { account_id, points: request.points, expires_at, reason, granted_by: Some(admin_id) },
+            &super::model::Grant {
+                account_id,
+                points: request.points,
+                expires_at,
+                reason,
+                granted_by: Some(admin_id),
+                funder_org_id: None,
+            },
         )?;
         Ok(GrantAnswer {
             lot_id,

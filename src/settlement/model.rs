@@ -108,6 +108,10 @@ pub struct Statement {
     pub created_at: NaiveDateTime,
     pub decided_at: Option<NaiveDateTime>,
     pub decided_by: Option<i64>,
+    pub resolution: Option<String>,
+    pub resolution_note: Option<String>,
+    pub resolved_at: Option<NaiveDateTime>,
+    pub resolved_by: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -220,35 +224,6 @@ pub fn on_statements(conn: &mut AnyConnection, entry_ids: &[i64]) -> QueryResult
         .load(conn)
 }
 
-#[derive(QueryableByName)]
-pub struct Due {
-    #[diesel(sql_type = BigInt)]
-    pub producer_id: i64,
-    #[diesel(sql_type = BigInt)]
-    pub line_id: i64,
-    #[diesel(sql_type = BigInt)]
-    pub campaign_id: i64,
-}
-
-/// Paid lines whose part shipped before `shipped_before` and whose earning is still pending
-/// (no `available` entry), by producer, at most `limit`.
-pub fn due_lines(conn: &mut AnyConnection, shipped_before: NaiveDateTime, limit: i64) -> QueryResult<Vec<Due>> {
-    diesel::sql_query(
-        "SELECT e.producer_id AS producer_id, e.order_line_id AS line_id, o.campaign_id AS campaign_id \
-         FROM earnings_entries e \
-         JOIN order_lines l ON l.id = e.order_line_id \
-         JOIN orders o ON o.id = l.order_id \
-         JOIN shipments s ON s.order_id = l.order_id AND s.producer_id = l.producer_id \
-              AND COALESCE(s.recipient_id, 0) = COALESCE(l.recipient_id, 0) \
-         WHERE e.kind = 'earning' AND s.shipped_at <= $1 \
-           AND NOT EXISTS (SELECT 1 FROM earnings_entries a WHERE a.kind = 'available' AND a.order_line_id = e.order_line_id) \
-         ORDER BY e.producer_id, e.order_line_id LIMIT $2",
-    )
-    .bind::<Timestamp, _>(shipped_before)
-    .bind::<BigInt, _>(limit)
-    .load(conn)
-}
-
 /// Producers with entries not yet on a statement, made before `before`.
 pub fn producers_with_unstated(conn: &mut AnyConnection, before: NaiveDateTime) -> QueryResult<Vec<i64>> {
     let stated = statement_lines::table.select(statement_lines::entry_id);
@@ -279,6 +254,100 @@ pub fn latest_statement(conn: &mut AnyConnection, producer_id: i64) -> QueryResu
         .select(Statement::as_select())
         .first(conn)
         .optional()
+}
+
+/// The producer's latest statement that was not voided (its carry opens the next one).
+pub fn latest_kept_statement(conn: &mut AnyConnection, producer_id: i64) -> QueryResult<Option<Statement>> {
+    settlement_statements::table
+        .filter(settlement_statements::producer_id.eq(producer_id))
+        .filter(settlement_statements::resolution.is_null().or(settlement_statements::resolution.ne("voided")))
+        .order(settlement_statements::period_end.desc())
+        .select(Statement::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Producers' settlement periods (`weekly` or `monthly`).
+pub fn periods(conn: &mut AnyConnection, producer_ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
+    use crate::db::schema::producers;
+    producers::table
+        .filter(producers::id.eq_any(producer_ids))
+        .select((producers::id, producers::settlement_period))
+        .load(conn)
+}
+
+/// Every producer: id, names, period and cached balances (the admin's settlement page).
+pub fn producer_rows(conn: &mut AnyConnection) -> QueryResult<Vec<(i64, String, String, String)>> {
+    use crate::db::schema::producers;
+    producers::table
+        .order(producers::id)
+        .select((producers::id, producers::name_zh, producers::name_en, producers::settlement_period))
+        .load(conn)
+}
+
+pub fn set_period(conn: &mut AnyConnection, producer_id: i64, period: &str) -> QueryResult<usize> {
+    use crate::db::schema::producers;
+    diesel::update(producers::table.find(producer_id)).set(producers::settlement_period.eq(period)).execute(conn)
+}
+
+/// Statements of every producer, newest first, optionally of one state: `open`, `confirmed`,
+/// `disputed`, or `held` (disputed and not yet decided by an admin).
+pub fn statements_by_status(conn: &mut AnyConnection, status: Option<&str>, limit: i64) -> QueryResult<Vec<Statement>> {
+    let mut q = settlement_statements::table
+        .order((settlement_statements::period_end.desc(), settlement_statements::id.desc()))
+        .limit(limit)
+        .select(Statement::as_select())
+        .into_boxed();
+    match status {
+        Some("held") => {
+            q = q
+                .filter(settlement_statements::status.eq("disputed"))
+                .filter(settlement_statements::resolution.is_null())
+        }
+        Some(s) => q = q.filter(settlement_statements::status.eq(s.to_string())),
+        None => {}
+    }
+    q.load(conn)
+}
+
+/// Records an admin's decision on a disputed statement not yet decided; false otherwise.
+pub fn resolve_statement(
+    conn: &mut AnyConnection,
+    id: i64,
+    resolution: &str,
+    note: &str,
+    by: i64,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        settlement_statements::table
+            .find(id)
+            .filter(settlement_statements::status.eq("disputed"))
+            .filter(settlement_statements::resolution.is_null()),
+    )
+    .set((
+        settlement_statements::resolution.eq(resolution),
+        settlement_statements::resolution_note.eq(note),
+        settlement_statements::resolved_at.eq(now),
+        settlement_statements::resolved_by.eq(by),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Takes a voided statement's entries off it (all but its own payout hold), so the next run
+/// includes them.
+pub fn release_statement_entries(conn: &mut AnyConnection, statement_id: i64) -> QueryResult<usize> {
+    let holds = earnings_entries::table
+        .filter(earnings_entries::kind.eq("payout_hold"))
+        .filter(earnings_entries::statement_id.eq(statement_id))
+        .select(earnings_entries::id);
+    diesel::delete(
+        statement_lines::table
+            .filter(statement_lines::statement_id.eq(statement_id))
+            .filter(statement_lines::entry_id.ne_all(holds)),
+    )
+    .execute(conn)
 }
 
 pub struct NewStatement {
@@ -523,4 +592,119 @@ pub fn campaign_sums(conn: &mut AnyConnection, campaign_id: i64) -> QueryResult<
     .get_result::<Fen>(conn)?
     .n;
     Ok((net, paid))
+}
+
+#[derive(QueryableByName)]
+pub struct FundedOrder {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub reference: String,
+    #[diesel(sql_type = Timestamp)]
+    pub first_at: NaiveDateTime,
+    #[diesel(sql_type = BigInt)]
+    pub redeemed: i64,
+    #[diesel(sql_type = BigInt)]
+    pub returned: i64,
+}
+
+/// Points redeemed in orders (and given back by refunds) from lots the organisation funds,
+/// between two instants, per order: its first movement, points taken, points given back.
+pub fn funded_orders(
+    conn: &mut AnyConnection,
+    org_id: i64,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<FundedOrder>> {
+    diesel::sql_query(
+        "SELECT e.reference AS reference, MIN(e.created_at) AS first_at, \
+         CAST(COALESCE(SUM(CASE WHEN e.kind = 'spend' THEN -e.points ELSE 0 END), 0) AS BIGINT) AS redeemed, \
+         CAST(COALESCE(SUM(CASE WHEN e.kind = 'refund' THEN e.points ELSE 0 END), 0) AS BIGINT) AS returned \
+         FROM points_entries e JOIN points_lots l ON l.id = e.lot_id \
+         WHERE l.funder_org_id = $1 AND e.kind IN ('spend', 'refund') AND e.created_at >= $2 AND e.created_at < $3 \
+         GROUP BY e.reference ORDER BY MIN(e.created_at), e.reference",
+    )
+    .bind::<BigInt, _>(org_id)
+    .bind::<Timestamp, _>(from)
+    .bind::<Timestamp, _>(to)
+    .load(conn)
+}
+
+/// Points the organisation granted (lots it funds) between two instants.
+pub fn funded_grants(
+    conn: &mut AnyConnection,
+    org_id: i64,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<i64> {
+    diesel::sql_query(
+        "SELECT CAST(COALESCE(SUM(granted), 0) AS BIGINT) AS n FROM points_lots \
+         WHERE funder_org_id = $1 AND created_at >= $2 AND created_at < $3",
+    )
+    .bind::<BigInt, _>(org_id)
+    .bind::<Timestamp, _>(from)
+    .bind::<Timestamp, _>(to)
+    .get_result::<Fen>(conn)
+    .map(|f| f.n)
+}
+
+#[derive(QueryableByName)]
+pub struct ProducerTotals {
+    #[diesel(sql_type = BigInt)]
+    pub producer_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub credited: i64,
+    #[diesel(sql_type = BigInt)]
+    pub paid_out: i64,
+    #[diesel(sql_type = BigInt)]
+    pub owed: i64,
+}
+
+/// Per producer of a county: credited on the credit ledger (sales less reversals), paid out,
+/// and owed (pending + available + in payout).
+pub fn county_producer_totals(conn: &mut AnyConnection, county_id: i64) -> QueryResult<Vec<ProducerTotals>> {
+    diesel::sql_query(
+        "SELECT p.id AS producer_id, \
+         CAST(COALESCE((SELECT SUM(c.amount_fen) FROM credit_entries c WHERE c.producer_id = p.id \
+             AND c.kind IN ('sale', 'sale_reversal')), 0) AS BIGINT) AS credited, \
+         CAST(COALESCE(a.paid_out_fen, 0) AS BIGINT) AS paid_out, \
+         CAST(COALESCE(a.pending_fen + a.available_fen + a.in_payout_fen, 0) AS BIGINT) AS owed \
+         FROM producers p LEFT JOIN earnings_accounts a ON a.producer_id = p.id WHERE p.county_id = $1",
+    )
+    .bind::<BigInt, _>(county_id)
+    .load(conn)
+}
+
+#[derive(QueryableByName)]
+pub struct LineSettlement {
+    #[diesel(sql_type = BigInt)]
+    pub line_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub statement_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
+    pub period_start: Option<NaiveDate>,
+    #[diesel(sql_type = diesel::sql_types::Date)]
+    pub period_end: NaiveDate,
+    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+    pub payout_id: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub payout_status: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+    pub ledger_seq: Option<i64>,
+}
+
+/// For an order's lines: the statement whose period settled each (the one holding its
+/// `available` entry), that statement's payout and, once paid, its entry on the public ledger.
+pub fn order_settlements(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<LineSettlement>> {
+    diesel::sql_query(
+        "SELECT l.id AS line_id, s.id AS statement_id, s.period_start AS period_start, s.period_end AS period_end, \
+         p.id AS payout_id, p.status AS payout_status, c.seq AS ledger_seq \
+         FROM order_lines l \
+         JOIN earnings_entries e ON e.order_line_id = l.id AND e.kind = 'available' \
+         JOIN statement_lines sl ON sl.entry_id = e.id \
+         JOIN settlement_statements s ON s.id = sl.statement_id \
+         LEFT JOIN payouts p ON p.statement_id = s.id \
+         LEFT JOIN credit_entries c ON c.payout_id = p.id AND c.kind = 'payout' \
+         WHERE l.order_id = $1 ORDER BY l.id",
+    )
+    .bind::<BigInt, _>(order_id)
+    .load(conn)
 }

@@ -7,7 +7,11 @@ use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::service::{self, BankInput, BankView, Earnings, PayoutView, StatementDetail, StatementView};
+use super::funding::{self, FundingStatement};
+use super::service::{
+    self, BankInput, BankView, Earnings, PayoutView, PeriodInput, ProducerSettlement, ResolveInput, StatementDetail,
+    StatementView,
+};
 use crate::accounts::model::Role;
 use crate::accounts::routes::require_role;
 use crate::api::ApiConfig;
@@ -29,7 +33,14 @@ pub fn api(cfg: &mut ApiConfig) {
         .service(api_payouts)
         .service(api_payouts_csv)
         .service(api_paid)
-        .service(api_failed);
+        .service(api_failed)
+        .service(api_admin_statements)
+        .service(api_admin_statement)
+        .service(api_uphold)
+        .service(api_void)
+        .service(api_producers)
+        .service(api_set_period)
+        .service(api_funding);
 }
 
 pub fn pages(cfg: &mut web::ServiceConfig) {
@@ -112,8 +123,12 @@ async fn api_statement(
         ));
     }
     let detail = state.db(move |conn| service::statement(conn, &m.producers, id)).await?;
+    statement_response(detail, &format)
+}
+
+fn statement_response(detail: StatementDetail, format: &str) -> Result<HttpResponse, AppError> {
     let name = format!("statement-{}-{}", detail.statement.producer_id, detail.statement.period_end);
-    match format.as_str() {
+    match format {
         "csv" => Ok(download::csv(&format!("{name}.csv"), statement_csv(&detail)?)),
         "xlsx" => Ok(download::xlsx(&format!("{name}.xlsx"), statement_xlsx(&detail)?)),
         _ => Ok(HttpResponse::Ok().json(detail)),
@@ -371,7 +386,9 @@ struct EarningsPageData {
     earnings: Earnings,
     statements: Vec<StatementRow>,
     bank: BankForm,
-    settle_after_days: i64,
+    /// The day the cooperative's current period closes into a statement.
+    next_settlement: String,
+    period_label: String,
     notice: Option<String>,
     error: Option<String>,
     dispute_note: String,
@@ -409,13 +426,16 @@ async fn render_earnings(
     status: actix_web::http::StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let producer = pick(&m, None)?;
-    let (earnings, statements, bank) = page
+    let zone = page.state.config.timezone;
+    let (earnings, statements, bank, next, period) = page
         .state
         .db(move |conn| {
             Ok((
                 service::earnings(conn, producer)?,
                 service::statements(conn, &m.producers)?,
                 service::bank(conn, producer, now())?,
+                service::next_settlement(conn, zone, producer, now())?,
+                super::model::periods(conn, &[producer])?.pop().map_or_else(|| "monthly".to_string(), |p| p.1),
             ))
         })
         .await?;
@@ -423,7 +443,10 @@ async fn render_earnings(
         .into_iter()
         .map(|s| StatementRow {
             open: s.status == "open",
-            status_label: page.t(&format!("settle_status_{}", s.payout_status.as_deref().unwrap_or(&s.status))),
+            status_label: page.t(&format!(
+                "settle_status_{}",
+                s.payout_status.as_deref().or(s.resolution.as_deref()).unwrap_or(&s.status)
+            )),
             statement: s,
         })
         .collect();
@@ -439,7 +462,8 @@ async fn render_earnings(
         earnings,
         statements,
         bank,
-        settle_after_days: page.state.config.settle_after_days,
+        next_settlement: next.to_string(),
+        period_label: page.t(&format!("settle_period_{period}")),
         notice,
         error,
         dispute_note: note,
@@ -525,5 +549,157 @@ async fn bank_submit(page: Page, form: CsrfForm<BankForm>) -> Result<HttpRespons
             let (text, status) = shown(&page, e)?;
             render_earnings(&page, m, None, Some(text), String::new(), status).await
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The admin's statements, producers' periods, and organisations' funding statements
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminStatementsQuery {
+    status: Option<String>,
+}
+
+/// Every cooperative's statements, newest first (at most 500), by `status`: open, confirmed,
+/// disputed, or held (disputed and waiting for an admin's decision).
+#[utoipa::path(tag = "admin", params(("status" = Option<String>, Query, description = "open | confirmed | disputed | held")), responses((status = 200, body = [StatementView]), (status = 400, description = "invalid_status"), (status = 401), (status = 403)))]
+#[get("/admin/statements")]
+async fn api_admin_statements(
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<AdminStatementsQuery>,
+) -> Result<web::Json<Vec<StatementView>>, AppError> {
+    require_role(&state, &session, Role::PlatformAdmin).await?;
+    let status = query.into_inner().status;
+    Ok(web::Json(state.db(move |conn| service::admin_statements(conn, status.as_deref())).await?))
+}
+
+/// Any cooperative's statement with its lines; `format` json (default), csv or xlsx.
+#[utoipa::path(tag = "admin", params(("id" = i64, Path), ("format" = Option<String>, Query, description = "json | csv | xlsx")), responses((status = 200, body = StatementDetail), (status = 400, description = "invalid_format"), (status = 401), (status = 403), (status = 404)))]
+#[get("/admin/statements/{id}")]
+async fn api_admin_statement(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    query: web::Query<FormatQuery>,
+) -> Result<HttpResponse, AppError> {
+    require_role(&state, &session, Role::PlatformAdmin).await?;
+    let id = path.into_inner();
+    let format = query.into_inner().format.unwrap_or_else(|| "json".into());
+    if !["json", "csv", "xlsx"].contains(&format.as_str()) {
+        return Err(AppError::bad_request(
+            "invalid_format",
+            "format is json, csv or xlsx / 格式须为 json、csv 或 xlsx",
+        ));
+    }
+    let detail = state.db(move |conn| service::admin_statement(conn, id)).await?;
+    statement_response(detail, &format)
+}
+
+/// Upholds a disputed statement held for an admin, with a note: it stands as stated and a
+/// positive payable joins the payout queue. The cooperative's managers are mailed. 409
+/// `invalid_state` unless it is disputed and not yet decided.
+#[utoipa::path(tag = "admin", params(("id" = i64, Path)), request_body = ResolveInput, responses((status = 200, body = StatementView), (status = 400, description = "invalid_note"), (status = 401), (status = 403), (status = 404), (status = 409, description = "invalid_state")))]
+#[post("/admin/statements/{id}/uphold")]
+async fn api_uphold(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    body: web::Json<ResolveInput>,
+) -> Result<web::Json<StatementView>, AppError> {
+    let admin = require_role(&state, &session, Role::PlatformAdmin).await?;
+    let (id, note) = (path.into_inner(), body.into_inner().note);
+    Ok(web::Json(state.db(move |conn| service::resolve(conn, id, true, &note, admin.id, now())).await?))
+}
+
+/// Voids a disputed statement held for an admin, with a note: its entries come off it and
+/// the next run includes them; its payable returns to available. The cooperative's managers
+/// are mailed. 409 `invalid_state` unless it is disputed and not yet decided.
+#[utoipa::path(tag = "admin", params(("id" = i64, Path)), request_body = ResolveInput, responses((status = 200, body = StatementView), (status = 400, description = "invalid_note"), (status = 401), (status = 403), (status = 404), (status = 409, description = "invalid_state")))]
+#[post("/admin/statements/{id}/void")]
+async fn api_void(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    body: web::Json<ResolveInput>,
+) -> Result<web::Json<StatementView>, AppError> {
+    let admin = require_role(&state, &session, Role::PlatformAdmin).await?;
+    let (id, note) = (path.into_inner(), body.into_inner().note);
+    Ok(web::Json(state.db(move |conn| service::resolve(conn, id, false, &note, admin.id, now())).await?))
+}
+
+/// Every cooperative's settlement period, next settlement day and balances.
+#[utoipa::path(tag = "admin", responses((status = 200, body = [ProducerSettlement]), (status = 401), (status = 403)))]
+#[get("/admin/settlement/producers")]
+async fn api_producers(
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<web::Json<Vec<ProducerSettlement>>, AppError> {
+    require_role(&state, &session, Role::PlatformAdmin).await?;
+    let zone = state.config.timezone;
+    Ok(web::Json(state.db(move |conn| service::producer_settlements(conn, zone, now())).await?))
+}
+
+/// Sets a cooperative's settlement period: `weekly` (Monday to Sunday) or `monthly`. The job
+/// closes each finished period into a statement.
+#[utoipa::path(tag = "admin", params(("id" = i64, Path)), request_body = PeriodInput, responses((status = 200, body = ProducerSettlement), (status = 400, description = "invalid_period"), (status = 401), (status = 403), (status = 404)))]
+#[put("/admin/producers/{id}/settlement-period")]
+async fn api_set_period(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<i64>,
+    body: web::Json<PeriodInput>,
+) -> Result<web::Json<ProducerSettlement>, AppError> {
+    require_role(&state, &session, Role::PlatformAdmin).await?;
+    let (id, input) = (path.into_inner(), body.into_inner());
+    let zone = state.config.timezone;
+    Ok(web::Json(state.db(move |conn| service::set_period(conn, zone, id, &input, now())).await?))
+}
+
+/// Whether the user may see the organisation's funding statement: a platform admin, or an
+/// admin of that organisation (403 otherwise; an unknown organisation is 404).
+pub(super) async fn funding_access(state: &AppState, session: &Session, org: i64) -> Result<(), AppError> {
+    let me = crate::accounts::routes::require_me(state, session).await?;
+    if me.has_role(Role::PlatformAdmin) {
+        return Ok(());
+    }
+    state.db(move |conn| crate::orgs::members::require_member_admin(conn, me.id, org).map(|_| ())).await
+}
+
+/// The organisation's funding statement for a month (store time zone): the points redeemed
+/// in orders from the lots it funded (welfare points it granted), less what refunds gave
+/// back, per order and in total, at the exchange rate; and the points it granted that month.
+/// `format` json (default), csv or xlsx. Its admins and platform admins only.
+#[utoipa::path(tag = "orgs", params(("id" = i64, Path), ("month" = String, Path, description = "YYYY-MM"), ("format" = Option<String>, Query, description = "json | csv | xlsx")),
+    responses((status = 200, body = FundingStatement), (status = 400, description = "invalid_month, invalid_format"), (status = 401), (status = 403), (status = 404)))]
+#[get("/orgs/{id}/funding-statements/{month}")]
+async fn api_funding(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<(i64, String)>,
+    query: web::Query<FormatQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (org, month) = path.into_inner();
+    let first = funding::parse_month(&month)?;
+    let format = query.into_inner().format.unwrap_or_else(|| "json".into());
+    if !["json", "csv", "xlsx"].contains(&format.as_str()) {
+        return Err(AppError::bad_request(
+            "invalid_format",
+            "format is json, csv or xlsx / 格式须为 json、csv 或 xlsx",
+        ));
+    }
+    funding_access(&state, &session, org).await?;
+    let (zone, rate) = (state.config.timezone, state.config.exchange_rate);
+    let st = state.db(move |conn| funding::statement(conn, zone, rate, org, first)).await?;
+    funding_response(st, &format)
+}
+
+fn funding_response(st: FundingStatement, format: &str) -> Result<HttpResponse, AppError> {
+    let name = format!("funding-{}-{}", st.org_slug, st.month);
+    match format {
+        "csv" => Ok(download::csv(&format!("{name}.csv"), funding::csv(&st)?)),
+        "xlsx" => Ok(download::xlsx(&format!("{name}.xlsx"), funding::xlsx(&st)?)),
+        _ => Ok(HttpResponse::Ok().json(st)),
     }
 }

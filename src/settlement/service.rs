@@ -2,10 +2,9 @@
 //! value) as **pending**, less the platform fee (the producer's rate fixed on the line when it
 //! was placed) and the payment channel's fee on the cash part, each its own entry. A refund
 //! takes back what it refunded and gives back the fees' share (by cumulative share, so a line
-//! refunded in full gives back its fees exactly). Once the part has shipped and
-//! `AIDMART_SETTLE_AFTER_DAYS` have passed the line's pending earning becomes **available**
-//! (to be switched to the `completed` lifecycle event when after-sales lands: see
-//! `release_due`). A settlement run closes a period per producer into a statement; its
+//! refunded in full gives back its fees exactly). When the order completes (every parcel
+//! received and the after-sales window closed with no case open: `OrderEvent::Completed`)
+//! each line's pending earning becomes **available**. A settlement run closes a period per producer into a statement; its
 //! payable amount (the available balance, never below zero) moves to **in payout** at once,
 //! so a later statement cannot pay it again; a refund after that is a clawback that leaves
 //! the available balance negative, carried into the next statement.
@@ -16,7 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{Days, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+use chrono::{Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use sha2::Digest;
@@ -143,6 +142,20 @@ pub fn on_order(
             }
             model::append(conn, &entries)?;
         }
+        OrderEvent::Completed { order } => {
+            // Received and the after-sales window closed with no case open: what was sold is
+            // final, so each line's pending earning becomes available (per producer, in
+            // producer order: the lock order within earnings).
+            let lines = crate::orders::model::lines_of(conn, order.id)?;
+            let mut by_producer: BTreeMap<i64, Vec<(i64, i64)>> = BTreeMap::new();
+            for l in &lines {
+                by_producer.entry(l.producer_id).or_default().push((l.id, order.campaign_id));
+            }
+            lock_accounts(conn, by_producer.keys().copied())?;
+            for (producer, lines) in by_producer {
+                release_lines(conn, producer, &lines, now)?;
+            }
+        }
         _ => {}
     }
     Ok(())
@@ -161,27 +174,6 @@ fn lock_accounts(conn: &mut AnyConnection, producers: impl Iterator<Item = i64>)
         model::lock_account(conn, id)?;
     }
     Ok(())
-}
-
-/// Makes the pending earnings of lines whose part shipped at least `after_days` ago available.
-/// A job; each line is released once (checked again under the producer's lock, and a unique
-/// index on (kind, line)), so two runs at once act once.
-///
-/// When the after-sales issue lands with its `completed` lifecycle event, this job's rule
-/// (shipped + days, `model::due_lines`) is replaced by a call of `release_lines` from
-/// `on_order` on `OrderEvent::Completed` with the order's lines.
-pub fn release_due(conn: &mut AnyConnection, after_days: i64, now: NaiveDateTime) -> Result<usize, AppError> {
-    let before = now - chrono::Duration::days(after_days);
-    let due = model::due_lines(conn, before, 2000)?;
-    let mut by_producer: BTreeMap<i64, Vec<(i64, i64)>> = BTreeMap::new();
-    for d in due {
-        by_producer.entry(d.producer_id).or_default().push((d.line_id, d.campaign_id));
-    }
-    let mut released = 0;
-    for (producer, lines) in by_producer {
-        released += crate::db::write_tx(conn, |conn| release_lines(conn, producer, &lines, now))?;
-    }
-    Ok(released)
 }
 
 /// Releases one producer's lines (line id, campaign id): each line's pending net becomes
@@ -262,7 +254,8 @@ pub fn earnings(conn: &mut AnyConnection, producer_id: i64) -> Result<Earnings, 
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"id": 12, "producer_id": 1, "period_start": "2026-11-16", "period_end": "2026-11-22",
     "opening": "0.00", "closing": "356.00", "payable": "356.00", "status": "open", "note": null,
-    "created_at": "2026-11-23T01:00:00", "payout_id": null, "payout_status": null}))]
+    "created_at": "2026-11-23T01:00:00", "payout_id": null, "payout_status": null, "resolution": null,
+    "resolution_note": null}))]
 pub struct StatementView {
     pub id: i64,
     pub producer_id: i64,
@@ -279,10 +272,15 @@ pub struct StatementView {
     pub payable: Money,
     /// open, confirmed or disputed.
     pub status: String,
+    /// The cooperative's note when it disputed.
     pub note: Option<String>,
     pub created_at: NaiveDateTime,
     pub payout_id: Option<i64>,
     pub payout_status: Option<String>,
+    /// A disputed statement's admin decision: `upheld` (paid as stated) or `voided` (its
+    /// entries go to the next statement); null while held.
+    pub resolution: Option<String>,
+    pub resolution_note: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -329,6 +327,8 @@ fn view(s: Statement, payout: Option<(i64, String)>) -> StatementView {
         created_at: s.created_at,
         payout_id: payout.as_ref().map(|p| p.0),
         payout_status: payout.map(|p| p.1),
+        resolution: s.resolution,
+        resolution_note: s.resolution_note,
     }
 }
 
@@ -376,10 +376,11 @@ fn close_one(
     now: NaiveDateTime,
 ) -> Result<Option<Statement>, AppError> {
     let account = model::lock_account(conn, producer)?;
-    let previous = model::latest_statement(conn, producer)?;
-    if previous.as_ref().is_some_and(|p| p.period_end >= period_end) {
+    if model::latest_statement(conn, producer)?.is_some_and(|p| p.period_end >= period_end) {
         return Ok(None);
     }
+    // A voided statement carries nothing: its entries came back to be stated again.
+    let previous = model::latest_kept_statement(conn, producer)?;
     let entries = model::unstated(conn, producer, cutoff)?;
     if entries.is_empty() {
         return Ok(None);
@@ -422,6 +423,140 @@ fn close_one(
     }
     model::insert_statement_lines(conn, id, &ids)?;
     Ok(model::statement(conn, id)?)
+}
+
+/// The last day of the latest settlement period that has ended by `today`: weekly periods
+/// run Monday to Sunday, monthly ones are calendar months.
+pub fn last_finished(period: &str, today: NaiveDate) -> NaiveDate {
+    if period == "weekly" {
+        today - chrono::Duration::days(i64::from(today.weekday().num_days_from_monday()) + 1)
+    } else {
+        today.with_day(1).unwrap_or(today) - chrono::Duration::days(1)
+    }
+}
+
+/// The last day of the period `today` lies in; its statement is made the day after.
+pub fn current_end(period: &str, today: NaiveDate) -> NaiveDate {
+    if period == "weekly" {
+        today + chrono::Duration::days(6 - i64::from(today.weekday().num_days_from_monday()))
+    } else {
+        let first = today.with_day(1).unwrap_or(today);
+        first.checked_add_months(chrono::Months::new(1)).map_or(today, |n| n - chrono::Duration::days(1))
+    }
+}
+
+/// The day the producer's current period closes into a statement (the day after it ends).
+pub fn next_settlement(
+    conn: &mut AnyConnection,
+    zone: chrono_tz::Tz,
+    producer: i64,
+    now: NaiveDateTime,
+) -> Result<NaiveDate, AppError> {
+    let period = model::periods(conn, &[producer])?.pop().map_or_else(|| "monthly".to_string(), |p| p.1);
+    let today = zone.from_utc_datetime(&now).date_naive();
+    Ok(current_end(&period, today) + chrono::Duration::days(1))
+}
+
+/// The job: closes each producer's last finished period (weekly or monthly, its own) into a
+/// statement, as the admin's run does and with its guarantees (the producer's lock, then the
+/// unique period): a producer already stated for that period or a later one gets nothing, so
+/// two runs at once, or on two servers, make one statement. Returns the statements made.
+pub fn run_due(conn: &mut AnyConnection, zone: chrono_tz::Tz, now: NaiveDateTime) -> Result<usize, AppError> {
+    let today = zone.from_utc_datetime(&now).date_naive();
+    let producers = model::producers_with_unstated(conn, now)?;
+    let mut made = 0;
+    for (producer, period) in model::periods(conn, &producers)? {
+        let period_end = last_finished(&period, today);
+        let Some(cutoff) = period_cutoff(zone, period_end) else { continue };
+        let cutoff = cutoff.min(now);
+        // A read first, so a quiet producer costs no write transaction every interval.
+        if model::latest_statement(conn, producer)?.is_some_and(|p| p.period_end >= period_end)
+            || model::unstated(conn, producer, cutoff)?.is_empty()
+        {
+            continue;
+        }
+        if crate::db::write_tx(conn, |conn| close_one(conn, producer, period_end, cutoff, now))?.is_some() {
+            made += 1;
+        }
+    }
+    Ok(made)
+}
+
+/// `PUT /api/v1/admin/producers/{id}/settlement-period`.
+#[derive(Debug, Clone, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"period": "weekly"}))]
+pub struct PeriodInput {
+    /// `weekly` (Monday to Sunday) or `monthly`.
+    pub period: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"producer_id": 1, "name": "沽源县藜麦种植专业合作社", "period": "weekly",
+    "next_settlement": "2026-11-30", "pending": "1280.40", "available": "0.00", "in_payout": "356.00", "paid_out": "5120.00"}))]
+pub struct ProducerSettlement {
+    pub producer_id: i64,
+    pub name: String,
+    pub period: String,
+    /// The day its current period closes into a statement (store time zone).
+    pub next_settlement: NaiveDate,
+    #[schema(value_type = String)]
+    pub pending: Money,
+    #[schema(value_type = String)]
+    pub available: Money,
+    #[schema(value_type = String)]
+    pub in_payout: Money,
+    #[schema(value_type = String)]
+    pub paid_out: Money,
+}
+
+/// Every producer's period, next settlement day and balances (the admin's settlement page).
+pub fn producer_settlements(
+    conn: &mut AnyConnection,
+    zone: chrono_tz::Tz,
+    now: NaiveDateTime,
+) -> Result<Vec<ProducerSettlement>, AppError> {
+    let today = zone.from_utc_datetime(&now).date_naive();
+    let mut out = Vec::new();
+    for (id, name_zh, _, period) in model::producer_rows(conn)? {
+        let a = model::account(conn, id)?;
+        let f = |g: fn(&model::Account) -> i64| Money::from_fen(a.as_ref().map_or(0, g));
+        out.push(ProducerSettlement {
+            producer_id: id,
+            name: name_zh,
+            next_settlement: current_end(&period, today) + chrono::Duration::days(1),
+            period,
+            pending: f(|a| a.pending_fen),
+            available: f(|a| a.available_fen),
+            in_payout: f(|a| a.in_payout_fen),
+            paid_out: f(|a| a.paid_out_fen),
+        });
+    }
+    Ok(out)
+}
+
+/// Sets a producer's settlement period (platform admins); an unknown producer is 404.
+pub fn set_period(
+    conn: &mut AnyConnection,
+    zone: chrono_tz::Tz,
+    producer: i64,
+    input: &PeriodInput,
+    now: NaiveDateTime,
+) -> Result<ProducerSettlement, AppError> {
+    let period = input.period.trim();
+    if !["weekly", "monthly"].contains(&period) {
+        return Err(AppError::bad_request(
+            "invalid_period",
+            "the period is weekly or monthly / 结算周期须为 weekly 或 monthly",
+        ));
+    }
+    crate::db::write_tx(conn, |conn| {
+        if model::set_period(conn, producer, period)? == 0 {
+            return Err(AppError::NotFound);
+        }
+        Ok(())
+    })?;
+    producer_settlements(conn, zone, now)?.into_iter().find(|p| p.producer_id == producer).ok_or(AppError::NotFound)
 }
 
 /// The statements of the manager's producers, newest first.
@@ -505,6 +640,126 @@ pub fn decide(
         }
         Ok(view(s, payout))
     })
+}
+
+/// Statements of every producer for the platform admin, newest first (at most 500), by
+/// `status`: open, confirmed, disputed, or held (disputed, waiting for an admin).
+pub fn admin_statements(conn: &mut AnyConnection, status: Option<&str>) -> Result<Vec<StatementView>, AppError> {
+    if let Some(s) = status {
+        if !["open", "confirmed", "disputed", "held"].contains(&s) {
+            return Err(AppError::bad_request(
+                "invalid_status",
+                "status is open, confirmed, disputed or held / 状态须为 open、confirmed、disputed 或 held",
+            ));
+        }
+    }
+    let rows = model::statements_by_status(conn, status, 500)?;
+    let ids: Vec<i64> = rows.iter().map(|s| s.id).collect();
+    let payouts: HashMap<i64, (i64, String)> =
+        model::payouts_of_statements(conn, &ids)?.into_iter().map(|p| (p.statement_id, (p.id, p.status))).collect();
+    Ok(rows
+        .into_iter()
+        .map(|s| {
+            let p = payouts.get(&s.id).cloned();
+            view(s, p)
+        })
+        .collect())
+}
+
+/// `POST /api/v1/admin/statements/{id}/uphold` and `…/void`.
+#[derive(Debug, Clone, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"note": "已与合作社电话核对，退款已计入下期 / checked by phone"}))]
+pub struct ResolveInput {
+    /// Why, 1 to 500 characters; the cooperative's managers are mailed it.
+    pub note: String,
+}
+
+#[derive(Serialize)]
+struct ResolvedMail<'a> {
+    display_name: &'a str,
+    producer_zh: &'a str,
+    producer_en: &'a str,
+    period: String,
+    upheld: bool,
+    payable: String,
+    note: &'a str,
+}
+
+/// A platform admin decides a disputed statement held for them: `uphold` (as stated; a
+/// positive payable joins the payout queue) or void (its entries come off it for the next
+/// run, and its hold returns to available). Once: a second decision, or one on a statement
+/// that is not disputed, is 409 `invalid_state`. Every manager of the cooperative is mailed.
+pub fn resolve(
+    conn: &mut AnyConnection,
+    id: i64,
+    uphold: bool,
+    note: &str,
+    by: i64,
+    now: NaiveDateTime,
+) -> Result<StatementView, AppError> {
+    let note = note.trim();
+    if note.is_empty() || note.chars().count() > 500 {
+        return Err(AppError::bad_request("invalid_note", "say why in 1 to 500 characters / 请用 1 至 500 字说明理由"));
+    }
+    let producer = model::statement(conn, id)?.ok_or(AppError::NotFound)?.producer_id;
+    crate::db::write_tx(conn, |conn| {
+        model::lock_account(conn, producer)?;
+        let resolution = if uphold { "upheld" } else { "voided" };
+        if !model::resolve_statement(conn, id, resolution, note, by, now)? {
+            let s = model::statement(conn, id)?.ok_or(AppError::NotFound)?;
+            let state = s.resolution.unwrap_or(s.status);
+            return Err(AppError::conflict(
+                "invalid_state",
+                format!("only a disputed statement waiting for a decision can be decided; it is {state} / 该对账单不在待裁决状态（{state}）"),
+            ));
+        }
+        let s = model::statement(conn, id)?.ok_or(AppError::NotFound)?;
+        let mut payout = None;
+        if uphold && s.payable_fen > 0 {
+            let pid = model::insert_payout(conn, s.id, producer, s.payable_fen, now)?;
+            payout = Some((pid, "queued".to_string()));
+        }
+        if !uphold {
+            model::release_statement_entries(conn, s.id)?;
+            if s.payable_fen > 0 {
+                model::append(
+                    conn,
+                    &[NewEntry {
+                        statement_id: Some(s.id),
+                        amount_fen: s.payable_fen,
+                        in_payout_fen: -s.payable_fen,
+                        available_fen: s.payable_fen,
+                        ..NewEntry::new(producer, "hold_released", now)
+                    }],
+                )?;
+                if let Some(back) = model::last_entry(conn, producer, "hold_released")? {
+                    model::insert_statement_lines(conn, s.id, &[back.id])?;
+                }
+            }
+        }
+        let (zh, en) = model::producer_name(conn, producer)?;
+        let period = format!("{} – {}", s.period_start.map(|p| p.to_string()).unwrap_or_default(), s.period_end);
+        for (email, display_name) in model::managers(conn, producer)? {
+            let mail = ResolvedMail {
+                display_name: &display_name,
+                producer_zh: &zh,
+                producer_en: &en,
+                period: period.clone(),
+                upheld: uphold,
+                payable: Money::from_fen(s.payable_fen).to_string(),
+                note,
+            };
+            crate::mail::enqueue(conn, "statement_resolved", &email, &mail, now)?;
+        }
+        Ok(view(s, payout))
+    })
+}
+
+/// Any statement with its lines, for a platform admin.
+pub fn admin_statement(conn: &mut AnyConnection, id: i64) -> Result<StatementDetail, AppError> {
+    let producer = model::statement(conn, id)?.ok_or(AppError::NotFound)?.producer_id;
+    statement(conn, &[producer], id)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -847,4 +1102,33 @@ pub fn set_bank(
 pub fn campaign_totals(conn: &mut AnyConnection, campaign_id: i64) -> Result<(Money, Money), AppError> {
     let (net, paid) = model::campaign_sums(conn, campaign_id)?;
     Ok((Money::from_fen(paid), Money::from_fen(net - paid)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{current_end, last_finished};
+    use chrono::NaiveDate;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
+    }
+
+    #[test]
+    fn weekly_periods_run_monday_to_sunday() {
+        // 2026-11-23 is a Monday, 2026-11-29 a Sunday.
+        assert_eq!(last_finished("weekly", day("2026-11-23")), day("2026-11-22"));
+        assert_eq!(last_finished("weekly", day("2026-11-29")), day("2026-11-22"));
+        assert_eq!(last_finished("weekly", day("2026-11-30")), day("2026-11-29"));
+        assert_eq!(current_end("weekly", day("2026-11-23")), day("2026-11-29"));
+        assert_eq!(current_end("weekly", day("2026-11-29")), day("2026-11-29"));
+    }
+
+    #[test]
+    fn monthly_periods_are_calendar_months() {
+        assert_eq!(last_finished("monthly", day("2026-12-01")), day("2026-11-30"));
+        assert_eq!(last_finished("monthly", day("2026-11-30")), day("2026-10-31"));
+        assert_eq!(last_finished("monthly", day("2027-03-15")), day("2027-02-28"));
+        assert_eq!(current_end("monthly", day("2028-02-10")), day("2028-02-29"));
+        assert_eq!(current_end("monthly", day("2026-12-31")), day("2026-12-31"));
+    }
 }

@@ -21,5 +21,6 @@ mod portals;
 mod recipient_receipt;
 mod security;
 mod settlement;
+mod settlement_runs;
 mod smtp;
 mod storefront;

@@ -1,5 +1,5 @@
 //! Settlement with the cooperatives: the earnings ledger adds up for every producer, to the
-//! fen, after random orders, partial refunds, releases, settlement runs and payouts; runs are
+//! fen, after random orders, partial refunds, completions, settlement runs and payouts; runs are
 //! idempotent per producer and period, also when two run at once.
 
 use futures_util::future::join_all;
@@ -7,26 +7,28 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
+use aidmart::aftersales::service::Windows;
+
 use crate::helpers::{error_code, exec, scalar, send_json, spawn_app, TestApp};
 
-fn address() -> Value {
+pub(crate) fn address() -> Value {
     json!({"name": "王芳", "mobile": "13900139000", "province": "河北省", "city": "张家口市", "district": "沽源县", "detail": "平定堡镇 1 号"})
 }
 
-fn fen(v: &Value) -> i64 {
+pub(crate) fn fen(v: &Value) -> i64 {
     let s = v.as_str().unwrap_or("x");
     let (whole, frac) = s.split_once('.').unwrap_or((s, "00"));
     let sign = if whole.starts_with('-') { -1 } else { 1 };
     whole.parse::<i64>().unwrap_or(-999_999) * 100 + sign * frac.parse::<i64>().unwrap_or(-99)
 }
 
-fn ids(app: &TestApp, sql: &str) -> Vec<i64> {
+pub(crate) fn ids(app: &TestApp, sql: &str) -> Vec<i64> {
     let n = scalar(&mut app.conn(), &format!("SELECT COUNT(*) AS n FROM ({sql}) q"));
     (0..n).map(|i| scalar(&mut app.conn(), &format!("SELECT n FROM ({sql}) q ORDER BY n LIMIT 1 OFFSET {i}"))).collect()
 }
 
 /// Every producer gets an account; even producers pay the platform 2.5%.
-fn set_fee_rates(app: &TestApp) {
+pub(crate) fn set_fee_rates(app: &TestApp) {
     exec(
         &mut app.conn(),
         "INSERT INTO earnings_accounts (producer_id) SELECT id FROM producers WHERE id NOT IN (SELECT producer_id FROM earnings_accounts); \
@@ -40,7 +42,7 @@ fn set_fee_rates(app: &TestApp) {
 /// - the account's cached balances are the sums of its entries;
 /// - a line refunded in full keeps no fee and no earning;
 /// - an unrefunded line's fees are exactly its rates.
-fn check_invariants(app: &TestApp, channel_bps: i64) {
+pub(crate) fn check_invariants(app: &TestApp, channel_bps: i64) {
     let producers = ids(app, "SELECT id AS n FROM producers");
     let mut c = app.conn();
     for p in producers {
@@ -103,7 +105,7 @@ fn check_invariants(app: &TestApp, channel_bps: i64) {
     assert_eq!(wrong, 0, "lines whose fees are not their rates");
 }
 
-async fn grant(app: &TestApp, email: &str, points: i64) {
+pub(crate) async fn grant(app: &TestApp, email: &str, points: i64) {
     let admin = app.client_for("admin@example.com").await;
     let grant = json!({"email": email, "points": points, "reason": "test", "expires_at": "2099-12-31"});
     let (status, answer) = send_json(admin.post(app.url("/api/v1/admin/points/grants")).json(&grant)).await;
@@ -111,7 +113,7 @@ async fn grant(app: &TestApp, email: &str, points: i64) {
 }
 
 /// Places and pays `n` random orders (some with points) and returns them.
-async fn random_orders(
+pub(crate) async fn random_orders(
     app: &TestApp,
     buyer: &reqwest::Client,
     rng: &mut StdRng,
@@ -151,7 +153,16 @@ async fn random_orders(
     orders
 }
 
-async fn refund_some(app: &TestApp, buyer: &reqwest::Client, rng: &mut StdRng, orders: &[Value], share: f64) -> usize {
+/// Refunds a random share of the orders, a random line and quantity each, as a platform admin
+/// does (shipped and completed orders too: a buyer's own refund stops at shipping).
+pub(crate) async fn refund_some(
+    app: &TestApp,
+    buyer: &reqwest::Client,
+    rng: &mut StdRng,
+    orders: &[Value],
+    share: f64,
+) -> usize {
+    let admin = app.client_for("admin@example.com").await;
     let mut done = 0;
     for order in orders {
         if !rng.gen_bool(share) {
@@ -170,43 +181,63 @@ async fn refund_some(app: &TestApp, buyer: &reqwest::Client, rng: &mut StdRng, o
         let left = line["quantity"].as_i64().unwrap_or(1) - line["refunded_quantity"].as_i64().unwrap_or(0);
         let quantity = if rng.gen_bool(0.3) { left } else { rng.gen_range(1..=left) };
         let refund = json!({"lines": [{"line_id": line["id"], "quantity": quantity}], "reason": "坏果"});
-        let (s, r) = send_json(buyer.post(app.url(&format!("/api/v1/orders/{no}/refunds"))).json(&refund)).await;
+        let (s, r) = send_json(admin.post(app.url(&format!("/api/v1/admin/orders/{no}/refunds"))).json(&refund)).await;
         assert_eq!(s, 201, "{r}");
         done += 1;
     }
     done
 }
 
-/// Makes a random share of the pending lines available (as the job does once they shipped).
-fn release_some(app: &TestApp, rng: &mut StdRng, share: f64) -> usize {
-    let pending = ids(
+/// Completes a random share of the paid orders not yet shipped through the order lifecycle:
+/// each cooperative ships its part, the parcels are received (the auto-receive job), and the
+/// completion job closes them after the after-sales window (here none), which announces
+/// `Completed`: the settlement hook makes those lines' earnings available.
+pub(crate) fn complete_some(app: &TestApp, rng: &mut StdRng, share: f64) -> usize {
+    let candidates = ids(
         app,
-        "SELECT e.order_line_id AS n FROM earnings_entries e WHERE e.kind = 'earning' \
-         AND NOT EXISTS (SELECT 1 FROM earnings_entries a WHERE a.kind = 'available' AND a.order_line_id = e.order_line_id)",
+        "SELECT o.id AS n FROM orders o WHERE o.status IN ('paid', 'partially_refunded') \
+         AND NOT EXISTS (SELECT 1 FROM shipments s WHERE s.order_id = o.id)",
     );
-    let mut released = 0;
-    let now = chrono::Utc::now().naive_utc();
-    for line in pending {
+    let shipper = scalar(&mut app.conn(), "SELECT id AS n FROM users WHERE email = 'coop@example.com'");
+    let settings = app.settings();
+    // Shipped, received and completed a few seconds ago, so a run for today includes them.
+    let now = chrono::Utc::now().naive_utc() - chrono::Duration::seconds(3);
+    let mut chosen = 0;
+    let mut conn = app.conn();
+    for order in candidates {
         if !rng.gen_bool(share) {
             continue;
         }
-        let producer = scalar(&mut app.conn(), &format!("SELECT producer_id AS n FROM order_lines WHERE id = {line}"));
-        let campaign = scalar(
-            &mut app.conn(),
-            &format!(
-                "SELECT o.campaign_id AS n FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE l.id = {line}"
-            ),
-        );
-        let mut conn = app.conn();
-        released += aidmart::db::write_tx(&mut conn, |c| {
-            aidmart::settlement::service::release_lines(c, producer, &[(line, campaign)], now)
-        })
-        .expect("release");
+        chosen += 1;
+        let no = aidmart::orders::model::order_by_id(&mut conn, order).expect("order").order_no;
+        for producer in ids(app, &format!("SELECT DISTINCT producer_id AS n FROM order_lines WHERE order_id = {order} AND quantity > refunded_quantity")) {
+            let m = aidmart::coop::service::Manager { user_id: shipper, producers: vec![producer] };
+            let request = aidmart::coop::service::ShipRequest {
+                order_no: no.clone(),
+                producer_id: None,
+                recipient_id: None,
+                carrier: "顺丰速运".into(),
+                tracking_no: format!("SF{}", 100_000_000_000 + order * 100 + producer),
+                after_sales_id: None,
+            };
+            aidmart::coop::service::ship(&mut conn, &m, &request, &settings, now).expect("ship");
+        }
     }
-    released
+    let none = Windows {
+        auto_receive: chrono::Duration::zero(),
+        after_sales: chrono::Duration::zero(),
+        reply: chrono::Duration::hours(48),
+    };
+    let later = now + chrono::Duration::seconds(1);
+    aidmart::aftersales::delivery::auto_receive_due(&mut conn, &settings, none, later).expect("receive");
+    let completed =
+        aidmart::aftersales::delivery::complete_due(&mut conn, &settings, none, later + chrono::Duration::seconds(1))
+            .expect("complete");
+    assert!(completed >= chosen, "every order shipped here completes ({completed} < {chosen})");
+    completed
 }
 
-fn today(app: &TestApp) -> String {
+pub(crate) fn today(app: &TestApp) -> String {
     let now = chrono::Utc::now().naive_utc();
     aidmart::web::time::local_date(app.config.timezone, now).to_string()
 }
@@ -229,11 +260,12 @@ async fn earnings_add_up_for_every_producer_after_random_orders_refunds_and_sett
     for round in 0..12 {
         let orders = random_orders(&app, &buyer, &mut rng, &skus, 10, true).await;
         all.extend(orders);
-        // Refunds before release (off pending), then release some, then refunds again (off
-        // available, or clawbacks once a statement moved the money into a payout).
+        // Refunds before completion (off pending), then complete some orders (their earnings
+        // become available), then refunds again (off available, or clawbacks once a statement
+        // moved the money into a payout).
         refund_some(&app, &buyer, &mut rng, &all, 0.15).await;
         check_invariants(&app, 60);
-        release_some(&app, &mut rng, 0.5);
+        complete_some(&app, &mut rng, 0.5);
         check_invariants(&app, 60);
         refund_some(&app, &buyer, &mut rng, &all, 0.1).await;
         check_invariants(&app, 60);
@@ -320,7 +352,7 @@ async fn a_settlement_run_makes_one_statement_per_producer_and_period_even_when_
     let mut rng = StdRng::seed_from_u64(7);
     let orders = random_orders(&app, &buyer, &mut rng, &skus, 12, false).await;
     assert!(!orders.is_empty());
-    release_some(&app, &mut rng, 1.0);
+    complete_some(&app, &mut rng, 1.0);
     let producers = scalar(&mut app.conn(), "SELECT COUNT(DISTINCT producer_id) AS n FROM earnings_entries");
 
     // Not a future day; not a date at all.
@@ -422,13 +454,13 @@ async fn a_settlement_run_makes_one_statement_per_producer_and_period_even_when_
 }
 
 #[actix_web::test]
-async fn earnings_become_available_once_the_part_has_shipped_for_the_settlement_delay() {
+async fn earnings_become_available_once_the_order_completes() {
     let app = spawn_app().await;
     let buyer = app.client_for("buyer@example.com").await;
     let coop = app.client_for("coop@example.com").await;
     let sku = app.sku("GY-QUINOA-1KG");
     let body = json!({"lines": [{"sku_id": sku, "quantity": 2}], "points": 0, "campaign_id": app.campaign("year-round"), "address": address(), "account": "personal"});
-    let orders = {
+    let order = {
         let (s, order) = send_json(buyer.post(app.url("/api/v1/orders")).json(&body)).await;
         assert_eq!(s, 201, "{order}");
         let id = order["payment_id"].as_str().unwrap_or_default();
@@ -436,45 +468,56 @@ async fn earnings_become_available_once_the_part_has_shipped_for_the_settlement_
         assert_eq!(s, 200);
         order
     };
-    let no = orders["order_no"].as_str().unwrap_or_default();
-    let total = fen(&orders["total"]);
+    let no = order["order_no"].as_str().unwrap_or_default();
+    let total = fen(&order["total"]);
     let channel = aidmart::settlement::service::share(total, 60, 10_000);
-    let (_, e) = send_json(coop.get(app.url("/api/v1/coop/earnings"))).await;
-    assert_eq!((fen(&e["pending"]), fen(&e["available"]), fen(&e["fees"])), (total - channel, 0, channel), "{e}");
+    let earnings = || async {
+        let (_, e) = send_json(coop.get(app.url("/api/v1/coop/earnings"))).await;
+        (fen(&e["pending"]), fen(&e["available"]), fen(&e["fees"]))
+    };
+    assert_eq!(earnings().await, (total - channel, 0, channel));
 
+    let windows = Windows {
+        auto_receive: chrono::Duration::days(10),
+        after_sales: chrono::Duration::days(7),
+        reply: chrono::Duration::hours(48),
+    };
+    let complete = |at: chrono::NaiveDateTime| {
+        aidmart::aftersales::delivery::complete_due(&mut app.conn(), &app.settings(), windows, at).expect("job")
+    };
     let now = chrono::Utc::now().naive_utc();
-    let mut conn = app.conn();
-    // Not shipped: nothing to release, however late.
-    assert_eq!(
-        aidmart::settlement::service::release_due(&mut conn, 7, now + chrono::Duration::days(30)).expect("job"),
-        0
-    );
+    // Shipped, not received: nothing completes, however late; the money stays pending.
     let ship = json!({"order_no": no, "carrier": "顺丰速运", "tracking_no": "SF123456789012"});
     let (s, v) = send_json(coop.post(app.url("/api/v1/coop/shipments")).json(&ship)).await;
     assert_eq!(s, 201, "{v}");
-    assert_eq!(
-        aidmart::settlement::service::release_due(&mut conn, 7, now + chrono::Duration::days(6)).expect("job"),
-        0
-    );
-    // Two runs at once after the delay release the line once.
+    assert_eq!(complete(now + chrono::Duration::days(9)), 0);
+    assert_eq!(earnings().await, (total - channel, 0, channel));
+    // Received: still pending while the after-sales window is open.
+    let (_, view) = send_json(buyer.get(app.url(&format!("/api/v1/orders/{no}")))).await;
+    let part = view["parts"][0]["id"].as_i64().unwrap_or(0);
+    let (s, v) =
+        send_json(buyer.post(app.url(&format!("/api/v1/orders/{no}/parts/{part}/receipt"))).json(&json!({}))).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(complete(now + chrono::Duration::days(6)), 0);
+    assert_eq!(earnings().await, (total - channel, 0, channel));
+    // The window closed with no case: the order completes, once, also with two jobs at once,
+    // and its earning becomes available once.
     let later = now + chrono::Duration::days(8);
-    let pool = app.pool.clone();
-    let twins = (0..2).map(|_| {
-        let pool = pool.clone();
-        std::thread::spawn(move || {
-            let mut c = pool.get().expect("conn");
-            aidmart::settlement::service::release_due(&mut c, 7, later).expect("job")
+    let twins: Vec<_> = (0..2)
+        .map(|_| {
+            let (pool, settings) = (app.pool.clone(), app.settings());
+            std::thread::spawn(move || {
+                let mut c = pool.get().expect("conn");
+                aidmart::aftersales::delivery::complete_due(&mut c, &settings, windows, later).expect("job")
+            })
         })
-    });
-    drop(conn);
-    let released: usize = twins.collect::<Vec<_>>().into_iter().map(|t| t.join().unwrap_or(99)).sum();
-    assert_eq!(released, 1);
-    let (_, e) = send_json(coop.get(app.url("/api/v1/coop/earnings"))).await;
-    assert_eq!(
-        (fen(&e["pending"]), fen(&e["available"]), fen(&e["balance"])),
-        (0, total - channel, total - channel),
-        "{e}"
-    );
+        .collect();
+    let completed: usize = twins.into_iter().map(|t| t.join().unwrap_or(99)).sum();
+    assert_eq!(completed, 1);
+    assert_eq!(earnings().await, (0, total - channel, channel));
+    assert_eq!(scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM earnings_entries WHERE kind = 'available'"), 1);
+    let (_, view) = send_json(buyer.get(app.url(&format!("/api/v1/orders/{no}")))).await;
+    assert_eq!(view["status"], "completed");
     check_invariants(&app, 60);
 }
 
@@ -505,7 +548,7 @@ async fn payouts_move_money_once_and_are_posted_to_the_ledger_chain() {
     );
     let mut rng = StdRng::seed_from_u64(14);
     random_orders(&app, &buyer, &mut rng, &skus, 16, false).await;
-    release_some(&app, &mut rng, 1.0);
+    complete_some(&app, &mut rng, 1.0);
     let (s, made) =
         send_json(admin.post(app.url("/api/v1/admin/settlements/run")).json(&json!({"period_end": today(&app)}))).await;
     assert_eq!(s, 200, "{made}");
@@ -652,6 +695,31 @@ async fn payouts_move_money_once_and_are_posted_to_the_ledger_chain() {
     let (ok, out) = ledger_py(&app).await;
     assert!(ok && out.starts_with("ok:"), "{out}");
 
+    // The buyer's order page follows a paid line to its statement and the payout's ledger entry.
+    let seq = scalar(c, &format!("SELECT seq AS n FROM credit_entries WHERE kind = 'payout' AND payout_id = {b}"));
+    let statement_b = scalar(c, &format!("SELECT statement_id AS n FROM payouts WHERE id = {b}"));
+    let order_id = scalar(
+        c,
+        &format!("SELECT MIN(l.order_id) AS n FROM statement_lines sl JOIN earnings_entries e ON e.id = sl.entry_id \
+                  JOIN order_lines l ON l.id = e.order_line_id WHERE sl.statement_id = {statement_b} AND e.kind = 'available'"),
+    );
+    let order_no = aidmart::orders::model::order_by_id(c, order_id).expect("order").order_no;
+    let html =
+        buyer.get(app.url(&format!("/orders/{order_no}"))).send().await.expect("page").text().await.unwrap_or_default();
+    assert!(html.contains("data-testid=\"line-settlement\"") && html.contains(&format!("#{statement_b}")), "{html}");
+    assert!(html.contains(&format!("href=\"/ledger/{seq}\" data-testid=\"payout-ledger-link\"")), "{html}");
+    // The cooperative's public page (its county's list) shows credited, paid out and pending.
+    let paid_producer = scalar(c, &format!("SELECT producer_id AS n FROM payouts WHERE id = {b}"));
+    let county = scalar(c, &format!("SELECT county_id AS n FROM producers WHERE id = {paid_producer}"));
+    let paid_fen =
+        scalar(c, &format!("SELECT paid_out_fen AS n FROM earnings_accounts WHERE producer_id = {paid_producer}"));
+    let html = app.get(&format!("/counties/{county}")).await.text().await.unwrap_or_default();
+    let shown = format!(
+        "data-testid=\"producer-paid-out-{paid_producer}\">¥{}",
+        aidmart::web::templates::group_digits(&aidmart::money::Money::from_fen(paid_fen).to_string())
+    );
+    assert!(paid_fen > 0 && html.contains(&shown), "{shown} not in {html}");
+
     // The campaign shows what reached the cooperatives and what is on its way.
     let (s, detail) = send_json(app.client.get(app.url(&format!("/api/v1/campaigns/{year_round}")))).await;
     assert_eq!(s, 200, "{detail}");
@@ -714,7 +782,7 @@ async fn the_cooperative_earnings_page_shows_the_money_and_confirms_a_statement_
     .await;
     assert_eq!(s, 200);
     let mut rng = StdRng::seed_from_u64(1);
-    release_some(&app, &mut rng, 1.0);
+    complete_some(&app, &mut rng, 1.0);
     let admin = app.client_for("admin@example.com").await;
     let (s, made) =
         send_json(admin.post(app.url("/api/v1/admin/settlements/run")).json(&json!({"period_end": today(&app)}))).await;

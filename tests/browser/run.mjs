@@ -87,10 +87,15 @@ function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function startServer() {
+  server = await spawnServer({});
+}
+
+/** Starts a server (with extra settings in `extra`) on a free port and a fresh SQLite database. */
+async function spawnServer(extra) {
   if (!existsSync(BIN)) throw new Error(`server binary not found: ${BIN} (build it, or set AIDMART_BIN)`);
   const port = await freePort();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'aidmart-browser-'));
-  const env = { ...process.env, AIDMART_DATA_DIR: dataDir, AIDMART_SEED_DIR: SEED_DIR, NO_COLOR: '1' };
+  const env = { ...process.env, AIDMART_DATA_DIR: dataDir, AIDMART_SEED_DIR: SEED_DIR, NO_COLOR: '1', ...extra };
   delete env.DATABASE_URL; // SQLite in the data dir
   delete env.REDIS_URL; // in-process cache and rate limits
   const log = [];
@@ -99,14 +104,14 @@ async function startServer() {
   child.stderr.on('data', (d) => log.push(d.toString()));
   let exited = null;
   child.on('exit', (code, signal) => { exited = { code, signal }; });
-  server = { child, base: `http://127.0.0.1:${port}`, dataDir, log };
+  const started = { child, base: `http://127.0.0.1:${port}`, dataDir, log };
 
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (exited) throw new Error(`server exited early (${JSON.stringify(exited)}):\n${log.join('')}`);
     try {
-      const res = await fetch(`${server.base}/healthz`, { signal: AbortSignal.timeout(2000) });
-      if (res.status === 200) return;
+      const res = await fetch(`${started.base}/healthz`, { signal: AbortSignal.timeout(2000) });
+      if (res.status === 200) return started;
     } catch { /* not listening yet */ }
     await sleep(250);
   }
@@ -115,7 +120,12 @@ async function startServer() {
 
 async function stopServer() {
   if (!server) return;
-  const { child, dataDir } = server;
+  await stopOne(server);
+  server = undefined;
+}
+
+async function stopOne(one) {
+  const { child, dataDir } = one;
   if (child.exitCode === null && child.signalCode === null) {
     const gone = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
@@ -124,11 +134,12 @@ async function stopServer() {
     clearTimeout(timer);
   }
   rmSync(dataDir, { recursive: true, force: true });
-  server = undefined;
 }
 
 // Last resort if the runner is interrupted: never leave the server behind.
+const others = new Set();
 process.on('exit', () => {
+  for (const one of others) if (one.child.exitCode === null) one.child.kill('SIGKILL');
   if (server && server.child.exitCode === null) server.child.kill('SIGKILL');
   if (server) rmSync(server.dataDir, { recursive: true, force: true });
 });
@@ -159,6 +170,11 @@ after(async () => {
  */
 async function openPage(t, options = {}) {
   const context = await browser.newContext({ baseURL: server.base, locale: 'zh-CN', ...options });
+  return pageOf(t, context);
+}
+
+/** A page of `context`, recording failed sub-resources and page errors (see openPage). */
+async function pageOf(t, context) {
   t.after(() => context.close());
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
@@ -724,7 +740,8 @@ test('every page of every role fits a 390 px phone; main pages pass axe-core', w
     ['canteen@example.com', ['/canteen']],
     ['coop@example.com', ['/coop', '/coop/shipping', '/coop/reports', '/coop/stock/bulk', '/coop/after-sales', '/coop/earnings',
       '/coop/adoptions', '/coop/adoptions/1']],
-    ['admin@example.com', ['/admin', '/admin/points', '/admin/users', '/account', '/ledger', '/admin/after-sales']],
+    ['admin@example.com', ['/admin', '/admin/points', '/admin/users', '/account', '/ledger', '/admin/after-sales',
+      '/admin/settlement', '/admin/payouts']],
   ];
   for (const [email, urls] of roles) {
     const { page, problems } = await openPage(t, PHONE);
@@ -738,7 +755,7 @@ test('every page of every role fits a 390 px phone; main pages pass axe-core', w
       await page.goto('/admin/points');
       await assertAccessible(page, `${email} /admin/points`);
       // The admin menu reaches every admin page.
-      for (const name of ['发放积分', '发放记录', '用户与角色', '帮扶记账本', '校验整本账']) {
+      for (const name of ['发放积分', '发放记录', '用户与角色', '结算', '付款', '帮扶记账本', '校验整本账']) {
         await page.getByRole('navigation', { name: '管理菜单' }).getByRole('link', { name, exact: true }).waitFor();
       }
     }
@@ -906,3 +923,114 @@ test('a union admin forwards a recipient their parcel link; the recipient confir
   assert.deepEqual(admin.problems, []);
   assert.deepEqual(phone.problems, []);
 }));
+
+// ---- The money reaches the growers: pending, a statement confirmed, the payout paid ----
+
+test('a cooperative manager on a phone sees pending, confirms a statement, and sees it paid', async (t) => {
+  // A server of its own: the after-sales window closes at once and the jobs run every second,
+  // so an order received completes (and its earnings become available) within the test.
+  const own = await spawnServer({ AIDMART_AFTER_SALES_DAYS: '0', AIDMART_JOB_INTERVAL_SECS: '1' });
+  others.add(own);
+  t.after(async () => { await stopOne(own); others.delete(own); });
+  const open = async () => pageOf(t, await browser.newContext({ baseURL: own.base, locale: 'zh-CN', ...PHONE }));
+  const buyer = await open();
+  await logIn(buyer.page, 'buyer@example.com');
+  const campaigns = await (await buyer.page.request.get('/api/v1/campaigns')).json();
+  const yearRound = campaigns.items.find((c) => c.slug === 'year-round').id;
+  const products = await (await buyer.page.request.get('/api/v1/products?page=1')).json();
+  let sku;
+  for (const p of products.items) {
+    const detail = await (await buyer.page.request.get(`/api/v1/products/${p.id}`)).json();
+    sku = (detail.skus || []).find((s) => s.code === 'GY-QUINOA-1KG');
+    if (sku) break;
+  }
+  assert.ok(sku, 'the quinoa SKU is on sale');
+  const placed = await buyer.page.request.post('/api/v1/orders', { data: {
+    lines: [{ sku_id: sku.id, quantity: 2 }], points: 0, campaign_id: yearRound, account: 'personal',
+    address: { name: '王芳', mobile: '13900139000', province: '河北省', city: '张家口市', district: '沽源县', detail: '平定堡镇 1 号' },
+  } });
+  assert.equal(placed.status(), 201, await placed.text());
+  const order = await placed.json();
+  const paid = await buyer.page.request.post(`/api/v1/payments/sandbox/${order.payment_id}/complete`);
+  assert.equal(paid.status(), 200, await paid.text());
+
+  // The manager, on a phone, sees the sale pending.
+  const coop = await open();
+  await logIn(coop.page, 'coop@example.com');
+  await visitOnPhone(coop.page, '/coop/earnings', 'coop-earnings-pending');
+  await assertAccessible(coop.page, 'coop earnings');
+  const pending = (await coop.page.getByTestId('earnings-pending').textContent()).trim();
+  assert.notEqual(pending, '¥0.00', 'the paid order is pending');
+  await coop.page.getByTestId('next-settlement').waitFor();
+
+  // Shipped, received, and (the window closed) completed: the money becomes available.
+  const shipped = await coop.page.request.post('/api/v1/coop/shipments',
+    { data: { order_no: order.order_no, carrier: '顺丰速运', tracking_no: 'SF1234567890888' } });
+  assert.equal(shipped.status(), 201, await shipped.text());
+  const view = await (await buyer.page.request.get(`/api/v1/orders/${order.order_no}`)).json();
+  const received = await buyer.page.request.post(`/api/v1/orders/${order.order_no}/parts/${view.parts[0].id}/receipt`, { data: {} });
+  assert.equal(received.status(), 200, await received.text());
+  let earnings;
+  for (let i = 0; i < 60; i += 1) {
+    earnings = await (await coop.page.request.get('/api/v1/coop/earnings')).json();
+    if (earnings.available !== '0.00') break;
+    await sleep(250);
+  }
+  assert.notEqual(earnings.available, '0.00', `completed: ${JSON.stringify(earnings)}`);
+
+  // The admin makes the statements from the settlement page.
+  const admin = await open();
+  await logIn(admin.page, 'admin@example.com');
+  await visitOnPhone(admin.page, '/admin/settlement', 'admin-settlement');
+  await assertAccessible(admin.page, 'admin settlement');
+  await Promise.all([
+    admin.page.waitForURL((u) => u.searchParams.get('done') === 'run'),
+    admin.page.getByTestId('run-settlement').click(),
+  ]);
+
+  // The manager confirms the statement on the phone.
+  await visitOnPhone(coop.page, '/coop/earnings', 'coop-earnings-statement');
+  const card = coop.page.getByRole('main').locator('li[data-testid^="statement-"]').first();
+  const payable = (await card.locator('strong').last().textContent()).trim();
+  assert.equal(payable, `¥${earnings.available}`, 'the statement pays what was available');
+  await Promise.all([
+    coop.page.waitForURL((u) => u.searchParams.get('done') === 'confirmed'),
+    card.getByRole('button', { name: '确认对账单', exact: true }).click(),
+  ]);
+  assert.match(await coop.page.getByRole('main').locator('li[data-testid^="statement-"]').first().innerText(), /已确认，待付款/);
+
+  // The admin marks the payout paid with the bank's reference.
+  await visitOnPhone(admin.page, '/admin/payouts', 'admin-payouts');
+  await assertAccessible(admin.page, 'admin payouts');
+  const payout = admin.page.getByRole('main').locator('li[data-testid^="payout-"]').first();
+  await payout.getByLabel('银行流水号', { exact: true }).fill('ABC20261127000001');
+  await Promise.all([
+    admin.page.waitForURL((u) => u.searchParams.get('done') === 'paid'),
+    payout.getByRole('button', { name: '标记已付款', exact: true }).click(),
+  ]);
+  await visitOnPhone(admin.page, '/admin/payouts?status=paid', 'admin-payouts-paid');
+  assert.match(await admin.page.getByRole('main').locator('li[data-testid^="payout-"]').first().innerText(), /ABC20261127000001/);
+
+  // The manager sees it paid.
+  await visitOnPhone(coop.page, '/coop/earnings', 'coop-earnings-paid');
+  assert.match(await coop.page.getByRole('main').locator('li[data-testid^="statement-"]').first().innerText(), /已付款/);
+  assert.equal((await coop.page.getByTestId('earnings-paid-out').textContent()).trim(), payable);
+
+  // Anyone sees the amount paid out to the cooperatives on the campaign page, and the buyer
+  // follows the line to the payout on the public ledger.
+  const visitor = await open();
+  await visitOnPhone(visitor.page, '/campaigns/year-round', 'campaign-paid-out');
+  assert.equal((await visitor.page.getByTestId('paid-out').textContent()).trim(), payable);
+  await visitOnPhone(buyer.page, `/orders/${order.order_no}`, 'order-settled');
+  await buyer.page.getByTestId('payout-ledger-link').waitFor();
+  await assertAccessible(buyer.page, 'settled order page');
+
+  // The union's funding statement page, from its portal.
+  const union = await open();
+  await logIn(union.page, 'union@example.com');
+  await union.page.goto('/union');
+  const funding = await union.page.getByTestId('funding-link').getAttribute('href');
+  await visitOnPhone(union.page, funding, 'union-funding');
+  await assertAccessible(union.page, 'union funding statement');
+  for (const p of [buyer, coop, admin, visitor, union]) assert.deepEqual(p.problems, []);
+});
