@@ -173,6 +173,7 @@ impl Application {
                 .configure(settlement::pages::configure)
                 .configure(orgs::routes::pages)
                 .configure(crate::adoption::pages::pages)
+                .configure(crate::invoices::pages::pages)
                 .route("/static/{file}", web::get().to(webparts::templates::static_file))
                 .route("/favicon.ico", web::get().to(webparts::templates::favicon))
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))

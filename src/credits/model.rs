@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::{
-    campaigns, charity_hours, counties, credit_entries, ledger_checkpoints, ledger_head, orders, organisations,
-    producers, skus,
+    campaigns, charity_hours, counties, credit_entries, ledger_checkpoints, ledger_head, memberships, orders,
+    organisations, producers, skus,
 };
 use crate::db::AnyConnection;
 
@@ -86,6 +86,32 @@ pub fn entries_for_lines(conn: &mut AnyConnection, line_ids: &[i64], kind: &str)
         .filter(credit_entries::kind.eq(kind))
         .order(credit_entries::seq)
         .select(Entry::as_select())
+        .load(conn)
+}
+
+/// The organisation an individual buyer's own purchases are credited to (帮助销售): the
+/// company they are a member of (the lowest id if several); else the organisation above their
+/// first membership (a union's or canteen's company), or that organisation itself; None for a
+/// buyer who belongs to none.
+pub fn employer_of(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Option<i64>> {
+    let rows: Vec<(i64, String, Option<i64>)> = memberships::table
+        .inner_join(organisations::table)
+        .filter(memberships::user_id.eq(user_id))
+        .select((organisations::id, organisations::kind, organisations::parent_id))
+        .order(organisations::id)
+        .load(conn)?;
+    Ok(match rows.iter().find(|r| r.1 == "company") {
+        Some(company) => Some(company.0),
+        None => rows.first().map(|r| r.2.unwrap_or(r.0)),
+    })
+}
+
+/// The organisation each line's sale was credited to (line id → org), for its reversals.
+pub fn sale_orgs(conn: &mut AnyConnection, line_ids: &[i64]) -> QueryResult<Vec<(i64, Option<i64>)>> {
+    credit_entries::table
+        .filter(credit_entries::order_line_id.eq_any(line_ids))
+        .filter(credit_entries::kind.eq("sale"))
+        .select((credit_entries::order_line_id.assume_not_null(), credit_entries::org_id))
         .load(conn)
 }
 

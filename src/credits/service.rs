@@ -199,10 +199,23 @@ fn counties_of(conn: &mut AnyConnection, lines: &[&LineRow]) -> Result<HashMap<i
     Ok(model::producer_counties(conn, &producers)?.into_iter().collect())
 }
 
-/// A sale or its reversal for one line of an order.
+/// The buyer organisation a just-paid order is credited to: the order's own (a direct purchase
+/// on an organisation's account, channel `union`/`canteen`), or for an individual's own order
+/// (category `helped_sales`, channel `employee`/`public`) the buyer's employer (帮助销售: staff
+/// purchases count toward their unit), as they belong at the time of payment.
+fn credited_org(conn: &mut AnyConnection, order: &OrderRow) -> Result<Option<i64>, AppError> {
+    if order.org_id.is_some() || order.category != "helped_sales" {
+        return Ok(order.org_id);
+    }
+    Ok(model::employer_of(conn, order.buyer_id)?)
+}
+
+/// A sale or its reversal for one line of an order, credited to `org_id`.
+#[allow(clippy::too_many_arguments)]
 fn line_draft(
     kind: &'static str,
     order: &OrderRow,
+    org_id: Option<i64>,
     line: &LineRow,
     county: &HashMap<i64, i64>,
     amount_fen: i64,
@@ -213,7 +226,7 @@ fn line_draft(
         campaign_id: order.campaign_id,
         producer_id: Some(line.producer_id),
         county_id: county.get(&line.producer_id).copied(),
-        org_id: order.org_id,
+        org_id,
         project_id: None,
         channel: order.channel.clone(),
         category: order.category.clone(),
@@ -260,9 +273,10 @@ pub fn credit_sale(
     let sku_ids: Vec<i64> = lines.iter().map(|l| l.sku_id).collect();
     let pledges: HashMap<i64, (i64, i64)> =
         model::charity_pledges(conn, &sku_ids)?.into_iter().map(|(sku, fen, project)| (sku, (fen, project))).collect();
+    let org_id = credited_org(conn, order)?;
     let mut drafts = Vec::with_capacity(lines.len());
     for line in lines {
-        let base = line_draft("sale", order, line, &county, line.line_total_fen, None);
+        let base = line_draft("sale", order, org_id, line, &county, line.line_total_fen, None);
         if let Some(&(per_unit, project)) = pledges.get(&line.sku_id) {
             drafts.push(Draft {
                 kind: "charity",
@@ -308,10 +322,15 @@ pub fn credit_refund(
     if crate::orders::model::lines_of(conn, order.id)?.iter().all(|l| l.paid().fully_refunded()) {
         model::reverse_order_hours(conn, order.id, now)?;
     }
+    // A reversal names the organisation its sale was credited to (an employee who has left since
+    // still takes it back from the employer credited; a sale credited before employers were,
+    // to none).
+    let sale_org: HashMap<i64, Option<i64>> = model::sale_orgs(conn, &line_ids)?.into_iter().collect();
     let mut drafts = Vec::new();
     for (line, quantity, value_fen) in refunded {
+        let org_id = sale_org.get(&line.id).copied().unwrap_or(order.org_id);
         if *value_fen > 0 {
-            drafts.push(line_draft("sale_reversal", order, line, &county, -value_fen, Some(refund_id)));
+            drafts.push(line_draft("sale_reversal", order, org_id, line, &county, -value_fen, Some(refund_id)));
         }
         if let Some(pledge) = pledges.get(&line.id) {
             // Whole units give back their pledge; an amount, its share of the line's value.
@@ -326,7 +345,7 @@ pub fn credit_refund(
                 drafts.push(Draft {
                     project_id: pledge.project_id,
                     category: pledge.category.clone(),
-                    ..line_draft("charity_reversal", order, line, &county, -back, Some(refund_id))
+                    ..line_draft("charity_reversal", order, org_id, line, &county, -back, Some(refund_id))
                 });
             }
         }

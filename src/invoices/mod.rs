@@ -5,6 +5,7 @@
 //! and reconciliation: confirming or disputing a month's statement (`statements`).
 
 pub mod model;
+pub mod pages;
 pub mod procurement;
 pub mod routes;
 pub mod service;

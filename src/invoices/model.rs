@@ -427,3 +427,8 @@ pub fn disputes_for_producers(conn: &mut AnyConnection, producer_ids: &[i64]) ->
 pub fn review(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<ReviewRow>> {
     statement_reviews::table.find(id).select(ReviewRow::as_select()).first(conn).optional()
 }
+
+/// Every producer (id, Chinese name, English name), for the consolidated request's choice.
+pub fn all_producers(conn: &mut AnyConnection) -> QueryResult<Vec<(i64, String, String)>> {
+    producers::table.order(producers::id).select((producers::id, producers::name_zh, producers::name_en)).load(conn)
+}

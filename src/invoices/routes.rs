@@ -239,12 +239,20 @@ async fn api_upload_invoice(
     path: web::Path<i64>,
     mut form: actix_multipart::Multipart,
 ) -> Result<HttpResponse, AppError> {
-    use futures_util::StreamExt;
     same_origin(&req)?;
     let me = require_role(&state, &session, Role::CoopManager).await?;
-    let id = path.into_inner();
+    let (upload, _) = read_upload(&mut form).await?;
+    let view = store_upload(&state, me.id, path.into_inner(), upload).await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Reads an upload's multipart fields (`file`, `number`, `issued_on`, `amount`; a page's form
+/// also sends `_csrf`, returned second).
+pub(crate) async fn read_upload(form: &mut actix_multipart::Multipart) -> Result<(Upload, String), AppError> {
+    use futures_util::StreamExt;
     let mut upload =
         Upload { data: Vec::new(), number: String::new(), issued_on: String::new(), amount: String::new() };
+    let mut csrf = String::new();
     while let Some(field) = form.next().await {
         let field = field.map_err(|e| AppError::bad_request("invalid_form", format!("{e} / 表单内容有误")))?;
         let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
@@ -253,12 +261,23 @@ async fn api_upload_invoice(
             Some("number") => upload.number = text(read_field(field, 200).await?),
             Some("issued_on") => upload.issued_on = text(read_field(field, 200).await?),
             Some("amount") => upload.amount = text(read_field(field, 200).await?),
+            Some("_csrf") => csrf = text(read_field(field, 200).await?),
             _ => {}
         }
     }
+    Ok((upload, csrf))
+}
+
+/// Checks an upload, keeps its file and records it for the manager's request (others' → 404).
+pub(crate) async fn store_upload(
+    state: &AppState,
+    user_id: i64,
+    id: i64,
+    mut upload: Upload,
+) -> Result<RequestView, AppError> {
     let checked = service::check_upload(&upload, Utc::now().date_naive())?;
     // The manager may act on the request before the file is kept.
-    let producers = state.db(move |conn| Ok(crate::coop::service::manager(conn, me.id)?.producers)).await?;
+    let producers = state.db(move |conn| Ok(crate::coop::service::manager(conn, user_id)?.producers)).await?;
     let ps = producers.clone();
     state
         .db(move |conn| {
@@ -272,10 +291,7 @@ async fn api_upload_invoice(
         .await?
         .map_err(AppError::internal)?;
     let settings = state.order_settings();
-    let view = state
-        .db(move |conn| service::record_upload(conn, &settings, me.id, &producers, id, &checked, &name, now()))
-        .await?;
-    Ok(HttpResponse::Created().json(view))
+    state.db(move |conn| service::record_upload(conn, &settings, user_id, &producers, id, &checked, &name, now())).await
 }
 
 /// The invoice file (PDF or OFD), as an attachment: for the buyer, its organisation's admins,

@@ -234,7 +234,7 @@ pub struct RequestView {
 }
 
 /// What the request's parts come to now, from the credit ledger (sales less reversals).
-fn net_fen(conn: &mut AnyConnection, parts: &[(i64, i64)]) -> Result<i64, AppError> {
+pub fn net_fen(conn: &mut AnyConnection, parts: &[(i64, i64)]) -> Result<i64, AppError> {
     let mut total = 0;
     for (order_id, producer_id) in parts {
         let lines = model::part_line_ids(conn, *order_id, *producer_id)?;

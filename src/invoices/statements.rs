@@ -157,3 +157,93 @@ pub fn coop_disputes(conn: &mut AnyConnection, producers: &[i64]) -> Result<Vec<
     }
     Ok(out.into_iter().map(|(_, d)| d).collect())
 }
+
+/// The organisation's statement of the month (`orgs::canteen::statement`) with, per line, its
+/// invoices and invoice state and whether the latest review disputes it, and the month's
+/// reconciliation state. Every reader of a statement (API, page, CSV, XLSX) goes through this.
+pub fn statement(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    org_id: i64,
+    month: chrono::NaiveDate,
+) -> Result<crate::orgs::canteen::Statement, AppError> {
+    let mut s = crate::orgs::canteen::statement(conn, user_id, org_id, month)?;
+    annotate(conn, &mut s)?;
+    Ok(s)
+}
+
+/// A line's invoice state from its cooperative parts: (request status or none, anything left
+/// to invoice) per part.
+pub fn line_state(parts: &[(Option<String>, bool)]) -> &'static str {
+    let requested: Vec<&str> = parts.iter().filter_map(|p| p.0.as_deref()).collect();
+    let open = parts.iter().any(|p| p.0.is_none() && p.1);
+    if requested.is_empty() {
+        "not_requested"
+    } else if requested.contains(&"red_needed") {
+        "red_needed"
+    } else if open {
+        "partly_requested"
+    } else if requested.contains(&"requested") {
+        "requested"
+    } else {
+        "issued"
+    }
+}
+
+fn annotate(conn: &mut AnyConnection, s: &mut crate::orgs::canteen::Statement) -> Result<(), AppError> {
+    use crate::orgs::canteen::StatementInvoice;
+    let review = model::latest_review(conn, s.org_id, &s.month)?;
+    let disputed = match &review {
+        Some(r) if r.status == "disputed" => model::dispute_orders(conn, r.id)?,
+        _ => Vec::new(),
+    };
+    for line in &mut s.orders {
+        let Some(order_id) = line.order_id else { continue };
+        line.disputed = disputed.contains(&order_id);
+        let mut parts = Vec::new();
+        for producer_id in model::order_producers(conn, order_id)? {
+            let Some(request_id) = model::part_request(conn, order_id, producer_id)? else {
+                parts.push((None, super::service::net_fen(conn, &[(order_id, producer_id)])? > 0));
+                continue;
+            };
+            let request = model::request(conn, request_id)?.ok_or(AppError::NotFound)?;
+            let (producer_zh, producer_en) = model::producer_names(conn, producer_id)?.unwrap_or_default();
+            for i in model::invoices_of(conn, request_id)? {
+                line.invoice_numbers.push(i.number.clone());
+                line.invoices.push(StatementInvoice {
+                    file_url: format!("/api/v1/invoices/{}/file", i.id),
+                    id: i.id,
+                    kind: i.kind,
+                    number: i.number,
+                    issued_on: i.issued_on,
+                    amount: crate::money::Money::from_fen(i.amount_fen),
+                    producer_zh: producer_zh.clone(),
+                    producer_en: producer_en.clone(),
+                });
+            }
+            parts.push((Some(request.status), true));
+        }
+        line.invoice_state = line_state(&parts).to_string();
+    }
+    if let Some(r) = review {
+        s.review_note = if r.status == "disputed" { r.note } else { String::new() };
+        s.review_status = Some(r.status);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_state;
+
+    #[test]
+    fn a_line_state_folds_its_parts() {
+        let req = |s: &str| (Some(s.to_string()), true);
+        assert_eq!(line_state(&[]), "not_requested");
+        assert_eq!(line_state(&[(None, true), (None, false)]), "not_requested");
+        assert_eq!(line_state(&[req("issued"), (None, true)]), "partly_requested");
+        assert_eq!(line_state(&[req("issued"), (None, false)]), "issued");
+        assert_eq!(line_state(&[req("issued"), req("requested")]), "requested");
+        assert_eq!(line_state(&[req("issued"), req("red_needed"), (None, true)]), "red_needed");
+    }
+}

@@ -196,6 +196,14 @@ pub fn add_event(
         .execute(conn)
 }
 
+/// Whether the order was ever moved to `status` (its history is append-only).
+pub fn has_been(conn: &mut AnyConnection, order_id: i64, status: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        order_events::table.filter(order_events::order_id.eq(order_id)).filter(order_events::to_status.eq(status)),
+    ))
+    .get_result(conn)
+}
+
 /// Moves an order from one status to another only if it is still in the first: the one
 /// place where concurrent callers (webhook, timeout job, buyer) are serialised.
 pub fn transition(conn: &mut AnyConnection, order_id: i64, from: &[OrderStatus], to: OrderStatus) -> QueryResult<bool> {

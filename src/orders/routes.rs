@@ -310,6 +310,8 @@ struct OrderData {
     /// Parcels (confirm receipt, cases) and what each line allows (a case, a review).
     parcels: Vec<crate::aftersales::pages::ParcelItem>,
     line_actions: Vec<crate::aftersales::pages::LineAction>,
+    /// Invoice requests per cooperative part, their invoices, and the form to ask.
+    invoices: crate::invoices::pages::OrderInvoices,
 }
 
 #[derive(Serialize)]
@@ -389,7 +391,7 @@ async fn order_page(
         address: view.address.clone(),
     };
     let notice = match query.notice.as_deref() {
-        Some(key @ ("paid" | "cancelled" | "placed" | "received" | "reviewed")) => {
+        Some(key @ ("paid" | "cancelled" | "placed" | "received" | "reviewed" | "invoice_requested")) => {
             Some(page.t(&format!("notice_{key}")))
         }
         _ => None,
@@ -425,8 +427,17 @@ async fn order_page(
             CreditRow { credit, settlement }
         })
         .collect();
-    let data =
-        OrderData { order, lines, events, notice, credits, parcels: extras.parcels, line_actions: extras.line_actions };
+    let invoices = crate::invoices::pages::order_invoices(&page, view.order_no.clone()).await?;
+    let data = OrderData {
+        order,
+        lines,
+        events,
+        notice,
+        credits,
+        parcels: extras.parcels,
+        line_actions: extras.line_actions,
+        invoices,
+    };
     page.render("pages/order", &title, true, data)
 }
 

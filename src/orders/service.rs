@@ -903,6 +903,10 @@ pub fn complete(
     if order.received_at.is_none() || !from.can_become(OrderStatus::Completed) {
         return Ok(false);
     }
+    // A completed order refunded later (partially_refunded) is not completed a second time.
+    if model::has_been(conn, order.id, OrderStatus::Completed.as_str())? {
+        return Ok(false);
+    }
     if !move_order(conn, order, from, OrderStatus::Completed, "after-sales window closed", now)? {
         return Ok(false);
     }

@@ -557,6 +557,9 @@ pub fn run_due(conn: &mut AnyConnection, settings: &Settings, now: NaiveDateTime
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StatementLine {
+    /// The order's id (none for a points grant's line).
+    #[serde(skip)]
+    pub order_id: Option<i64>,
     pub order_no: String,
     pub placed_at: NaiveDateTime,
     pub delivery_date: Option<NaiveDate>,
@@ -569,6 +572,30 @@ pub struct StatementLine {
     pub net: Money,
     /// The order's products and quantities.
     pub items: Vec<StatementItem>,
+    /// Where the line stands with invoices (its cooperative parts together): `not_requested`,
+    /// `partly_requested`, `requested`, `issued`, `red_needed` (a refund after invoicing calls
+    /// for a red invoice); `not_applicable` for a points grant.
+    pub invoice_state: String,
+    /// The numbers of the invoices issued for it, blue and red, oldest first.
+    pub invoice_numbers: Vec<String>,
+    pub invoices: Vec<StatementInvoice>,
+    /// Named by the month's latest review, a dispute.
+    pub disputed: bool,
+}
+
+/// An invoice issued for a line of the statement (for one cooperative's part).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StatementInvoice {
+    pub id: i64,
+    /// `blue` or `red` (红字发票).
+    pub kind: String,
+    pub number: String,
+    pub issued_on: NaiveDate,
+    #[schema(value_type = String)]
+    pub amount: Money,
+    pub producer_zh: String,
+    pub producer_en: String,
+    pub file_url: String,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -603,6 +630,10 @@ pub struct Statement {
     pub refunded: Money,
     #[schema(value_type = String)]
     pub net: Money,
+    /// Reconciliation (对账): `confirmed` or `disputed` by the latest review; none yet: null.
+    pub review_status: Option<String>,
+    /// The latest dispute's note.
+    pub review_note: String,
 }
 
 /// `2026-11` → the first day of that month.
@@ -641,10 +672,15 @@ pub fn statement(conn: &mut AnyConnection, user_id: i64, org_id: i64, month: Nai
                     line_total: Money::from_fen(i.10),
                 })
                 .collect(),
+            order_id: Some(o.id),
             order_no: o.order_no,
             placed_at: o.created_at,
             delivery_date,
             status: o.status,
+            invoice_state: "not_requested".into(),
+            invoice_numbers: Vec::new(),
+            invoices: Vec::new(),
+            disputed: false,
             total: Money::from_fen(o.total_fen),
             refunded: Money::from_fen(o.refunded_cash_fen),
             net: Money::from_fen(o.total_fen - o.refunded_cash_fen),
@@ -653,6 +689,11 @@ pub fn statement(conn: &mut AnyConnection, user_id: i64, org_id: i64, month: Nai
     // Welfare points granted that month are paid from the same budget: a line each.
     for (id, at, cost_fen) in model::granted_points_between(conn, org_id, month, next_month(month))? {
         orders.push(StatementLine {
+            order_id: None,
+            invoice_state: "not_applicable".into(),
+            invoice_numbers: Vec::new(),
+            invoices: Vec::new(),
+            disputed: false,
             order_no: format!("points grant #{id} / 积分发放 #{id}"),
             placed_at: at,
             delivery_date: None,
@@ -677,10 +718,12 @@ pub fn statement(conn: &mut AnyConnection, user_id: i64, org_id: i64, month: Nai
         total: Money::from_fen(total),
         refunded: Money::from_fen(refunded),
         net: Money::from_fen(total - refunded),
+        review_status: None,
+        review_note: String::new(),
     })
 }
 
-const HEADER: [&str; 8] = [
+const HEADER: [&str; 10] = [
     "订单号 order_no",
     "下单时间 placed_at",
     "送达日期 delivery_date",
@@ -689,14 +732,37 @@ const HEADER: [&str; 8] = [
     "已退款 refunded (¥)",
     "净额 net (¥)",
     "商品与数量 items",
+    "发票号码 invoice numbers",
+    "开票状态 invoice state",
 ];
+
+/// A line's invoice state in both languages, for the sheets.
+pub fn invoice_state_label(state: &str) -> &'static str {
+    match state {
+        "not_requested" => "未申请 not requested",
+        "partly_requested" => "部分申请 partly requested",
+        "requested" => "待开票 requested",
+        "issued" => "已开票 issued",
+        "red_needed" => "待开红字发票 red invoice needed",
+        _ => "—",
+    }
+}
+
+/// The invoice numbers of a line as one cell (red ones marked).
+fn numbers_cell(l: &StatementLine) -> String {
+    l.invoices
+        .iter()
+        .map(|i| if i.kind == "red" { format!("红字 red {}", i.number) } else { i.number.clone() })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 /// The products of a line as one cell: `沽源藜麦 1kg × 6; …`.
 fn items_cell(l: &StatementLine) -> String {
     l.items.iter().map(|i| format!("{} {} × {}", i.product_zh, i.sku_zh, i.quantity)).collect::<Vec<_>>().join("; ")
 }
 
-fn cells(l: &StatementLine, zone: chrono_tz::Tz) -> [String; 8] {
+fn cells(l: &StatementLine, zone: chrono_tz::Tz) -> [String; 10] {
     [
         l.order_no.clone(),
         crate::web::time::local(zone, l.placed_at),
@@ -706,6 +772,8 @@ fn cells(l: &StatementLine, zone: chrono_tz::Tz) -> [String; 8] {
         l.refunded.to_string(),
         l.net.to_string(),
         items_cell(l),
+        numbers_cell(l),
+        invoice_state_label(&l.invoice_state).to_string(),
     ]
 }
 
@@ -716,7 +784,7 @@ pub fn statement_csv(s: &Statement, zone: chrono_tz::Tz) -> Result<Vec<u8>, AppE
         w.write_record(cells(l, zone)).map_err(AppError::internal)?;
     }
     let (total, refunded, net) = (s.total.to_string(), s.refunded.to_string(), s.net.to_string());
-    w.write_record(["合计 total", "", "", "", total.as_str(), refunded.as_str(), net.as_str(), ""])
+    w.write_record(["合计 total", "", "", "", total.as_str(), refunded.as_str(), net.as_str(), "", "", ""])
         .map_err(AppError::internal)?;
     w.into_inner().map_err(AppError::internal)
 }
@@ -744,7 +812,9 @@ pub fn statement_xlsx(s: &Statement, zone: chrono_tz::Tz) -> Result<Vec<u8>, App
         sheet.write_number_with_format(row, 4, yuan(&l.total), &amount).map_err(e)?;
         sheet.write_number_with_format(row, 5, yuan(&l.refunded), &amount).map_err(e)?;
         sheet.write_number_with_format(row, 6, yuan(&l.net), &amount).map_err(e)?;
-        sheet.write_string(row, 7, &c[7]).map_err(e)?;
+        for (i, text) in c.iter().enumerate().skip(7) {
+            sheet.write_string(row, i as u16, text).map_err(e)?;
+        }
         row += 1;
     }
     sheet.write_string_with_format(row, 0, "合计 total", &bold).map_err(e)?;

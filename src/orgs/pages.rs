@@ -759,7 +759,8 @@ async fn canteen_statement(page: Page, query: web::Query<StatementQuery>) -> Res
     let q = query.into_inner();
     let month = canteen::parse_month(&q.month)?;
     let org = q.org;
-    let statement = page.state.db(move |conn| canteen::statement(conn, user.id, org, month)).await?;
+    let statement =
+        page.state.db(move |conn| crate::invoices::statements::statement(conn, user.id, org, month)).await?;
     match q.format.as_deref() {
         None | Some("html") => page.render(
             "pages/canteen_statement",

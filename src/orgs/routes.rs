@@ -376,7 +376,7 @@ async fn api_statement(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let month = canteen::parse_month(&query.month)?;
-    let statement = state.db(move |conn| canteen::statement(conn, user.id, id, month)).await?;
+    let statement = state.db(move |conn| crate::invoices::statements::statement(conn, user.id, id, month)).await?;
     statement_response(&statement, query.format.as_deref().unwrap_or("json"), state.config.timezone)
 }
 

@@ -546,6 +546,16 @@ async fn auto_receive_auto_accept_and_completion_happen_once_on_two_threads() {
     let body = json!({"type": "refund_only", "lines": [{"line_id": line_id(&order, 0), "quantity": 1}], "reason": "damaged", "amount": "1.00"});
     let (status, body) = open_case(&app, &buyer, &no, body).await;
     assert_eq!((status, error_code(&body)), (409, "window_closed"), "{body}");
+    // An admin refund after completion leaves it partially refunded, and it is not completed
+    // (nor announced) a second time.
+    let admin = app.client_for("admin@example.com").await;
+    let refund = app.url(&format!("/api/v1/admin/orders/{no}/refunds"));
+    let (status, r) =
+        send_json(admin.post(&refund).json(&json!({"lines": [{"line_id": line_id(&order, 0), "quantity": 1}]}))).await;
+    assert_eq!(status, 201, "{r}");
+    assert_eq!(get_order(&app, &buyer, &no).await["status"], "partially_refunded");
+    assert_eq!(run(complete_job, day11 + Duration::days(9)), 0, "completed only once");
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM order_events WHERE to_status = 'completed'"), 1);
 }
 
 #[actix_web::test]

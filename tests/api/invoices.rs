@@ -8,11 +8,11 @@ use serde_json::{json, Value};
 
 use crate::helpers::{error_code, exec, scalar, send_json, spawn_app, TestApp};
 
-const COOP: &str = "coop@example.com";
-const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+pub(crate) const COOP: &str = "coop@example.com";
+pub(crate) const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
 /// Real-format codes (GB 32100-2015) with their correct check characters.
-const VALID_USCC: [&str; 12] = [
+pub(crate) const VALID_USCC: [&str; 12] = [
     "91440300708461136T",
     "91330100716105852F",
     "91110108551385082Q",
@@ -27,34 +27,34 @@ const VALID_USCC: [&str; 12] = [
     "91350100M000100Y43",
 ];
 
-fn address() -> Value {
+pub(crate) fn address() -> Value {
     json!({"name": "李强", "mobile": "13800138000", "province": "北京市", "city": "北京市", "district": "西城区", "detail": "金融大街 1 号"})
 }
 
-fn count(app: &TestApp, sql: &str) -> i64 {
+pub(crate) fn count(app: &TestApp, sql: &str) -> i64 {
     scalar(&mut app.conn(), sql)
 }
 
-fn org_id(app: &TestApp, slug: &str) -> i64 {
+pub(crate) fn org_id(app: &TestApp, slug: &str) -> i64 {
     count(app, &format!("SELECT id AS n FROM organisations WHERE slug = '{slug}'"))
 }
 
-fn producer_id(app: &TestApp, code: &str) -> i64 {
+pub(crate) fn producer_id(app: &TestApp, code: &str) -> i64 {
     count(app, &format!("SELECT id AS n FROM producers WHERE code = '{code}'"))
 }
 
-fn fen(money: &Value) -> i64 {
+pub(crate) fn fen(money: &Value) -> i64 {
     let s = money.as_str().unwrap_or_default();
     let (yuan, cents) = s.split_once('.').unwrap_or((s, "00"));
     yuan.parse::<i64>().unwrap_or(0) * 100 + cents.parse::<i64>().unwrap_or(0)
 }
 
-fn yuan(fen: i64) -> String {
+pub(crate) fn yuan(fen: i64) -> String {
     format!("{}.{:02}", fen / 100, fen % 100)
 }
 
 /// What the credit ledger holds for an order's lines from one producer (sales less reversals).
-fn ledger_fen(app: &TestApp, order_no: &str, producer: i64) -> i64 {
+pub(crate) fn ledger_fen(app: &TestApp, order_no: &str, producer: i64) -> i64 {
     count(
         app,
         &format!(
@@ -66,7 +66,7 @@ fn ledger_fen(app: &TestApp, order_no: &str, producer: i64) -> i64 {
 }
 
 /// Places and pays a personal order; returns it.
-async fn paid_order(app: &TestApp, c: &reqwest::Client, lines: &[(i64, i64)]) -> Value {
+pub(crate) async fn paid_order(app: &TestApp, c: &reqwest::Client, lines: &[(i64, i64)]) -> Value {
     let lines: Vec<Value> = lines.iter().map(|(s, q)| json!({"sku_id": s, "quantity": q})).collect();
     let body = json!({"lines": lines, "campaign_id": app.campaign("dragon-boat-2027"), "address": address()});
     let (status, order) = send_json(c.post(app.url("/api/v1/orders")).json(&body)).await;
@@ -77,14 +77,14 @@ async fn paid_order(app: &TestApp, c: &reqwest::Client, lines: &[(i64, i64)]) ->
     order
 }
 
-async fn add_title(app: &TestApp, c: &reqwest::Client, path: &str, uscc: &str) -> (u16, Value) {
+pub(crate) async fn add_title(app: &TestApp, c: &reqwest::Client, path: &str, uscc: &str) -> (u16, Value) {
     send_json(c.post(app.url(path)).json(&json!({"kind": "normal", "name": "示范集团有限公司", "uscc": uscc}))).await
 }
 
 /// A multipart body (built by hand: the test client has no multipart feature).
-struct Form(Vec<u8>);
+pub(crate) struct Form(pub(crate) Vec<u8>);
 
-const BOUNDARY: &str = "aidmart-test-boundary-7f3a";
+pub(crate) const BOUNDARY: &str = "aidmart-test-boundary-7f3a";
 
 fn upload_form(file: &[u8], number: &str, issued_on: &str, amount: &str) -> Form {
     let mut body = Vec::new();
@@ -103,7 +103,7 @@ fn upload_form(file: &[u8], number: &str, issued_on: &str, amount: &str) -> Form
     Form(body)
 }
 
-trait Multipart {
+pub(crate) trait Multipart {
     fn multipart(self, form: Form) -> Self;
 }
 
@@ -463,23 +463,79 @@ async fn the_procurement_report_equals_the_ledger_to_the_fen_and_shares_follow_t
         json!({"org_id": canteen, "delivery_date": tomorrow}),
     )
     .await;
-    // An employee's personal order: today the ledger credits it to no organisation (org_id is
-    // empty), so it shows nowhere in the report.
+    // Helped sales: employees' own orders (their points and cash), credited by the ledger to
+    // their employer. employee@example.com belongs to the company; union@example.com to the
+    // company and its union (the company is the employer). A part of one is refunded.
     let employee = app.client_for("employee@example.com").await;
-    paid_order(&app, &employee, &[(quinoa, 3)]).await;
-    // Helped sales the ledger credits to the company (employees' purchases credited to their
-    // employer), a sale and a reversal, written as the ledger would hold them.
-    let at = Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S");
-    for amount in [12_345, -2_345] {
-        let kind = if amount > 0 { "sale" } else { "sale_reversal" };
-        exec(
-            &mut app.conn(),
+    let first = paid_order(&app, &employee, &[(quinoa, 3), (zongzi, 1)]).await;
+    let second = paid_order(&app, &admin, &[(zongzi, 2)]).await;
+    let quinoa_line = first["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["sku_id"].as_i64() == Some(quinoa))
+        .and_then(|l| l["id"].as_i64())
+        .unwrap_or_default();
+    let no = first["order_no"].as_str().unwrap_or_default();
+    let refund = json!({"lines": [{"line_id": quinoa_line, "quantity": 1}], "reason": "test"});
+    let (status, body) = send_json(employee.post(app.url(&format!("/api/v1/orders/{no}/refunds"))).json(&refund)).await;
+    assert_eq!(status, 201, "{body}");
+    // What those orders come to: their totals less what was refunded (cash and points' value).
+    let orders_net = count(
+        &app,
+        &format!(
+            "SELECT CAST(SUM(l.line_total_fen - l.refunded_cash_fen - l.refunded_pv_fen) AS BIGINT) AS n
+             FROM order_lines l JOIN orders o ON o.id = l.order_id
+             WHERE o.order_no IN ('{no}', '{}')",
+            second["order_no"].as_str().unwrap_or_default()
+        ),
+    );
+    assert!(orders_net > 0);
+    // A buyer who belongs to no organisation is credited to none.
+    let buyer = app.client_for("buyer@example.com").await;
+    let stranger = paid_order(&app, &buyer, &[(quinoa, 1)]).await;
+    let stranger_no = stranger["order_no"].as_str().unwrap_or_default();
+    assert_eq!(
+        count(
+            &app,
             &format!(
-                "INSERT INTO credit_entries (seq, kind, campaign_id, org_id, channel, category, amount_fen, created_at, prev_hash, hash)
-                 SELECT MAX(seq) + 1, '{kind}', 1, {company}, 'employee', 'helped_sales', {amount}, '{at}', '', 'test-{kind}' FROM credit_entries;"
-            ),
-        );
-    }
+                "SELECT COUNT(*) AS n FROM credit_entries c JOIN order_lines l ON l.id = c.order_line_id
+                 JOIN orders o ON o.id = l.order_id WHERE o.order_no = '{stranger_no}' AND c.org_id IS NULL"
+            )
+        ),
+        1
+    );
+    // The employees' entries (sales and the reversal) name the company, channel `employee`
+    // and category `helped_sales`; the organisations' own orders keep their channels.
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT COUNT(*) AS n FROM credit_entries WHERE org_id = {company} AND kind IN ('sale', 'sale_reversal')
+                 AND (channel <> 'employee' OR category <> 'helped_sales')"
+            )
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &app,
+            &format!("SELECT COUNT(*) AS n FROM credit_entries WHERE org_id = {company} AND kind = 'sale_reversal'")
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT COUNT(*) AS n FROM credit_entries WHERE org_id IN ({union}, {canteen})
+                 AND (channel NOT IN ('union', 'canteen') OR category <> 'direct_purchase')"
+            )
+        ),
+        0
+    );
+    let (_, v) = send_json(app.client.get(app.url("/api/v1/ledger/verify"))).await;
+    assert_eq!(v["ok"].as_bool(), Some(true), "{v}");
 
     let year = Utc::now().year();
     let targets = format!("/api/v1/orgs/{company}/procurement-targets/{year}");
@@ -518,7 +574,13 @@ async fn the_procurement_report_equals_the_ledger_to_the_fen_and_shares_follow_t
         direct_sum += direct;
         helped_sum += helped;
     }
-    assert!(direct_sum > 0 && helped_sum == 10_000, "both kinds present: {report}");
+    // Helped sales are exactly the employees' orders less the refund, all credited to the company.
+    assert!(direct_sum > 0 && helped_sum == orders_net, "both kinds present: {report}");
+    let company_row = orgs.iter().find(|o| o["org_id"] == company).cloned().unwrap_or_default();
+    assert_eq!(fen(&company_row["helped_sales"]), orders_net);
+    let this_month = format!("{year:04}-{:02}", Utc::now().month());
+    let month = company_row["months"].as_array().into_iter().flatten().find(|m| m["month"] == this_month.as_str());
+    assert_eq!(month.map(|m| fen(&m["helped_sales"])), Some(orders_net), "{company_row}");
     assert_eq!((fen(&report["direct_purchase"]), fen(&report["helped_sales"])), (direct_sum, helped_sum));
     // Shares: the canteen target counts the canteen and the company's own (staff) figures.
     let total_of = |id: i64| orgs.iter().find(|o| o["org_id"] == id).map_or(0, |o| fen(&o["total"]));
@@ -537,6 +599,41 @@ async fn the_procurement_report_equals_the_ledger_to_the_fen_and_shares_follow_t
     assert_eq!(report["welfare"]["progress_pct"].as_i64(), Some(union_counted * 100 / 3_000_000));
     assert_eq!(report["welfare"]["reached"], false);
 
+    // The employers' report reads the same entries once each: the company's row holds the
+    // employees' helped sales (no "员工个人" row for them any more), and every column adds up to
+    // the ledger's total for the year.
+    let csv = app
+        .client
+        .get(app.url(&format!("/reports/credits.csv?from={year}-01-01&to={year}-12-31")))
+        .send()
+        .await
+        .expect("csv")
+        .text()
+        .await
+        .unwrap_or_default();
+    let rows: Vec<Vec<String>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .filter(|r: &Vec<String>| r.len() == 8)
+        .collect();
+    let column = |i: usize, who: Option<&str>| -> i64 {
+        rows.iter().filter(|r| who.is_none_or(|w| r[1] == w)).map(|r| fen(&Value::from(r[i].clone()))).sum()
+    };
+    let company_name = "联帮集团（示例）";
+    assert_eq!(column(6, Some(company_name)), orders_net, "{csv}");
+    assert_eq!(column(5, Some(company_name)), 0);
+    assert_eq!(column(6, Some("员工个人")), 0, "{csv}");
+    let ledger_total = |category: &str| {
+        count(
+            &app,
+            &format!(
+                "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM credit_entries
+                 WHERE category = '{category}' AND kind IN ('sale', 'sale_reversal')"
+            ),
+        )
+    };
+    assert_eq!((column(5, None), column(6, None)), (ledger_total("direct_purchase"), ledger_total("helped_sales")));
     let xlsx = admin
         .get(app.url(&format!("/api/v1/orgs/{company}/procurement-report?year={year}&format=xlsx")))
         .send()
@@ -546,7 +643,6 @@ async fn the_procurement_report_equals_the_ledger_to_the_fen_and_shares_follow_t
     assert!(xlsx.bytes().await.map(|b| b.starts_with(b"PK")).unwrap_or(false));
     // Only the organisation's admins; a bad year is refused.
     assert_eq!(send_json(employee.get(app.url(&targets))).await.0, 403);
-    let buyer = app.client_for("buyer@example.com").await;
     assert_eq!(
         send_json(buyer.get(app.url(&format!("/api/v1/orgs/{company}/procurement-report?year={year}")))).await.0,
         404

@@ -10,6 +10,7 @@ mod credits;
 mod database;
 mod helpers;
 mod inputs;
+mod invoice_pages;
 mod invoices;
 mod layering;
 mod lifecycle;

@@ -692,7 +692,7 @@ test('every page of every role fits a 390 px phone; main pages pass axe-core', w
     await Promise.all([page.waitForURL((u) => u.pathname === '/cart'), page.getByTestId('bar-add').click()]);
     // The header counts what is in the cart.
     assert.match(await page.locator('header.site-header .cart-count').innerText(), /^2/);
-    for (const url of ['/cart', '/checkout', '/account', '/orders', '/account/addresses']) {
+    for (const url of ['/cart', '/checkout', '/account', '/orders', '/account/addresses', '/account/invoices']) {
       await visitOnPhone(page, url, `buyer${url.replace(/[^a-z0-9]+/gi, '-')}`);
       await assertAccessible(page, url);
     }
@@ -739,7 +739,7 @@ test('every page of every role fits a 390 px phone; main pages pass axe-core', w
     ['union@example.com', ['/union', '/account']],
     ['canteen@example.com', ['/canteen']],
     ['coop@example.com', ['/coop', '/coop/shipping', '/coop/reports', '/coop/stock/bulk', '/coop/after-sales', '/coop/earnings',
-      '/coop/adoptions', '/coop/adoptions/1']],
+      '/coop/invoices', '/coop/adoptions', '/coop/adoptions/1']],
     ['admin@example.com', ['/admin', '/admin/points', '/admin/users', '/account', '/ledger', '/admin/after-sales',
       '/admin/settlement', '/admin/payouts']],
   ];
@@ -794,7 +794,22 @@ test('every page of every role fits a 390 px phone; main pages pass axe-core', w
         .first().getAttribute('href');
       await visitOnPhone(page, statement, 'canteen-statement');
     }
+    if (email.startsWith('union') || email.startsWith('canteen')) {
+      // The organisation's invoices, statement (reconciliation) and aid-procurement pages,
+      // reached from the account page.
+      await page.goto('/account');
+      const links = await page.getByRole('main').locator('a[href^="/org/"]')
+        .evaluateAll((as) => [...new Set(as.map((a) => a.getAttribute('href')))]);
+      const org = links.find((u) => u.startsWith('/org/invoices'))?.split('org=')[1];
+      assert.ok(org, `${email}: the account page links the organisation's invoices`);
+      for (const url of [`/org/invoices?org=${org}`, `/org/statement?org=${org}`, `/org/procurement?org=${org}`]) {
+        await visitOnPhone(page, url, `${email.split('@')[0]}${url.replace(/[^a-z0-9]+/gi, '-')}`);
+        await assertAccessible(page, `${email} ${url}`);
+      }
+    }
     if (email.startsWith('coop')) {
+      await page.goto('/coop/invoices');
+      await assertAccessible(page, `${email} /coop/invoices`);
       // The cooperative's SKU and product pages, reached from its portal.
       const links = await page.getByRole('main').locator('a[href^="/coop/skus/"], a[href^="/coop/products/"]')
         .evaluateAll((as) => [...new Set(as.map((a) => a.getAttribute('href')))].slice(0, 4));
