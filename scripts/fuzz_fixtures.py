@@ -351,6 +351,31 @@ def main(base, mail_dir, k):
                           "reviews": reviews})
     admin_refundable = [shipped(1)["order_no"] for _ in range(k)]
 
+    # Cloud adoption: an offer of the cooperative's SKU with a delivery due today and one
+    # later, a unit adopted and paid by the buyer (so its public page exists), another
+    # adoption of the employee's (for its address), and the offer's deliveries to fail.
+    today_d = datetime.date.fromisoformat(store_today())
+    offer = coop.call("POST", "/coop/adoptions", json={
+        "product_id": next(s["product_id"] for s in skus if s["id"] == own_sku), "kind": "plot",
+        "title": "认养一亩藜麦（测试）", "season_start": today_d.isoformat(),
+        "season_end": (today_d + datetime.timedelta(days=120)).isoformat(), "price": "99.00", "units": 5000,
+        "deliveries": [{"date": today_d.isoformat(), "sku_id": own_sku, "quantity": 1},
+                       {"date": (today_d + datetime.timedelta(days=60)).isoformat(), "sku_id": own_sku, "quantity": 2}]})
+    units, adoptions = [], {"buyer": [], "employee": []}
+    for role, api in (("buyer", buyer), ("employee", payer)):
+        for _ in range(2):
+            made = api.call("POST", f"/adoptions/{offer['id']}/adopt", json={
+                "units": 1, "certificate_name": "李强", "address": ADDRESS})
+            pay(api, made["order"])
+            units += [u["id"] for u in made["units"]]
+            adoptions[role].append(made["adoption_id"])
+    common["adoption_offers"] = [offer["id"]]
+    common["adopted_units"] = units
+    roles["buyer"]["adoptions"] = adoptions["buyer"]
+    roles["employee"]["adoptions"] = adoptions["employee"]
+    roles["coop"].update({"adoption_offers": [offer["id"]], "adopted_units": units,
+                          "adoption_deliveries": [[offer["id"], d["id"]] for d in offer["deliveries"]]})
+
     roles["admin"] = {"org": union_org, "decidable_cases": [c[1] for c in cases["decidable"]],
                       "reviews": reviews, "refundable_orders": admin_refundable, "orgs": [union_org, canteen_org],
                       "users": ["employee@example.com", "buyer@example.com"],

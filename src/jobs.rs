@@ -91,6 +91,11 @@ const JOBS: &[Job] = &[
         run: |s, c, now| crate::draws::service::close_due(c, &s.order_settings(), now),
     },
     Job {
+        name: "adoption deliveries released to the shipping queue",
+        every: interval,
+        run: |_, c, now| crate::adoption::service::release_due(c, now),
+    },
+    Job {
         name: "orders completed",
         every: interval,
         run: |s, c, now| delivery::complete_due(c, &s.order_settings(), Windows::of(&s.config), now),

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod addresses;
+pub mod adoption;
 pub mod aftersales;
 pub mod api;
 pub mod app;

@@ -20,6 +20,35 @@ use crate::{accounts, orgs, points};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct Adoptions {
+    #[serde(default)]
+    offer: Vec<OfferSeed>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OfferSeed {
+    product: String,
+    manager: String,
+    kind: String,
+    title: String,
+    season_start: Datetime,
+    season_end: Datetime,
+    price: String,
+    units: i64,
+    delivery: Vec<DeliverySeed>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliverySeed {
+    date: Datetime,
+    sku: String,
+    quantity: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Geography {
     province: Vec<ProvinceSeed>,
     county: Vec<CountySeed>,
@@ -332,6 +361,13 @@ pub fn load(conn: &mut AnyConnection, dir: &Path) -> Result<Report, AppError> {
     let product_file: Products = read(dir, "products.toml")?;
     let campaign_file: Campaigns = read(dir, "campaigns.toml")?;
     let user_file: Users = read(dir, "users.toml")?;
+    // Optional: a seed folder made before cloud adoption has none.
+    let adoption_file: Adoptions = if dir.join(ADOPTIONS).is_file() || (dir == Path::new(DEFAULT_DIR) && !dir.is_dir())
+    {
+        read(dir, ADOPTIONS)?
+    } else {
+        Adoptions { offer: Vec::new() }
+    };
     // Passwords are hashed before the transaction, which then stays short.
     let hashes =
         user_file.user.iter().map(|u| accounts::service::hash_password(&u.password)).collect::<Result<Vec<_>, _>>()?;
@@ -343,6 +379,7 @@ pub fn load(conn: &mut AnyConnection, dir: &Path) -> Result<Report, AppError> {
         load_campaigns(conn, &campaign_file, &mut report)?;
         load_donation_projects(conn, &campaign_file)?;
         load_users(conn, &user_file, &hashes, &mut report)?;
+        load_adoptions(conn, &adoption_file)?;
         Ok(report)
     })
 }
@@ -740,6 +777,59 @@ fn load_users(conn: &mut AnyConnection, file: &Users, hashes: &[String], report:
             points::model::grant(conn, &grant)?;
         }
         report.users += 1;
+    }
+    Ok(())
+}
+
+const ADOPTIONS: &str = "adoptions.toml";
+
+fn load_adoptions(conn: &mut AnyConnection, file: &Adoptions) -> Result<(), AppError> {
+    use crate::adoption::service as asvc;
+    use crate::db::schema::adoption_offers;
+    for o in &file.offer {
+        let bad = |why: String| invalid(ADOPTIONS, format!("{}: {why}", o.title));
+        let product_id: i64 = products::table
+            .filter(products::code.eq(&o.product))
+            .select(products::id)
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| bad(format!("unknown product '{}'", o.product)))?;
+        let exists: Option<i64> = adoption_offers::table
+            .filter(adoption_offers::product_id.eq(product_id))
+            .filter(adoption_offers::title.eq(&o.title))
+            .select(adoption_offers::id)
+            .first(conn)
+            .optional()?;
+        if exists.is_some() {
+            continue;
+        }
+        let manager = accounts::model::find_by_email(conn, &o.manager)?
+            .ok_or_else(|| bad(format!("unknown manager '{}'", o.manager)))?;
+        let m = crate::coop::service::Manager {
+            user_id: manager.id,
+            producers: crate::coop::model::managed_producers(conn, manager.id)?,
+        };
+        let mut deliveries = Vec::with_capacity(o.delivery.len());
+        for d in &o.delivery {
+            let sku_id: i64 = skus::table
+                .filter(skus::code.eq(&d.sku))
+                .select(skus::id)
+                .first(conn)
+                .optional()?
+                .ok_or_else(|| bad(format!("unknown SKU '{}'", d.sku)))?;
+            deliveries.push(asvc::DeliveryInput { date: date(ADOPTIONS, &d.date)?, sku_id, quantity: d.quantity });
+        }
+        let input = asvc::OfferInput {
+            product_id,
+            kind: o.kind.clone(),
+            title: o.title.clone(),
+            season_start: date(ADOPTIONS, &o.season_start)?,
+            season_end: date(ADOPTIONS, &o.season_end)?,
+            price: o.price.parse::<Money>().map_err(&bad)?,
+            units: o.units,
+            deliveries,
+        };
+        asvc::create_offer(conn, &m, &input, chrono::Utc::now().naive_utc()).map_err(|e| bad(e.to_string()))?;
     }
     Ok(())
 }

@@ -33,6 +33,8 @@ use crate::{
 /// the organisation's budget and approval first (it may refuse the order), then the credit
 /// ledger, then mail (queued last, so it reports what was really written).
 pub const ORDER_HOOKS: Hooks = Hooks(&[
+    // Adoption offers come before organisation budgets in the lock order.
+    ("adoption", crate::adoption::service::on_order),
     ("orgs", orgs::account::on_order),
     ("credits", credits::service::on_order),
     ("invoices", crate::invoices::service::on_order),
@@ -182,6 +184,7 @@ impl Application {
                 .configure(settlement::pages::configure)
                 .configure(orgs::routes::pages)
                 .configure(crate::flash::pages::pages)
+                .configure(crate::adoption::pages::pages)
                 .configure(crate::invoices::pages::pages)
                 .route("/static/{file}", web::get().to(webparts::templates::static_file))
                 .route("/favicon.ico", web::get().to(webparts::templates::favicon))

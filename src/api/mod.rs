@@ -40,6 +40,7 @@ pub fn routes(cfg: &mut ApiConfig) {
             .configure(crate::reviews::routes::api)
             .configure(crate::draws::routes::api)
             .configure(crate::flash::routes::api)
+            .configure(crate::adoption::routes::api)
             .service(openapi_json)
             .default_service(web::to(|| async { Err::<HttpResponse, _>(AppError::NotFound) })),
     );

@@ -6,8 +6,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    campaigns, counties, order_lines, order_recipients, orders, producer_managers, producers, product_images, products,
-    shipments, sku_price_tiers, skus, stock_movements, users,
+    adoption_parcels, campaigns, counties, order_lines, order_recipients, orders, producer_managers, producers,
+    product_images, products, shipments, sku_price_tiers, skus, stock_movements, users,
 };
 use crate::db::AnyConnection;
 use crate::orders::status::OrderStatus;
@@ -219,6 +219,12 @@ pub fn open_lines(
         .filter(order_lines::producer_id.eq_any(producer_ids))
         .filter(orders::status.eq_any(shippable()))
         .filter(order_lines::refunded_quantity.lt(order_lines::quantity))
+        // A cloud adoption's planned delivery joins the queue on its date (`adoption`'s job).
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            adoption_parcels::table
+                .filter(adoption_parcels::order_line_id.eq(order_lines::id))
+                .filter(adoption_parcels::status.eq("planned")),
+        )))
         .order((orders::paid_at, orders::id, order_lines::id))
         .limit(limit)
         .select((
@@ -276,6 +282,26 @@ pub fn shipment_of(
         None => query.filter(shipments::recipient_id.is_null()),
     };
     query.first(conn).optional()
+}
+
+/// (carrier, tracking_no, received) of a part's original parcel, if it left.
+pub fn parcel_of_part(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    producer_id: i64,
+    recipient_id: Option<i64>,
+) -> QueryResult<Option<(String, String, bool)>> {
+    let mut query = shipments::table
+        .filter(shipments::order_id.eq(order_id))
+        .filter(shipments::producer_id.eq(producer_id))
+        .filter(shipments::after_sales_id.is_null())
+        .select((shipments::carrier, shipments::tracking_no, shipments::received_at))
+        .into_boxed();
+    query = match recipient_id {
+        Some(r) => query.filter(shipments::recipient_id.eq(r)),
+        None => query.filter(shipments::recipient_id.is_null()),
+    };
+    Ok(query.first::<(String, String, Option<NaiveDateTime>)>(conn).optional()?.map(|(c, t, r)| (c, t, r.is_some())))
 }
 
 pub struct NewShipment<'a> {

@@ -1142,3 +1142,124 @@ diesel::joinable!(flash_orders -> flash_sales (sale_id));
 diesel::allow_tables_to_appear_in_same_query!(flash_sales, flash_orders);
 diesel::allow_tables_to_appear_in_same_query!(flash_sales, skus);
 diesel::allow_tables_to_appear_in_same_query!(flash_sales, products);
+
+// Cloud adoption (云认养)
+diesel::table! {
+    adoption_offers (id) {
+        id -> BigInt,
+        producer_id -> BigInt,
+        product_id -> BigInt,
+        kind -> Text,
+        title -> Text,
+        season_start -> Date,
+        season_end -> Date,
+        price_fen -> BigInt,
+        units -> BigInt,
+        units_taken -> BigInt,
+        units_numbered -> BigInt,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    adoption_deliveries (id) {
+        id -> BigInt,
+        offer_id -> BigInt,
+        seq -> Integer,
+        due_on -> Date,
+        sku_id -> BigInt,
+        quantity -> BigInt,
+        share_fen -> BigInt,
+    }
+}
+
+diesel::table! {
+    adoptions (id) {
+        id -> BigInt,
+        offer_id -> BigInt,
+        order_id -> BigInt,
+        user_id -> BigInt,
+        org_id -> Nullable<BigInt>,
+        units -> BigInt,
+        certificate_name -> Text,
+        address -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    adopted_units (id) {
+        id -> BigInt,
+        offer_id -> BigInt,
+        adoption_id -> BigInt,
+        number -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    adoption_parcels (id) {
+        id -> BigInt,
+        adoption_id -> BigInt,
+        delivery_id -> BigInt,
+        order_line_id -> BigInt,
+        recipient_id -> BigInt,
+        status -> Text,
+        released_at -> Nullable<Timestamp>,
+        failed_reason -> Nullable<Text>,
+        failed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    adoption_updates (id) {
+        id -> BigInt,
+        offer_id -> BigInt,
+        author_id -> BigInt,
+        text -> Text,
+        photos -> Text,
+        all_units -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    adoption_update_units (update_id, unit_id) {
+        update_id -> BigInt,
+        unit_id -> BigInt,
+    }
+}
+
+diesel::joinable!(adoption_deliveries -> adoption_offers (offer_id));
+diesel::joinable!(adoptions -> adoption_offers (offer_id));
+diesel::joinable!(adopted_units -> adoptions (adoption_id));
+diesel::joinable!(adoption_parcels -> adoptions (adoption_id));
+diesel::joinable!(adoption_parcels -> adoption_deliveries (delivery_id));
+diesel::joinable!(adoption_offers -> producers (producer_id));
+diesel::joinable!(adoption_offers -> products (product_id));
+diesel::joinable!(adoption_update_units -> adoption_updates (update_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    adoption_offers,
+    adoption_deliveries,
+    adoptions,
+    adopted_units,
+    adoption_parcels,
+    adoption_updates,
+    adoption_update_units,
+);
+diesel::allow_tables_to_appear_in_same_query!(adoption_offers, producers);
+diesel::allow_tables_to_appear_in_same_query!(adoption_offers, products);
+diesel::allow_tables_to_appear_in_same_query!(adoption_offers, counties);
+diesel::allow_tables_to_appear_in_same_query!(adoption_deliveries, skus);
+diesel::allow_tables_to_appear_in_same_query!(adoption_deliveries, products);
+diesel::allow_tables_to_appear_in_same_query!(adoption_parcels, order_lines);
+diesel::allow_tables_to_appear_in_same_query!(adoption_parcels, orders);
+diesel::allow_tables_to_appear_in_same_query!(adoption_parcels, shipments);
+diesel::allow_tables_to_appear_in_same_query!(adoption_parcels, skus);
+diesel::allow_tables_to_appear_in_same_query!(adoption_parcels, products);
+diesel::allow_tables_to_appear_in_same_query!(adoption_parcels, order_recipients);
+diesel::allow_tables_to_appear_in_same_query!(adoptions, orders);
+diesel::allow_tables_to_appear_in_same_query!(adoptions, users);
+diesel::allow_tables_to_appear_in_same_query!(adopted_units, users);
+diesel::allow_tables_to_appear_in_same_query!(adopted_units, orders);

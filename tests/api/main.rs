@@ -2,6 +2,7 @@
 //! always; PostgreSQL and Redis when TEST_DATABASE_URL / TEST_REDIS_URL are set).
 
 mod accounts;
+mod adoption;
 mod after_sales;
 mod catalog;
 mod coop;

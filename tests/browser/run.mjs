@@ -659,7 +659,7 @@ async function assertInViewport(page, locator, what) {
 test('every page of every role fits a 390 px phone; main pages pass axe-core', withServerLog(async (t) => {
   const anonymous = ['/', '/counties/1', '/search?q=%E8%97%9C%E9%BA%A6', '/login', '/register', '/cart',
     '/campaigns/dragon-boat-2027', '/campaigns/year-round', '/campaigns/new-season-presale', '/ledger', '/ledger/verify',
-    '/donate/love-library', '/draws'];
+    '/donate/love-library', '/draws', '/adoptions', '/adoptions/1'];
   {
     const { page, problems } = await openPage(t, PHONE);
     const products = await (await page.request.get('/api/v1/products?page=1')).json();
@@ -718,6 +718,21 @@ test('every page of every role fits a 390 px phone; main pages pass axe-core', w
     await Promise.all([page.waitForURL((u) => u.pathname === '/cart'), page.getByTestId('bar-add').click()]);
     await page.goto('/checkout');
     assert.equal(await page.getByRole('main').getByLabel(ZH.addrName, { exact: true }).inputValue(), ADDRESS.name);
+    // Cloud adoption: the seeded offer's form, a unit adopted and paid, its page and certificate.
+    await visitOnPhone(page, '/adoptions/1', 'buyer-adoption-offer');
+    await assertAccessible(page, '/adoptions/1');
+    const adopted = await page.request.post('/api/v1/adoptions/1/adopt', {
+      data: { units: 1, certificate_name: '李明', address: { ...ADDRESS, detail: '金融大街 1 号' } },
+    });
+    assert.equal(adopted.status(), 201, await adopted.text());
+    const adoption = await adopted.json();
+    const paidAdoption = await page.request.post(`/api/v1/payments/sandbox/${adoption.order.payment_id}/complete`);
+    assert.equal(paidAdoption.status(), 200);
+    const unitId = adoption.units[0].id;
+    for (const url of [`/adopted-units/${unitId}`, `/adopted-units/${unitId}/certificate`, '/adoptions']) {
+      await visitOnPhone(page, url, `buyer${url.replace(/[^a-z0-9]+/gi, '-')}`);
+      await assertAccessible(page, url);
+    }
     assert.deepEqual(problems, []);
   }
   {
@@ -747,7 +762,7 @@ test('every page of every role fits a 390 px phone; main pages pass axe-core', w
     ['union@example.com', ['/union', '/account']],
     ['canteen@example.com', ['/canteen']],
     ['coop@example.com', ['/coop', '/coop/shipping', '/coop/reports', '/coop/stock/bulk', '/coop/after-sales', '/coop/earnings',
-      '/coop/invoices']],
+      '/coop/invoices', '/coop/adoptions', '/coop/adoptions/1']],
     ['admin@example.com', ['/admin', '/admin/points', '/admin/users', '/account', '/ledger', '/admin/after-sales',
       '/admin/settlement', '/admin/payouts']],
   ];
@@ -822,6 +837,10 @@ test('every page of every role fits a 390 px phone; main pages pass axe-core', w
       const links = await page.getByRole('main').locator('a[href^="/coop/skus/"], a[href^="/coop/products/"]')
         .evaluateAll((as) => [...new Set(as.map((a) => a.getAttribute('href')))].slice(0, 4));
       for (const url of links) await visitOnPhone(page, url, `coop${url.replace(/[^a-z0-9]+/gi, '-')}`);
+      for (const url of ['/coop/adoptions', '/coop/adoptions/1']) {
+        await page.goto(url);
+        await assertAccessible(page, url);
+      }
     }
     assert.deepEqual(problems, []);
   }
