@@ -5,7 +5,6 @@ use actix_web::web;
 use handlebars::Handlebars;
 use std::sync::Arc;
 
-use crate::cache::local::TtlCache;
 use crate::cache::pages::PageCache;
 use crate::cache::Cache;
 use crate::config::Config;
@@ -25,8 +24,6 @@ pub struct AppState {
     pub templates: Handlebars<'static>,
     pub messages: Arc<Messages>,
     pub metrics: Metrics,
-    /// Catalog reads, kept for `catalog_cache_secs` while the catalog version holds.
-    pub catalog_cache: TtlCache,
     /// Rendered catalog pages, kept for `page_cache_ms` while the catalog version holds.
     pub page_cache: PageCache,
     pub gateway: SandboxGateway,

@@ -49,8 +49,6 @@ pub struct Config {
     /// a mail: the second limit keeps a stranger from flooding someone's inbox).
     pub register_limit_per_ip: i64,
     pub register_limit_per_email: i64,
-    /// How long catalog reads outside the page cache may be reused (0: never cache).
-    pub catalog_cache_secs: u64,
     /// How long a rendered catalog page is kept, in milliseconds (0: never cache).
     pub page_cache_ms: u64,
     /// This instance's name among several behind one load balancer (logs, Redis messages);
@@ -122,7 +120,6 @@ struct FileSettings {
     login_window_secs: Option<u64>,
     register_limit_per_ip: Option<i64>,
     register_limit_per_email: Option<i64>,
-    catalog_cache_secs: Option<u64>,
     page_cache_ms: Option<u64>,
     instance_id: Option<String>,
     payment_timeout_mins: Option<i64>,
@@ -404,11 +401,6 @@ impl Config {
                 "a number of milliseconds",
             )?,
             instance_id,
-            catalog_cache_secs: parse(
-                pick("AIDMART_CATALOG_CACHE_SECS", f.catalog_cache_secs.map(|v| v.to_string())),
-                3,
-                "a number of seconds",
-            )?,
             login_window_secs: parse(
                 pick("AIDMART_LOGIN_WINDOW_SECS", f.login_window_secs.map(|v| v.to_string())),
                 900,

@@ -14,7 +14,6 @@ use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
 
 use crate::app::AppState;
-use crate::cache::local::TtlCache;
 use crate::cache::pages::PageCache;
 use crate::cache::Cache;
 use crate::config::Config;
@@ -103,7 +102,6 @@ impl Application {
         let gateway = SandboxGateway::new(&secret, format!("http://{host}:{port}/api/v1/payments/sandbox/webhook"));
         let workers = config.workers;
         let cookie_secure = config.cookie_secure;
-        let catalog_cache = TtlCache::new(std::time::Duration::from_secs(config.catalog_cache_secs));
         let page_cache_ms = config.page_cache_ms;
         if let Some(url) = &config.redis_url {
             let (prefix, id) = (config.redis_prefix.clone(), config.instance_id.clone());
@@ -117,7 +115,6 @@ impl Application {
             templates,
             messages,
             metrics: Metrics::default(),
-            catalog_cache,
             page_cache: PageCache::new(std::time::Duration::from_millis(page_cache_ms)),
             gateway,
             mailer,

@@ -2,7 +2,6 @@
 //! `pages` holds rendered catalog pages and the catalog version (`pages::catalog_changed`);
 //! `pubsub` carries catalog changes between instances through Redis.
 
-pub mod local;
 pub mod pages;
 pub mod pubsub;
 

@@ -3,9 +3,8 @@
 //! **`catalog_changed()`** is the invalidation entry point: anything that changes what a
 //! catalog page shows (a price, a SKU or product edit, stock going in or out of stock, a
 //! manager's stock change, a campaign or a flash sale) calls it. It moves the process-wide
-//! catalog version; every cached page and every `TtlCache` entry remembers the version it was
-//! made under and is not served once the version moved. Called inside a `db::write_tx`, the
-//! version moves again after COMMIT (a page rendered between the change and its commit would
+//! catalog version; every cached page remembers the version it was made under and is not
+//! served once the version moved. Called inside a `db::write_tx`, the version moves again after COMMIT (a page rendered between the change and its commit would
 //! otherwise be kept with the old data under the new version). With Redis, each local change is
 //! also published (`cache::pubsub`) and every other instance moves its own version.
 //!

@@ -212,8 +212,8 @@ async fn county_page(page: Page, path: web::Path<i64>) -> Result<HttpResponse, A
         })
         .await?;
     let (county, producers, products) = &loaded;
-    // Money moves faster than the catalog: not from `catalog_cache`, and the page is at most
-    // `AIDMART_PAGE_CACHE_MS` old.
+    // Money moves faster than the catalog: read fresh when the page is rendered, so it is at
+    // most `AIDMART_PAGE_CACHE_MS` old.
     let totals = page.state.db(move |conn| Ok(crate::settlement::model::county_producer_totals(conn, id)?)).await?;
     let today = today();
     let data = CountyData {
