@@ -36,6 +36,8 @@ pub struct AppState {
     pub receipt_key: Vec<u8>,
     /// Flash-sale admission: the in-process state (without Redis) and sales' figures.
     pub flash: crate::flash::admission::Admission,
+    /// Session tokens recently found live (`accounts::sessions::check`).
+    pub live_sessions: crate::accounts::sessions::LiveSessions,
 }
 
 impl AppState {

@@ -122,6 +122,7 @@ impl Application {
             order_hooks: ORDER_HOOKS,
             receipt_key,
             flash: Default::default(),
+            live_sessions: Default::default(),
         });
         crate::jobs::spawn_all(state.clone());
         let metrics_port = match state.config.metrics_bind {

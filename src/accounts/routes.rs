@@ -407,6 +407,7 @@ async fn password_submit(page: Page, form: web::Form<PasswordForm>) -> Result<Ht
     .await;
     match result {
         Ok(()) => {
+            page.state.live_sessions.forget_user(id);
             sessions::begin(&page.state, &page.session, &user).await?;
             notice(&page, "password_changed_heading", "password_changed_text", "/account", StatusCode::OK)
         }

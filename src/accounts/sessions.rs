@@ -13,6 +13,9 @@ use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use rand::distributions::{Alphanumeric, DistString};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::app::AppState;
 use crate::db::schema::user_sessions;
@@ -31,6 +34,47 @@ fn hash(token: &str) -> String {
 
 fn oldest_valid(now: NaiveDateTime) -> NaiveDateTime {
     now - chrono::Duration::days(LIFETIME_DAYS)
+}
+
+/// How long a token found live on the server is trusted without asking again.
+const RECHECK: Duration = Duration::from_secs(1);
+/// Past this many remembered tokens, the stale ones are dropped before another is added.
+const REMEMBERED: usize = 10_000;
+
+/// Tokens this instance found live in the last `RECHECK`, so that a burst of requests from one
+/// session (buyers pressing buy during a live stream) costs one query a second, not one each.
+/// Ending sessions here forgets them at once; another instance may let an ended session through
+/// for up to `RECHECK` more.
+#[derive(Default)]
+pub struct LiveSessions(Mutex<HashMap<String, (i64, Instant)>>);
+
+impl LiveSessions {
+    fn knows(&self, token_hash: &str, user_id: i64) -> bool {
+        let known = self.0.lock().map(|m| m.get(token_hash).copied()).ok().flatten();
+        known.is_some_and(|(user, at)| user == user_id && at.elapsed() < RECHECK)
+    }
+
+    fn remember(&self, token_hash: String, user_id: i64) {
+        if let Ok(mut m) = self.0.lock() {
+            if m.len() >= REMEMBERED {
+                m.retain(|_, (_, at)| at.elapsed() < RECHECK);
+            }
+            m.insert(token_hash, (user_id, Instant::now()));
+        }
+    }
+
+    fn forget(&self, token_hash: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            m.remove(token_hash);
+        }
+    }
+
+    /// Forgets every session of `user_id` (a new password, "log out everywhere").
+    pub fn forget_user(&self, user_id: i64) {
+        if let Ok(mut m) = self.0.lock() {
+            m.retain(|_, (user, _)| *user != user_id);
+        }
+    }
 }
 
 pub fn insert(conn: &mut AnyConnection, token_hash: &str, user_id: i64, now: NaiveDateTime) -> QueryResult<usize> {
@@ -84,6 +128,7 @@ pub async fn end(state: &AppState, session: &Session) -> Result<(), AppError> {
     session::log_out(session);
     if let Some(token) = token {
         let token_hash = hash(&token);
+        state.live_sessions.forget(&token_hash);
         state.db(move |conn| Ok(delete(conn, &token_hash)?)).await?;
     }
     Ok(())
@@ -92,6 +137,7 @@ pub async fn end(state: &AppState, session: &Session) -> Result<(), AppError> {
 /// Logs `user_id` out everywhere, this session included.
 pub async fn end_all(state: &AppState, session: &Session, user_id: i64) -> Result<(), AppError> {
     session::log_out(session);
+    state.live_sessions.forget_user(user_id);
     state.db(move |conn| Ok(delete_all(conn, user_id)?)).await?;
     Ok(())
 }
@@ -109,13 +155,23 @@ pub async fn check<B: MessageBody + 'static>(
         let live = match (token, state) {
             (Some(token), Some(state)) => {
                 let token_hash = hash(&token);
-                let result =
-                    state.db(move |conn| Ok(is_live(conn, &token_hash, user.id, Utc::now().naive_utc())?)).await;
-                match result {
-                    Ok(live) => live,
-                    Err(e) => {
-                        let (http_req, _) = req.into_parts();
-                        return Ok(ServiceResponse::from_err(e, http_req).map_into_right_body());
+                if state.live_sessions.knows(&token_hash, user.id) {
+                    true
+                } else {
+                    let checked = token_hash.clone();
+                    let result =
+                        state.db(move |conn| Ok(is_live(conn, &checked, user.id, Utc::now().naive_utc())?)).await;
+                    match result {
+                        Ok(live) => {
+                            if live {
+                                state.live_sessions.remember(token_hash, user.id);
+                            }
+                            live
+                        }
+                        Err(e) => {
+                            let (http_req, _) = req.into_parts();
+                            return Ok(ServiceResponse::from_err(e, http_req).map_into_right_body());
+                        }
                     }
                 }
             }

@@ -525,6 +525,7 @@ pub fn adopt(
                     delivery_date: None,
                     record: None,
                     reserved: false,
+                    ends_transaction: false,
                 },
                 now,
             )?,

@@ -188,6 +188,12 @@ impl TxError for diesel::result::Error {
     }
 }
 
+/// True inside a transaction that is not nested in another (no savepoint between).
+pub fn in_outermost_transaction(conn: &mut AnyConnection) -> bool {
+    type Tm = <AnyConnection as Connection>::TransactionManager;
+    Tm::transaction_manager_status_mut(conn).transaction_depth().ok().flatten().is_some_and(|d| d.get() == 1)
+}
+
 fn in_any_transaction(conn: &mut AnyConnection) -> bool {
     type Tm = <AnyConnection as Connection>::TransactionManager;
     Tm::transaction_manager_status_mut(conn).transaction_depth().ok().flatten().is_some()

@@ -499,6 +499,7 @@ fn gift_order(
             delivery_date: None,
             record: None,
             reserved: false,
+            ends_transaction: false,
         };
         Ok(orders::place(conn, s, draft, now)?.order.id)
     })

@@ -409,6 +409,7 @@ pub fn place(
             delivery_date: None,
             record: None,
             reserved: true,
+            ends_transaction: false,
         };
         let placed = orders::place(conn, s, draft, now)?;
         // The sale's row, after the order's rows (the lock order): the database's own guard.

@@ -7,4 +7,4 @@ pub mod model;
 pub mod service;
 
 pub use model::StockChange;
-pub use service::{adjust, put_back, release, reserve, set, take, Change, Reason};
+pub use service::{adjust, put_back, release, reserve, set, take, take_and_commit, Change, Reason};

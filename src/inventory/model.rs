@@ -78,6 +78,53 @@ pub fn take_for_sale_pg(
     }))
 }
 
+/// PostgreSQL only, as an order's last statements: takes each (sku, quantity) for a sale with
+/// its history row (`take_stock_for_sale`), COMMITs the caller's transaction and BEGINs an
+/// empty one, all in one round trip. A hot SKU's row lock is then held only while the commit is
+/// flushed, never while this client waits to be scheduled; the empty transaction is what the
+/// caller's transaction manager ends (at no cost). A short SKU fails the batch with a message
+/// starting `out_of_stock:`, before the COMMIT, so nothing is committed.
+pub fn take_for_sale_and_commit_pg(
+    conn: &mut diesel::PgConnection,
+    items: &[(i64, i64)],
+    order_id: i64,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    use std::fmt::Write;
+    // The simple query protocol carries no parameters: every value here is a number or a
+    // timestamp this code formats, so nothing from outside reaches the text.
+    let at = now.format("%Y-%m-%d %H:%M:%S%.6f");
+    let mut sql = String::new();
+    for (sku_id, quantity) in items {
+        let _ = write!(sql, "SELECT take_stock_for_sale({sku_id}, {quantity}, {order_id}, {user_id}, '{at}'); ");
+    }
+    sql.push_str("COMMIT; BEGIN");
+    diesel::connection::SimpleConnection::batch_execute(conn, &sql)
+}
+
+/// The sale movements of an order as stock changes, exact as written (read back after
+/// `take_for_sale_and_commit_pg`).
+pub fn sale_changes(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<StockChange>> {
+    let rows: Vec<(i64, Option<i64>, Option<i64>, i64)> = stock_movements::table
+        .inner_join(skus::table.on(skus::id.eq(stock_movements::sku_id)))
+        .filter(stock_movements::order_id.eq(order_id))
+        .filter(stock_movements::reason.eq("sale"))
+        .select((
+            stock_movements::sku_id,
+            stock_movements::stock_before,
+            stock_movements::stock_after,
+            skus::low_stock_threshold,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(sku_id, before, after, threshold)| {
+            Some(StockChange { sku_id, before: before?, after: after?, threshold })
+        })
+        .collect())
+}
+
 /// Sets the stock to `new` only if it is still `seen` (compare-and-set): `None` when a sale
 /// or another change came in between, and the caller reads again.
 pub fn set_stock_if(conn: &mut AnyConnection, sku_id: i64, seen: i64, new: i64) -> QueryResult<Option<StockChange>> {

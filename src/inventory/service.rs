@@ -96,6 +96,45 @@ pub fn take(
     Ok(taken)
 }
 
+/// `take` as the last thing an order's transaction does, ending it: on PostgreSQL, in an
+/// outermost transaction, the decrements and the COMMIT travel in one round trip
+/// (`model::take_for_sale_and_commit_pg`), so a hot SKU's lock is never held while this client
+/// waits for a core. The caller is then in a new transaction whose work is not part of the
+/// order's: nothing that belongs with the order may follow. The low-stock alert, read back from
+/// the committed movements, is such later work; if it fails, the order still stands and the
+/// failure is logged. Anywhere else this is `take`.
+pub fn take_and_commit(
+    conn: &mut AnyConnection,
+    items: &[(i64, i64)],
+    order_id: i64,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    if !crate::db::in_outermost_transaction(conn) {
+        return take(conn, items, order_id, user_id, now).map(drop);
+    }
+    let AnyConnection::Postgresql(pg) = conn else {
+        return take(conn, items, order_id, user_id, now).map(drop);
+    };
+    let items: Vec<(i64, i64)> = per_sku(items).into_iter().collect();
+    match model::take_for_sale_and_commit_pg(pg, &items, order_id, user_id, now) {
+        Ok(()) => {}
+        Err(diesel::result::Error::DatabaseError(_, info)) if info.message().starts_with("out_of_stock:") => {
+            let what = info.message().trim_start_matches("out_of_stock:").trim();
+            return Err(AppError::conflict("out_of_stock", format!("{what} / 库存不足")));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let alerted = model::sale_changes(conn, order_id).map_err(AppError::from).and_then(|changes| {
+        announce(&changes);
+        alert_low_stock(conn, &changes, now)
+    });
+    if let Err(e) = alerted {
+        tracing::warn!(order_id, error = %e, "order placed; its low-stock alert failed");
+    }
+    Ok(())
+}
+
 /// Puts the (sku, quantity) pairs of an order back on the shelf.
 pub fn put_back(
     conn: &mut AnyConnection,

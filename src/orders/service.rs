@@ -478,6 +478,9 @@ pub struct Draft<'a> {
     /// the shelf when the sale was made): the pipeline takes none from the shelf, and a
     /// cancellation gives them back to their owner (its `Cancelled` hook), not to the shelf.
     pub reserved: bool,
+    /// Nothing follows this placement in its transaction, so a gateway order may take its stock
+    /// and commit in one round trip (`inventory::take_and_commit`): the hot-SKU path.
+    pub ends_transaction: bool,
 }
 
 /// An Idempotency-Key's row to write in the order's transaction (`place_once`).
@@ -626,7 +629,11 @@ pub fn place(conn: &mut AnyConnection, s: &Settings, draft: Draft, now: NaiveDat
     }
     if !draft.reserved {
         let items: Vec<(i64, i64)> = lines.iter().map(|l| (l.sku_id, l.quantity)).collect();
-        inventory::take(conn, &items, order.id, draft.buyer.id, now)?;
+        if draft.ends_transaction && !paid_now {
+            inventory::take_and_commit(conn, &items, order.id, draft.buyer.id, now)?;
+        } else {
+            inventory::take(conn, &items, order.id, draft.buyer.id, now)?;
+        }
     }
     if paid_now {
         let note = match draft.settle {
@@ -715,6 +722,7 @@ pub fn write_personal(
         delivery_date: None,
         record,
         reserved: false,
+        ends_transaction: true,
     };
     place(conn, s, draft, now)?.view(s)
 }

@@ -183,6 +183,7 @@ pub fn place(
         delivery_date: p.delivery_date,
         record: None,
         reserved: false,
+        ends_transaction: false,
     };
     orders::place(conn, s, draft, now)
 }
