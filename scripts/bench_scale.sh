@@ -7,6 +7,8 @@
 #                                        pg_stat_statements tells where the time went
 #        scripts/bench_scale.sh scale    one vs three instances behind nginx (scripts/scale.sh):
 #                                        product page requests/s, hot-SKU orders/s, RSS
+#        scripts/bench_scale.sh flash    flash-sale admission attempts/s and orders/s with Redis,
+#                                        beside /healthz and redis-benchmark of the script alone
 #        scripts/bench_scale.sh all
 #
 # Needs target/release/aidmart, wrk and nginx (Debian `wrk nginx-light`, installed when
@@ -238,6 +240,62 @@ hot() {
     PSQL=("${saved[@]}")
 }
 
+# ------------------------------------------------------------ flash sale --
+# 200 buyers (Redis sessions) press "buy" in live sales (scripts/bench/flash_sale.lua: each
+# request the next buyer's cookie, no Idempotency-Key), on the shared PostgreSQL and Redis.
+flash() {
+    local db=aidmart_bench_flash data="$OUT/flash-data" prefix="bench-flash-$$" n=200
+    local cookies="$OUT/flash-cookies.txt"
+    rm -rf "$data" "$cookies" && mkdir -p "$data"
+    "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
+    export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
+    start_app "$data" REDIS_URL=redis://127.0.0.1:6379 AIDMART_REDIS_PREFIX="$prefix"
+    local base="http://127.0.0.1:$APP_PORT"
+    sale() { python3 "$ROOT/scripts/bench/flash_prepare.py" "$base" "$DATABASE_URL" "$n" "$1" "$2" "$cookies" | tail -1; }
+    attempts() {
+        FLASH_SALE=$1 FLASH_COOKIES="$cookies" wrk -t2 -c64 -d"$2" --latency -s "$ROOT/scripts/bench/flash_sale.lua" "$base"
+    }
+    local held sold_out plenty
+    held=$(sale 1000 1)    # every buyer takes 1 in the warm-up; then each attempt is limit_reached
+    sold_out=$(sale 100 1) # sold out in the warm-up; then each attempt is sold_out
+    plenty=$(sale 1000000 1000000)
+    attempts "$held" 3s >/dev/null
+    attempts "$sold_out" 3s >/dev/null
+    wrk -t2 -c64 -d"${SECONDS_EACH}s" --latency "$base/healthz" >"$OUT/wrk-flash-healthz.txt"
+    wrk -t2 -c64 -d"${SECONDS_EACH}s" --latency -H "Cookie: $(head -1 "$cookies")" "$base/healthz" >"$OUT/wrk-flash-healthz-cookie.txt"
+    attempts "$held" "${SECONDS_EACH}s" >"$OUT/wrk-flash-limit.txt"
+    attempts "$sold_out" "${SECONDS_EACH}s" >"$OUT/wrk-flash-soldout.txt"
+    local before after
+    before=$("${PSQL[@]}" -d "$db" -Atc "SELECT COUNT(*) FROM flash_orders WHERE sale_id = $plenty")
+    FLASH_SALE=$plenty FLASH_COOKIES="$cookies" wrk -t2 -c50 -d"${SECONDS_EACH}s" --latency \
+        -s "$ROOT/scripts/bench/flash_sale.lua" "$base" >"$OUT/wrk-flash-orders.txt"
+    after=$("${PSQL[@]}" -d "$db" -Atc "SELECT COUNT(*) FROM flash_orders WHERE sale_id = $plenty")
+    local five_xx
+    five_xx=$(grep -h '^status 5' "$OUT"/wrk-flash-{limit,soldout,orders}.txt | awk '{s += $3} END {print s + 0}')
+    stop_app
+    # The script alone, on a hash with units for everyone: each call checks and takes.
+    redis-cli HSET bench-flash-script gen 0 epoch x left 1000000000 >/dev/null
+    redis-benchmark -q -c 50 -n 200000 -r 200 EVAL "$(sed -n '/^const ADMIT/,/^";/p' "$ROOT/src/flash/admission.rs" | sed '1d;$d')" \
+        1 "bench-flash-script" __rand_int__ 1 1000000 0 >"$OUT/redis-benchmark-admit.txt" 2>&1 || true
+    redis-cli DEL bench-flash-script >/dev/null
+    redis-cli --scan --pattern "$prefix:*" | xargs -r redis-cli DEL >/dev/null
+    printf '| what | requests/s | p50 | p99 |\n| --- | ---: | ---: | ---: |\n'
+    local f
+    for f in healthz:"\`GET /healthz\`, no cookie" healthz-cookie:"\`GET /healthz\` with a buyer's session cookie" \
+        limit:"admission attempts, every buyer at its limit (409 \`limit_reached\`, the Lua script each time)" \
+        soldout:"admission attempts on a sold-out sale (409 \`sold_out\`)"; do
+        local file="$OUT/wrk-flash-${f%%:*}.txt"
+        printf '| %s | %s | %s | %s |\n' "${f#*:}" "$(rps "$file")" "$(awk '/ 50%/ {print $2}' "$file")" "$(p99 "$file")"
+    done
+    printf '| orders committed in a sale with units for all (%d in %ss) | %s | %s | %s |\n' "$((after - before))" \
+        "$SECONDS_EACH" "$(awk -v a="$((after - before))" -v s="$SECONDS_EACH" 'BEGIN {printf "%d", a / s}')" \
+        "$(awk '/ 50%/ {print $2}' "$OUT/wrk-flash-orders.txt")" "$(p99 "$OUT/wrk-flash-orders.txt")"
+    printf '| redis-benchmark -c 50: the admission script alone | %s | | |\n' \
+        "$(tr '\r' '\n' <"$OUT/redis-benchmark-admit.txt" | awk '/requests per second/ {v = $2} END {print v}')"
+    printf '\n5xx answers: %s\n' "$five_xx"
+    "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
+}
+
 # ------------------------------------------------------ one vs three --
 scale() {
     printf '| instances | product page req/s | p99 | orders/s (one SKU, %d buyers) | p99 | RSS idle per instance (kB) | RSS under load per instance (kB) |\n| ---: | ---: | ---: | ---: | ---: | --- | --- |\n' "$BUYERS"
@@ -265,13 +323,15 @@ case "${1:-all}" in
     pages) pages ;;
     hot) hot ;;
     scale) scale ;;
+    flash) flash ;;
     all)
         pages
         hot
         scale
+        flash
         ;;
     *)
-        printf 'Usage: %s pages|hot|scale|all\n' "${0##*/}" >&2
+        printf 'Usage: %s pages|hot|scale|flash|all\n' "${0##*/}" >&2
         exit 2
         ;;
 esac

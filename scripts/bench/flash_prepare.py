@@ -4,10 +4,12 @@ their session cookies written one per line, and a live sale made by the admin.
 
     python3 scripts/bench/flash_prepare.py http://127.0.0.1:PORT DATABASE_URL N QUANTITY LIMIT COOKIES_FILE
 
-Prints the sale's id. Buyers are inserted with SQL (psql or sqlite3), copying the demo buyer's
-password hash, so no registration mail is needed."""
+Prints the sale's id. Buyers are inserted with SQL (psql), copying the demo buyer's password
+hash, so no registration mail is needed. When COOKIES_FILE already holds N cookies, those
+buyers are reused (only the sale is made)."""
 
 import datetime
+import os
 import subprocess
 import sys
 
@@ -18,13 +20,14 @@ sql = ("INSERT INTO users (email, password_hash, display_name, disabled, created
        "SELECT 'bench' || g || '@example.com', password_hash, 'Bench ' || g, disabled, created_at, verified "
        f"FROM users, generate_series(1, {n}) AS g WHERE email = 'buyer@example.com' "
        "ON CONFLICT DO NOTHING")
-subprocess.run(["psql", "-q", db, "-c", sql], check=True)
-with open(out, "w") as f:
-    for i in range(1, n + 1):
-        s = requests.Session()
-        r = s.post(base + "/api/v1/auth/login", json={"email": f"bench{i}@example.com", "password": "aidmart-demo"})
-        r.raise_for_status()
-        f.write(f"aidmart_session={s.cookies['aidmart_session']}\n")
+if not os.path.exists(out) or len(open(out).read().split()) != n:
+    subprocess.run(["psql", "-q", db, "-c", sql], check=True)
+    with open(out, "w") as f:
+        for i in range(1, n + 1):
+            s = requests.Session()
+            r = s.post(base + "/api/v1/auth/login", json={"email": f"bench{i}@example.com", "password": "aidmart-demo"})
+            r.raise_for_status()
+            f.write(f"aidmart_session={s.cookies['aidmart_session']}\n")
 admin = requests.Session()
 admin.post(base + "/api/v1/auth/login", json={"email": "admin@example.com", "password": "aidmart-demo"}).raise_for_status()
 sku = admin.get(base + "/api/v1/products/1").json()["skus"][0]["id"]

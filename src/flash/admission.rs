@@ -66,6 +66,12 @@ struct LocalSale {
 pub struct Admission {
     local: Mutex<HashMap<i64, LocalSale>>,
     sales: Mutex<HashMap<i64, (Instant, Running)>>,
+    /// Sales Redis last answered sold out, with that generation and when: for `SALE_CACHE`
+    /// this instance answers sold out itself, so the crowd still pressing "buy" after the last
+    /// unit went costs Redis nothing. Units that come back (a cancelled or expired order) move
+    /// the sale's generation, which ends the memo at once; a failed order's given-back units
+    /// end it on this instance and are seen by the others within `SALE_CACHE`.
+    sold_out: Mutex<HashMap<i64, (i64, Instant)>>,
 }
 
 /// How long a sale's figures (times, limit, generation) are reused before reading them again:
@@ -146,6 +152,11 @@ impl Admission {
         }
     }
 
+    fn known_sold_out(&self, sale_id: i64, generation: i64) -> bool {
+        let Ok(memo) = self.sold_out.lock() else { return false };
+        memo.get(&sale_id).is_some_and(|&(seen, at)| seen >= generation && at.elapsed() < SALE_CACHE)
+    }
+
     /// Checks and takes `quantity` units of the sale for the buyer, atomically.
     pub async fn admit(
         &self,
@@ -158,6 +169,9 @@ impl Admission {
     ) -> Result<Verdict, AppError> {
         match cache {
             Cache::Redis { conn, prefix } => {
+                if self.known_sold_out(sale_id, generation) {
+                    return Ok(Verdict::SoldOut);
+                }
                 let (code, epoch): (i64, String) = eval(ADMIT, key(prefix, sale_id))
                     .arg(buyer_id)
                     .arg(quantity)
@@ -168,7 +182,12 @@ impl Admission {
                     .map_err(redis_error)?;
                 Ok(match code {
                     1 => Verdict::Admitted(Ticket { sale_id, buyer_id, quantity, epoch }),
-                    -1 => Verdict::SoldOut,
+                    -1 => {
+                        if let Ok(mut memo) = self.sold_out.lock() {
+                            memo.insert(sale_id, (generation, Instant::now()));
+                        }
+                        Verdict::SoldOut
+                    }
                     -2 => Verdict::LimitReached,
                     _ => Verdict::Unseeded,
                 })
@@ -229,6 +248,9 @@ impl Admission {
     /// Gives an admission back (its order could not be placed), if the state it came from is
     /// still the one in use; a state seeded since then already counts without it.
     pub async fn give_back(&self, cache: &Cache, ticket: &Ticket) -> Result<(), AppError> {
+        if let Ok(mut memo) = self.sold_out.lock() {
+            memo.remove(&ticket.sale_id);
+        }
         match cache {
             Cache::Redis { conn, prefix } => {
                 eval(GIVE_BACK, key(prefix, ticket.sale_id))

@@ -225,6 +225,34 @@ async fn thirty_buyers_race_for_the_last_five_units() {
         answers.iter().map(|(s, b)| (s, error_code(b).to_string())).collect::<Vec<_>>()
     );
     assert_eq!(app.stock("RH-RICE-5KG"), 0);
+    // A refused order leaves nothing behind: on PostgreSQL its stock is taken in the same round
+    // trip as the COMMIT, which a short SKU stops before it is sent.
+    let count = |sql: &str| scalar(&mut app.conn(), sql);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM orders"), 5);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM payments"), 5);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM stock_movements WHERE reason = 'sale'"), 5);
+    // All or nothing over SKUs: the first SKU is not taken when the second is short.
+    let quinoa = app.stock("GY-QUINOA-1KG");
+    let both =
+        json!([{"sku_id": app.sku("GY-QUINOA-1KG"), "quantity": 2}, {"sku_id": app.sku("RH-RICE-5KG"), "quantity": 1}]);
+    let (status, answer) = place(&app, &buyer, &order_body(both, 0, app.campaign("year-round")), None).await;
+    assert_eq!((status, error_code(&answer)), (409, "out_of_stock"), "{answer}");
+    assert_eq!(app.stock("GY-QUINOA-1KG"), quinoa);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM orders"), 5);
+    // The order that ends its transaction with the stock still reads as placed and is payable.
+    let one = json!([{"sku_id": app.sku("GY-QUINOA-1KG"), "quantity": 2}]);
+    let (status, placed) = place(&app, &buyer, &order_body(one, 0, app.campaign("year-round")), Some("last-one")).await;
+    assert_eq!(status, 201, "{placed}");
+    assert_eq!(app.stock("GY-QUINOA-1KG"), quinoa - 2);
+    let (again, replayed) = place(
+        &app,
+        &buyer,
+        &order_body(json!([{"sku_id": app.sku("GY-QUINOA-1KG"), "quantity": 2}]), 0, app.campaign("year-round")),
+        Some("last-one"),
+    )
+    .await;
+    assert_eq!((again, &replayed), (201, &placed), "the key's record was committed with the order");
+    assert_eq!(count("SELECT COUNT(*) AS n FROM orders"), 6);
 }
 
 #[actix_web::test]
