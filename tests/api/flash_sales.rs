@@ -16,16 +16,17 @@ fn time(t: chrono::NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
-async fn app() -> TestApp {
+pub(crate) async fn app() -> TestApp {
     spawn_app_with(&[("AIDMART_LOGIN_LIMIT_PER_IP", "100000"), ("AIDMART_JOB_INTERVAL_SECS", "3600")]).await
 }
 
 /// Makes a sale as `maker` and returns its answer.
-async fn make_sale(app: &TestApp, maker: &reqwest::Client, body: Value) -> (u16, Value) {
+pub(crate) async fn make_sale(app: &TestApp, maker: &reqwest::Client, body: Value) -> (u16, Value) {
     send_json(maker.post(app.url("/api/v1/flash-sales")).json(&body)).await
 }
 
-fn live_sale(sku: i64, quantity: i64, limit: i64) -> Value {
+/// A sale of `quantity` units of `sku` at 9.90, `limit` per buyer, live for two hours.
+pub(crate) fn live_sale(sku: i64, quantity: i64, limit: i64) -> Value {
     let now = Utc::now().naive_utc();
     json!({"sku_id": sku, "price": "9.90", "quantity": quantity, "per_buyer_limit": limit,
         "starts_at": time(now - Duration::minutes(1)), "ends_at": time(now + Duration::hours(2)),
@@ -33,8 +34,19 @@ fn live_sale(sku: i64, quantity: i64, limit: i64) -> Value {
 }
 
 async fn buy(app: &TestApp, c: &reqwest::Client, sale: i64, quantity: i64, key: Option<&str>) -> (u16, Value) {
+    buy_at(&app.base, c, sale, quantity, key).await
+}
+
+/// Buys in a sale through the instance at `base`.
+pub(crate) async fn buy_at(
+    base: &str,
+    c: &reqwest::Client,
+    sale: i64,
+    quantity: i64,
+    key: Option<&str>,
+) -> (u16, Value) {
     let mut req = c
-        .post(app.url(&format!("/api/v1/flash-sales/{sale}/orders")))
+        .post(format!("{base}/api/v1/flash-sales/{sale}/orders"))
         .json(&json!({"quantity": quantity, "points": 0, "address": address()}));
     if let Some(k) = key {
         req = req.header("Idempotency-Key", k);
@@ -43,7 +55,7 @@ async fn buy(app: &TestApp, c: &reqwest::Client, sale: i64, quantity: i64, key: 
 }
 
 /// `n` new buyers (the demo password), logged in.
-async fn buyers(app: &TestApp, n: usize) -> Vec<reqwest::Client> {
+pub(crate) async fn buyers(app: &TestApp, n: usize) -> Vec<reqwest::Client> {
     for i in 0..n {
         exec(
             &mut app.conn(),
@@ -63,7 +75,12 @@ async fn buyers(app: &TestApp, n: usize) -> Vec<reqwest::Client> {
 }
 
 async fn remaining(app: &TestApp, sale: i64) -> i64 {
-    let (_, view) = app.get_json(&format!("/api/v1/flash-sales/{sale}")).await;
+    remaining_at(&app.base, sale).await
+}
+
+/// The sale's remaining units as the instance at `base` shows them.
+pub(crate) async fn remaining_at(base: &str, sale: i64) -> i64 {
+    let (_, view) = send_json(crate::helpers::client().get(format!("{base}/api/v1/flash-sales/{sale}"))).await;
     view["remaining"].as_i64().unwrap_or(-1)
 }
 
@@ -77,22 +94,30 @@ async fn flush_redis(app: &TestApp, sale: i64) -> bool {
     true
 }
 
-/// 300 attempts by 100 buyers (3 each) at once. With `flush_midway` (and Redis), the first
-/// 30 attempts go first, then the sale's Redis state is deleted, then the other 270 go at
-/// once while it is deleted again in their midst.
-async fn race(app: &TestApp, clients: &[reqwest::Client], sale: i64, flush_midway: bool) -> Vec<(u16, Value)> {
-    let attempt = |i: usize, round: usize| {
-        let c = &clients[i];
-        async move { buy(app, c, sale, 1, Some(&format!("race-{sale}-{i}-{round}"))).await }
+/// 300 attempts by 100 buyers (3 each) at once, spread round-robin over the instances at
+/// `bases` (the n-th attempt to `bases[n % len]`, so with three instances each buyer tries
+/// each of them once). With `flush_midway` (and Redis), the first 30 attempts go first, then
+/// the sale's Redis state is deleted, then the other 270 go at once while it is deleted again
+/// in their midst.
+pub(crate) async fn race(
+    app: &TestApp,
+    bases: &[String],
+    clients: &[reqwest::Client],
+    sale: i64,
+    flush_midway: bool,
+) -> Vec<(u16, Value)> {
+    let attempt = |n: usize, (i, round): (usize, usize)| {
+        let (c, base) = (&clients[i], &bases[n % bases.len()]);
+        async move { buy_at(base, c, sale, 1, Some(&format!("race-{sale}-{i}-{round}"))).await }
     };
     let order: Vec<(usize, usize)> = (0..3).flat_map(|round| (0..clients.len()).map(move |i| (i, round))).collect();
     if !flush_midway {
-        return futures_util::future::join_all(order.iter().map(|&(i, r)| attempt(i, r))).await;
+        return futures_util::future::join_all(order.iter().enumerate().map(|(n, &a)| attempt(n, a))).await;
     }
-    let mut answers = futures_util::future::join_all(order[..30].iter().map(|&(i, r)| attempt(i, r))).await;
+    let mut answers = futures_util::future::join_all(order[..30].iter().enumerate().map(|(n, &a)| attempt(n, a))).await;
     assert_eq!(answers.iter().filter(|(s, _)| *s == 201).count(), 30, "{:?}", codes(&answers));
     flush_redis(app, sale).await;
-    let rest = futures_util::future::join_all(order[30..].iter().map(|&(i, r)| attempt(i, r)));
+    let rest = futures_util::future::join_all(order.iter().enumerate().skip(30).map(|(n, &a)| attempt(n, a)));
     let flusher = async {
         actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
         flush_redis(app, sale).await
@@ -114,39 +139,61 @@ fn codes(answers: &[(u16, Value)]) -> Vec<(u16, String)> {
     answers.iter().map(|(s, b)| (*s, error_code(b).to_string())).collect()
 }
 
-async fn exactly_the_quantity_sells(flush_midway: bool) {
-    let app = app().await;
-    let code = "RH-RICE-5KG";
-    exec(&mut app.conn(), &format!("UPDATE skus SET stock = 100 WHERE code = '{code}'"));
-    let admin = app.client_for("admin@example.com").await;
-    let (status, sale) = make_sale(&app, &admin, live_sale(app.sku(code), 40, 1)).await;
-    assert_eq!(status, 201, "{sale}");
-    let id = sale["id"].as_i64().unwrap_or(0);
-    assert_eq!((sale["status"].as_str(), sale["remaining"].as_i64()), (Some("live"), Some(40)));
-    assert_eq!(app.stock(code), 60, "the sale's units are set aside at once");
-    let clients = buyers(&app, 100).await;
+/// The SKU of the race's sale.
+pub(crate) const RACE_SKU: &str = "RH-RICE-5KG";
 
-    let answers = race(&app, &clients, id, flush_midway).await;
+/// The race's sale: 40 units of `RACE_SKU` (stock set to 100 first) at 9.90, one per buyer,
+/// live now, made by the admin; its id.
+pub(crate) async fn sale_of_forty(app: &TestApp) -> i64 {
+    exec(&mut app.conn(), &format!("UPDATE skus SET stock = 100 WHERE code = '{RACE_SKU}'"));
+    let admin = app.client_for("admin@example.com").await;
+    let (status, sale) = make_sale(app, &admin, live_sale(app.sku(RACE_SKU), 40, 1)).await;
+    assert_eq!(status, 201, "{sale}");
+    assert_eq!((sale["status"].as_str(), sale["remaining"].as_i64()), (Some("live"), Some(40)));
+    assert_eq!(app.stock(RACE_SKU), 60, "the sale's units are set aside at once");
+    sale["id"].as_i64().unwrap_or(0)
+}
+
+/// What the race must end with: exactly 40 orders at the sale price, every other attempt a
+/// 409 `sold_out` or `limit_reached` (never a 5xx), no buyer over the limit, 0 remaining as
+/// every instance at `bases` shows it, and the stock still initial - 40.
+pub(crate) async fn assert_sold_exactly_forty(app: &TestApp, bases: &[String], sale: i64, answers: &[(u16, Value)]) {
     let placed = answers.iter().filter(|(s, _)| *s == 201).count();
-    assert_eq!(placed, 40, "{:?}", codes(&answers));
+    assert_eq!(placed, 40, "{:?}", codes(answers));
     assert!(
         answers.iter().all(|(s, b)| *s == 201 || (*s == 409 && ["sold_out", "limit_reached"].contains(&error_code(b)))),
         "{:?}",
-        codes(&answers)
+        codes(answers)
     );
-    assert_eq!(scalar(&mut app.conn(), &format!("SELECT COUNT(*) AS n FROM flash_orders WHERE sale_id = {id}")), 40);
+    assert_eq!(scalar(&mut app.conn(), &format!("SELECT COUNT(*) AS n FROM flash_orders WHERE sale_id = {sale}")), 40);
     assert_eq!(
         scalar(
             &mut app.conn(),
-            "SELECT COALESCE(MAX(c), 0) AS n FROM (SELECT COUNT(*) AS c FROM flash_orders GROUP BY buyer_id) t"
+            &format!(
+                "SELECT COALESCE(MAX(c), 0) AS n FROM \
+                 (SELECT COUNT(*) AS c FROM flash_orders WHERE sale_id = {sale} GROUP BY buyer_id) t"
+            )
         ),
         1,
         "no buyer holds more than the limit"
     );
     let sale_orders = answers.iter().filter(|(s, _)| *s == 201).map(|(_, o)| o).collect::<Vec<_>>();
     assert!(sale_orders.iter().all(|o| o["total"] == "9.90" && o["status"] == "pending_payment"), "{sale_orders:?}");
-    assert_eq!(remaining(&app, id).await, 0);
-    assert_eq!(app.stock(code), 60, "stock = initial - 40: the orders took from the sale, not the shelf");
+    for base in bases {
+        assert_eq!(remaining_at(base, sale).await, 0, "remaining as {base} shows it");
+    }
+    assert_eq!(app.stock(RACE_SKU), 60, "stock = initial - 40: the orders took from the sale, not the shelf");
+}
+
+async fn exactly_the_quantity_sells(flush_midway: bool) {
+    let app = app().await;
+    let code = RACE_SKU;
+    let id = sale_of_forty(&app).await;
+    let clients = buyers(&app, 100).await;
+
+    let bases = [app.base.clone()];
+    let answers = race(&app, &bases, &clients, id, flush_midway).await;
+    assert_sold_exactly_forty(&app, &bases, id, &answers).await;
     let (_, again) = buy(&app, &clients[0], id, 1, None).await;
     assert!(["sold_out", "limit_reached"].contains(&error_code(&again)), "{again}");
 

@@ -281,3 +281,14 @@ pub async fn spawn_instance(app: &TestApp, instance_id: &str) -> String {
     actix_web::rt::spawn(instance.run_until_stopped());
     format!("http://127.0.0.1:{port}")
 }
+
+/// Stops the child process it holds (a server started from the binary) when it goes out of
+/// scope, also when the test fails.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -5,7 +5,10 @@ use chrono::{Duration, Utc};
 use serde_json::{json, Value};
 use std::time::{Duration as StdDuration, Instant};
 
-use crate::helpers::{client, csrf_from, exec, scalar, send_json, spawn_app_with, spawn_instance, TestApp};
+use crate::flash_sales;
+use crate::helpers::{
+    client, csrf_from, error_code, exec, scalar, send_json, spawn_app_with, spawn_instance, KillOnDrop, TestApp,
+};
 
 fn address() -> Value {
     json!({"name": "张敏", "mobile": "13800138000", "province": "北京市", "city": "北京市", "district": "西城区", "detail": "金融大街 1 号"})
@@ -308,4 +311,172 @@ async fn a_job_is_claimed_by_one_connection_at_a_time() {
     let names = aidmart::jobs::names();
     let keys: std::collections::HashSet<i64> = names.iter().map(|n| aidmart::jobs::lock_key(n)).collect();
     assert!(names.len() >= 9 && keys.len() == names.len(), "{names:?}");
+}
+
+#[actix_web::test]
+async fn three_instances_sell_exactly_the_sales_quantity() {
+    // Three instances on one database. With Redis they share one admission; without it each
+    // has its own (each lets up to 40 through) and the database's check under the sale's row
+    // lock refuses the overshoot.
+    let app = flash_sales::app().await;
+    let bases = [app.base.clone(), spawn_instance(&app, "second").await, spawn_instance(&app, "third").await];
+    let sale = flash_sales::sale_of_forty(&app).await;
+    let clients = flash_sales::buyers(&app, 100).await;
+    let answers = flash_sales::race(&app, &bases, &clients, sale, false).await;
+    flash_sales::assert_sold_exactly_forty(&app, &bases, sale, &answers).await;
+
+    // An instance whose admission is behind the database. Without Redis: the second instance
+    // seeds 2 left and admits one buyer; the first then seeds the 1 left from the database and
+    // sells it; the second still counts 1 left and admits a third buyer, whom the database
+    // refuses. With Redis the shared admission refuses that buyer itself. Either way: 409
+    // `sold_out`, never a 5xx, and 2 sold.
+    let admin = app.client_for("admin@example.com").await;
+    let (status, small) =
+        flash_sales::make_sale(&app, &admin, flash_sales::live_sale(app.sku("GY-QUINOA-1KG"), 2, 1)).await;
+    assert_eq!(status, 201, "{small}");
+    let small = small["id"].as_i64().unwrap_or(0);
+    for (buyer, base) in [(0, &bases[1]), (1, &bases[0])] {
+        let (status, body) = flash_sales::buy_at(base, &clients[buyer], small, 1, None).await;
+        assert_eq!(status, 201, "buyer {buyer} at {base}: {body}");
+    }
+    let (status, body) = flash_sales::buy_at(&bases[1], &clients[2], small, 1, None).await;
+    assert_eq!((status, error_code(&body)), (409, "sold_out"), "{body}");
+    assert_eq!(scalar(&mut app.conn(), &format!("SELECT COUNT(*) AS n FROM flash_orders WHERE sale_id = {small}")), 2);
+    for base in &bases {
+        assert_eq!(flash_sales::remaining_at(base, small).await, 0, "remaining as {base} shows it");
+    }
+}
+
+/// A free port on 127.0.0.1 (bound, then let go for the child process to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// Starts `aidmart serve` from the binary as its own process, with only the given settings,
+/// its output in `folder`/`{instance}.log`; waits until it is ready. Its base URL, and the
+/// guard that kills it.
+async fn serve_process(folder: &std::path::Path, instance: &str, env: &[(&str, &str)]) -> (String, KillOnDrop) {
+    let port = free_port();
+    let log_path = folder.join(format!("{instance}.log"));
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_aidmart"))
+        .arg("serve")
+        .current_dir(folder)
+        .env_clear()
+        .envs(env.iter().copied())
+        .env("AIDMART_INSTANCE_ID", instance)
+        .env("AIDMART_BIND", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(log.try_clone().expect("log file"))
+        .stderr(log)
+        .spawn()
+        .expect("start the binary");
+    let guard = KillOnDrop(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let http = client();
+    for _ in 0..240 {
+        if let Ok(res) = http.get(format!("{base}/readyz")).send().await {
+            if res.status() == 200 {
+                return (base, guard);
+            }
+        }
+        actix_web::rt::time::sleep(StdDuration::from_millis(250)).await;
+    }
+    panic!("{instance} was not ready within a minute: {}", std::fs::read_to_string(&log_path).unwrap_or_default());
+}
+
+#[actix_web::test]
+async fn catalog_changes_reach_another_process_over_redis_pubsub() {
+    let (Some(_), Some(redis_url)) = (
+        std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()),
+        std::env::var("TEST_REDIS_URL").ok().filter(|u| !u.is_empty()),
+    ) else {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED catalog_changes_reach_another_process_over_redis_pubsub: needs TEST_DATABASE_URL and TEST_REDIS_URL"
+        );
+        return;
+    };
+    // The page cache's version is process-wide, so the two instances must be two processes.
+    // The test's app makes the database (migrated, seeded, dropped at the end); the processes
+    // share it, one data folder and a Redis prefix of their own, and keep pages for ten
+    // minutes, so only an invalidation can refresh one.
+    let app = spawn_app_with(&[]).await;
+    let folder = tempfile::tempdir().expect("temp dir");
+    let data = folder.path().join("data");
+    std::fs::create_dir_all(&data).expect("data folder");
+    let prefix = format!("{}-processes", app.config.redis_prefix);
+    let data_dir = data.display().to_string();
+    let env = [
+        ("DATABASE_URL", app.config.database_url.as_str()),
+        ("REDIS_URL", redis_url.as_str()),
+        ("AIDMART_REDIS_PREFIX", prefix.as_str()),
+        ("AIDMART_DATA_DIR", data_dir.as_str()),
+        ("AIDMART_PAGE_CACHE_MS", "600000"),
+        ("AIDMART_JOB_INTERVAL_SECS", "3600"),
+        ("AIDMART_WORKERS", "2"),
+        ("AIDMART_DB_POOL_SIZE", "4"),
+    ];
+    let (a, _a) = serve_process(folder.path(), "process-a", &env).await;
+    let (b, _b) = serve_process(folder.path(), "process-b", &env).await;
+
+    // Both listen on the catalog channel before anything changes (a process that subscribes
+    // late drops its pages anyway, which would hide a lost message).
+    let redis = redis::Client::open(redis_url.as_str()).expect("redis url");
+    let mut conn = redis.get_multiplexed_tokio_connection().await.expect("redis connection");
+    let channel = format!("{prefix}:catalog");
+    let mut subscribers = 0;
+    for _ in 0..100 {
+        let (_, n): (String, i64) =
+            redis::cmd("PUBSUB").arg("NUMSUB").arg(&channel).query_async(&mut conn).await.expect("PUBSUB NUMSUB");
+        subscribers = n;
+        if n >= 2 {
+            break;
+        }
+        actix_web::rt::time::sleep(StdDuration::from_millis(50)).await;
+    }
+    assert_eq!(subscribers, 2, "both processes follow {channel}");
+
+    let code = "GY-QUINOA-25KG";
+    let (sku, product) = (app.sku(code), product_of(&app, code));
+    let path = format!("/products/{product}");
+    let anon = client();
+    let (status, etag, before) = page(&anon, &format!("{b}{path}")).await;
+    assert_eq!(status, 200);
+    assert!(before.contains("720.00"), "B shows the list price");
+
+    // A change behind the store's back announces nothing: B keeps serving its cached page.
+    exec(&mut app.conn(), &format!("UPDATE skus SET price_fen = 76543 WHERE id = {sku}"));
+    actix_web::rt::time::sleep(StdDuration::from_millis(300)).await;
+    let (_, cached_etag, cached) = page(&anon, &format!("{b}{path}")).await;
+    assert!(cached.contains("720.00") && !cached.contains("765.43"), "B still shows the cached page");
+    assert_eq!(cached_etag, etag);
+
+    // A change through process A: published, and B drops its page.
+    let coop = client();
+    let (status, body) = send_json(
+        coop.post(format!("{a}/api/v1/auth/login"))
+            .json(&json!({"email": "coop@example.com", "password": "aidmart-demo"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) =
+        send_json(coop.patch(format!("{a}/api/v1/coop/skus/{sku}")).json(&json!({"price": "777.70"}))).await;
+    assert_eq!(status, 200, "{body}");
+    let changed = Instant::now();
+    let mut shown = String::new();
+    while changed.elapsed() < StdDuration::from_secs(5) {
+        shown = page(&anon, &format!("{b}{path}")).await.2;
+        if shown.contains("777.70") {
+            break;
+        }
+        actix_web::rt::time::sleep(StdDuration::from_millis(50)).await;
+    }
+    assert!(
+        shown.contains("777.70") && !shown.contains("720.00"),
+        "B showed the new price within 5 s of the change through A"
+    );
+    let (_, after_etag, _) = page(&anon, &format!("{b}{path}")).await;
+    assert_ne!(after_etag, etag, "a new validator for the new page");
 }

@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::helpers::{client, error_code, send_json, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{client, error_code, send_json, spawn_app, spawn_app_with, KillOnDrop, TestApp};
 
 #[derive(QueryableByName)]
 struct Pair {
@@ -253,16 +253,6 @@ fn iso_times_are_recognised() {
     assert!(!has_iso_time("at 2026-11-26 23:34"));
 }
 
-/// Stops the server it holds when the test ends, whatever happens.
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[actix_web::test]
 async fn the_binary_serves_the_demo_store_from_an_empty_folder() {
     let folder = tempfile::tempdir().expect("temp dir");
@@ -277,7 +267,7 @@ async fn the_binary_serves_the_demo_store_from_an_empty_folder() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start the binary");
-    let _server = Running(child);
+    let _server = KillOnDrop(child);
     let base = format!("http://127.0.0.1:{port}");
     let http = client();
     let mut ready = false;
