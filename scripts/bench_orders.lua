@@ -1,6 +1,7 @@
 -- wrk script: buyers ordering one SKU back to back (scripts/bench_scale.sh).
 -- Env: BENCH_COOKIES  a file with one session cookie value per line (one per buyer)
---      BENCH_SKU      the SKU's id
+--      BENCH_SKU      the SKU's id, or a comma-separated list: buyer k then always orders the
+--                     k-th SKU of the list (one SKU per buyer, the comparison without a hot row)
 --      BENCH_RUN      a run id, so Idempotency-Keys never repeat across runs
 -- Each request is one order (one line, quantity 1, no points) by the next buyer, with a fresh
 -- Idempotency-Key. Answers other than 201 are counted and printed at the end.
@@ -9,7 +10,8 @@ local cookies = {}
 for line in io.lines(os.getenv("BENCH_COOKIES")) do
   if #line > 0 then cookies[#cookies + 1] = line end
 end
-local sku = os.getenv("BENCH_SKU")
+local skus = {}
+for id in string.gmatch(os.getenv("BENCH_SKU"), "[^,]+") do skus[#skus + 1] = id end
 local run = os.getenv("BENCH_RUN") or "run"
 
 local threads = {}
@@ -21,9 +23,11 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local body = '{"lines":[{"sku_id":' .. tostring(sku) .. ',"quantity":1}],' ..
-  '"address":{"name":"张敏","mobile":"13800138000","province":"北京市","city":"北京市",' ..
-  '"district":"西城区","detail":"金融大街 1 号"}}'
+local function body(sku)
+  return '{"lines":[{"sku_id":' .. sku .. ',"quantity":1}],' ..
+    '"address":{"name":"张敏","mobile":"13800138000","province":"北京市","city":"北京市",' ..
+    '"district":"西城区","detail":"金融大街 1 号"}}'
+end
 
 function init(args)
   n = 0
@@ -33,12 +37,12 @@ end
 
 function request()
   n = n + 1
-  local cookie = cookies[((n * 7 + tid * 13) % #cookies) + 1]
+  local k = (n * 7 + tid * 13) % #cookies
   return wrk.format("POST", "/api/v1/orders", {
     ["Content-Type"] = "application/json",
-    ["Cookie"] = "aidmart_session=" .. cookie,
+    ["Cookie"] = "aidmart_session=" .. cookies[k + 1],
     ["Idempotency-Key"] = string.format("%s-%d-%d", run, tid, n),
-  }, body)
+  }, body(skus[(k % #skus) + 1]))
 end
 
 function response(status, headers, body)

@@ -55,6 +55,14 @@ trap cleanup EXIT
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
+# CPU seconds (user + system) used so far by the given pids together.
+cpu_seconds() {
+    local ticks
+    ticks=$(getconf CLK_TCK)
+    for pid in "$@"; do awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null; done |
+        awk -v t="$ticks" '{s += $1} END {printf "%.2f", s / t}'
+}
+
 wait_ready() {
     for _ in $(seq 1 240); do
         curl -fsS -o /dev/null "$1/readyz" 2>/dev/null && return 0
@@ -166,11 +174,13 @@ EOF
 # ------------------------------------------------------ buyers and orders --
 # Adds BUYERS buyers and one SKU with plenty of stock to database $1 (psql args in PSQL),
 # logs each buyer in at $2 and writes their session cookies to $OUT/cookies.txt; prints the
-# SKU's id.
+# hot SKU's id. BUYERS more SKUs, BENCH-OWN-1…, give each buyer one of its own (own_skus).
 buyers_and_sku() {
     local db=$1 base=$2
     local sql="INSERT INTO skus (code, product_id, name_zh, name_en, unit_zh, unit_en, price_fen, stock, max_points_pct)
-        SELECT 'BENCH-HOT', product_id, name_zh, name_en, unit_zh, unit_en, price_fen, 100000000, 0 FROM skus WHERE code = 'RH-RICE-5KG';"
+        SELECT c.code, product_id, name_zh, name_en, unit_zh, unit_en, price_fen, 100000000, 0 FROM skus,
+            (SELECT 'BENCH-HOT' AS code UNION ALL SELECT 'BENCH-OWN-' || g FROM generate_series(1, $BUYERS) AS g) AS c
+            WHERE skus.code = 'RH-RICE-5KG';"
     for i in $(seq 1 "$BUYERS"); do
         sql+="INSERT INTO users (email, password_hash, display_name) SELECT 'bench$i@example.com', password_hash, 'Bench $i' FROM users WHERE email = 'buyer@example.com';
               INSERT INTO user_roles (user_id, role) SELECT id, 'buyer' FROM users WHERE email = 'bench$i@example.com';"
@@ -185,6 +195,9 @@ buyers_and_sku() {
     [[ $(wc -l <"$OUT/cookies.txt") -eq $BUYERS ]] || die "not every buyer logged in"
     "${PSQL[@]}" -d "$db" -Atc "SELECT id FROM skus WHERE code = 'BENCH-HOT'"
 }
+
+# The ids of the BENCH-OWN SKUs in database $1, comma-separated.
+own_skus() { "${PSQL[@]}" -d "$1" -Atc "SELECT string_agg(id::text, ',' ORDER BY id) FROM skus WHERE code LIKE 'BENCH-OWN-%'"; }
 
 # wrk: 50 connections ordering SKU $2 at $1 for SECONDS_EACH; prints "orders/s p50 p99 errors".
 order_load() {
@@ -214,14 +227,24 @@ hot() {
     local base="http://127.0.0.1:$APP_PORT" sku
     sku=$(buyers_and_sku "$db" "$base" | tail -1)
     "${PSQL[@]}" -d "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
-    local before after
+    local before after app_cpu pg_cpu pg_pids
     before=$("${PSQL[@]}" -d "$db" -Atc "SELECT COUNT(*) FROM orders")
+    pg_pids=$(pgrep -u postgres -f "aidmart_bench_hot" | paste -sd' ')
+    app_cpu=$(cpu_seconds "$APP_PID")
+    # shellcheck disable=SC2086 # one pid per word
+    pg_cpu=$(cpu_seconds $pg_pids)
     read -r ops p50 p99_ bad < <(order_load "$base" "$sku" hot)
+    app_cpu=$(awk -v a="$(cpu_seconds "$APP_PID")" -v b="$app_cpu" 'BEGIN {print a - b}')
+    # shellcheck disable=SC2086
+    pg_cpu=$(awk -v a="$(cpu_seconds $pg_pids)" -v b="$pg_cpu" 'BEGIN {print a - b}')
     after=$("${PSQL[@]}" -d "$db" -Atc "SELECT COUNT(*) FROM orders")
     "${PSQL[@]}" -d "$db" -c "SELECT calls, round(total_exec_time::numeric, 1) AS total_ms,
         round(mean_exec_time::numeric, 3) AS mean_ms, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query
         FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$db')
-        ORDER BY total_exec_time DESC LIMIT 15" >"$OUT/pg-stat-statements.txt"
+        ORDER BY total_exec_time DESC LIMIT 25" >"$OUT/pg-stat-statements.txt"
+    # The same load without a hot row: each buyer orders a SKU of its own.
+    local own_ops own_p50 own_p99 own_bad
+    read -r own_ops own_p50 own_p99 own_bad < <(order_load "$base" "$(own_skus "$db")" own)
     stop_app
     printf '\\set id %s\nUPDATE skus SET stock = stock - 1 WHERE id = :id AND stock >= 1;\n' "$sku" >"$OUT/decrement.sql"
     env PGOPTIONS=--client-min-messages=warning pgbench -h 127.0.0.1 -p "$PRIVATE_PG_PORT" -U postgres -n -c "$BUYERS" -j 2 \
@@ -231,7 +254,12 @@ hot() {
     printf '| what | per second | p50 (ms) | p99 (ms) | other answers |\n| --- | ---: | ---: | ---: | ---: |\n'
     printf '| aidmart: orders of one SKU, %d buyers (%d committed in %ss) | %s | %s | %s | %s |\n' \
         "$BUYERS" "$((after - before))" "$SECONDS_EACH" "$ops" "$p50" "$p99_" "$bad"
+    printf '| aidmart: the same, each buyer ordering a SKU of its own (no hot row) | %s | %s | %s | %s |\n' \
+        "$own_ops" "$own_p50" "$own_p99" "$own_bad"
     printf '| pgbench: one-row conditional decrement, %d clients | %s | | | |\n' "$BUYERS" "$tps"
+    printf '\nCPU per committed order: aidmart %s ms, its PostgreSQL backends %s ms (of %s cores).\n' \
+        "$(awk -v c="$app_cpu" -v n="$((after - before))" 'BEGIN {printf "%.3f", 1000 * c / n}')" \
+        "$(awk -v c="$pg_cpu" -v n="$((after - before))" 'BEGIN {printf "%.3f", 1000 * c / n}')" "$(nproc)"
     printf '\nratio: %s\n\nWhere the time went (pg_stat_statements, the aidmart run):\n\n' \
         "$(awk -v a="$ops" -v b="$tps" 'BEGIN {printf "%.2f", a / b}')"
     cat "$OUT/pg-stat-statements.txt"
@@ -258,7 +286,7 @@ flash() {
     local held sold_out plenty
     held=$(sale 1000 1)    # every buyer takes 1 in the warm-up; then each attempt is limit_reached
     sold_out=$(sale 100 1) # sold out in the warm-up; then each attempt is sold_out
-    plenty=$(sale 1000000 1000000)
+    plenty=$(sale 1000000 1000) # limit 1,000 each: every attempt in the run is admitted
     attempts "$held" 3s >/dev/null
     attempts "$sold_out" 3s >/dev/null
     wrk -t2 -c64 -d"${SECONDS_EACH}s" --latency "$base/healthz" >"$OUT/wrk-flash-healthz.txt"
@@ -271,7 +299,7 @@ flash() {
         -s "$ROOT/scripts/bench/flash_sale.lua" "$base" >"$OUT/wrk-flash-orders.txt"
     after=$("${PSQL[@]}" -d "$db" -Atc "SELECT COUNT(*) FROM flash_orders WHERE sale_id = $plenty")
     local five_xx
-    five_xx=$(grep -h '^status 5' "$OUT"/wrk-flash-{limit,soldout,orders}.txt | awk '{s += $3} END {print s + 0}')
+    five_xx=$(cat "$OUT"/wrk-flash-{limit,soldout,orders}.txt | awk '/^status 5/ {s += $3} END {print s + 0}')
     stop_app
     # The script alone, on a hash with units for everyone: each call checks and takes.
     redis-cli HSET bench-flash-script gen 0 epoch x left 1000000000 >/dev/null
@@ -291,7 +319,7 @@ flash() {
         "$SECONDS_EACH" "$(awk -v a="$((after - before))" -v s="$SECONDS_EACH" 'BEGIN {printf "%d", a / s}')" \
         "$(awk '/ 50%/ {print $2}' "$OUT/wrk-flash-orders.txt")" "$(p99 "$OUT/wrk-flash-orders.txt")"
     printf '| redis-benchmark -c 50: the admission script alone | %s | | |\n' \
-        "$(tr '\r' '\n' <"$OUT/redis-benchmark-admit.txt" | awk '/requests per second/ {v = $2} END {print v}')"
+        "$(tr '\r' '\n' <"$OUT/redis-benchmark-admit.txt" | sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -1)"
     printf '\n5xx answers: %s\n' "$five_xx"
     "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
 }
