@@ -211,7 +211,9 @@ async fn exactly_the_quantity_sells(flush_midway: bool) {
         if s == 201 {
             break;
         }
-        assert_eq!(error_code(&body), "limit_reached", "{body}");
+        // Until the instance sees the new generation (within a second): the buyer's old unit
+        // in the admission state, or the instance's memo that the sale was sold out.
+        assert!(["limit_reached", "sold_out"].contains(&error_code(&body)), "{body}");
         actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(status, 201, "a buyer whose order expired may buy again");

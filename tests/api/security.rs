@@ -3,7 +3,9 @@
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
-use crate::helpers::{client, csrf_from, error_code, scalar, send_json, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{
+    client, csrf_from, error_code, scalar, send_json, spawn_app, spawn_app_with, spawn_instance, TestApp,
+};
 
 fn address() -> Value {
     json!({"name": "王芳", "mobile": "13900139000", "province": "河北省", "city": "张家口市", "district": "沽源县", "detail": "平定堡镇 1 号"})
@@ -158,6 +160,35 @@ async fn a_copied_cookie_stops_working_after_logout_and_everywhere() {
     assert_eq!(phone.get(app.url("/api/v1/me")).send().await.expect("me").status(), 200);
     // The account page offers both.
     assert!(page.contains("action=\"/account/logout-everywhere\"") && page.contains("action=\"/account/password\""));
+}
+
+// A token found live is trusted for a second by the instance that checked it: an ended session
+// stops working at once where it ended, and on another instance within that second.
+#[actix_web::test]
+async fn another_instance_stops_honouring_an_ended_session_within_a_second() {
+    let app = spawn_app().await;
+    let other = spawn_instance(&app, "second").await;
+    let browser = client();
+    let res = browser
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"email": "buyer@example.com", "password": "aidmart-demo"}))
+        .send()
+        .await
+        .expect("login");
+    let cookie = session_cookie(&res);
+    let me_at_other = || {
+        let (url, cookie) = (format!("{other}/api/v1/me"), cookie.clone());
+        async move { client().get(url).header("cookie", cookie).send().await.expect("me").status().as_u16() }
+    };
+    assert_eq!(me_at_other().await, 200, "the other instance now remembers the token as live");
+    let res = browser.post(app.url("/api/v1/auth/logout-everywhere")).send().await.expect("everywhere");
+    assert_eq!(res.status(), 204);
+    assert_eq!(me_with(&app, &cookie).await, 401, "at once on the instance that ended it");
+    let ended = std::time::Instant::now();
+    while me_at_other().await != 401 {
+        assert!(ended.elapsed() < std::time::Duration::from_millis(1500), "still honoured after a second");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 fn assert_security_headers(res: &reqwest::Response, what: &str) {
