@@ -24,6 +24,9 @@ pub type ApiConfig<'a> = utoipa_actix_web::service_config::ServiceConfig<'a>;
 pub fn routes(cfg: &mut ApiConfig) {
     cfg.service(
         utoipa_actix_web::scope("/api/v1")
+            // actix tries routes in order, each path with a parameter a regex match: the flash
+            // sale's buy route, pressed by thousands in a live stream's first second, goes first.
+            .configure(crate::flash::routes::api)
             .configure(catalog::routes::api)
             .configure(accounts::routes::api)
             .configure(orders::routes::api)
@@ -39,7 +42,6 @@ pub fn routes(cfg: &mut ApiConfig) {
             .configure(crate::aftersales::routes::api)
             .configure(crate::reviews::routes::api)
             .configure(crate::draws::routes::api)
-            .configure(crate::flash::routes::api)
             .configure(crate::adoption::routes::api)
             .service(openapi_json)
             .default_service(web::to(|| async { Err::<HttpResponse, _>(AppError::NotFound) })),
