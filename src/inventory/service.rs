@@ -110,10 +110,8 @@ pub fn take_and_commit(
     user_id: i64,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
-    if !crate::db::in_outermost_transaction(conn) {
-        return take(conn, items, order_id, user_id, now).map(drop);
-    }
-    let AnyConnection::Postgresql(pg) = conn else {
+    let outermost = crate::db::in_outermost_transaction(conn);
+    let (true, AnyConnection::Postgresql(pg)) = (outermost, &mut *conn) else {
         return take(conn, items, order_id, user_id, now).map(drop);
     };
     let items: Vec<(i64, i64)> = per_sku(items).into_iter().collect();

@@ -169,13 +169,7 @@ async fn another_instance_stops_honouring_an_ended_session_within_a_second() {
     let app = spawn_app().await;
     let other = spawn_instance(&app, "second").await;
     let browser = client();
-    let res = browser
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"email": "buyer@example.com", "password": "aidmart-demo"}))
-        .send()
-        .await
-        .expect("login");
-    let cookie = session_cookie(&res);
+    let cookie = session_cookie(&login_from(&app, &browser, "127.0.0.1", "aidmart-demo").await);
     let me_at_other = || {
         let (url, cookie) = (format!("{other}/api/v1/me"), cookie.clone());
         async move { client().get(url).header("cookie", cookie).send().await.expect("me").status().as_u16() }
