@@ -79,6 +79,19 @@ pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<User>> {
     users::table.find(id).select(User::as_select()).first(conn).optional()
 }
 
+/// (email, display name, disabled, is an employee) of user `id`, in one statement: what an
+/// order needs to know of its buyer.
+pub fn buyer_facts(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<(String, String, bool, bool)>> {
+    let employee = user_roles::table
+        .filter(user_roles::user_id.eq(users::id))
+        .filter(user_roles::role.eq(Role::Employee.as_str()));
+    users::table
+        .find(id)
+        .select((users::email, users::display_name, users::disabled, diesel::dsl::exists(employee)))
+        .get_result(conn)
+        .optional()
+}
+
 pub fn insert(conn: &mut AnyConnection, user: &NewUser) -> QueryResult<i64> {
     diesel::insert_into(users::table).values(user).returning(users::id).get_result(conn)
 }

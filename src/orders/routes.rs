@@ -6,8 +6,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::service::{self, Buyer, OrderRequest, OrderView, Outcome, RefundRequest, RefundView};
-use crate::accounts::routes::require_me;
+use super::service::{self, OrderRequest, OrderView, Outcome, RefundRequest, RefundView};
 use crate::api::ApiConfig;
 use crate::app::AppState;
 use crate::error::AppError;
@@ -36,9 +35,10 @@ fn local_today(state: &AppState) -> chrono::NaiveDate {
     crate::web::time::local_date(state.config.timezone, Utc::now().naive_utc())
 }
 
-async fn buyer(state: &AppState, session: &Session) -> Result<Buyer, AppError> {
-    let me = require_me(state, session).await?;
-    Ok(Buyer::from(me))
+/// The session's account is gone or disabled: the session ends with this answer.
+fn signed_out(session: &Session) -> AppError {
+    session::log_out(session);
+    AppError::Unauthenticated
 }
 
 fn payment_url(state: &AppState) -> impl Fn(&str) -> String + Send + 'static {
@@ -60,7 +60,7 @@ async fn api_place(
     session: Session,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let buyer = buyer(&state, &session).await?;
+    let user = session::require_user(&session)?;
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| AppError::bad_request("invalid_json", format!("the body is not JSON: {e}")))?;
     let request: OrderRequest = serde_json::from_value(value.clone())
@@ -85,15 +85,15 @@ async fn api_place(
     let settings = state.order_settings();
     let placed = state
         .db(move |conn| {
-            crate::orgs::account::place_request(
-                conn,
-                &settings,
-                &buyer,
-                &request,
-                key.as_deref().map(|k| (k, hash.as_str())),
-            )
+            // The buyer is read with the same connection as the order: one check-out, not two.
+            let Some(buyer) = service::active_buyer(conn, user.id)? else {
+                return Ok(None);
+            };
+            let key = key.as_deref().map(|k| (k, hash.as_str()));
+            crate::orgs::account::place_request(conn, &settings, &buyer, &request, key).map(Some)
         })
-        .await?;
+        .await?
+        .ok_or_else(|| signed_out(&session))?;
     Ok(match placed {
         Outcome::New(view) => HttpResponse::Created().json(*view),
         Outcome::Replayed(body) => HttpResponse::Created()

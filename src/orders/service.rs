@@ -783,15 +783,24 @@ pub fn complete_payment(
     Ok(true)
 }
 
+/// The buyer of an order already placed (whether or not their account is still enabled).
 pub fn buyer_of(conn: &mut AnyConnection, user_id: i64) -> Result<Buyer, AppError> {
-    let user = crate::accounts::model::find(conn, user_id)?.ok_or_else(|| AppError::internal("order without buyer"))?;
-    let roles = crate::accounts::model::roles(conn, user_id)?;
-    Ok(Buyer {
-        id: user.id,
-        email: user.email,
-        display_name: user.display_name,
-        is_employee: roles.iter().any(|r| r == Role::Employee.as_str()),
-    })
+    find_buyer(conn, user_id, false)?.ok_or_else(|| AppError::internal("order without buyer"))
+}
+
+/// The buyer behind a session: `None` when the account is gone or disabled.
+pub fn active_buyer(conn: &mut AnyConnection, user_id: i64) -> Result<Option<Buyer>, AppError> {
+    find_buyer(conn, user_id, true)
+}
+
+fn find_buyer(conn: &mut AnyConnection, user_id: i64, only_enabled: bool) -> Result<Option<Buyer>, AppError> {
+    let facts = crate::accounts::model::buyer_facts(conn, user_id)?;
+    Ok(facts.filter(|f| !(only_enabled && f.2)).map(|(email, display_name, _, is_employee)| Buyer {
+        id: user_id,
+        email,
+        display_name,
+        is_employee,
+    }))
 }
 
 /// Locks the order's row for the rest of the transaction and reads it fresh, so that what

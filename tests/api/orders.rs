@@ -113,6 +113,28 @@ async fn prices_come_from_tiers_and_campaigns_and_public_buyers_pay_cash() {
 }
 
 #[actix_web::test]
+async fn a_disabled_account_places_no_order_and_its_session_ends() {
+    let app = spawn_app().await;
+    let buyer = app.client_for("buyer@example.com").await;
+    let body =
+        order_body(json!([{"sku_id": app.sku("GY-QUINOA-1KG"), "quantity": 1}]), 0, app.campaign("dragon-boat-2027"));
+    let (status, order) = place(&app, &buyer, &body, Some("before")).await;
+    assert_eq!(status, 201, "{order}");
+    let orders_before = scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM orders");
+    let stock_before = app.stock("GY-QUINOA-1KG");
+
+    crate::helpers::exec(&mut app.conn(), "UPDATE users SET disabled = TRUE WHERE email = 'buyer@example.com'");
+    let (status, body_back) = place(&app, &buyer, &body, Some("after")).await;
+    assert_eq!((status, error_code(&body_back)), (401, "unauthenticated"), "{body_back}");
+    assert_eq!(scalar(&mut app.conn(), "SELECT COUNT(*) AS n FROM orders"), orders_before);
+    assert_eq!(app.stock("GY-QUINOA-1KG"), stock_before);
+    // The session ended with that answer: enabling the account again does not revive it.
+    crate::helpers::exec(&mut app.conn(), "UPDATE users SET disabled = FALSE WHERE email = 'buyer@example.com'");
+    let (status, _) = send_json(buyer.get(app.url("/api/v1/me"))).await;
+    assert_eq!(status, 401);
+}
+
+#[actix_web::test]
 async fn bad_orders_get_their_code_and_write_nothing() {
     let app = spawn_app().await;
     let employee = app.client_for("employee@example.com").await;
