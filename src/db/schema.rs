@@ -1007,6 +1007,7 @@ diesel::allow_tables_to_appear_in_same_query!(earnings_entries, order_lines);
 diesel::allow_tables_to_appear_in_same_query!(earnings_entries, orders);
 diesel::allow_tables_to_appear_in_same_query!(earnings_entries, shipments);
 diesel::allow_tables_to_appear_in_same_query!(order_lines, settlement_line_terms);
+diesel::allow_tables_to_appear_in_same_query!(earnings_accounts, order_lines);
 diesel::allow_tables_to_appear_in_same_query!(payouts, producers);
 diesel::allow_tables_to_appear_in_same_query!(settlement_statements, producers);
 diesel::allow_tables_to_appear_in_same_query!(earnings_accounts, producers);

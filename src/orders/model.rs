@@ -34,41 +34,49 @@ pub struct SaleRow {
     pub presale: Option<(NaiveDateTime, i64)>,
 }
 
-/// Everything checkout reads, in one query.
+/// Everything checkout reads, in one query. An order of one SKU (most of them) asks for
+/// `skus.id = $1` rather than `= ANY($1)`: PostgreSQL then keeps one generic plan for the
+/// statement, where an array parameter has it plan this seven-table join on every call.
 pub fn sale_rows(conn: &mut AnyConnection, sku_ids: &[i64], campaign_id: i64) -> QueryResult<Vec<SaleRow>> {
-    skus::table
-        .inner_join(products::table)
-        .left_join(campaigns::table.on(campaigns::id.eq(campaign_id)))
-        .left_join(
-            campaign_products::table.on(campaign_products::product_id
-                .eq(skus::product_id)
-                .and(campaign_products::campaign_id.eq(campaign_id))),
-        )
-        .left_join(
-            campaign_prices::table
-                .on(campaign_prices::sku_id.eq(skus::id).and(campaign_prices::campaign_id.eq(campaign_id))),
-        )
-        .left_join(sku_price_tiers::table.on(sku_price_tiers::sku_id.eq(skus::id)))
-        .left_join(sku_presales::table.on(sku_presales::sku_id.eq(skus::id)))
-        .filter(skus::id.eq_any(sku_ids))
-        .select((
-            skus::id,
-            skus::product_id,
-            products::producer_id,
-            skus::price_fen,
-            skus::max_points_pct,
-            skus::listed.and(products::listed),
-            products::name_zh,
-            products::name_en,
-            skus::name_zh,
-            skus::name_en,
-            (campaigns::starts_on, campaigns::ends_on).nullable(),
-            campaign_products::product_id.nullable(),
-            campaign_prices::price_fen.nullable(),
-            (sku_price_tiers::min_quantity, sku_price_tiers::price_fen).nullable(),
-            (sku_presales::ends_at, sku_presales::per_buyer_limit).nullable(),
-        ))
-        .load(conn)
+    macro_rules! sale_query {
+        () => {
+            skus::table
+                .inner_join(products::table)
+                .left_join(campaigns::table.on(campaigns::id.eq(campaign_id)))
+                .left_join(
+                    campaign_products::table.on(campaign_products::product_id
+                        .eq(skus::product_id)
+                        .and(campaign_products::campaign_id.eq(campaign_id))),
+                )
+                .left_join(
+                    campaign_prices::table
+                        .on(campaign_prices::sku_id.eq(skus::id).and(campaign_prices::campaign_id.eq(campaign_id))),
+                )
+                .left_join(sku_price_tiers::table.on(sku_price_tiers::sku_id.eq(skus::id)))
+                .left_join(sku_presales::table.on(sku_presales::sku_id.eq(skus::id)))
+                .select((
+                    skus::id,
+                    skus::product_id,
+                    products::producer_id,
+                    skus::price_fen,
+                    skus::max_points_pct,
+                    skus::listed.and(products::listed),
+                    products::name_zh,
+                    products::name_en,
+                    skus::name_zh,
+                    skus::name_en,
+                    (campaigns::starts_on, campaigns::ends_on).nullable(),
+                    campaign_products::product_id.nullable(),
+                    campaign_prices::price_fen.nullable(),
+                    (sku_price_tiers::min_quantity, sku_price_tiers::price_fen).nullable(),
+                    (sku_presales::ends_at, sku_presales::per_buyer_limit).nullable(),
+                ))
+        };
+    }
+    match sku_ids {
+        [id] => sale_query!().filter(skus::id.eq(*id)).load(conn),
+        _ => sale_query!().filter(skus::id.eq_any(sku_ids)).load(conn),
+    }
 }
 
 /// (sku_id, min_quantity, price_fen)
@@ -79,13 +87,10 @@ pub fn tiers(conn: &mut AnyConnection, sku_ids: &[i64]) -> QueryResult<Vec<(i64,
         .load(conn)
 }
 
+/// The first year-round campaign, which takes the orders that name none. The statement has no
+/// parameter at all, so PostgreSQL plans it once per connection.
 pub fn year_round_campaign(conn: &mut AnyConnection) -> QueryResult<Option<i64>> {
-    campaigns::table
-        .filter(campaigns::year_round.eq(true))
-        .order(campaigns::id)
-        .select(campaigns::id)
-        .first(conn)
-        .optional()
+    campaigns::table.filter(campaigns::year_round).select(diesel::dsl::min(campaigns::id)).get_result(conn)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

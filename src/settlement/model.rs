@@ -156,16 +156,19 @@ pub fn account(conn: &mut AnyConnection, producer_id: i64) -> QueryResult<Option
     earnings_accounts::table.find(producer_id).select(Account::as_select()).first(conn).optional()
 }
 
+diesel::define_sql_function!(fn coalesce(x: diesel::sql_types::Nullable<BigInt>, y: BigInt) -> BigInt);
+
 /// Fixes each line's platform rate (its producer's now; 0 without an account) on the order's
-/// lines, in one statement.
+/// lines, in one statement (built with the DSL, so that it is prepared once per connection).
 pub fn fix_terms(conn: &mut AnyConnection, order_id: i64) -> QueryResult<usize> {
-    diesel::sql_query(
-        "INSERT INTO settlement_line_terms (order_line_id, fee_bps) \
-         SELECT l.id, COALESCE(a.fee_bps, 0) FROM order_lines l \
-         LEFT JOIN earnings_accounts a ON a.producer_id = l.producer_id WHERE l.order_id = $1",
-    )
-    .bind::<BigInt, _>(order_id)
-    .execute(conn)
+    let terms = order_lines::table
+        .left_join(earnings_accounts::table.on(earnings_accounts::producer_id.eq(order_lines::producer_id)))
+        .filter(order_lines::order_id.eq(order_id))
+        .select((order_lines::id, coalesce(earnings_accounts::fee_bps.nullable(), 0_i64)));
+    diesel::insert_into(settlement_line_terms::table)
+        .values(terms)
+        .into_columns((settlement_line_terms::order_line_id, settlement_line_terms::fee_bps))
+        .execute(conn)
 }
 
 pub fn terms(conn: &mut AnyConnection, line_ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
