@@ -224,12 +224,16 @@ impl Config {
         if !(1..=1_000_000).contains(&points_per_yuan) {
             return Err(bad("AIDMART_POINTS_PER_YUAN", "must be between 1 and 1000000"));
         }
+        let default_workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        // Twice the cores, PostgreSQL's own sizing rule: more connections than that only wait
+        // on each other inside the database, and each waiting backend still costs CPU
+        // (docs/PERFORMANCE.md, "One hot SKU vs pgbench").
+        let default_pool = u32::try_from(2 * default_workers).unwrap_or(u32::MAX).max(4);
         let db_pool_size =
-            parse(pick("AIDMART_DB_POOL_SIZE", f.db_pool_size.map(|v| v.to_string())), 16u32, "a whole number")?;
+            parse(pick("AIDMART_DB_POOL_SIZE", f.db_pool_size.map(|v| v.to_string())), default_pool, "a whole number")?;
         if db_pool_size == 0 {
             return Err(bad("AIDMART_DB_POOL_SIZE", "must be at least 1"));
         }
-        let default_workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let workers =
             parse(pick("AIDMART_WORKERS", f.workers.map(|v| v.to_string())), default_workers, "a whole number")?;
         if workers == 0 {
