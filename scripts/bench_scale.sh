@@ -50,6 +50,8 @@ cleanup() {
     [[ -n "$APP_PID" ]] && kill "$APP_PID" 2>/dev/null || true
     [[ -e "$NGINX_PID_FILE" ]] && kill "$(cat "$NGINX_PID_FILE")" 2>/dev/null || true
     rm -f "$NGINX_PID_FILE"
+    # hot's private cluster, if a failed run left it up (SIGINT: PostgreSQL's fast shutdown).
+    [[ -e "$PRIVATE_PG_DIR/postmaster.pid" ]] && kill -INT "$(head -1 "$PRIVATE_PG_DIR/postmaster.pid")" 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -216,7 +218,7 @@ hot() {
         install -d -o postgres "$PRIVATE_PG_DIR"
         su postgres -c "$pg_bin/initdb -D $PRIVATE_PG_DIR -U postgres --auth=trust" >"$OUT/initdb.log"
     fi
-    su postgres -c "$pg_bin/pg_ctl -D $PRIVATE_PG_DIR -l $PRIVATE_PG_DIR/log -w -o '-p $PRIVATE_PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp -c shared_preload_libraries=pg_stat_statements -c max_connections=200' start" >/dev/null
+    su postgres -c "$pg_bin/pg_ctl -D $PRIVATE_PG_DIR -l $PRIVATE_PG_DIR/log -w -o '-p $PRIVATE_PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on -c max_connections=200' start" >/dev/null
     local db=aidmart_bench_hot data="$OUT/hot-data"
     local saved=("${PSQL[@]}")
     PSQL+=(-p "$PRIVATE_PG_PORT")
@@ -233,13 +235,27 @@ hot() {
     app_cpu=$(cpu_seconds "$APP_PID")
     # shellcheck disable=SC2086 # one pid per word
     pg_cpu=$(cpu_seconds $pg_pids)
+    # BENCH_PERF=1: a system-wide profile of the hot run (where the CPU goes), in $OUT/perf-hot.txt.
+    local perf_pid=""
+    if [[ -n "${BENCH_PERF:-}" ]]; then
+        perf record -a -g -o "$OUT/perf-hot.data" -- sleep "$SECONDS_EACH" 2>/dev/null &
+        perf_pid=$!
+    fi
     read -r ops p50 p99_ bad < <(order_load "$base" "$sku" hot)
+    if [[ -n "$perf_pid" ]]; then
+        wait "$perf_pid" || true
+        {
+            perf report -i "$OUT/perf-hot.data" --no-children --sort comm,dso -g none --stdio 2>/dev/null | grep '%' | head -20
+            perf report -i "$OUT/perf-hot.data" --no-children --comm postgres --sort sym -g none --stdio 2>/dev/null | grep '%' | head -40
+        } >"$OUT/perf-hot.txt" || true
+    fi
     app_cpu=$(awk -v a="$(cpu_seconds "$APP_PID")" -v b="$app_cpu" 'BEGIN {print a - b}')
     # shellcheck disable=SC2086
     pg_cpu=$(awk -v a="$(cpu_seconds $pg_pids)" -v b="$pg_cpu" 'BEGIN {print a - b}')
     after=$("${PSQL[@]}" -d "$db" -Atc "SELECT COUNT(*) FROM orders")
     "${PSQL[@]}" -d "$db" -c "SELECT calls, round(total_exec_time::numeric, 1) AS total_ms,
-        round(mean_exec_time::numeric, 3) AS mean_ms, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query
+        round(mean_exec_time::numeric, 3) AS mean_ms, plans, round(total_plan_time::numeric, 1) AS plan_ms,
+        left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query
         FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$db')
         ORDER BY total_exec_time DESC LIMIT 25" >"$OUT/pg-stat-statements.txt"
     # The same load without a hot row: each buyer orders a SKU of its own.
