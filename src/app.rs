@@ -49,7 +49,7 @@ impl AppState {
     {
         let pool = self.pool.clone();
         web::block(move || {
-            let mut conn = pool.get()?;
+            let mut conn = crate::db::checkout(&pool)?;
             f(&mut conn)
         })
         .await?

@@ -35,6 +35,11 @@ const JOBS: &[Job] = &[
         run: |s, _, _| mail::deliver_due(&s.pool, &s.templates, &s.mailer, &s.config.mail_from),
     },
     Job {
+        name: "stock alerts sent",
+        every: |c| Duration::from_millis(c.mail_poll_ms),
+        run: |_, c, now| crate::inventory::service::send_stock_alerts(c, now),
+    },
+    Job {
         name: "unpaid orders cancelled",
         every: interval,
         run: |s, c, now| orders::service::expire_unpaid(c, &s.order_settings(), now),
@@ -144,7 +149,7 @@ pub fn claim<T>(
 /// instance held it (the runner calls this at each tick; tests call it directly).
 pub fn run_once(state: &AppState, name: &str, now: NaiveDateTime) -> Result<Option<usize>, AppError> {
     let job = JOBS.iter().find(|j| j.name == name).ok_or(AppError::NotFound)?;
-    let mut conn = state.pool.get()?;
+    let mut conn = crate::db::checkout(&state.pool)?;
     claim(&mut conn, job.name, |c| (job.run)(state, c, now))
 }
 

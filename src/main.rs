@@ -136,7 +136,7 @@ fn with_connection(
     f: impl FnOnce(&mut db::AnyConnection) -> Result<String, AppError>,
 ) -> Result<(), AppError> {
     let pool = db::connect(&config.database_url, 1)?;
-    let mut conn = pool.get()?;
+    let mut conn = db::checkout(&pool)?;
     println!("{}", f(&mut conn)?);
     Ok(())
 }

@@ -54,7 +54,7 @@ impl Application {
     pub async fn build(config: Config) -> Result<Application, AppError> {
         let pool = db::connect(&config.database_url, config.db_pool_size)?;
         {
-            let mut conn = pool.get()?;
+            let mut conn = db::checkout(&pool)?;
             db::migrate(&mut conn)?;
             crate::coop::model::refresh_stale_search_texts(&mut conn)?;
             if seed::is_empty(&mut conn)? {

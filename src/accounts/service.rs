@@ -261,7 +261,7 @@ where
     let (answer, result) = tokio::sync::oneshot::channel();
     let pool = state.pool.clone();
     let job: HashJob = Box::new(move || {
-        let outcome = pool.get().map_err(AppError::from).and_then(|mut conn| f(&mut conn));
+        let outcome = crate::db::checkout(&pool).and_then(|mut conn| f(&mut conn));
         let _ = answer.send(outcome);
     });
     hash_threads(n).send(job).map_err(|_| AppError::internal("the hashing threads are gone"))?;

@@ -1,6 +1,9 @@
 //! Database access: one connection type over PostgreSQL and SQLite, its pool, and migrations.
 
+mod deferred;
 pub mod schema;
+
+pub use deferred::{Deferred, Write};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
@@ -98,9 +101,34 @@ impl diesel::r2d2::ManageConnection for Manager {
         conn.batch_execute("SELECT 1").map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
+    /// A connection whose last statement found it dead (or that a panic left inside a
+    /// transaction) is closed on its way back, not pooled.
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        diesel::r2d2::R2D2Connection::is_broken(conn)
     }
+}
+
+/// A connection is trusted without a check for this long after it was last checked out.
+const TRUSTED_FOR: Duration = Duration::from_secs(1);
+
+/// When a pooled connection was last checked out (kept in its r2d2 extensions).
+struct CheckedOut(std::time::Instant);
+
+/// Takes a connection from the pool. One checked out within the last second is handed over
+/// as it is; one idle for longer is asked `SELECT 1` first (PostgreSQL may have restarted, a
+/// proxy may have cut it), and replaced if that fails. r2d2 would ask every time: under load
+/// that is one round trip per request for nothing. A connection that breaks in use is
+/// dropped on its way back (`Manager::has_broken`).
+pub fn checkout(pool: &Pool) -> Result<PooledConn, AppError> {
+    for _ in 0..=pool.max_size() {
+        let mut conn = pool.get()?;
+        let recent = PooledConn::extensions(&conn).get::<CheckedOut>().is_some_and(|t| t.0.elapsed() < TRUSTED_FOR);
+        if recent || conn.batch_execute("SELECT 1").is_ok() {
+            PooledConn::extensions_mut(&mut conn).insert(CheckedOut(std::time::Instant::now()));
+            return Ok(conn);
+        }
+    }
+    Err(AppError::internal("no working database connection"))
 }
 
 /// Opens a pool; for SQLite the file's folder is created first.
@@ -115,6 +143,8 @@ pub fn connect(url: &str, max_size: u32) -> Result<Pool, AppError> {
     diesel::r2d2::Pool::builder()
         .max_size(max_size)
         .connection_timeout(Duration::from_secs(10))
+        // `checkout` checks connections idle for more than a second (r2d2 would check each).
+        .test_on_check_out(false)
         .build(Manager { backend })
         .map_err(|e| AppError::internal(format!("cannot connect to the database: {e}")))
 }
@@ -215,13 +245,19 @@ where
         }
         _ => Tm::begin_transaction(conn)?,
     }
+    // `inventory::take_and_commit` may have ended the transaction itself (PostgreSQL's hot
+    // path); then there is nothing left to commit, nor to roll back if its COMMIT failed.
     match f(conn) {
         Ok(value) => {
-            Tm::commit_transaction(conn)?;
+            if in_any_transaction(conn) {
+                Tm::commit_transaction(conn)?;
+            }
             Ok(value)
         }
         Err(e) => {
-            Tm::rollback_transaction(conn)?;
+            if in_any_transaction(conn) {
+                Tm::rollback_transaction(conn)?;
+            }
             Err(e)
         }
     }

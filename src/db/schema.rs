@@ -690,6 +690,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Low-stock crossings and sell-outs seen by `take_stock_for_sale` (PostgreSQL), waiting for
+    /// the "stock alerts sent" job.
+    stock_alerts (id) {
+        id -> BigInt,
+        sku_id -> BigInt,
+        stock_before -> BigInt,
+        stock_after -> BigInt,
+        threshold -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(user_sessions, users);
 diesel::allow_tables_to_appear_in_same_query!(charity_hour_reversals, orders);
 

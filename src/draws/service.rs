@@ -207,7 +207,7 @@ pub fn create(
     }
     let sku_ids: Vec<i64> = request.prizes.iter().filter_map(|p| p.sku_id).collect();
     for id in &sku_ids {
-        let rows = crate::orders::model::sale_rows(conn, &[*id], request.campaign_id)?;
+        let rows = crate::orders::model::sale_rows(conn, &[*id], Some(request.campaign_id))?;
         if !rows.iter().any(|r| r.sellable) {
             return Err(AppError::unprocessable(
                 "unknown_sku",
@@ -457,7 +457,7 @@ fn gift_order(
         return Err(AppError::unprocessable("presale_prize", "the prize is on pre-sale / 奖品正在预售"));
     }
     db::write_tx(conn, |conn| {
-        let rows = crate::orders::model::sale_rows(conn, &[sku_id], d.campaign_id)?;
+        let rows = crate::orders::model::sale_rows(conn, &[sku_id], Some(d.campaign_id))?;
         let row = rows
             .iter()
             .find(|r| r.sellable)

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{products, skus, stock_movements};
+use crate::db::schema::{products, skus, stock_alerts, stock_movements};
 use crate::db::AnyConnection;
 
 /// One change of a SKU's stock: the exact stock before and after it, and the SKU's low-stock
@@ -79,10 +79,11 @@ pub fn take_for_sale_pg(
 }
 
 /// PostgreSQL only, as an order's last statements: takes each (sku, quantity) for a sale with
-/// its history row (`take_stock_for_sale`), COMMITs the caller's transaction and BEGINs an
-/// empty one, all in one round trip. A hot SKU's row lock is then held only while the commit is
-/// flushed, never while this client waits to be scheduled; the empty transaction is what the
-/// caller's transaction manager ends (at no cost). A short SKU fails the batch with a message
+/// its history row (`take_stock_for_sale`, which also queues the low-stock alert or sell-out
+/// it caused) and COMMITs the caller's transaction, all in one round trip. A hot SKU's row lock
+/// is then held only while the commit is flushed, never while this client waits to be
+/// scheduled. The transaction is then over: diesel sees the connection idle and says so, and
+/// `db::write_tx` has nothing left to commit. A short SKU fails the batch with a message
 /// starting `out_of_stock:`, before the COMMIT, so nothing is committed.
 pub fn take_for_sale_and_commit_pg(
     conn: &mut diesel::PgConnection,
@@ -99,29 +100,24 @@ pub fn take_for_sale_and_commit_pg(
     for (sku_id, quantity) in items {
         let _ = write!(sql, "SELECT take_stock_for_sale({sku_id}, {quantity}, {order_id}, {user_id}, '{at}'); ");
     }
-    sql.push_str("COMMIT; BEGIN");
+    sql.push_str("COMMIT");
     diesel::connection::SimpleConnection::batch_execute(conn, &sql)
 }
 
-/// The sale movements of an order as stock changes, exact as written (read back after
-/// `take_for_sale_and_commit_pg`).
-pub fn sale_changes(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<StockChange>> {
-    let rows: Vec<(i64, Option<i64>, Option<i64>, i64)> = stock_movements::table
-        .inner_join(skus::table.on(skus::id.eq(stock_movements::sku_id)))
-        .filter(stock_movements::order_id.eq(order_id))
-        .filter(stock_movements::reason.eq("sale"))
-        .select((
-            stock_movements::sku_id,
-            stock_movements::stock_before,
-            stock_movements::stock_after,
-            skus::low_stock_threshold,
+/// Takes every stock change `take_stock_for_sale` queued (a low-stock crossing or a sell-out)
+/// off its queue. Concurrent callers each get different rows.
+pub fn take_alerts(conn: &mut AnyConnection) -> QueryResult<Vec<StockChange>> {
+    let rows: Vec<(i64, i64, i64, i64)> = diesel::delete(stock_alerts::table)
+        .returning((
+            stock_alerts::sku_id,
+            stock_alerts::stock_before,
+            stock_alerts::stock_after,
+            stock_alerts::threshold,
         ))
-        .load(conn)?;
+        .get_results(conn)?;
     Ok(rows
         .into_iter()
-        .filter_map(|(sku_id, before, after, threshold)| {
-            Some(StockChange { sku_id, before: before?, after: after?, threshold })
-        })
+        .map(|(sku_id, before, after, threshold)| StockChange { sku_id, before, after, threshold })
         .collect())
 }
 

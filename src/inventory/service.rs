@@ -99,10 +99,9 @@ pub fn take(
 /// `take` as the last thing an order's transaction does, ending it: on PostgreSQL, in an
 /// outermost transaction, the decrements and the COMMIT travel in one round trip
 /// (`model::take_for_sale_and_commit_pg`), so a hot SKU's lock is never held while this client
-/// waits for a core. The caller is then in a new transaction whose work is not part of the
-/// order's: nothing that belongs with the order may follow. The low-stock alert, read back from
-/// the committed movements, is such later work; if it fails, the order still stands and the
-/// failure is logged. Anywhere else this is `take`.
+/// waits for a core. The transaction is over then: nothing may follow in it. A low-stock
+/// crossing or a sell-out is queued by the same round trip and announced by the "stock alerts
+/// sent" job (`send_stock_alerts`). Anywhere else this is `take`.
 pub fn take_and_commit(
     conn: &mut AnyConnection,
     items: &[(i64, i64)],
@@ -123,14 +122,19 @@ pub fn take_and_commit(
         }
         Err(e) => return Err(e.into()),
     }
-    let alerted = model::sale_changes(conn, order_id).map_err(AppError::from).and_then(|changes| {
-        announce(&changes);
-        alert_low_stock(conn, &changes, now)
-    });
-    if let Err(e) = alerted {
-        tracing::warn!(order_id, error = %e, "order placed; its low-stock alert failed");
-    }
     Ok(())
+}
+
+/// The job behind `take_and_commit`'s alerts: announces each queued sell-out to the page caches
+/// and mails each low-stock crossing to the SKU's managers, taking them off the queue in the
+/// same transaction (so each is sent once, by one instance).
+pub fn send_stock_alerts(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, AppError> {
+    crate::db::write_tx(conn, |conn| {
+        let changes = model::take_alerts(conn)?;
+        announce(&changes);
+        alert_low_stock(conn, &changes, now)?;
+        Ok(changes.len())
+    })
 }
 
 /// Puts the (sku, quantity) pairs of an order back on the shelf.

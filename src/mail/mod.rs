@@ -59,17 +59,25 @@ pub fn enqueue(
     context: &impl Serialize,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
-    let context = serde_json::to_string(context).map_err(AppError::internal)?;
-    diesel::insert_into(outbox::table)
-        .values((
-            outbox::template.eq(template),
-            outbox::recipient.eq(recipient),
-            outbox::context.eq(context),
-            outbox::next_attempt_at.eq(now),
-            outbox::created_at.eq(now),
-        ))
-        .execute(conn)?;
+    crate::db::Deferred::NOW.write(conn, message(template, recipient, context, now)?)?;
     Ok(())
+}
+
+/// The outbox row of one message, to write now or with a `Deferred`.
+pub fn message(
+    template: &str,
+    recipient: &str,
+    context: &impl Serialize,
+    now: NaiveDateTime,
+) -> Result<impl crate::db::Write, AppError> {
+    let context = serde_json::to_string(context).map_err(AppError::internal)?;
+    Ok(diesel::insert_into(outbox::table).values((
+        outbox::template.eq(template.to_string()),
+        outbox::recipient.eq(recipient.to_string()),
+        outbox::context.eq(context),
+        outbox::next_attempt_at.eq(now),
+        outbox::created_at.eq(now),
+    )))
 }
 
 /// Builds the message from `email/<template>/{subject,body.txt,body.html}`.
@@ -111,7 +119,7 @@ pub fn deliver_due(
     mailer: &Mailer,
     from: &str,
 ) -> Result<usize, AppError> {
-    let mut conn = pool.get()?;
+    let mut conn = crate::db::checkout(pool)?;
     let now = Utc::now().naive_utc();
     let due: Vec<(i64, String, String, String, i32)> = outbox::table
         .filter(outbox::sent_at.is_null())

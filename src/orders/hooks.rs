@@ -12,7 +12,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 
 use super::model::{LineRow, OrderRow};
 use super::service::{Buyer, Names, Settings};
-use crate::db::AnyConnection;
+use crate::db::{AnyConnection, Deferred};
 use crate::error::AppError;
 
 /// One refund as it was written: its id, what went back, and per line the units and value.
@@ -42,6 +42,9 @@ pub enum OrderEvent<'a> {
         lines: &'a [LineRow],
         names: &'a Names,
         delivery_date: Option<NaiveDate>,
+        /// Where a hook writes what nothing reads before the order's stock is taken: sent in
+        /// one round trip with the order's other last writes on PostgreSQL.
+        writes: &'a Deferred,
     },
     Paid {
         order: &'a OrderRow,

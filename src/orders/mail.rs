@@ -96,9 +96,9 @@ pub fn on_order(
 ) -> Result<(), AppError> {
     match event {
         // An order on an organisation's account is announced by its approval or payment.
-        OrderEvent::Placed { order, buyer, lines, names, .. } if order.org_id.is_none() => {
+        OrderEvent::Placed { order, buyer, lines, names, writes, .. } if order.org_id.is_none() => {
             let context = order_mail(s, order, buyer.display_name.clone(), lines, names);
-            mail::enqueue(conn, "order_placed", &buyer.email, &context, now)?;
+            writes.write(conn, mail::message("order_placed", &buyer.email, &context, now)?)?;
         }
         OrderEvent::Paid { order, lines } => {
             let names = names_of(conn, lines)?;

@@ -24,6 +24,8 @@ pub struct SaleRow {
     pub product_en: String,
     pub sku_zh: String,
     pub sku_en: String,
+    /// The campaign read, when it exists.
+    pub campaign_id: Option<i64>,
     /// Set when the campaign exists: its period.
     pub campaign_period: Option<(chrono::NaiveDate, Option<chrono::NaiveDate>)>,
     /// Set when the campaign includes the SKU's product.
@@ -34,23 +36,26 @@ pub struct SaleRow {
     pub presale: Option<(NaiveDateTime, i64)>,
 }
 
-/// Everything checkout reads, in one query. An order of one SKU (most of them) asks for
-/// `skus.id = $1` rather than `= ANY($1)`: PostgreSQL then keeps one generic plan for the
-/// statement, where an array parameter has it plan this seven-table join on every call.
-pub fn sale_rows(conn: &mut AnyConnection, sku_ids: &[i64], campaign_id: i64) -> QueryResult<Vec<SaleRow>> {
+/// Everything checkout reads, in one query, for `campaign` or, when it is `None`, for the
+/// first year-round campaign (which takes the orders that name none; `campaign_id` says which
+/// it was, and is `None` on every row when there is no such campaign). An order of one SKU
+/// (most of them) asks for `skus.id = $1` rather than `= ANY($1)`: PostgreSQL then keeps one
+/// generic plan for the statement, where an array parameter has it plan this seven-table join
+/// on every call.
+pub fn sale_rows(conn: &mut AnyConnection, sku_ids: &[i64], campaign: Option<i64>) -> QueryResult<Vec<SaleRow>> {
     macro_rules! sale_query {
-        () => {
+        ($campaign:expr) => {
             skus::table
                 .inner_join(products::table)
-                .left_join(campaigns::table.on(campaigns::id.eq(campaign_id)))
+                .left_join(campaigns::table.on($campaign))
                 .left_join(
                     campaign_products::table.on(campaign_products::product_id
                         .eq(skus::product_id)
-                        .and(campaign_products::campaign_id.eq(campaign_id))),
+                        .and(campaign_products::campaign_id.eq(campaigns::id))),
                 )
                 .left_join(
                     campaign_prices::table
-                        .on(campaign_prices::sku_id.eq(skus::id).and(campaign_prices::campaign_id.eq(campaign_id))),
+                        .on(campaign_prices::sku_id.eq(skus::id).and(campaign_prices::campaign_id.eq(campaigns::id))),
                 )
                 .left_join(sku_price_tiers::table.on(sku_price_tiers::sku_id.eq(skus::id)))
                 .left_join(sku_presales::table.on(sku_presales::sku_id.eq(skus::id)))
@@ -65,6 +70,7 @@ pub fn sale_rows(conn: &mut AnyConnection, sku_ids: &[i64], campaign_id: i64) ->
                     products::name_en,
                     skus::name_zh,
                     skus::name_en,
+                    campaigns::id.nullable(),
                     (campaigns::starts_on, campaigns::ends_on).nullable(),
                     campaign_products::product_id.nullable(),
                     campaign_prices::price_fen.nullable(),
@@ -73,10 +79,19 @@ pub fn sale_rows(conn: &mut AnyConnection, sku_ids: &[i64], campaign_id: i64) ->
                 ))
         };
     }
-    match sku_ids {
-        [id] => sale_query!().filter(skus::id.eq(*id)).load(conn),
-        _ => sale_query!().filter(skus::id.eq_any(sku_ids)).load(conn),
+    let mut rows: Vec<SaleRow> = match (sku_ids, campaign) {
+        ([id], Some(c)) => sale_query!(campaigns::id.eq(c)).filter(skus::id.eq(*id)).load(conn)?,
+        (_, Some(c)) => sale_query!(campaigns::id.eq(c)).filter(skus::id.eq_any(sku_ids)).load(conn)?,
+        ([id], None) => sale_query!(campaigns::year_round).filter(skus::id.eq(*id)).load(conn)?,
+        (_, None) => sale_query!(campaigns::year_round).filter(skus::id.eq_any(sku_ids)).load(conn)?,
+    };
+    if campaign.is_none() {
+        // Every year-round campaign came back; the first one takes the order.
+        if let Some(first) = rows.iter().filter_map(|r| r.campaign_id).min() {
+            rows.retain(|r| r.campaign_id == Some(first));
+        }
     }
+    Ok(rows)
 }
 
 /// (sku_id, min_quantity, price_fen)
@@ -93,8 +108,10 @@ pub fn year_round_campaign(conn: &mut AnyConnection) -> QueryResult<Option<i64>>
     campaigns::table.filter(campaigns::year_round).select(diesel::dsl::min(campaigns::id)).get_result(conn)
 }
 
+/// Inserted with NULL (not DEFAULT) for its `None`s, so that the insert is one statement
+/// PostgreSQL prepares once, not one per combination of set and unset columns.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = orders)]
+#[diesel(table_name = orders, treat_none_as_default_value = false)]
 pub struct OrderRow {
     #[diesel(skip_insertion)]
     pub id: i64,
@@ -183,6 +200,11 @@ pub fn insert_lines(conn: &mut AnyConnection, lines: &[LineRow]) -> QueryResult<
             )
         })
         .collect();
+    // One line (most orders) is a statement PostgreSQL prepares once; a batch of rows is not.
+    if let [one] = values.as_slice() {
+        let id = diesel::insert_into(order_lines::table).values(one).returning(order_lines::id).get_result(conn)?;
+        return Ok(vec![id]);
+    }
     crate::on_backend!(conn, |c| diesel::insert_into(order_lines::table)
         .values(&values)
         .returning(order_lines::id)
@@ -339,24 +361,21 @@ pub fn events_of(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<(St
         .load(conn)
 }
 
-pub fn insert_payment(
-    conn: &mut AnyConnection,
-    payment_id: &str,
+pub fn new_payment(
+    payment_id: String,
     order_id: i64,
-    gateway: &str,
+    gateway: &'static str,
     amount_fen: i64,
     now: NaiveDateTime,
-) -> QueryResult<usize> {
-    diesel::insert_into(payments::table)
-        .values((
-            payments::payment_id.eq(payment_id),
-            payments::order_id.eq(order_id),
-            payments::gateway.eq(gateway),
-            payments::amount_fen.eq(amount_fen),
-            payments::status.eq("pending"),
-            payments::created_at.eq(now),
-        ))
-        .execute(conn)
+) -> impl crate::db::Write {
+    diesel::insert_into(payments::table).values((
+        payments::payment_id.eq(payment_id),
+        payments::order_id.eq(order_id),
+        payments::gateway.eq(gateway),
+        payments::amount_fen.eq(amount_fen),
+        payments::status.eq("pending"),
+        payments::created_at.eq(now),
+    ))
 }
 
 /// (payment_id, order_id, amount_fen, status)
@@ -544,16 +563,25 @@ pub fn save_idempotent_response(
     body: &str,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    diesel::insert_into(idempotency_keys::table)
-        .values((
-            idempotency_keys::user_id.eq(user_id),
-            idempotency_keys::idem_key.eq(key),
-            idempotency_keys::request_hash.eq(hash),
-            idempotency_keys::response_status.eq(status),
-            idempotency_keys::response_body.eq(body),
-            idempotency_keys::created_at.eq(now),
-        ))
-        .execute(conn)
+    new_idempotent_response(user_id, key.to_string(), hash.to_string(), status, body.to_string(), now).execute(conn)
+}
+
+pub fn new_idempotent_response(
+    user_id: i64,
+    key: String,
+    hash: String,
+    status: i32,
+    body: String,
+    now: NaiveDateTime,
+) -> impl crate::db::Write {
+    diesel::insert_into(idempotency_keys::table).values((
+        idempotency_keys::user_id.eq(user_id),
+        idempotency_keys::idem_key.eq(key),
+        idempotency_keys::request_hash.eq(hash),
+        idempotency_keys::response_status.eq(status),
+        idempotency_keys::response_body.eq(body),
+        idempotency_keys::created_at.eq(now),
+    ))
 }
 
 /// What the cart page shows of a SKU.

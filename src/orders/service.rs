@@ -14,7 +14,7 @@ use super::model::{self, LineRow, OrderRow};
 use super::pricing::{self, PricedLine, PricingError, SkuPrice};
 use super::status::{illegal, Category, Channel, OrderStatus, PaymentStatus};
 use crate::accounts::model::Role;
-use crate::db::{self, AnyConnection};
+use crate::db::{self, AnyConnection, Deferred};
 use crate::error::AppError;
 use crate::inventory;
 use crate::money::{ExchangeRate, Money};
@@ -337,11 +337,6 @@ pub fn prepare(
             "each SKU may appear once; add up its quantity / 同一规格请合并数量",
         ));
     }
-    let campaign_id = match campaign_id {
-        Some(id) => id,
-        None => model::year_round_campaign(conn)?
-            .ok_or_else(|| AppError::unprocessable("campaign_not_applicable", "choose a campaign / 请选择帮扶活动"))?,
-    };
     let rows = model::sale_rows(conn, &ids, campaign_id)?;
     let first_row = |sku_id: i64| rows.iter().find(|r| r.sku_id == sku_id && r.sellable);
     if let Some(line) = requested.iter().find(|l| first_row(l.sku_id).is_none()) {
@@ -350,6 +345,10 @@ pub fn prepare(
             format!("SKU {} does not exist or is not on sale / 商品规格不存在或已下架", line.sku_id),
         ));
     }
+    // No campaign named: the rows were read for the year-round one, if there is one.
+    let campaign_id = campaign_id
+        .or_else(|| rows.first().and_then(|r| r.campaign_id))
+        .ok_or_else(|| AppError::unprocessable("campaign_not_applicable", "choose a campaign / 请选择帮扶活动"))?;
     let mut lines = Vec::with_capacity(requested.len());
     let mut items = Vec::with_capacity(requested.len());
     for line in requested {
@@ -493,18 +492,26 @@ pub struct Record<'a> {
 }
 
 impl Record<'_> {
-    fn save(&self, conn: &mut AnyConnection, view: &OrderView, now: NaiveDateTime) -> Result<(), AppError> {
+    fn save(
+        &self,
+        conn: &mut AnyConnection,
+        writes: &Deferred,
+        view: &OrderView,
+        now: NaiveDateTime,
+    ) -> Result<(), AppError> {
         let body = serde_json::to_string(view).map_err(AppError::internal)?;
-        model::save_idempotent_response(conn, self.buyer_id, self.key, self.hash, 201, &body, now).map_err(
-            |e| match e {
-                diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
-                    in_flight()
-                }
-                other => other.into(),
-            },
-        )?;
+        let row = model::new_idempotent_response(self.buyer_id, self.key.into(), self.hash.into(), 201, body, now);
+        writes.write(conn, row).map_err(key_taken)?;
         self.saved.set(true);
         Ok(())
+    }
+}
+
+/// The Idempotency-Key's row exists: its twin got there first (`place_once` then replays it).
+fn key_taken(e: diesel::result::Error) -> AppError {
+    match e {
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => in_flight(),
+        other => other.into(),
     }
 }
 
@@ -542,6 +549,13 @@ pub fn place(conn: &mut AnyConnection, s: &Settings, draft: Draft, now: NaiveDat
     if paid_now {
         db::lock_ledger_head(conn)?;
     }
+    // On the hot path the last writes before the stock (terms, mail, payment, key record)
+    // go to PostgreSQL in one round trip.
+    let writes = if draft.ends_transaction && !paid_now && !draft.reserved {
+        Deferred::until_flush(conn)
+    } else {
+        Deferred::NOW
+    };
     check_presale(conn, draft.buyer.id, &draft.lines, now)?;
     let order_no = new_order_no(now);
     points::service::spend(conn, draft.buyer.id, draft.points, &order_no, now)?;
@@ -612,21 +626,23 @@ pub fn place(conn: &mut AnyConnection, s: &Settings, draft: Draft, now: NaiveDat
         lines: &lines,
         names: &names,
         delivery_date: draft.delivery_date,
+        writes: &writes,
     };
     s.announce(conn, &placed, now)?;
     // The payment row needs no lock: written before the stock, so the SKU rows (the hot ones
     // under a live-stream sale) are taken last and held only until COMMIT.
     let mut payment_id = None;
     if !paid_now && status == OrderStatus::PendingPayment {
-        payment_id = Some(open_payment(conn, s, &order, now)?);
+        payment_id = Some(open_payment(conn, &writes, s, &order, now)?);
     }
     // An order waiting for the gateway is answered as it stands now, so its Idempotency-Key
     // record (an insert that locks nothing) goes before the stock too.
     if let (Some(record), false) = (draft.record, paid_now) {
         let url = |id: &str| payment_url(&s.public_url, id);
         let view = build_view(order.clone(), &lines, &names, payment_id.clone(), Vec::new(), url)?;
-        record.save(conn, &view, now)?;
+        record.save(conn, &writes, &view, now)?;
     }
+    writes.flush(conn).map_err(key_taken)?;
     if !draft.reserved {
         let items: Vec<(i64, i64)> = lines.iter().map(|l| (l.sku_id, l.quantity)).collect();
         if draft.ends_transaction && !paid_now {
@@ -685,12 +701,13 @@ fn check_presale(
 
 fn open_payment(
     conn: &mut AnyConnection,
+    writes: &Deferred,
     s: &Settings,
     order: &OrderRow,
     now: NaiveDateTime,
 ) -> Result<String, AppError> {
     let id = format!("pay_{}", random_token(24));
-    model::insert_payment(conn, &id, order.id, s.gateway, order.cash_due_fen, now)?;
+    writes.write(conn, model::new_payment(id.clone(), order.id, s.gateway, order.cash_due_fen, now))?;
     Ok(id)
 }
 
@@ -848,7 +865,7 @@ pub fn apply_payment_event(
         if outcome == PaymentStatus::Failed {
             if status == OrderStatus::PendingPayment {
                 // The buyer may try again: a new payment for the same order.
-                let retry = open_payment(conn, s, &order, now)?;
+                let retry = open_payment(conn, &Deferred::NOW, s, &order, now)?;
                 model::add_event(
                     conn,
                     order.id,
@@ -1361,41 +1378,46 @@ pub enum Outcome {
 /// Checks and prices a request, then runs `write` (which places the order through the
 /// pipeline) in one transaction, at most once per Idempotency-Key: the key's row is written
 /// in the same transaction (by `place` before the stock when it can, else last here), so a
-/// concurrent twin fails on it and replays the answer.
+/// request whose key was used before fails on it, and is answered from that record. The
+/// record is read only then: a new key (nearly every request) costs no look-up.
 pub fn place_once(
     conn: &mut AnyConnection,
     buyer_id: i64,
     request: &OrderRequest,
     key: Option<(&str, &str)>,
     now: NaiveDateTime,
-    mut write: impl FnMut(&mut AnyConnection, &Prepared, Option<&Record>) -> Result<OrderView, AppError>,
+    write: impl FnMut(&mut AnyConnection, &Prepared, Option<&Record>) -> Result<OrderView, AppError>,
 ) -> Result<Outcome, AppError> {
-    if let Some((key, hash)) = key {
-        if let Some(body) = replay(conn, buyer_id, key, hash)? {
-            return Ok(Outcome::Replayed(body));
-        }
-    }
-    check_request(request)?;
-    let prepared = prepare(conn, &request.lines, request.campaign_id, now.date())?;
     let record = key.map(|(key, hash)| Record { buyer_id, key, hash, saved: std::cell::Cell::new(false) });
-    let placed = db::write_tx(conn, |conn| {
-        if let Some(r) = &record {
-            r.saved.set(false);
-        }
-        let view = write(conn, &prepared, record.as_ref())?;
-        if let Some(r) = record.as_ref().filter(|r| !r.saved.get()) {
-            r.save(conn, &view, now)?;
-        }
-        Ok(view)
-    });
-    match (placed, key) {
+    match (place_new(conn, request, record.as_ref(), now, write), key) {
         (Ok(view), _) => Ok(Outcome::New(Box::new(view))),
-        // A twin with the same key may have finished first (and taken the last stock, say):
-        // answer as it did.
+        // The key was used before (by a twin that finished first, or by a request answered
+        // long ago that would fail now, the stock being gone, say): answer as it did.
         (Err(e), Some((key, hash))) => match replay(conn, buyer_id, key, hash)? {
             Some(body) => Ok(Outcome::Replayed(body)),
             None => Err(e),
         },
         (Err(e), None) => Err(e),
     }
+}
+
+fn place_new(
+    conn: &mut AnyConnection,
+    request: &OrderRequest,
+    record: Option<&Record>,
+    now: NaiveDateTime,
+    mut write: impl FnMut(&mut AnyConnection, &Prepared, Option<&Record>) -> Result<OrderView, AppError>,
+) -> Result<OrderView, AppError> {
+    check_request(request)?;
+    let prepared = prepare(conn, &request.lines, request.campaign_id, now.date())?;
+    db::write_tx(conn, |conn| {
+        if let Some(r) = record {
+            r.saved.set(false);
+        }
+        let view = write(conn, &prepared, record)?;
+        if let Some(r) = record.filter(|r| !r.saved.get()) {
+            r.save(conn, &Deferred::NOW, &view, now)?;
+        }
+        Ok(view)
+    })
 }

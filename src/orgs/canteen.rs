@@ -380,7 +380,7 @@ pub fn picker(conn: &mut AnyConnection) -> Result<Vec<PickerItem>, AppError> {
     let Some(campaign) = crate::orders::model::year_round_campaign(conn)? else { return Ok(Vec::new()) };
     let listed = model::listed_skus(conn)?;
     let ids: Vec<i64> = listed.iter().map(|l| l.0).collect();
-    let rows = crate::orders::model::sale_rows(conn, &ids, campaign)?;
+    let rows = crate::orders::model::sale_rows(conn, &ids, Some(campaign))?;
     let mut out = Vec::new();
     for (sku_id, code, unit_zh, unit_en) in listed {
         let own: Vec<_> = rows.iter().filter(|r| r.sku_id == sku_id).collect();

@@ -160,7 +160,8 @@ diesel::define_sql_function!(fn coalesce(x: diesel::sql_types::Nullable<BigInt>,
 
 /// Fixes each line's platform rate (its producer's now; 0 without an account) on the order's
 /// lines, in one statement (built with the DSL, so that it is prepared once per connection).
-pub fn fix_terms(conn: &mut AnyConnection, order_id: i64) -> QueryResult<usize> {
+/// It reads the order's lines, so they must be written before it runs.
+pub fn fix_terms(order_id: i64) -> impl crate::db::Write {
     let terms = order_lines::table
         .left_join(earnings_accounts::table.on(earnings_accounts::producer_id.eq(order_lines::producer_id)))
         .filter(order_lines::order_id.eq(order_id))
@@ -168,7 +169,6 @@ pub fn fix_terms(conn: &mut AnyConnection, order_id: i64) -> QueryResult<usize> 
     diesel::insert_into(settlement_line_terms::table)
         .values(terms)
         .into_columns((settlement_line_terms::order_line_id, settlement_line_terms::fee_bps))
-        .execute(conn)
 }
 
 pub fn terms(conn: &mut AnyConnection, line_ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {

@@ -45,8 +45,8 @@ pub fn on_order(
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
     match event {
-        OrderEvent::Placed { order, .. } => {
-            model::fix_terms(conn, order.id)?;
+        OrderEvent::Placed { order, writes, .. } => {
+            writes.write(conn, model::fix_terms(order.id))?;
         }
         OrderEvent::Paid { order, lines } => {
             lock_accounts(conn, lines.iter().map(|l| l.producer_id))?;

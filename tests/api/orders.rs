@@ -535,8 +535,11 @@ async fn one_checkout_issues_few_statements() {
     assert!(matches!(placed, Ok(Outcome::New(_))));
     let statements = count.load(Ordering::SeqCst);
     println!("one checkout ({}) issued {statements} SQL statements", app.backend);
-    assert!(statements > 10, "the counter counts ({statements})");
-    assert!(statements <= 16, "target: at most 16 statements, got {statements}");
+    assert!(statements >= 5, "the counter counts ({statements})");
+    // PostgreSQL: the catalog read, BEGIN, four for the points, the order, its lines, the
+    // terms, mail, payment and key record as one statement, the stock with the COMMIT.
+    let target = if app.backend == "postgres" { 10 } else { 16 };
+    assert!(statements <= target, "target: at most {target} statements, got {statements}");
 }
 
 #[actix_web::test]
