@@ -27,6 +27,9 @@ impl<T> Write for T where T: QueryFragment<Pg> + RunQueryDsl<AnyConnection> + Ex
 
 type Part = Box<dyn QueryFragment<Pg> + Send>;
 
+/// Kept writes that are never flushed are dropped with it: its owner flushes before anything
+/// that must see them and before the transaction ends (`orders::service::place`, before the
+/// stock).
 pub struct Deferred {
     /// `None`: each write runs at once.
     parts: Option<RefCell<Vec<Part>>>,
