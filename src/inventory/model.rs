@@ -104,6 +104,11 @@ pub fn take_for_sale_and_commit_pg(
     diesel::connection::SimpleConnection::batch_execute(conn, &sql)
 }
 
+/// Whether `take_stock_for_sale` queued anything (a read: most ticks find nothing).
+pub fn alerts_waiting(conn: &mut AnyConnection) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(stock_alerts::table.select(stock_alerts::id))).get_result(conn)
+}
+
 /// Takes every stock change `take_stock_for_sale` queued (a low-stock crossing or a sell-out)
 /// off its queue. Concurrent callers each get different rows.
 pub fn take_alerts(conn: &mut AnyConnection) -> QueryResult<Vec<StockChange>> {
