@@ -108,7 +108,9 @@ impl Application {
             actix_web::rt::spawn(crate::cache::pubsub::publish_changes(url.clone(), prefix.clone(), id.clone()));
             actix_web::rt::spawn(crate::cache::pubsub::follow_changes(url.clone(), prefix, id));
         }
+        let db_gate = tokio::sync::Semaphore::new(pool.max_size() as usize);
         let state = web::Data::new(AppState {
+            db_gate,
             config,
             pool,
             cache,
