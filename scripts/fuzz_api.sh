@@ -15,7 +15,8 @@
 #
 # Settings: AIDMART_BIN (default target/debug/aidmart, built if missing), FUZZ_DATABASE_URL
 # (an admin URL, default postgres://postgres@127.0.0.1:5432/postgres), FUZZ_MAX_EXAMPLES,
-# FUZZ_ROLES (default: every demo role and an anonymous visitor), FUZZ_LOG_DIR, FUZZ_ENDPOINT
+# FUZZ_ROLES (default: every demo role and an anonymous visitor), FUZZ_PARALLEL (roles run at
+# once, default 2), FUZZ_LOG_DIR, FUZZ_ENDPOINT
 # (a regular expression: fuzz only the operations whose path matches, e.g. 'flash-sales').
 #
 # Operations left out, and why (they are covered by the integration tests instead):
@@ -28,6 +29,7 @@ cd "$(dirname "$0")/.."
 BIN=${AIDMART_BIN:-target/debug/aidmart}
 ADMIN_URL=${FUZZ_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 MAX_EXAMPLES=${FUZZ_MAX_EXAMPLES:-25}
+PARALLEL=${FUZZ_PARALLEL:-2}
 ROLES=${FUZZ_ROLES:-"anonymous buyer employee union canteen coop admin"}
 LOG_DIR=${FUZZ_LOG_DIR:-target/fuzz}
 mkdir -p "$LOG_DIR"
@@ -89,21 +91,20 @@ curl -fsS "$base/healthz" >/dev/null
 python3 scripts/fuzz_fixtures.py "$base" "$data/mail" $((MAX_EXAMPLES / 3 > 6 ? MAX_EXAMPLES / 3 : 6)) \
     >"$LOG_DIR/fixtures.json"
 
-status=0
-rm -f "$LOG_DIR"/cassette-*.yaml
-for role in $ROLES; do
-    headers=()
-    excludes=(--exclude-path /api/v1/auth/logout --exclude-path /api/v1/auth/logout-everywhere)
+# One schemathesis run per role; FUZZ_PARALLEL of them at once (each is one Python process,
+# bound to one core by its interpreter lock, while the server has cores to spare).
+fuzz_role() {
+    local role=$1 headers=() excludes=(--exclude-path /api/v1/auth/logout --exclude-path /api/v1/auth/logout-everywhere)
     if [ "$role" != anonymous ]; then
+        local cookie
         cookie=$(curl -fsS -D - -o /dev/null -H 'content-type: application/json' \
             -d "{\"email\":\"$role@example.com\",\"password\":\"aidmart-demo\"}" "$base/api/v1/auth/login" |
             tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \(aidmart_session=[^;]*\).*/\1/p' | head -n1)
-        test -n "$cookie" || { echo "cannot log in as $role" >&2; exit 1; }
+        test -n "$cookie" || { echo "cannot log in as $role" >&2; return 1; }
         headers=(-H "Cookie: $cookie")
         excludes+=(--exclude-path /api/v1/auth/login)
     fi
-    echo "== schemathesis as $role"
-    if ! FUZZ_ROLE="$role" FUZZ_FIXTURES="$LOG_DIR/fixtures.json" FUZZ_SECRET_KEY="$secret" \
+    FUZZ_ROLE="$role" FUZZ_FIXTURES="$LOG_DIR/fixtures.json" FUZZ_SECRET_KEY="$secret" \
         PYTHONPATH="$PWD/scripts" SCHEMATHESIS_HOOKS=fuzz_hooks python3 -m schemathesis.cli run "$base/api/v1/openapi.json" \
         --experimental=openapi-3.1 \
         --checks not_a_server_error \
@@ -119,10 +120,29 @@ for role in $ROLES; do
         ${FUZZ_ENDPOINT:+--endpoint "$FUZZ_ENDPOINT"} \
         "${excludes[@]}" "${headers[@]}" \
         --cassette-path "$LOG_DIR/cassette-$role.yaml" \
-        --junit-xml "$LOG_DIR/schemathesis-$role.xml" >"$LOG_DIR/schemathesis-$role.log" 2>&1; then
-        status=1
-    fi
-    tail -n 25 "$LOG_DIR/schemathesis-$role.log"
+        --junit-xml "$LOG_DIR/schemathesis-$role.xml" >"$LOG_DIR/schemathesis-$role.log" 2>&1
+}
+
+running() {
+    local n=0 pid
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && n=$((n + 1)); done
+    echo "$n"
+}
+
+status=0
+rm -f "$LOG_DIR"/cassette-*.yaml
+pids=()
+for role in $ROLES; do
+    while [ "$(running)" -ge "$PARALLEL" ]; do sleep 1; done
+    fuzz_role "$role" &
+    pids+=($!)
+done
+set -- $ROLES
+for pid in "${pids[@]}"; do
+    wait "$pid" || status=1
+    echo "== schemathesis as $1"
+    tail -n 25 "$LOG_DIR/schemathesis-$1.log"
+    shift
 done
 echo "== what the fuzzer reached"
 python3 scripts/fuzz_summary.py "$base/api/v1/openapi.json" "$LOG_DIR"/cassette-*.yaml || status=1
