@@ -46,7 +46,7 @@ impl AppState {
     /// Runs blocking database work on the blocking thread pool with a pooled connection. At most
     /// as many run at once as the pool has connections (`db_gate`): under load the rest wait
     /// as tasks, not as threads blocked on the pool, whose hand-offs cost a thread wake-up
-    /// each (measured on the hot SKU: 11-21% more orders a second, docs/PERFORMANCE.md).
+    /// each (on the hot SKU, about a tenth more orders a second: docs/PERFORMANCE.md).
     pub async fn db<T, F>(&self, f: F) -> Result<T, AppError>
     where
         T: Send + 'static,
