@@ -16,7 +16,7 @@
 # Settings: AIDMART_BIN (default target/debug/aidmart, built if missing), FUZZ_DATABASE_URL
 # (an admin URL, default postgres://postgres@127.0.0.1:5432/postgres), FUZZ_MAX_EXAMPLES,
 # FUZZ_ROLES (default: every demo role and an anonymous visitor), FUZZ_PARALLEL (roles run at
-# once, default 3), FUZZ_LOG_DIR, FUZZ_ENDPOINT
+# once, default 2), FUZZ_LOG_DIR, FUZZ_ENDPOINT
 # (a regular expression: fuzz only the operations whose path matches, e.g. 'flash-sales').
 #
 # Operations left out, and why (they are covered by the integration tests instead):
@@ -29,7 +29,7 @@ cd "$(dirname "$0")/.."
 BIN=${AIDMART_BIN:-target/debug/aidmart}
 ADMIN_URL=${FUZZ_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 MAX_EXAMPLES=${FUZZ_MAX_EXAMPLES:-25}
-PARALLEL=${FUZZ_PARALLEL:-3}
+PARALLEL=${FUZZ_PARALLEL:-2}
 ROLES=${FUZZ_ROLES:-"anonymous buyer employee union canteen coop admin"}
 LOG_DIR=${FUZZ_LOG_DIR:-target/fuzz}
 mkdir -p "$LOG_DIR"
