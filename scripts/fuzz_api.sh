@@ -132,17 +132,17 @@ running() {
 status=0
 rm -f "$LOG_DIR"/cassette-*.yaml
 pids=()
+roles=()
 for role in $ROLES; do
     while [ "$(running)" -ge "$PARALLEL" ]; do sleep 1; done
     fuzz_role "$role" &
     pids+=($!)
+    roles+=("$role")
 done
-set -- $ROLES
-for pid in "${pids[@]}"; do
-    wait "$pid" || status=1
-    echo "== schemathesis as $1"
-    tail -n 25 "$LOG_DIR/schemathesis-$1.log"
-    shift
+for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || status=1
+    echo "== schemathesis as ${roles[$i]}"
+    tail -n 25 "$LOG_DIR/schemathesis-${roles[$i]}.log"
 done
 echo "== what the fuzzer reached"
 python3 scripts/fuzz_summary.py "$base/api/v1/openapi.json" "$LOG_DIR"/cassette-*.yaml || status=1
