@@ -225,10 +225,11 @@ impl Config {
             return Err(bad("AIDMART_POINTS_PER_YUAN", "must be between 1 and 1000000"));
         }
         let default_workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        // Twice the cores, PostgreSQL's own sizing rule: more connections than that only wait
-        // on each other inside the database, and each waiting backend still costs CPU
-        // (docs/PERFORMANCE.md, "One hot SKU vs pgbench").
-        let default_pool = u32::try_from(2 * default_workers).unwrap_or(u32::MAX).max(4);
+        // PostgreSQL's sizing rule, twice the cores plus the effective spindles (two: while
+        // one connection waits for its commit to reach the disk, another uses the core). More
+        // connections only wait on each other inside the database, and each waiting backend
+        // still costs CPU (docs/PERFORMANCE.md, "Fifth step").
+        let default_pool = u32::try_from(2 * default_workers + 2).unwrap_or(u32::MAX).max(4);
         let db_pool_size =
             parse(pick("AIDMART_DB_POOL_SIZE", f.db_pool_size.map(|v| v.to_string())), default_pool, "a whole number")?;
         if db_pool_size == 0 {
