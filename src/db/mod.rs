@@ -131,21 +131,27 @@ pub fn checkout(pool: &Pool) -> Result<PooledConn, AppError> {
     Err(AppError::internal("no working database connection"))
 }
 
-/// Opens a pool; for SQLite the file's folder is created first.
+/// Opens a pool; for SQLite the file's folder is created first, and the file is put in WAL
+/// mode by one connection before the pool opens the others.
 pub fn connect(url: &str, max_size: u32) -> Result<Pool, AppError> {
-    let backend = Backend::from_url(url).map_err(AppError::internal)?;
-    if let Backend::Sqlite(path) = &backend {
+    let manager = Manager { backend: Backend::from_url(url).map_err(AppError::internal)? };
+    if let Backend::Sqlite(path) = &manager.backend {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| AppError::internal(format!("cannot create {}: {e}", dir.display())))?;
         }
+        // Switching a new file to WAL takes an exclusive lock, and SQLite answers "database is
+        // locked" at once, without waiting, to the pool's other first connections switching
+        // it at the same moment (r2d2 opens them in parallel, logs the error and retries).
+        diesel::r2d2::ManageConnection::connect(&manager)
+            .map_err(|e| AppError::internal(format!("cannot open the database: {e}")))?;
     }
     diesel::r2d2::Pool::builder()
         .max_size(max_size)
         .connection_timeout(Duration::from_secs(10))
         // `checkout` checks connections idle for more than a second (r2d2 would check each).
         .test_on_check_out(false)
-        .build(Manager { backend })
+        .build(manager)
         .map_err(|e| AppError::internal(format!("cannot connect to the database: {e}")))
 }
 
