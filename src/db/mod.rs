@@ -140,9 +140,9 @@ pub fn connect(url: &str, max_size: u32) -> Result<Pool, AppError> {
             std::fs::create_dir_all(dir)
                 .map_err(|e| AppError::internal(format!("cannot create {}: {e}", dir.display())))?;
         }
-        // Switching a new file to WAL takes an exclusive lock, and SQLite answers "database is
-        // locked" at once, without waiting, to the pool's other first connections switching
-        // it at the same moment (r2d2 opens them in parallel, logs the error and retries).
+        // Switching a new file to WAL takes an exclusive lock. r2d2 opens its first
+        // connections in parallel, and one switching the file while another did was answered
+        // "database is locked" without the busy timeout's wait (r2d2 logged it and retried).
         diesel::r2d2::ManageConnection::connect(&manager)
             .map_err(|e| AppError::internal(format!("cannot open the database: {e}")))?;
     }
