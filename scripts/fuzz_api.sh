@@ -123,18 +123,12 @@ fuzz_role() {
         --junit-xml "$LOG_DIR/schemathesis-$role.xml" >"$LOG_DIR/schemathesis-$role.log" 2>&1
 }
 
-running() {
-    local n=0 pid
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && n=$((n + 1)); done
-    echo "$n"
-}
-
 status=0
 rm -f "$LOG_DIR"/cassette-*.yaml
 pids=()
 roles=()
 for role in $ROLES; do
-    while [ "$(running)" -ge "$PARALLEL" ]; do sleep 1; done
+    while [ "$(jobs -rp | wc -l)" -ge "$PARALLEL" ]; do sleep 1; done
     fuzz_role "$role" &
     pids+=($!)
     roles+=("$role")
